@@ -1,0 +1,36 @@
+import type { ImagePlan } from '../plan';
+
+/**
+ * What an output format produces: a sequence of parts written one after the
+ * other. A `hole` is a run of zero bytes that a sink may seek over (sparse
+ * file) or must write out (a download stream). `covered` is how many bytes of
+ * the virtual disk this part brings the writer up to, for progress.
+ */
+export type OutputPart =
+  | { kind: 'data'; bytes: Uint8Array; covered?: number }
+  | { kind: 'hole'; length: number; covered?: number };
+
+export interface FormatOptions {
+  /** Seconds since 1970 UTC for timestamps inside the container (tar mtime...). */
+  timestamp: number;
+  /** Used to derive identifiers (UUIDs, serials) so that output is reproducible. */
+  seed: number;
+}
+
+export interface OutputFormat {
+  /** CLI value of -f and the page's select value. */
+  id: string;
+  /** For the page's Format list. */
+  label: string;
+  /** File name extension, with the dot: ".img", ".tar.gz". */
+  extension: string;
+  mime: string;
+  /** Where it is used, one line, for --help and the page. */
+  usedFor: string;
+  /** Throws an ImageError when the disk size does not suit the format. */
+  checkSize(size: number): void;
+  /** Whether the output may contain holes worth seeking over. */
+  sparse: boolean;
+  /** Walk the plan and produce the file. Memory is bounded by the part size. */
+  write(plan: ImagePlan, opts: FormatOptions): Iterable<OutputPart>;
+}
