@@ -1,0 +1,133 @@
+/**
+ * ELF reader for kernel inspection: only what a boot loader needs (class,
+ * machine, entry, program headers, notes). Input is untrusted: every read is
+ * bounds-checked and every failure names the field, the value and the limit.
+ */
+import { fail, hex } from './errors';
+import { rd16le, rd32le, rd64le } from './bytes';
+
+export const EM_386 = 3;
+export const EM_X86_64 = 62;
+export const PT_LOAD = 1;
+export const PT_NOTE = 4;
+
+export interface ProgramHeader {
+  index: number;
+  type: number;
+  offset: number;
+  vaddr: number;
+  paddr: number;
+  filesz: number;
+  memsz: number;
+  align: number;
+}
+
+export interface ElfNote {
+  name: string;
+  type: number;
+  desc: Uint8Array;
+}
+
+export interface ElfFile {
+  class: 32 | 64;
+  machine: number;
+  type: number;
+  entry: number;
+  phdrs: ProgramHeader[];
+}
+
+export function isElf(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+}
+
+/** Parse the ELF header and program headers. Call only when isElf(b). */
+export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
+  if (b.length < 52) {
+    fail('ELF_TRUNCATED', `The ${what} is truncated: an ELF header needs at least 52 bytes but the file has ${b.length}. Copy the file again or rebuild it.`);
+  }
+  const cls = b[4];
+  if (cls !== 1 && cls !== 2) {
+    fail('ELF_BAD_CLASS', `The ${what} has ELF class ${cls} (byte 4 of the file); only 1 (ELF32) and 2 (ELF64) exist. The file is damaged or not an ELF executable.`);
+  }
+  if (b[5] !== 1) {
+    fail('ELF_NOT_LITTLE_ENDIAN', `The ${what} is big-endian (ELF data encoding ${b[5]}); x86 kernels are little-endian (1). Build the unikernel for x86_64.`);
+  }
+  const is64 = cls === 2;
+  const ehsize = is64 ? 64 : 52;
+  if (b.length < ehsize) {
+    fail('ELF_TRUNCATED', `The ${what} is truncated: an ELF${is64 ? 64 : 32} header needs ${ehsize} bytes but the file has ${b.length}. Copy the file again or rebuild it.`);
+  }
+  const type = rd16le(b, 16);
+  const machine = rd16le(b, 18);
+  if (machine !== EM_386 && machine !== EM_X86_64) {
+    fail('ELF_NOT_X86', `The ${what} is for ELF machine ${machine} (e_machine), not x86 (3) or x86-64 (62). Build the unikernel for x86_64 with the virtio target.`);
+  }
+  const entry = is64 ? rd64le(b, 24) : rd32le(b, 24);
+  const phoff = is64 ? rd64le(b, 32) : rd32le(b, 28);
+  const phentsize = rd16le(b, is64 ? 54 : 42);
+  const phnum = rd16le(b, is64 ? 56 : 44);
+  const minEnt = is64 ? 56 : 32;
+  const phdrs: ProgramHeader[] = [];
+  if (phnum > 0) {
+    if (phentsize < minEnt) {
+      fail('ELF_BAD_PHDR', `The ${what}'s program header entry size e_phentsize is ${phentsize}, less than the ${minEnt} bytes an ELF${is64 ? 64 : 32} program header needs. The file is damaged.`);
+    }
+    const end = phoff + phnum * phentsize;
+    if (end > b.length) {
+      fail('ELF_TRUNCATED', `The ${what} is truncated: its ${phnum} program headers end at byte ${end} (e_phoff ${hex(phoff)}) but the file has ${b.length} bytes. Copy the file again or rebuild it.`);
+    }
+    for (let i = 0; i < phnum; i++) {
+      const o = phoff + i * phentsize;
+      phdrs.push(
+        is64
+          ? {
+              index: i,
+              type: rd32le(b, o),
+              offset: rd64le(b, o + 8),
+              vaddr: rd64le(b, o + 16),
+              paddr: rd64le(b, o + 24),
+              filesz: rd64le(b, o + 32),
+              memsz: rd64le(b, o + 40),
+              align: rd64le(b, o + 48),
+            }
+          : {
+              index: i,
+              type: rd32le(b, o),
+              offset: rd32le(b, o + 4),
+              vaddr: rd32le(b, o + 8),
+              paddr: rd32le(b, o + 12),
+              filesz: rd32le(b, o + 16),
+              memsz: rd32le(b, o + 20),
+              align: rd32le(b, o + 28),
+            },
+      );
+    }
+  }
+  return { class: is64 ? 64 : 32, machine, type, entry, phdrs };
+}
+
+/** Notes from PT_NOTE segments; malformed notes end the walk of their segment quietly. */
+export function elfNotes(b: Uint8Array, elf: ElfFile): ElfNote[] {
+  const notes: ElfNote[] = [];
+  for (const ph of elf.phdrs) {
+    if (ph.type !== PT_NOTE) continue;
+    const align = ph.align === 8 ? 8 : 4;
+    const pad = (n: number) => (n + align - 1) & ~(align - 1);
+    let o = ph.offset;
+    const end = Math.min(ph.offset + ph.filesz, b.length);
+    while (o + 12 <= end) {
+      const namesz = rd32le(b, o);
+      const descsz = rd32le(b, o + 4);
+      const type = rd32le(b, o + 8);
+      const nameAt = o + 12;
+      const descAt = nameAt + pad(namesz);
+      const next = descAt + pad(descsz);
+      if (namesz > 256 || descAt + descsz > end) break;
+      let name = '';
+      for (let i = 0; i < namesz && b[nameAt + i] !== 0; i++) name += String.fromCharCode(b[nameAt + i]);
+      notes.push({ name, type, desc: b.subarray(descAt, descAt + descsz) });
+      o = next;
+    }
+  }
+  return notes;
+}

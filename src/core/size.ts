@@ -1,0 +1,39 @@
+/** Disk sizes as people type them ("64M", "1G", "10G", "1048576"). */
+import { fail, formatBytes } from './errors';
+
+export const SECTOR = 512;
+export const MIB = 1 << 20;
+export const GIB = 1 << 30;
+/** The old tool's size, and ours by default. */
+export const DEFAULT_SIZE = GIB;
+/** MBR partition fields are 32-bit sector numbers: 2 TiB is the end of the road. */
+export const MAX_SIZE = 2 ** 32 * SECTOR;
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: MIB, G: GIB, T: 1024 * GIB };
+
+/**
+ * Parse "64M", "1G", "1.5G", "10GiB", "512k" (binary units, case-insensitive;
+ * a bare number is bytes). The result must be a whole number of 512-byte sectors.
+ */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  if (!m) {
+    fail('SIZE_MALFORMED', `The size "${text}" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.`);
+  }
+  const bytes = Number(m[1]) * UNITS[m[2].toUpperCase()];
+  if (!Number.isSafeInteger(bytes)) {
+    fail('SIZE_MALFORMED', `The size "${text}" is not a whole number of bytes; write it in a smaller unit (for example 1536M instead of 1.5001G).`);
+  }
+  return checkSize(bytes, text);
+}
+
+/** Check a size in bytes: whole sectors, within what an MBR can address. */
+export function checkSize(bytes: number, text = String(bytes)): number {
+  if (bytes % SECTOR !== 0) {
+    fail('SIZE_NOT_SECTORS', `The size ${text} (${bytes} bytes) is not a whole number of 512-byte sectors; round it, for example to ${Math.ceil(bytes / MIB)}M.`);
+  }
+  if (bytes > MAX_SIZE) {
+    fail('SIZE_TOO_LARGE', `The size ${text} (${formatBytes(bytes)}) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.`);
+  }
+  return bytes;
+}
