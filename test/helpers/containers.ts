@@ -110,8 +110,9 @@ export function writeRaw(plan: ImagePlan, path: string): void {
   }
 }
 
-export function qemuInfo(path: string): { format: string; 'virtual-size': number; 'actual-size': number; [k: string]: unknown } {
-  return JSON.parse(run('qemu-img', ['info', '--output=json', path]));
+/** `qemu-img info`; without `fmt` qemu must recognise the format by itself. */
+export function qemuInfo(path: string, fmt?: string): { format: string; 'virtual-size': number; 'actual-size': number; [k: string]: unknown } {
+  return JSON.parse(run('qemu-img', ['info', '--output=json', ...(fmt ? ['-f', fmt] : []), path]));
 }
 
 /** `qemu-img check`: returns the JSON report; fails the test on any error, leak or corruption. */
