@@ -1,0 +1,74 @@
+/**
+ * The page's side of the worker: one lazily started worker, calls as
+ * promises, cancellation through AbortSignal, progress through a callback.
+ * Errors arrive as `BuildError` with the core's code and sentence.
+ */
+import type { BuildRequest, BuildResult, FromWorker, KernelSummary, PreviewResult, Progress, SinkSpec, ToWorker } from './protocol';
+
+export class BuildError extends Error {
+  readonly code?: string;
+  readonly cancelled: boolean;
+  constructor(message: string, code?: string, cancelled = false) {
+    super(message);
+    this.name = 'BuildError';
+    this.code = code;
+    this.cancelled = cancelled;
+  }
+}
+
+/** What the model needs from the worker; tests provide a fake. */
+export interface Backend {
+  inspect(kernel: Uint8Array): Promise<KernelSummary>;
+  preview(kernel: Uint8Array, size: number, args: string): Promise<PreviewResult>;
+  build(req: BuildRequest, sink: SinkSpec, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<BuildResult>;
+}
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; onProgress?: (p: Progress) => void };
+
+export function workerBackend(makeWorker: () => Worker): Backend {
+  let worker: Worker | null = null;
+  let next = 1;
+  const pending = new Map<number, Pending>();
+
+  const get = () => {
+    if (!worker) {
+      worker = makeWorker();
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data;
+        const p = pending.get(m.id);
+        if (!p) return;
+        if (m.type === 'progress') p.onProgress?.(m.progress);
+        else {
+          pending.delete(m.id);
+          if (m.type === 'result') p.resolve(m.value);
+          else p.reject(new BuildError(m.message, m.code, m.cancelled));
+        }
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        for (const p of pending.values()) p.reject(new BuildError('The build worker stopped unexpectedly; reload the page and try again.'));
+        pending.clear();
+        worker = null;
+      };
+    }
+    return worker;
+  };
+
+  function call<T>(msg: WithoutId<Exclude<ToWorker, { type: 'cancel' }>>, transfer: Transferable[], opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<T> {
+    const id = next++;
+    const w = get();
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
+      opts.signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies ToWorker), { once: true });
+      w.postMessage({ ...msg, id } as ToWorker, transfer);
+    });
+  }
+
+  return {
+    inspect: (kernel) => call({ type: 'inspect', kernel }, []),
+    preview: (kernel, size, args) => call({ type: 'preview', kernel, size, args }, []),
+    build: (req, sink, opts) => call({ type: 'build', req, sink }, sink.kind === 'port' ? [sink.port] : [], opts),
+  };
+}

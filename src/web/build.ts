@@ -1,0 +1,222 @@
+/**
+ * The worker's jobs as plain async functions (squoosh style): the message
+ * plumbing lives in worker.ts, so these can be unit tested without a worker.
+ * They run the same core as the CLI, so the bytes are the same.
+ */
+import { inspectKernel } from '../core/kernel';
+import { planImage } from '../core/image';
+import { streamImage } from '../core/stream';
+import { findFormat } from '../core/formats/index';
+import type { OutputPart } from '../core/formats/types';
+import { fail } from '../core/errors';
+import type { BuildRequest, BuildResult, DownloadMessage, KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
+
+/** Output chunk size: the bound on memory per chunk in flight. */
+export const CHUNK = 1 << 20;
+
+export function inspect(kernel: Uint8Array): KernelSummary {
+  const info = inspectKernel(kernel);
+  return {
+    size: info.size,
+    format: info.format,
+    loadStart: info.load.start,
+    loadEnd: info.load.end,
+    entry: info.load.entry,
+    source: info.load.source,
+    solo5Target: info.solo5Target,
+    notes: [...info.notes],
+  };
+}
+
+export function preview(kernel: Uint8Array, size: number, args: string): PreviewResult {
+  const built = planImage(kernel, { size, args });
+  return {
+    size: built.plan.size,
+    fatType: built.fat.type,
+    cmdline: built.cmdline,
+    regions: built.plan.regions.map((r) => ({ name: r.name, start: r.start, length: r.length, note: r.note })),
+  };
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+/** A place for output parts; `end` gets the final file length. */
+export interface Sink {
+  /** Whether holes may be skipped (the sink can seek) rather than written as zeros. */
+  seekable: boolean;
+  write(position: number, bytes: Uint8Array): Promise<void>;
+  end(length: number): Promise<BuildResult['blob'] | void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+/** Plan, stream and write one image. On any failure or cancel the sink is aborted. */
+export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}): Promise<BuildResult> {
+  const format = findFormat(req.formatId);
+  if (!format) fail('FORMAT_UNKNOWN', `Format "${req.formatId}" is not one this page knows; choose one from the Format list.`);
+  try {
+    format.checkSize(req.size);
+    const built = planImage(req.kernel, { size: req.size, args: req.args });
+    let pos = 0;
+    const parts: AsyncIterable<OutputPart> = streamImage(built.plan, format, {
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      chunkSize: CHUNK,
+      fillHoles: !sink.seekable,
+      timestamp: built.timestamp,
+      seed: built.seed,
+    });
+    for await (const part of parts) {
+      if (part.kind === 'data') {
+        await sink.write(pos, part.bytes);
+        pos += part.bytes.length;
+      } else {
+        // Only seekable sinks get holes (fillHoles is off for them).
+        pos += part.length;
+      }
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('Cancelled', 'AbortError');
+    }
+    const blob = await sink.end(pos);
+    return { fileSize: pos, diskSize: built.plan.size, ...(blob ? { blob } : {}) };
+  } catch (e) {
+    await sink.abort(e).catch(() => {});
+    throw e;
+  }
+}
+
+/** File System Access sink: positioned writes, holes skipped, `truncate` sets the length. */
+export async function fileSink(handle: FileSystemFileHandle): Promise<Sink> {
+  const w = await handle.createWritable({ keepExistingData: false });
+  return {
+    seekable: true,
+    async write(position, bytes) {
+      await w.write({ type: 'write', position, data: bytes as Uint8Array<ArrayBuffer> });
+    },
+    async end(length) {
+      await w.truncate(length);
+      await w.close();
+    },
+    async abort() {
+      // abort() drops the browser's swap file: the target keeps its old contents.
+      await w.abort().catch(() => {});
+      // The save picker may have created the file empty; don't leave an empty stub behind.
+      try {
+        const f = await handle.getFile();
+        const remove = (handle as unknown as { remove?: () => Promise<void> }).remove;
+        if (f.size === 0 && remove) await remove.call(handle);
+      } catch {
+        /* nothing to clean */
+      }
+    },
+  };
+}
+
+/**
+ * Service-worker download sink: a chunk goes out only when the service worker
+ * pulls, so at most a few chunks are in memory however large the image.
+ */
+export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () => void): Sink {
+  let credits = 0;
+  let wake: (() => void) | null = null;
+  let cancelled = false;
+  port.onmessage = (e: MessageEvent<DownloadMessage>) => {
+    if (e.data.type === 'pull') credits++;
+    else if (e.data.type === 'cancel') {
+      cancelled = true;
+      onCancel?.();
+    }
+    wake?.();
+  };
+  port.start?.();
+  const waitCredit = async () => {
+    while (credits === 0 && !cancelled && !signal?.aborted) {
+      await new Promise<void>((r) => {
+        wake = r;
+        signal?.addEventListener('abort', () => r(), { once: true });
+      });
+      wake = null;
+    }
+    if (cancelled) fail('DOWNLOAD_CANCELLED', 'The download was cancelled in the browser, so the image was not saved.');
+    if (signal?.aborted) throw signal.reason ?? new DOMException('Cancelled', 'AbortError');
+    credits--;
+  };
+  const send = (m: DownloadMessage, transfer: Transferable[] = []) => port.postMessage(m, transfer);
+  return {
+    seekable: false,
+    async write(_position, bytes) {
+      // Send in CHUNK-sized pieces; copy so the core's buffers are never detached.
+      for (let off = 0; off < bytes.length; off += CHUNK) {
+        await waitCredit();
+        const piece = bytes.slice(off, Math.min(bytes.length, off + CHUNK));
+        send({ type: 'chunk', bytes: piece }, [piece.buffer]);
+      }
+    },
+    async end() {
+      send({ type: 'end' });
+      port.close();
+    },
+    async abort(reason) {
+      const message = reason instanceof Error ? reason.message : 'cancelled';
+      try {
+        send({ type: 'abort', message });
+      } catch {
+        /* port already closed */
+      }
+      port.close();
+    },
+  };
+}
+
+/**
+ * Blob sink, the last resort: holes become repeats of one zero Blob (browsers
+ * share the backing store), data parts are kept. Refuses output above `cap`.
+ */
+export function blobSink(mime: string, cap: number): Sink {
+  const parts: BlobPart[] = [];
+  let size = 0;
+  let zero: Blob | null = null;
+  const check = (n: number) => {
+    size += n;
+    if (size > cap) {
+      fail('BLOB_TOO_BIG', `This browser can only save through memory here, and the output passed the ${Math.round(cap / 2 ** 20)} MiB limit; choose a smaller Size or use a browser with file saving (Chrome, Edge) or the command-line tool.`);
+    }
+  };
+  return {
+    seekable: true,
+    async write(position, bytes) {
+      // Fill any gap since the last part with shared zero blobs.
+      let gap = position - size;
+      if (gap > 0) {
+        check(gap);
+        zero ??= new Blob([new Uint8Array(CHUNK)]);
+        while (gap > 0) {
+          const n = Math.min(gap, CHUNK);
+          parts.push(n === CHUNK ? zero : zero.slice(0, n));
+          gap -= n;
+        }
+      }
+      check(bytes.length);
+      parts.push(bytes.slice() as Uint8Array<ArrayBuffer>);
+    },
+    async end(length) {
+      await this.write(length, new Uint8Array(0));
+      return new Blob(parts, { type: mime });
+    },
+    async abort() {
+      parts.length = 0;
+    },
+  };
+}
+
+export async function openSink(spec: SinkSpec, mime: string, signal?: AbortSignal): Promise<Sink> {
+  switch (spec.kind) {
+    case 'file':
+      return fileSink(spec.handle);
+    case 'port':
+      return portSink(spec.port, signal);
+    case 'blob':
+      return blobSink(mime, spec.cap);
+  }
+}

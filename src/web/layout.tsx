@@ -1,0 +1,163 @@
+/**
+ * The picture of the disk about to be built: one band per region (MBR, boot
+ * loader, FAT structures, the kernel...), then a table with exact offsets.
+ * A 1 GiB disk with a 2 MiB kernel cannot be drawn to scale, so widths grow
+ * with the logarithm of the size; the table has the real numbers.
+ */
+import { formatBytes } from '../core/errors';
+import type { Region } from '../core/plan';
+import type { PreviewResult } from './protocol';
+
+export interface Band {
+  name: string;
+  start: number;
+  length: number;
+  note?: string;
+  kind: string;
+  x: number;
+  width: number;
+}
+
+/** The CSS class of a region, from its name. */
+export function regionKind(name: string): string {
+  const n = name.toLowerCase();
+  if (n === 'mbr' || n.includes('partition table')) return 'mbr';
+  if (n.includes('boot loader') || n.includes('stage')) return 'boot';
+  if (n.includes('kernel')) return 'kernel';
+  if (n.includes('gap') || n.includes('free') || n.includes('unused')) return 'free';
+  if (n === 'data' || n.includes('data area')) return 'data';
+  return 'fat';
+}
+
+type Item = Omit<Band, 'x' | 'width'>;
+
+/**
+ * Flatten regions into bands covering [0, size): a region inside another
+ * (the kernel inside the FAT data area) splits it, and uncovered space
+ * becomes an "unused" band.
+ */
+export function flattenRegions(regions: readonly Region[], size: number): Item[] {
+  const out: Item[] = [];
+  let pos = 0;
+  const push = (i: Item) => {
+    if (i.length > 0) out.push(i);
+  };
+  const sorted = [...regions].sort((a, b) => a.start - b.start || b.length - a.length);
+  // Parents still open (their end is past the current position).
+  const open: Item[] = [];
+  const closeUpTo = (limit: number) => {
+    while (open.length) {
+      const p = open[open.length - 1];
+      const end = p.start + p.length;
+      if (end <= pos) {
+        open.pop();
+        continue;
+      }
+      const to = Math.min(end, limit);
+      if (to <= pos) return;
+      push({ ...p, start: pos, length: to - pos });
+      pos = to;
+      if (to === end) open.pop();
+      else return;
+    }
+  };
+  for (const r of sorted) {
+    closeUpTo(r.start);
+    if (r.start > pos) {
+      push({ name: 'unused', start: pos, length: r.start - pos, kind: 'free', note: 'Zeros: a hole, never written' });
+      pos = r.start;
+    }
+    const kind = regionKind(r.name);
+    const item: Item = { name: r.name, start: r.start, length: r.length, note: r.note, kind };
+    const end = r.start + r.length;
+    const nestedChild = sorted.some((c) => c !== r && c.start >= r.start && c.start + c.length <= end && c.length < r.length);
+    if (nestedChild) {
+      open.push(item);
+    } else {
+      push({ ...item, start: pos, length: end - pos });
+      pos = Math.max(pos, end);
+    }
+  }
+  closeUpTo(size);
+  if (pos < size) push({ name: 'unused', start: pos, length: size - pos, kind: 'free', note: 'Zeros: a hole, never written' });
+  return out;
+}
+
+/** Bands laid out on a `total`-wide strip; widths grow with log2 of the length. */
+export function layoutBands(regions: readonly Region[], size: number, total = 1000): Band[] {
+  const items = flattenRegions(regions, size);
+  const weights = items.map((i) => Math.max(1, Math.log2(Math.max(2, i.length)) - 7));
+  const sum = weights.reduce((a, b) => a + b, 0) || 1;
+  let x = 0;
+  return items.map((i, k) => {
+    const width = (weights[k] / sum) * total;
+    const band = { ...i, x, width };
+    x += width;
+    return band;
+  });
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16).toUpperCase();
+}
+
+export function Layout({ preview }: { preview: PreviewResult }) {
+  const W = 1000;
+  const bands = layoutBands(preview.regions, preview.size, W);
+  const fat = `FAT${preview.fatType}`;
+  return (
+    <figure class="layout">
+      <svg viewBox={`0 0 ${W} 90`} role="img" aria-labelledby="layout-title layout-desc" preserveAspectRatio="none" class="layout-svg">
+        <title id="layout-title">Disk layout</title>
+        <desc id="layout-desc">
+          {`A ${formatBytes(preview.size)} disk: ` + bands.map((b) => `${b.name} (${formatBytes(b.length)})`).join(', ')}
+        </desc>
+        {bands.map((b) => (
+          <g key={b.start + b.name}>
+            <rect class={`band band-${b.kind}`} x={b.x} y={10} width={Math.max(b.width - 1, 1)} height={50} />
+            {b.width > 60 ? (
+              <text class="band-label" x={b.x + b.width / 2} y={40} text-anchor="middle">
+                {b.name.length * 9 > b.width ? b.name.slice(0, Math.max(3, Math.floor(b.width / 9) - 1)) + '…' : b.name}
+              </text>
+            ) : null}
+          </g>
+        ))}
+        <text class="axis" x={0} y={80}>0</text>
+        <text class="axis" x={W} y={80} text-anchor="end">{formatBytes(preview.size)}</text>
+      </svg>
+      <figcaption>
+        The disk, not to scale: {fat} partition, kernel stored contiguously as <code>/unikernel.bin</code>; the boot
+        loader passes it <code>{preview.cmdline}</code>.
+      </figcaption>
+      <details>
+        <summary>Regions in detail</summary>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Region</th>
+                <th scope="col">Starts at</th>
+                <th scope="col">Length</th>
+                <th scope="col">What it is</th>
+              </tr>
+            </thead>
+            <tbody>
+              {bands.map((b) => (
+                <tr key={b.start + b.name}>
+                  <th scope="row">
+                    <span class={`swatch band-${b.kind}`} aria-hidden="true" /> {b.name}
+                  </th>
+                  <td>
+                    {hex(b.start)} <span class="muted">(LBA {Math.floor(b.start / 512)})</span>
+                  </td>
+                  <td>{formatBytes(b.length)}</td>
+                  <td>{b.note ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </details>
+    </figure>
+  );
+}

@@ -1,0 +1,27 @@
+/** Page entry: the model, the worker, the service worker, the screen. */
+import { render } from 'preact';
+import { DEFAULT_SIZE, parseSize } from '../core/size';
+import { FORMATS } from '../core/formats/index';
+import { App } from './app';
+import { workerBackend } from './bridge';
+import { DEMO_KERNEL } from './demo';
+import { createModel } from './model';
+
+const model = createModel({
+  formats: FORMATS,
+  parseSize,
+  defaultSize: DEFAULT_SIZE,
+  backend: workerBackend(() => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'build' })),
+});
+
+const demo = DEMO_KERNEL ? () => DEMO_KERNEL!.slice() : null;
+
+render(<App model={model} demo={demo} />, document.getElementById('app')!);
+
+// The service worker makes the page work offline and streams downloads.
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
+}
+
+// For tests and the curious: the model, read-only use only.
+(window as unknown as { __model?: typeof model }).__model = model;

@@ -1,0 +1,67 @@
+/// <reference lib="webworker" />
+/**
+ * The build worker: message plumbing around build.ts. One job at a time per
+ * id; `cancel` aborts it, and the sink is aborted so no partial file stays.
+ */
+import { isImageError } from '../core/errors';
+import { findFormat } from '../core/formats/index';
+import { build, inspect, openSink, preview } from './build';
+import type { FromWorker, Progress, ToWorker } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+const jobs = new Map<number, AbortController>();
+const post = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
+
+function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}
+
+function reply(id: number, e: unknown, cancelled: boolean) {
+  if (cancelled || isAbort(e)) post({ type: 'error', id, cancelled: true, message: 'Cancelled.' });
+  else if (isImageError(e)) post({ type: 'error', id, code: e.code, message: e.message });
+  else {
+    // Not a user error: a bug or a browser failure. Keep the stack in the console only.
+    console.error(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    post({ type: 'error', id, message: `Something went wrong while building: ${msg}` });
+  }
+}
+
+self.onmessage = async (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.type === 'cancel') {
+    jobs.get(m.id)?.abort(new DOMException('Cancelled', 'AbortError'));
+    return;
+  }
+  const ctl = new AbortController();
+  jobs.set(m.id, ctl);
+  try {
+    let value: unknown;
+    if (m.type === 'inspect') value = inspect(m.kernel);
+    else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args);
+    else {
+      const mime = findFormat(m.req.formatId)?.mime ?? 'application/octet-stream';
+      const sink = await openSink(m.sink, mime, ctl.signal);
+      let last = 0;
+      let pending: Progress | null = null;
+      const onProgress = (p: Progress) => {
+        pending = p;
+        const now = performance.now();
+        if (now - last >= 100) {
+          last = now;
+          post({ type: 'progress', id: m.id, progress: p });
+          pending = null;
+        }
+      };
+      value = await build(m.req, sink, { signal: ctl.signal, onProgress });
+      if (pending) post({ type: 'progress', id: m.id, progress: pending });
+    }
+    if (ctl.signal.aborted) throw new DOMException('Cancelled', 'AbortError');
+    post({ type: 'result', id: m.id, value });
+  } catch (e) {
+    reply(m.id, e, ctl.signal.aborted);
+  } finally {
+    jobs.delete(m.id);
+  }
+};

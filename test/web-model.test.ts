@@ -1,0 +1,263 @@
+/**
+ * The page's state model (src/web/model.ts) and layout (src/web/layout.tsx),
+ * driven without a browser: a fake backend that runs the real core in-process
+ * for inspect/preview, and a build whose progress and outcome the test controls.
+ */
+import { describe, expect, it } from 'vitest';
+import { createModel, defaultFileName, gceImageName, runInstructions, type Saver } from '../src/web/model';
+import { BuildError, type Backend } from '../src/web/bridge';
+import { flattenRegions, layoutBands, regionKind } from '../src/web/layout';
+import { FORMATS } from '../src/core/formats/index';
+import { DEFAULT_SIZE, parseSize } from '../src/core/size';
+import { inspectKernel } from '../src/core/kernel';
+import { planImage } from '../src/core/image';
+import { isImageError } from '../src/core/errors';
+import { solo5Kernel } from './helpers/fixtures';
+import type { BuildRequest, BuildResult, Progress } from '../src/web/protocol';
+
+/** Core errors cross the worker as BuildError(message, code); do the same here. */
+function asWorker<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(isImageError(e) ? new BuildError(e.message, e.code) : e);
+  }
+}
+
+function fakeBackend() {
+  const builds: { req: BuildRequest; signal?: AbortSignal; onProgress?: (p: Progress) => void; resolve: (r: BuildResult) => void; reject: (e: unknown) => void }[] = [];
+  const backend: Backend = {
+    inspect: (k) =>
+      asWorker(() => {
+        const i = inspectKernel(k);
+        return { size: i.size, format: i.format, loadStart: i.load.start, loadEnd: i.load.end, entry: i.load.entry, source: i.load.source, solo5Target: i.solo5Target, notes: i.notes };
+      }),
+    preview: (k, size, args) =>
+      asWorker(() => {
+        const b = planImage(k, { size, args });
+        return { size: b.plan.size, fatType: b.fat.type, cmdline: b.cmdline, regions: [...b.plan.regions] };
+      }),
+    build: (req, _sink, opts) =>
+      new Promise<BuildResult>((resolve, reject) => {
+        builds.push({ req, signal: opts.signal, onProgress: opts.onProgress, resolve, reject });
+        opts.signal?.addEventListener('abort', () => reject(new BuildError('Cancelled.', undefined, true)));
+      }),
+  };
+  return { backend, builds };
+}
+
+function setup() {
+  let t = 0;
+  const fake = fakeBackend();
+  const model = createModel({ formats: FORMATS, parseSize, defaultSize: DEFAULT_SIZE, backend: fake.backend, now: () => t });
+  return { model, builds: fake.builds, tick: (ms: number) => (t += ms) };
+}
+
+const saver = (log: string[] = []): Saver => ({
+  where: 'file',
+  spec: { kind: 'blob', cap: 1 },
+  dispose: () => log.push('disposed'),
+});
+
+describe('file names and instructions', () => {
+  it('derives the file name from the kernel name and the format extension', () => {
+    expect(defaultFileName('hello.virtio', '.img')).toBe('hello.img');
+    expect(defaultFileName('/tmp/x/my kernel.virtio', '.tar.gz')).toBe('my-kernel.tar.gz');
+    expect(defaultFileName('kernel', '.img')).toBe('kernel.img');
+    expect(defaultFileName('...', '.img')).toBe('unikernel.img');
+  });
+  it('makes a valid GCE image name', () => {
+    expect(gceImageName('Hello_World.tar.gz')).toBe('hello-world');
+    expect(gceImageName('9lives.tar.gz')).toBe('unikernel-9lives');
+    expect(gceImageName('a'.repeat(80) + '.tar.gz')).toHaveLength(63);
+  });
+  it('shows a qemu line for raw and gcloud lines for GCE, with the virtio-blk note', () => {
+    const raw = runInstructions('raw', 'hello.img');
+    expect(raw.commands[0]).toBe('qemu-system-x86_64 -m 512 -display none -serial stdio -drive file=hello.img,format=raw');
+    expect(raw.note).toMatch(/virtio-blk/);
+    const gce = runInstructions('tar', 'my disk.tar.gz');
+    expect(gce.commands.join('\n')).toContain("gcloud compute images create my-disk --source-uri gs://YOUR_BUCKET/'my disk.tar.gz'");
+  });
+});
+
+describe('the model', () => {
+  it('starts with the default size and the first format, and cannot build without a kernel', () => {
+    const { model } = setup();
+    expect(model.sizeText.value).toBe('1G');
+    expect(model.size.value).toEqual({ ok: true, bytes: 2 ** 30 });
+    expect(model.formatId.value).toBe(FORMATS[0].id);
+    expect(model.fileName.value).toBe('unikernel' + FORMATS[0].extension);
+    expect(model.canBuild.value).toBe(false);
+  });
+
+  it('lists every format of the core', () => {
+    const { model } = setup();
+    expect(model.formats.map((f) => f.id)).toEqual(FORMATS.map((f) => f.id));
+  });
+
+  it('inspects a kernel as soon as it is chosen and previews the layout', async () => {
+    const { model } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel({ abiTarget: 3 }));
+    const k = model.kernel.value;
+    expect(k.status).toBe('ok');
+    if (k.status !== 'ok') return;
+    expect(k.info.solo5Target).toBe('virtio');
+    expect(k.info.format).toBe('elf64');
+    expect(k.info.loadStart).toBe(0x100000);
+    expect(model.fileName.value).toBe('hello.img');
+    expect(model.preview.value.status).toBe('ok');
+    expect(model.canBuild.value).toBe(true);
+  });
+
+  it("shows the core's sentence for a bad kernel and refuses to build", async () => {
+    const { model } = setup();
+    await model.chooseKernel('bad.virtio', solo5Kernel({ noMultiboot: true }));
+    const k = model.kernel.value;
+    expect(k.status).toBe('error');
+    if (k.status !== 'error') return;
+    let expected = '';
+    try {
+      inspectKernel(solo5Kernel({ noMultiboot: true }));
+    } catch (e) {
+      expected = (e as Error).message;
+    }
+    expect(expected).not.toBe('');
+    expect(k.message).toBe(expected);
+    expect(k.message).not.toMatch(/\n\s+at /);
+    expect(model.canBuild.value).toBe(false);
+  });
+
+  it('validates the size live, including whole GiB for GCE', async () => {
+    const { model } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    await model.setSize('1536M');
+    expect(model.size.value).toEqual({ ok: true, bytes: 1536 * 2 ** 20 });
+    expect(model.canBuild.value).toBe(true);
+    await model.setFormat('tar');
+    const s = model.size.value;
+    expect(s.ok).toBe(false);
+    if (!s.ok) expect(s.message).toMatch(/whole number of GiB/);
+    expect(model.canBuild.value).toBe(false);
+    expect(model.fileName.value).toBe('hello.tar.gz');
+    await model.setSize('2G');
+    expect(model.canBuild.value).toBe(true);
+    await model.setSize('lots');
+    const bad = model.size.value;
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.message).toContain('"lots"');
+  });
+
+  it('keeps a file name the user typed, and rejects impossible ones', async () => {
+    const { model } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    model.setFileName('mine.img');
+    await model.setFormat('tar');
+    expect(model.fileName.value).toBe('mine.img');
+    model.setFileName('a/b.img');
+    expect(model.fileNameError.value).toMatch(/characters/);
+    expect(model.canBuild.value).toBe(false);
+    model.setFileName('hello.tar.gz'); // back to the default: follows the format again
+    await model.setFormat('raw');
+    expect(model.fileName.value).toBe('hello.img');
+  });
+
+  it('shows a plan error (arguments too long) and refuses to build', async () => {
+    const { model } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    await model.setArgs('x'.repeat(9000));
+    const p = model.preview.value;
+    expect(p.status).toBe('error');
+    if (p.status === 'error') expect(p.message).toMatch(/limit is \d+/);
+    expect(model.canBuild.value).toBe(false);
+    await model.setArgs('hello world');
+    expect(model.preview.value.status).toBe('ok');
+    const pv = model.preview.value;
+    if (pv.status === 'ok') expect(pv.value.cmdline).toBe('unikernel.bin hello world');
+  });
+
+  it('builds: progress with speed, then done with where, size and time', async () => {
+    const { model, builds, tick } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    await model.setArgs('a b');
+    const log: string[] = [];
+    const done = model.startBuild(saver(log));
+    expect(model.build.value.phase).toBe('building');
+    expect(model.canBuild.value).toBe(false);
+    expect(builds).toHaveLength(1);
+    expect(builds[0].req).toMatchObject({ size: 2 ** 30, args: 'a b', formatId: 'raw' });
+    tick(2000);
+    builds[0].onProgress!({ covered: 2 ** 29, total: 2 ** 30, written: 2 ** 20 });
+    const b = model.build.value;
+    expect(b.phase === 'building' && b.bytesPerSecond).toBe(2 ** 28);
+    tick(2000);
+    builds[0].resolve({ fileSize: 2 ** 30, diskSize: 2 ** 30 });
+    await done;
+    const end = model.build.value;
+    expect(end).toMatchObject({ phase: 'done', where: 'file', fileName: 'hello.img', formatId: 'raw', fileSize: 2 ** 30, seconds: 4 });
+    expect(log).toEqual(['disposed']);
+    expect(model.canBuild.value).toBe(true);
+  });
+
+  it('cancels', async () => {
+    const { model } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    const log: string[] = [];
+    const done = model.startBuild(saver(log));
+    model.cancel();
+    await done;
+    expect(model.build.value.phase).toBe('cancelled');
+    expect(log).toEqual(['disposed']);
+  });
+
+  it("reports a build error with the core's sentence", async () => {
+    const { model, builds } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    const done = model.startBuild(saver());
+    builds[0].reject(new BuildError('The disk is full; free some space.', 'DISK_FULL'));
+    await done;
+    expect(model.build.value).toEqual({ phase: 'error', message: 'The disk is full; free some space.', code: 'DISK_FULL' });
+  });
+
+  it('ignores a stale kernel inspection when another kernel was chosen meanwhile', async () => {
+    const { model } = setup();
+    const first = model.chooseKernel('bad.virtio', new Uint8Array(10));
+    const second = model.chooseKernel('good.virtio', solo5Kernel());
+    await Promise.all([first, second]);
+    expect(model.kernel.value.status).toBe('ok');
+    expect(model.kernel.value.status === 'ok' && model.kernel.value.name).toBe('good.virtio');
+  });
+});
+
+describe('the layout picture', () => {
+  it('names region kinds', () => {
+    expect(regionKind('MBR')).toBe('mbr');
+    expect(regionKind('Boot loader')).toBe('boot');
+    expect(regionKind('Boot sector')).toBe('fat');
+    expect(regionKind('FAT 1')).toBe('fat');
+    expect(regionKind('unikernel.bin')).toBe('kernel');
+    expect(regionKind('Gap')).toBe('free');
+    expect(regionKind('Data')).toBe('data');
+  });
+
+  for (const size of [64 * 2 ** 20, 2 ** 30]) {
+    it(`covers a ${size / 2 ** 20} MiB disk exactly once, kernel split out of the data area`, () => {
+      const built = planImage(solo5Kernel(), { size });
+      const items = flattenRegions(built.plan.regions, size);
+      let pos = 0;
+      for (const i of items) {
+        expect(i.start).toBe(pos);
+        expect(i.length).toBeGreaterThan(0);
+        pos += i.length;
+      }
+      expect(pos).toBe(size);
+      const kernel = items.find((i) => i.kind === 'kernel')!;
+      const region = built.plan.regions.find((r) => r.name === 'unikernel.bin')!;
+      expect(kernel).toMatchObject({ start: region.start, length: region.length });
+      expect(items.map((i) => i.name)).toContain('MBR');
+      const bands = layoutBands(built.plan.regions, size, 1000);
+      const last = bands[bands.length - 1];
+      expect(last.x + last.width).toBeCloseTo(1000, 6);
+      expect(bands.every((b) => b.width > 0)).toBe(true);
+    });
+  }
+});
