@@ -1,0 +1,44 @@
+/**
+ * Raw disk image: the disk's bytes as they are. Zero runs come out as holes,
+ * so a sink that can seek writes a sparse file and a stream sink writes zeros.
+ */
+import { fail, formatBytes } from '../errors';
+import { extents, type ImagePlan } from '../plan';
+import type { FormatOptions, OutputFormat, OutputPart } from './types';
+
+/** Largest data part: big pieces (a kernel of tens of MiB) are sliced, never copied. */
+export const RAW_PART = 1 << 20;
+
+export function* writeRaw(plan: ImagePlan): Generator<OutputPart> {
+  for (const x of extents(plan)) {
+    if (x.kind === 'zero') {
+      yield { kind: 'hole', length: x.length, covered: x.offset + x.length };
+      continue;
+    }
+    const n = x.bytes.length;
+    for (let i = 0; i < n; i += RAW_PART) {
+      const to = Math.min(n, i + RAW_PART);
+      yield { kind: 'data', bytes: x.bytes.subarray(i, to), covered: x.offset + to };
+    }
+  }
+}
+
+export const rawFormat: OutputFormat = {
+  id: 'raw',
+  label: 'Raw disk image (.img)',
+  extension: '.img',
+  mime: 'application/octet-stream',
+  usedFor: 'QEMU, VirtualBox (after conversion), dd to a USB stick, most clouds that import raw disks',
+  sparse: true,
+  checkSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
+      fail(
+        'SIZE_NOT_SECTORS',
+        `The image size ${formatBytes(size)} (${size} bytes) is not a positive whole number of 512-byte sectors: choose a multiple of 512 bytes, such as ${Number.isFinite(size) ? Math.max(1, Math.round(size / 512)) * 512 : 512}.`,
+      );
+    }
+  },
+  write(plan: ImagePlan, _opts: FormatOptions): Iterable<OutputPart> {
+    return writeRaw(plan);
+  },
+};

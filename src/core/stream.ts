@@ -1,0 +1,180 @@
+/**
+ * The generic streaming API: any OutputFormat over any plan, as an async
+ * stream of parts with progress, cancellation and bounded memory. The web
+ * worker and the CLI are sinks around it; the core stays free of DOM and Node
+ * types (hence `AbortSignalLike`, and timers looked up on `globalThis`).
+ *
+ * Parts are views: of the plan's pieces, of a format's own buffers, or of one
+ * shared zero buffer (fillHoles). A sink must write or copy a part before it
+ * asks for the next one, and must copy rather than transfer it to another
+ * thread (transferring a view detaches the whole buffer under it).
+ */
+import { ImageError } from './errors';
+import type { FormatOptions, OutputFormat, OutputPart } from './formats/types';
+import type { ImagePlan } from './plan';
+
+/** What `AbortSignal` has that we use; a DOM or Node AbortSignal fits. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
+export interface Progress {
+  /** Bytes of the virtual disk produced so far. */
+  covered: number;
+  /** The disk size. */
+  total: number;
+  /** Bytes of output so far (holes included). */
+  written: number;
+}
+
+export interface StreamOptions extends FormatOptions {
+  signal?: AbortSignalLike;
+  /** Called at the start, at most every PROGRESS_MS in between, and at the end with covered = total. */
+  onProgress?: (p: Progress) => void;
+  /** Largest data part handed to the sink, and the zero buffer's size. Default 1 MiB. */
+  chunkSize?: number;
+  /** Turn holes into zero data parts, for sinks that cannot seek (a download stream). */
+  fillHoles?: boolean;
+}
+
+export const DEFAULT_CHUNK = 1 << 20;
+/** Least time between two progress callbacks. */
+export const PROGRESS_MS = 100;
+/** Most time spent without letting the event loop run (a worker's cancel message). */
+export const SLICE_MS = 16;
+
+type Later = (cb: () => void) => void;
+
+/**
+ * A macrotask, so that messages and timers get their turn: setImmediate where
+ * it exists (Node), else a MessageChannel (not clamped to 4 ms like nested
+ * timeouts in browsers), else setTimeout, else a microtask.
+ */
+const later: Later = (() => {
+  const g = globalThis as {
+    setImmediate?: (cb: () => void) => unknown;
+    setTimeout?: (cb: () => void, ms: number) => unknown;
+    MessageChannel?: new () => {
+      port1: { onmessage: (() => void) | null; close?: () => void };
+      port2: { postMessage: (m: unknown) => void };
+    };
+  };
+  if (typeof g.setImmediate === 'function') return (cb) => void g.setImmediate!(cb);
+  if (typeof g.MessageChannel === 'function') {
+    const queue: (() => void)[] = [];
+    let ch: InstanceType<NonNullable<typeof g.MessageChannel>> | undefined;
+    return (cb) => {
+      if (!ch) {
+        ch = new g.MessageChannel!();
+        ch.port1.onmessage = () => queue.shift()?.();
+      }
+      queue.push(cb);
+      ch.port2.postMessage(0);
+    };
+  }
+  if (typeof g.setTimeout === 'function') return (cb) => void g.setTimeout!(cb, 0);
+  return (cb) => void Promise.resolve().then(cb);
+})();
+
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => later(resolve));
+}
+
+function abortError(signal: AbortSignalLike): ImageError {
+  const why = signal.reason instanceof Error && signal.reason.message ? ` (${signal.reason.message})` : '';
+  return new ImageError('ABORTED', `The image was cancelled before it was finished${why}.`);
+}
+
+/**
+ * Stream `format` over `plan`. Throws ImageError 'ABORTED' as soon as the
+ * signal is aborted (checked before every part and after every pause), and
+ * whatever the format throws. Memory is one part plus one zero buffer.
+ */
+export async function* streamImage(plan: ImagePlan, format: OutputFormat, opts: StreamOptions): AsyncGenerator<OutputPart> {
+  const { signal, onProgress, fillHoles = false } = opts;
+  const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
+  if (!Number.isSafeInteger(chunk) || chunk < 512) throw new Error(`internal: chunkSize ${chunk} must be an integer of at least 512`);
+  const total = plan.size;
+  let covered = 0;
+  let written = 0;
+  let zeros: Uint8Array | undefined;
+  let lastProgress = Date.now();
+  let lastPause = lastProgress;
+
+  const check = () => {
+    if (signal?.aborted) throw abortError(signal);
+  };
+  check();
+  onProgress?.({ covered, total, written });
+
+  // Every part leaves through here: abort check, progress, and a pause now and then.
+  async function* emit(part: OutputPart): AsyncGenerator<OutputPart> {
+    check();
+    yield part;
+    written += part.kind === 'data' ? part.bytes.length : part.length;
+    if (part.covered !== undefined && part.covered > covered) covered = part.covered;
+    const now = Date.now();
+    if (onProgress && now - lastProgress >= PROGRESS_MS) {
+      lastProgress = now;
+      onProgress({ covered, total, written });
+    }
+    if (now - lastPause >= SLICE_MS) {
+      await nextTask();
+      lastPause = Date.now();
+    }
+    check();
+  }
+
+  for (const part of format.write(plan, { timestamp: opts.timestamp, seed: opts.seed })) {
+    if (part.kind === 'data') {
+      const n = part.bytes.length;
+      if (n <= chunk) {
+        yield* emit(part);
+        continue;
+      }
+      // Slice big parts; `covered` grows in step when the part maps 1:1 to the disk.
+      const end = part.covered;
+      for (let i = 0; i < n; i += chunk) {
+        const to = Math.min(n, i + chunk);
+        yield* emit({ kind: 'data', bytes: part.bytes.subarray(i, to), covered: end === undefined ? undefined : end - (n - to) });
+      }
+    } else if (!fillHoles) {
+      yield* emit(part);
+    } else {
+      zeros ??= new Uint8Array(chunk);
+      const end = part.covered;
+      for (let left = part.length; left > 0; ) {
+        const n = Math.min(left, chunk);
+        left -= n;
+        yield* emit({ kind: 'data', bytes: zeros.subarray(0, n), covered: end === undefined ? undefined : end - left });
+      }
+    }
+  }
+  check();
+  covered = total;
+  onProgress?.({ covered, total, written });
+}
+
+/**
+ * Run a format synchronously and return the whole file, holes written as
+ * zeros. For small images (tests, a tar.gz of a few MiB); a raw image of
+ * N GiB takes N GiB of memory here, so real sinks use streamImage.
+ */
+export function collect(format: OutputFormat, plan: ImagePlan, opts: FormatOptions): Uint8Array {
+  const parts: OutputPart[] = [];
+  let n = 0;
+  for (const p of format.write(plan, opts)) {
+    // Copy data: a format may reuse its buffers between parts.
+    parts.push(p.kind === 'data' ? { kind: 'data', bytes: p.bytes.slice() } : p);
+    n += p.kind === 'data' ? p.bytes.length : p.length;
+  }
+  if (n > 2 ** 31) throw new Error(`internal: collect() of ${n} bytes; stream images this big with streamImage`);
+  const out = new Uint8Array(n);
+  let pos = 0;
+  for (const p of parts) {
+    if (p.kind === 'data') out.set(p.bytes, pos);
+    pos += p.kind === 'data' ? p.bytes.length : p.length;
+  }
+  return out;
+}
