@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
   entryPoints: [new URL('../src/cli/entry.ts', import.meta.url).pathname],
-  outfile: new URL('../dist/cli.mjs', import.meta.url).pathname,
+  outfile: new URL('../dist-cli/cli.mjs', import.meta.url).pathname,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -36,7 +36,7 @@ export interface CliOptions {
 class UsageError extends Error {}
 
 function help(): string {
-  const formats = FORMATS.map((f) => `      ${f.id.padEnd(12)} ${f.label}: ${f.usedFor}`).join('\n');
+  const formats = FORMATS.map((f) => `      ${f.id.padEnd(12)} ${f.label}`).join('\n');
   return `Usage: ${PROG} [OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]
        ${PROG} [OPTIONS] [--] IMAGE --demo [ARGUMENTS ...]
 
@@ -263,7 +263,6 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(
         `${PROG}: wrote ${opts.image} (${format.label}, ${formatBytes(size)} disk, FAT${built.fat.type}) from ${what}: ${describeKernel(built.kernel)}; command line "${built.cmdline}"\n`,
       );
-      for (const n of built.kernel.notes) process.stderr.write(`${PROG}: note: ${n}\n`);
     }
     return 0;
   } catch (e) {
