@@ -82,7 +82,10 @@ export interface Qcow2Layout {
   totalClusters: number;
 }
 
-/** Guest clusters of the plan that hold a non-zero byte. Reads only the data. */
+/**
+ * Blocks of `blockSize` that hold a non-zero byte, sorted. Reads only the
+ * data pieces (never the zeros between them). Shared with vhd, vmdk and vdi.
+ */
 export function nonZeroBlocks(plan: ImagePlan, blockSize: number): number[] {
   const buf = new Uint8Array(blockSize);
   return dataBlocks(plan, blockSize).filter((b) => {
@@ -204,8 +207,8 @@ function checkSize(size: number): void {
   }
 }
 
-/** Delay parts by one so that the last one can say it covers the whole disk. */
-function* lastCovers(parts: Iterable<OutputPart>, size: number): Generator<OutputPart> {
+/** Delay parts by one so that the last one can say it covers the whole disk. Shared with vmdk.ts. */
+export function* lastCovers(parts: Iterable<OutputPart>, size: number): Generator<OutputPart> {
   let prev: OutputPart | undefined;
   for (const p of parts) {
     if (prev) yield prev;
