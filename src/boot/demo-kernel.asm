@@ -1,0 +1,435 @@
+; demo-kernel.asm: the project's own demo unikernel. It follows the Solo5
+; "virtio" boot contract (see ../../shared notes in ARCHITECTURE.md, "Boot"):
+;   - ELF64 x86-64 executable whose e_entry is 64-bit code (as in Solo5, so a
+;     loader that ignores the a.out kludge and jumps to e_entry crashes);
+;   - a Multiboot 1 header, flags 0x00010003 (page align, memory info, a.out
+;     kludge) with load_addr 0x100000, load_end_addr, bss_end_addr, entry_addr;
+;   - a 32-bit entry that checks EAX = 0x2BADB002, checks that the whole bss
+;     is zero (it zeroes nothing itself), builds page tables and enters long mode;
+;   - on COM1 (115200 8N1): a banner, the command line with its first token
+;     skipped, the memory map (walked like Solo5: from mmap_addr, stride
+;     size + 4, flag bit 6 not checked), and the checks; then
+;     outw(0x501, 41): QEMU's isa-debug-exit makes that exit status 83.
+;     A failed check prints "demo: FAILURE ..." and writes 1 (status 3).
+;
+; Build-time knobs (nasm -D...), used by the tests to make variants:
+;   LOAD_OFFSET  file offset of the loaded slice (default 0x1000, like Solo5;
+;                0 loads the ELF headers too, for a 4 KiB kernel)
+;   PAD_TO       pad the loaded data so the file is this many bytes (0 = none)
+;   BSS_EXTRA    extra bss bytes (default 0)
+;   TRAILER      bytes of non-zero data after load_end in the file, which a
+;                loader must not copy (they would land in the bss)
+;   P_ALIGN      ELF p_align (default 0x1000)
+
+%ifndef LOAD_OFFSET
+  %define LOAD_OFFSET 0x1000
+%endif
+%ifndef PAD_TO
+  %define PAD_TO 0
+%endif
+%ifndef BSS_EXTRA
+  %define BSS_EXTRA 0
+%endif
+%ifndef TRAILER
+  %define TRAILER 0
+%endif
+%ifndef P_ALIGN
+  %define P_ALIGN 0x1000
+%endif
+
+LOAD_ADDR   equ 0x100000
+MB_MAGIC    equ 0x1BADB002
+MB_FLAGS    equ 0x00010003
+COM1        equ 0x3F8
+EXIT_PORT   equ 0x501
+
+bits 32
+org LOAD_ADDR - LOAD_OFFSET
+
+file_start:
+elf_header:
+    db 0x7F, "ELF", 2, 1, 1, 0  ; ELF64, little endian, version 1, SysV
+    times 8 db 0
+    dw 2                        ; ET_EXEC
+    dw 0x3E                     ; EM_X86_64
+    dd 1
+    dq start64                  ; e_entry: 64-bit code, like Solo5's _start
+    dq program_header - file_start
+    dq 0                        ; no section headers
+    dd 0
+    dw 64, 56, 1, 64, 0, 0      ; ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+program_header:
+    dd 1                        ; PT_LOAD
+    dd 7                        ; RWX
+    dq LOAD_OFFSET
+    dq LOAD_ADDR                ; p_vaddr
+    dq LOAD_ADDR                ; p_paddr
+    dq load_end - LOAD_ADDR     ; p_filesz
+    dq bss_end - LOAD_ADDR      ; p_memsz
+    dq P_ALIGN
+%if LOAD_OFFSET > 0
+    times LOAD_OFFSET - ($ - file_start) db 0
+%endif
+
+load_start:                     ; = LOAD_ADDR
+    align 4, db 0
+multiboot_header:
+    dd MB_MAGIC
+    dd MB_FLAGS
+    dd -(MB_MAGIC + MB_FLAGS)
+    dd multiboot_header         ; header_addr
+    dd LOAD_ADDR                ; load_addr
+    dd load_end                 ; load_end_addr
+    dd bss_end                  ; bss_end_addr
+    dd start32                  ; entry_addr
+
+; ---- 32-bit entry: EAX = magic, EBX = Multiboot info ----
+start32:
+    cld
+    cmp eax, 0x2BADB002
+    jne bad_magic
+    mov [mbi], ebx
+    mov edi, BSS_CHECK_START    ; the whole bss must be zero: we zero nothing
+    mov ecx, (bss_end - BSS_CHECK_START) / 4
+    xor eax, eax
+    repe scasd
+    je .bss_clean
+    sub edi, 4
+    mov [bss_dirty_at], edi
+.bss_clean:
+    ; identity-map 4 GiB with 2 MiB pages
+    mov edi, page_dirs
+    mov eax, 0x83               ; present, writable, 2 MiB
+    xor edx, edx
+    mov ecx, 2048
+.pde:
+    mov [edi], eax
+    mov [edi + 4], edx
+    add eax, 0x200000
+    adc edx, 0
+    add edi, 8
+    loop .pde
+    mov edi, pdpt
+    mov eax, page_dirs + 3
+    mov ecx, 4
+.pdpte:
+    mov [edi], eax
+    add eax, 4096
+    add edi, 8
+    loop .pdpte
+    mov dword [pml4], pdpt + 3
+
+    mov esp, stack_top
+    lgdt [gdt64_ptr]
+    mov eax, cr4
+    or eax, 1 << 5              ; PAE
+    mov cr4, eax
+    mov eax, pml4
+    mov cr3, eax
+    mov ecx, 0xC0000080         ; EFER
+    rdmsr
+    or eax, 1 << 8              ; LME
+    wrmsr
+    mov eax, cr0
+    or eax, 0x80000001          ; PG, PE
+    mov cr0, eax
+    jmp 0x08:start64
+
+bad_magic:
+    mov esi, msg_bad_magic
+.next:
+    lodsb
+    test al, al
+    jz .stop
+    mov dx, COM1
+    out dx, al
+    jmp .next
+.stop:
+    mov dx, EXIT_PORT
+    mov ax, 2
+    out dx, ax
+.halt:
+    cli
+    hlt
+    jmp .halt
+
+; ---- 64-bit ----
+bits 64
+start64:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov rsp, stack_top
+    call serial_init
+
+    lea rsi, [rel msg_banner]
+    call puts
+
+    mov ebx, [rel mbi]          ; RBX = Multiboot info (identity mapped)
+    lea rsi, [rel msg_flags]
+    call puts
+    mov eax, [rbx]
+    call put_hex32
+    call newline
+
+    test dword [rbx], 1 << 9    ; boot loader name
+    jz .no_name
+    lea rsi, [rel msg_loader]
+    call puts
+    mov esi, [rbx + 64]
+    call puts
+    mov al, "'"
+    call putc
+    call newline
+.no_name:
+
+    ; command line, first token (the kernel's name) skipped, like Solo5
+    lea rsi, [rel msg_cmdline]
+    call puts
+    test dword [rbx], 1 << 2
+    jz .cmd_done
+    mov esi, [rbx + 16]
+.skip:
+    mov al, [rsi]
+    test al, al
+    jz .args
+    inc rsi
+    cmp al, ' '
+    jne .skip
+.args:
+    call puts
+.cmd_done:
+    mov al, "'"
+    call putc
+    call newline
+
+    ; memory map: from mmap_addr, stride size + 4, no flag check (like Solo5)
+    lea rsi, [rel msg_mmap]
+    call puts
+    mov eax, [rbx + 44]
+    call put_hex32
+    call newline
+    mov r12d, [rbx + 48]        ; cursor
+    mov r13d, r12d
+    add r13d, [rbx + 44]        ; end
+.entry:
+    cmp r12, r13
+    jae .mmap_done
+    lea rsi, [rel msg_mm_line]
+    call puts
+    mov rax, [r12 + 4]          ; addr
+    call put_hex64
+    mov al, '-'
+    call putc
+    mov rax, [r12 + 4]
+    add rax, [r12 + 12]         ; + len
+    dec rax
+    call put_hex64
+    lea rsi, [rel msg_mm_type]
+    call puts
+    mov eax, [r12 + 20]
+    call put_hex32
+    cmp dword [r12 + 20], 1
+    jne .not_ram
+    lea rsi, [rel msg_available]
+    call puts
+    cmp qword [r12 + 4], LOAD_ADDR
+    jne .not_ram
+    mov byte [rel ram_at_1m], 1
+.not_ram:
+    call newline
+    mov eax, [r12]
+    lea r12, [r12 + rax + 4]
+    jmp .entry
+.mmap_done:
+
+    ; the checks
+    xor r14d, r14d              ; failures
+    lea rsi, [rel msg_chk_ram]
+    call puts
+    cmp byte [rel ram_at_1m], 1
+    call ok_or_fail
+    lea rsi, [rel msg_chk_bss]
+    call puts
+    mov eax, bss_end - BSS_CHECK_START
+    call put_hex32
+    lea rsi, [rel msg_chk_bss2]
+    call puts
+    cmp dword [rel bss_dirty_at], 0
+    call ok_or_fail
+    lea rsi, [rel msg_chk_tail]
+    call puts
+    mov rax, [rel tail_marker]
+    cmp rax, [rel tail_expected]
+    call ok_or_fail
+
+    test r14d, r14d
+    jnz .failed
+    lea rsi, [rel msg_success]
+    call puts
+    mov dx, EXIT_PORT
+    mov ax, 41                  ; QEMU isa-debug-exit: status 83, like Solo5
+    out dx, ax
+    jmp halt64
+.failed:
+    lea rsi, [rel msg_failure]
+    call puts
+    mov dx, EXIT_PORT
+    mov ax, 1                   ; status 3
+    out dx, ax
+halt64:
+    cli
+    hlt
+    jmp halt64
+
+; ok_or_fail: flags from a cmp; ZF=1 prints "ok", else "FAILED" and counts it.
+ok_or_fail:
+    lea rsi, [rel msg_ok]
+    je .print
+    inc r14d
+    lea rsi, [rel msg_failed]
+.print:
+    jmp puts
+
+serial_init:
+    mov dx, COM1 + 1
+    xor al, al
+    out dx, al
+    mov dx, COM1 + 3
+    mov al, 0x80
+    out dx, al
+    mov dx, COM1
+    mov al, 1
+    out dx, al
+    mov dx, COM1 + 1
+    xor al, al
+    out dx, al
+    mov dx, COM1 + 3
+    mov al, 3
+    out dx, al
+    ret
+
+; putc: AL; "\n" goes out as "\r\n".  clobbers: nothing
+putc:
+    push rdx
+    push rax
+    cmp al, 10
+    jne .raw
+    mov al, 13
+    call .raw_out
+    mov al, 10
+.raw:
+    call .raw_out
+    pop rax
+    pop rdx
+    ret
+.raw_out:
+    push rax
+    mov dx, COM1 + 5
+.wait:
+    in al, dx
+    test al, 0x20
+    jz .wait
+    pop rax
+    mov dx, COM1
+    out dx, al
+    ret
+
+newline:
+    mov al, 10
+    jmp putc
+
+; puts: RSI -> NUL-terminated.  clobbers: RSI, AL
+puts:
+    lodsb
+    test al, al
+    jz .done
+    call putc
+    jmp puts
+.done:
+    ret
+
+put_hex64:                      ; RAX, "0x" + 16 digits.  clobbers: RAX, RCX
+    mov ecx, 16
+    jmp put_hex
+put_hex32:                      ; EAX, "0x" + 8 digits
+    shl rax, 32
+    mov ecx, 8
+put_hex:
+    push rax
+    mov al, '0'
+    call putc
+    mov al, 'x'
+    call putc
+    pop rax
+.digit:
+    rol rax, 4
+    push rax
+    and al, 0x0F
+    add al, '0'
+    cmp al, '9'
+    jbe .out
+    add al, 'a' - '0' - 10
+.out:
+    call putc
+    pop rax
+    loop .digit
+    ret
+
+msg_bad_magic:  db "demo: not started by a Multiboot loader (EAX != 0x2BADB002)", 13, 10, 0
+msg_banner:     db "demo: hello from the unikernel-disk demo kernel (Solo5 virtio contract, long mode)", 10, 0
+msg_flags:      db "demo: multiboot info flags ", 0
+msg_loader:     db "demo: boot loader '", 0
+msg_cmdline:    db "demo: command line '", 0
+msg_mmap:       db "demo: memory map, mmap_length ", 0
+msg_mm_line:    db "demo:   ", 0
+msg_mm_type:    db " type ", 0
+msg_available:  db " available", 0
+msg_chk_ram:    db "demo: check available memory at 0x100000: ", 0
+msg_chk_bss:    db "demo: check bss zero (", 0
+msg_chk_bss2:   db " bytes): ", 0
+msg_chk_tail:   db "demo: check end of loaded image: ", 0
+msg_ok:         db "ok", 10, 0
+msg_failed:     db "FAILED", 10, 0
+msg_success:    db "demo: SUCCESS, exiting through isa-debug-exit (status 83)", 10, 0
+msg_failure:    db "demo: FAILURE", 10, 0
+
+    align 8, db 0
+gdt64:
+    dq 0
+    dq 0x00AF9A000000FFFF       ; 0x08 code64
+    dq 0x00CF92000000FFFF       ; 0x10 data
+gdt64_ptr:
+    dw gdt64_ptr - gdt64 - 1
+    dd gdt64
+
+mbi:            dd 0
+bss_dirty_at:   dd 0
+ram_at_1m:      db 0
+    align 8, db 0
+tail_expected:  db "TAILMARK"
+
+%if PAD_TO > 0
+    times PAD_TO - 8 - ($ - file_start) db 0xA5
+%endif
+tail_marker:    db "TAILMARK"     ; last 8 bytes of the loaded slice
+load_end:
+BSS_CHECK_START equ file_start + ((load_end - file_start + 3) & ~3)
+
+%if TRAILER > 0
+    times TRAILER db 0x5A         ; in the file, not in the load slice
+%endif
+
+; ---- bss (not in the file) ----
+    absolute load_end
+    alignb 4096
+bss_start:
+pml4:           resb 4096
+pdpt:           resb 4096
+page_dirs:      resb 4 * 4096
+stack:          resb 16384
+stack_top:
+                resb BSS_EXTRA
+    alignb 4096
+bss_end:

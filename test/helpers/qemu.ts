@@ -1,0 +1,160 @@
+/**
+ * QEMU boots for the boot tests: assemble demo-kernel variants with NASM,
+ * build small boot disks, and run QEMU under TCG with the serial console
+ * captured, isa-debug-exit, -no-reboot and a timeout.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { buildBootCode } from '../../src/core/boot/index';
+import { STAGE2_LBA } from '../../src/core/boot/index';
+import { crc32, rd32le } from '../../src/core/bytes';
+import type { LoadPlan } from '../../src/core/load-plan';
+
+const BOOT_SRC = resolve(__dirname, '../../src/boot');
+
+/** Assemble src/boot/demo-kernel.asm with -D defines into dir; returns the bytes. */
+export function assembleDemo(dir: string, name: string, defines: Record<string, number | string> = {}): Uint8Array {
+  const out = join(dir, name);
+  const d = Object.entries(defines).map(([k, v]) => `-D${k}=${v}`);
+  execFileSync('nasm', ['-f', 'bin', '-I', BOOT_SRC + '/', ...d, '-o', out, join(BOOT_SRC, 'demo-kernel.asm')]);
+  return new Uint8Array(readFileSync(out));
+}
+
+/**
+ * The a.out-kludge load plan of a Multiboot kernel, computed here on its own
+ * (a second, independent reading of the header for tests).
+ */
+export function kludgePlan(k: Uint8Array): LoadPlan {
+  for (let off = 0; off + 32 <= Math.min(k.length, 8192); off += 4) {
+    if (rd32le(k, off) !== 0x1badb002) continue;
+    const flags = rd32le(k, off + 4);
+    if (((rd32le(k, off) + flags + rd32le(k, off + 8)) >>> 0) !== 0) continue;
+    if (!(flags & 0x10000)) throw new Error('no a.out kludge');
+    const [headerAddr, loadAddr, loadEnd, bssEnd, entry] = [12, 16, 20, 24, 28].map((o) => rd32le(k, off + o));
+    const fileOffset = off - (headerAddr - loadAddr);
+    const fileSize = loadEnd ? loadEnd - loadAddr : k.length - fileOffset;
+    const memSize = Math.max(fileSize, bssEnd ? bssEnd - loadAddr : 0);
+    return { source: 'aout-kludge', entry, segments: [{ fileOffset, fileSize, loadAddr, memSize }], start: loadAddr, end: loadAddr + memSize };
+  }
+  throw new Error('no multiboot header');
+}
+
+/**
+ * A minimal boot disk without FAT (the loader never reads FAT): MBR with
+ * stage 1 and one active partition entry, stage 2 at LBA 1, the kernel at
+ * LBA 2048. For tests of the loader alone.
+ */
+export function bareDisk(kernel: Uint8Array, args: string, load: LoadPlan = kludgePlan(kernel), kernelLba = 2048): Uint8Array {
+  const { mbrCode, stage2 } = buildBootCode({ kernelLba, kernelSize: kernel.length, kernelCrc32: crc32(kernel), load, cmdline: `unikernel.bin ${args}` });
+  const sectors = kernelLba + Math.ceil(kernel.length / 512) + 16;
+  const disk = new Uint8Array(sectors * 512);
+  disk.set(mbrCode, 0);
+  const e = 0x1be;
+  disk[e] = 0x80;
+  disk[e + 4] = 0x0c;
+  new DataView(disk.buffer).setUint32(e + 8, 2048, true);
+  new DataView(disk.buffer).setUint32(e + 12, sectors - 2048, true);
+  disk[510] = 0x55;
+  disk[511] = 0xaa;
+  disk.set(stage2, STAGE2_LBA * 512);
+  disk.set(kernel, kernelLba * 512);
+  return disk;
+}
+
+export type Controller = 'ide' | 'ahci' | 'nvme' | 'virtio-scsi' | 'virtio-blk';
+
+export interface BootOptions {
+  /** A disk image file to boot from (raw). */
+  disk?: string;
+  /** Or a kernel for `-kernel` (QEMU's own Multiboot loader). */
+  kernel?: string;
+  append?: string;
+  controller?: Controller;
+  machine?: 'pc' | 'q35';
+  memory?: string;
+  smp?: number;
+  timeoutMs?: number;
+  /** Allow resets (for the reboot test); default -no-reboot. */
+  allowReboot?: boolean;
+}
+
+export interface BootResult {
+  /** QEMU exit status (83 = the demo kernel's success), or null on timeout. */
+  status: number | null;
+  timedOut: boolean;
+  serial: string;
+  stderr: string;
+  /** Milliseconds from spawn to the first serial line starting with "demo:". */
+  firstKernelLineMs: number | null;
+  totalMs: number;
+  args: string[];
+}
+
+export function qemuArgs(o: BootOptions): string[] {
+  const a = ['-accel', 'tcg', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none'];
+  a.push('-device', 'isa-debug-exit', '-m', o.memory ?? '128M');
+  if (!o.allowReboot) a.push('-no-reboot');
+  if (o.smp) a.push('-smp', String(o.smp));
+  const ctl = o.controller ?? 'ide';
+  a.push('-machine', o.machine ?? (ctl === 'ahci' ? 'q35' : 'pc'));
+  if (o.kernel) {
+    a.push('-kernel', o.kernel);
+    if (o.append !== undefined) a.push('-append', o.append);
+  }
+  if (o.disk) {
+    const drive = `file=${o.disk},format=raw,snapshot=on`;
+    switch (ctl) {
+      case 'ide':
+        a.push('-drive', `${drive},if=ide`);
+        break;
+      case 'ahci':
+        a.push('-drive', `${drive},if=none,id=d0`, '-device', 'ide-hd,drive=d0,bus=ide.0,bootindex=0');
+        break;
+      case 'nvme':
+        a.push('-drive', `${drive},if=none,id=d0`, '-device', 'nvme,drive=d0,serial=ukd0,bootindex=0');
+        break;
+      case 'virtio-scsi':
+        a.push('-device', 'virtio-scsi-pci,id=scsi0', '-drive', `${drive},if=none,id=d0`, '-device', 'scsi-hd,drive=d0,bus=scsi0.0,bootindex=0');
+        break;
+      case 'virtio-blk':
+        a.push('-drive', `${drive},if=none,id=d0`, '-device', 'virtio-blk-pci,drive=d0,bootindex=0');
+        break;
+    }
+  }
+  return a;
+}
+
+/** Boot and collect the serial console. Never rejects: look at the result. */
+export function boot(o: BootOptions): Promise<BootResult> {
+  const args = qemuArgs(o);
+  const t0 = performance.now();
+  return new Promise((done) => {
+    const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let serial = '';
+    let stderr = '';
+    let first: number | null = null;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.kill('SIGKILL');
+    }, o.timeoutMs ?? 60_000);
+    p.stdout.setEncoding('latin1');
+    p.stdout.on('data', (s: string) => {
+      serial += s;
+      if (first === null && /(^|\n)demo:/.test(serial)) first = performance.now() - t0;
+    });
+    p.stderr.setEncoding('utf8');
+    p.stderr.on('data', (s: string) => (stderr += s));
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      done({ status: timedOut ? null : code, timedOut, serial: serial.replace(/\r\n/g, '\n'), stderr, firstKernelLineMs: first, totalMs: performance.now() - t0, args });
+    });
+  });
+}
+
+/** Write bytes to a file and return the path. */
+export function writeTo(path: string, bytes: Uint8Array): string {
+  writeFileSync(path, bytes);
+  return path;
+}
