@@ -5,8 +5,21 @@
 import type { OutputFormat } from './types';
 import { rawFormat } from './raw';
 import { gceFormat } from './gce';
+import { qcow2Format } from './qcow2';
+import { vhdFormat, vhdDynamicFormat } from './vhd';
+import { vmdkFormat, vmdkSparseFormat } from './vmdk';
+import { vdiFormat } from './vdi';
 
-export const FORMATS: readonly OutputFormat[] = [rawFormat, gceFormat];
+export const FORMATS: readonly OutputFormat[] = [
+  rawFormat,
+  gceFormat,
+  qcow2Format,
+  vhdFormat,
+  vhdDynamicFormat,
+  vmdkFormat,
+  vmdkSparseFormat,
+  vdiFormat,
+];
 
 export function findFormat(id: string): OutputFormat | undefined {
   return FORMATS.find((f) => f.id === id);
