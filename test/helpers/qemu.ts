@@ -4,7 +4,7 @@
  * captured, isa-debug-exit, -no-reboot and a timeout.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildBootCode } from '../../src/core/boot/index';
 import { STAGE2_LBA } from '../../src/core/boot/index';
@@ -156,5 +156,17 @@ export function boot(o: BootOptions): Promise<BootResult> {
 /** Write bytes to a file and return the path. */
 export function writeTo(path: string, bytes: Uint8Array): string {
   writeFileSync(path, bytes);
+  return path;
+}
+
+/** Write an ImagePlan to a sparse raw file (pieces only; the rest stays a hole). */
+export function writePlan(path: string, plan: { size: number; pieces: readonly { offset: number; bytes: Uint8Array }[] }): string {
+  const fd = openSync(path, 'w');
+  try {
+    ftruncateSync(fd, plan.size);
+    for (const p of plan.pieces) writeSync(fd, p.bytes, 0, p.bytes.length, p.offset);
+  } finally {
+    closeSync(fd);
+  }
   return path;
 }
