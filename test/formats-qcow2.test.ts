@@ -53,7 +53,7 @@ describe.skipIf(!tools('qemu-img'))('qcow2 v3 read back by qemu-img', () => {
     const t = tempDir();
     try {
       fc.assert(
-        fc.property(planArbitrary(fc, { maxSize: 80 * MiB, sizeStep: 512 }), (plan) => {
+        fc.property(planArbitrary({ maxSize: 80 * MiB, sizeStep: 512 }), (plan) => {
           const w = writeFormat(qcow2Format, plan, t.path('p.qcow2'));
           qemuCheck(w.path, 'qcow2');
           expect(qemuInfo(w.path)['virtual-size']).toBe(plan.size);

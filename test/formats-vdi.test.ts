@@ -53,7 +53,7 @@ describe.skipIf(!tools('qemu-img'))('VDI read back by qemu-img', () => {
     const t = tempDir();
     try {
       fc.assert(
-        fc.property(planArbitrary(fc, { maxSize: 80 * MiB, sizeStep: 512 }), (plan) => {
+        fc.property(planArbitrary({ maxSize: 80 * MiB, sizeStep: 512 }), (plan) => {
           const w = writeFormat(vdiFormat, plan, t.path('p.vdi'));
           qemuCheck(w.path, 'vdi');
           expect(qemuInfo(w.path)['virtual-size']).toBe(plan.size);

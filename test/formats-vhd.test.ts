@@ -95,7 +95,7 @@ describe.skipIf(!tools('qemu-img'))('VHD read back by qemu-img (format "vpc")', 
     const t = tempDir();
     try {
       fc.assert(
-        fc.property(planArbitrary(fc, { maxSize: 80 * MiB, sizeStep: MiB }), (plan) => {
+        fc.property(planArbitrary({ maxSize: 80 * MiB, sizeStep: MiB }), (plan) => {
           for (const [f, name] of [[vhdFormat, 'f.vhd'], [vhdDynamicFormat, 'd.vhd']] as const) {
             const w = writeFormat(f, plan, t.path(name));
             expect(qemuInfo(w.path, 'vpc')['virtual-size']).toBe(plan.size);

@@ -100,7 +100,7 @@ describe.skipIf(!tools('qemu-img'))('VMDK read back by qemu-img', () => {
     const t = tempDir();
     try {
       fc.assert(
-        fc.property(planArbitrary(fc, { maxSize: 80 * MiB, sizeStep: 512 }), (plan) => {
+        fc.property(planArbitrary({ maxSize: 80 * MiB, sizeStep: 512 }), (plan) => {
           writeRaw(plan, t.path('p.raw'));
           for (const f of [vmdkFormat, vmdkSparseFormat]) {
             const w = writeFormat(f, plan, t.path('p.vmdk'));

@@ -5,6 +5,7 @@
 import { closeSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
+import fc from 'fast-check';
 import { makePlan, type ImagePlan, type Piece } from '../../src/core/plan';
 import type { FormatOptions, OutputFormat } from '../../src/core/formats/types';
 import { run, runAll } from './tools';
@@ -147,7 +148,7 @@ export function sha256File(path: string): string {
 }
 
 /** Random small plans for property tests: a size and a few non-overlapping pieces. */
-export function planArbitrary(fc: typeof import('fast-check'), opts: { maxSize: number; sizeStep: number }) {
+export function planArbitrary(opts: { maxSize: number; sizeStep: number }) {
   return fc
     .record({
       units: fc.integer({ min: 1, max: Math.floor(opts.maxSize / opts.sizeStep) }),
