@@ -1,0 +1,298 @@
+/**
+ * Raw and Google Compute Engine (sparse tar.gz) formats, read back with the
+ * real tools: the file system (sparse raw files, `du`), `gzip -t`, GNU `tar`
+ * (list, sparse extract), `cmp`. Plans are synthetic: pieces of random bytes
+ * at chosen places, including past 8 GiB and with many sparse regions.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { statSync } from 'node:fs';
+import { makePlan, dataBytes, type ImagePlan, type Piece } from '../src/core/plan';
+import { rawFormat } from '../src/core/formats/raw';
+import { gceFormat } from '../src/core/formats/gce';
+import { sparseMap, sparseTar } from '../src/core/formats/tar';
+import { collect } from '../src/core/stream';
+import { isImageError } from '../src/core/errors';
+import { writeParts } from './helpers/sink';
+import { run, tempDir, tools } from './helpers/tools';
+import {
+  GiB,
+  KiB,
+  MiB,
+  duBytes,
+  fileMatchesPlan,
+  kernelLikePlan,
+  mbrLike,
+  randomBytes,
+  sameSparseFiles,
+  spread,
+} from './helpers/synthetic-plans';
+
+const OPTS = { timestamp: 1_700_000_000, seed: 7 };
+const tmp = tempDir('ukd-rawgce-');
+afterAll(() => tmp.cleanup());
+
+function errorOf(f: () => unknown): { code: string; message: string } {
+  try {
+    f();
+  } catch (e) {
+    if (isImageError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error('expected an ImageError');
+}
+
+/** Write raw and tar.gz for a plan; return the paths. */
+function writeBoth(name: string, plan: ImagePlan) {
+  const raw = tmp.path(`${name}.img`);
+  const tgz = tmp.path(`${name}.tar.gz`);
+  writeParts(raw, rawFormat.write(plan, OPTS));
+  writeParts(tgz, gceFormat.write(plan, OPTS));
+  return { raw, tgz };
+}
+
+/**
+ * The GCE checks every plan goes through: gzip -t, tar lists exactly
+ * disk.raw with the disk size, extracts it sparse, identical to the raw file.
+ */
+function checkGce(name: string, plan: ImagePlan, raw: string, tgz: string): void {
+  run('gzip', ['-t', tgz]);
+  const listing = run('tar', ['-tvf', tgz]).trim().split('\n');
+  expect(listing).toHaveLength(1);
+  const cols = listing[0].split(/\s+/);
+  expect(cols[0]).toBe('-rw-r--r--');
+  expect(cols[1]).toBe('root/root');
+  expect(Number(cols[2])).toBe(plan.size);
+  expect(cols[cols.length - 1]).toBe('disk.raw');
+  const dir = tmp.path(`${name}-x`);
+  run('mkdir', ['-p', dir]);
+  run('tar', ['-xSf', tgz, '-C', dir]);
+  const out = `${dir}/disk.raw`;
+  expect(statSync(out).size).toBe(plan.size);
+  sameSparseFiles(out, raw, plan);
+  run('rm', ['-rf', dir]);
+}
+
+describe('raw format', () => {
+  it('describes itself', () => {
+    expect(rawFormat.id).toBe('raw');
+    expect(rawFormat.extension).toBe('.img');
+    expect(rawFormat.sparse).toBe(true);
+  });
+
+  it('accepts whole sectors and refuses anything else', () => {
+    expect(() => rawFormat.checkSize(GiB)).not.toThrow();
+    expect(() => rawFormat.checkSize(17 * GiB + 3 * 512)).not.toThrow();
+    expect(errorOf(() => rawFormat.checkSize(GiB + 100))).toEqual({
+      code: 'SIZE_NOT_SECTORS',
+      message:
+        'The image size 1 GiB (1073741924 bytes) is not a positive whole number of 512-byte sectors: choose a multiple of 512 bytes, such as 1073741824.',
+    });
+    expect(errorOf(() => rawFormat.checkSize(0)).code).toBe('SIZE_NOT_SECTORS');
+  });
+
+  it('yields holes for zeros and data parts of at most 1 MiB that are views of the pieces', () => {
+    const kernel = randomBytes(3 * MiB + 5, 9);
+    const plan = makePlan(64 * MiB, [{ offset: 0, bytes: mbrLike(1) }, { offset: 8 * MiB, bytes: kernel }]);
+    const parts = [...rawFormat.write(plan, OPTS)];
+    expect(parts.map((p) => (p.kind === 'data' ? p.bytes.length : -p.length))).toEqual([
+      512,
+      -(8 * MiB - 512),
+      MiB,
+      MiB,
+      MiB,
+      5,
+      -(64 * MiB - 8 * MiB - 3 * MiB - 5),
+    ]);
+    for (const p of parts.slice(2, 6)) if (p.kind === 'data') expect(p.bytes.buffer).toBe(kernel.buffer);
+    expect(parts.map((p) => p.covered)).toEqual([512, 8 * MiB, 9 * MiB, 10 * MiB, 11 * MiB, 11 * MiB + 5, 64 * MiB]);
+  });
+
+  describe.skipIf(!tools('du', 'cmp'))('written by seeking over holes', () => {
+    it('1 GiB kernel-like plan: same bytes as the plan, sparse on disk', () => {
+      const plan = kernelLikePlan(GiB);
+      const f = tmp.path('k1.img');
+      expect(writeParts(f, rawFormat.write(plan, OPTS))).toBe(GiB);
+      fileMatchesPlan(f, plan);
+      expect(duBytes(f)).toBeLessThan(dataBytes(plan) + 256 * KiB);
+    });
+
+    it('an odd 17 GiB + 3 sectors disk with data at odd offsets, across 8 GiB and at the very end', () => {
+      const size = 17 * GiB + 3 * 512;
+      const plan = makePlan(size, [
+        { offset: 0, bytes: mbrLike(2) },
+        { offset: 12345, bytes: randomBytes(1001, 3) },
+        { offset: 8 * GiB - 777, bytes: randomBytes(5000, 4) },
+        { offset: 16 * GiB + 1, bytes: randomBytes(3, 5) },
+        { offset: size - 700, bytes: randomBytes(700, 6) },
+      ]);
+      const f = tmp.path('odd.img');
+      expect(writeParts(f, rawFormat.write(plan, OPTS))).toBe(size);
+      fileMatchesPlan(f, plan, 64);
+      rawFormat.checkSize(size);
+    });
+  });
+
+  it('property: any plan written raw reads back as the plan (sampled), sparse', () => {
+    fc.assert(
+      fc.property(randomPlan({ wholeGiB: false }), (plan) => {
+        const f = tmp.path('prop.img');
+        writeParts(f, rawFormat.write(plan, OPTS));
+        fileMatchesPlan(f, plan, 8);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('GCE format: checks', () => {
+  it('describes itself', () => {
+    expect(gceFormat.id).toBe('tar');
+    expect(gceFormat.extension).toBe('.tar.gz');
+    expect(gceFormat.label).toBe('Google Compute Engine (tar.gz)');
+  });
+
+  it('needs a whole number of GiB and says which one to use', () => {
+    expect(() => gceFormat.checkSize(GiB)).not.toThrow();
+    expect(() => gceFormat.checkSize(16 * GiB)).not.toThrow();
+    expect(errorOf(() => gceFormat.checkSize(1.5 * GiB + 512))).toEqual({
+      code: 'SIZE_NOT_GIB',
+      message:
+        'Google Compute Engine needs a disk size that is a whole number of GiB, and 1.5 GiB (1610613248 bytes) is not: use 2 GiB (--size 2G) instead.',
+    });
+    expect(errorOf(() => gceFormat.checkSize(64 * MiB)).message).toBe(
+      'Google Compute Engine needs a disk size that is a whole number of GiB, and 64 MiB (67108864 bytes) is not: use 1 GiB (--size 1G) instead.',
+    );
+    expect(errorOf(() => gceFormat.checkSize(10 * GiB - 512)).message).toContain('use 10 GiB (--size 10G)');
+  });
+
+  it('is reproducible, with a zero gzip mtime', () => {
+    const a = collect(gceFormat, kernelLikePlan(GiB), OPTS);
+    const b = collect(gceFormat, kernelLikePlan(GiB), OPTS);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
+    expect([...a.subarray(0, 4)]).toEqual([0x1f, 0x8b, 8, 0]);
+    expect([...a.subarray(4, 8)]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('never touches the zeros: the tar it compresses is headers + data, and parts stay small', () => {
+    const plan = makePlan(16 * GiB, [
+      { offset: 0, bytes: mbrLike(3) },
+      { offset: 4 * MiB, bytes: randomBytes(20 * MiB, 4) },
+      { offset: 16 * GiB - 512, bytes: randomBytes(512, 5) },
+    ]);
+    let tarBytes = 0;
+    for (const c of sparseTar(plan, { name: 'disk.raw', mtime: 0 })) tarBytes += c.bytes.length;
+    expect(tarBytes).toBeLessThanOrEqual(dataBytes(plan) + 2 * 512 + 2 * 512 + 10240);
+    let biggest = 0;
+    let last = 0;
+    for (const p of gceFormat.write(plan, OPTS)) {
+      expect(p.kind).toBe('data');
+      if (p.kind === 'data') biggest = Math.max(biggest, p.bytes.length);
+      expect(p.covered ?? 0).toBeGreaterThanOrEqual(last);
+      last = p.covered ?? last;
+    }
+    expect(last).toBe(16 * GiB);
+    // The compressor works in its own fixed window: no part grows with the 20 MiB piece.
+    expect(biggest).toBeLessThan(256 * KiB);
+  });
+});
+
+describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzip and GNU tar', () => {
+  it('1 GiB kernel-like plan', () => {
+    const plan = kernelLikePlan(GiB);
+    const { raw, tgz } = writeBoth('k1', plan);
+    checkGce('k1', plan, raw, tgz);
+  });
+
+  it('any tar --format on reading, and explicit -z, list the same single member', () => {
+    const plan = kernelLikePlan(GiB);
+    const { tgz } = writeBoth('fmt', plan);
+    const want = run('tar', ['-tvf', tgz]);
+    for (const f of ['gnu', 'oldgnu', 'posix', 'ustar']) expect(run('tar', [`--format=${f}`, '-tzvf', tgz])).toBe(want);
+    expect(run('tar', ['-tzf', tgz])).toBe('disk.raw\n');
+    // The member is stored sparse: tar's verbose listing shows the stored size only via the
+    // archive size, which is close to the data, not the disk.
+    expect(statSync(tgz).size).toBeLessThan(dataBytes(plan) + 16 * KiB);
+  });
+
+  it('16 GiB with a piece crossing 8 GiB (base-256 numbers) and data at the very end', () => {
+    const size = 16 * GiB;
+    const plan = makePlan(size, [
+      { offset: 0, bytes: mbrLike(4) },
+      { offset: 5 * MiB + 3, bytes: randomBytes(100 * KiB, 5) },
+      { offset: 8 * GiB - 4096 + 17, bytes: randomBytes(3 * 4096, 6) },
+      { offset: size - 1024, bytes: randomBytes(1024, 7) },
+    ]);
+    // Ends in data: no (size, 0) entry.
+    expect(sparseMap(plan).at(-1)).toEqual({ offset: size - 1024, numbytes: 1024 });
+    const { raw, tgz } = writeBoth('g16', plan);
+    checkGce('g16', plan, raw, tgz);
+  });
+
+  it('more than 4 regions (one extension block) and more than 4 + 21 (several), ending in a hole', () => {
+    for (const [n, gib] of [
+      [9, 2],
+      [26, 1],
+      [70, 3],
+    ] as const) {
+      const pieces: Piece[] = [{ offset: 0, bytes: mbrLike(n) }, ...spread(MiB + 1, n - 1, 37 * MiB + 4099, 3000, n * 100)];
+      const plan = makePlan(gib * GiB, pieces);
+      const map = sparseMap(plan);
+      expect(map).toHaveLength(n + 1);
+      expect(map.at(-1)).toEqual({ offset: gib * GiB, numbytes: 0 });
+      const { raw, tgz } = writeBoth(`ext${n}`, plan);
+      checkGce(`ext${n}`, plan, raw, tgz);
+    }
+  });
+
+  it('a disk with no data at all is one hole', () => {
+    const plan = makePlan(GiB, []);
+    const { raw, tgz } = writeBoth('empty', plan);
+    checkGce('empty', plan, raw, tgz);
+  });
+
+  it('property: random plans up to 40 GiB, tar extracted == raw written', () => {
+    fc.assert(
+      fc.property(randomPlan({ wholeGiB: true }), (plan) => {
+        const { raw, tgz } = writeBoth('prop', plan);
+        fileMatchesPlan(raw, plan, 4);
+        checkGce('prop', plan, raw, tgz);
+      }),
+      { numRuns: 10 },
+    );
+  });
+});
+
+/**
+ * Random plans: up to 40 GiB, up to 40 pieces of 1 byte to 70 KiB, gaps
+ * from none (touching pieces) to gigabytes, sometimes a piece at the very end.
+ */
+function randomPlan({ wholeGiB }: { wholeGiB: boolean }): fc.Arbitrary<ImagePlan> {
+  return fc
+    .record({
+      gib: fc.integer({ min: 1, max: 40 }),
+      extraSectors: wholeGiB ? fc.constant(0) : fc.integer({ min: -2047, max: 2047 }),
+      pieces: fc.array(
+        fc.record({
+          gap: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 8 * GiB })),
+          len: fc.integer({ min: 1, max: 70 * KiB }),
+          seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        }),
+        { maxLength: 40 },
+      ),
+      atEnd: fc.boolean(),
+    })
+    .map(({ gib, extraSectors, pieces, atEnd }) => {
+      const size = gib * GiB + extraSectors * 512;
+      const out: Piece[] = [];
+      let pos = 0;
+      for (const p of pieces) {
+        const off = pos + p.gap;
+        if (off + p.len > size - (atEnd ? 4096 : 0)) break;
+        out.push({ offset: off, bytes: randomBytes(p.len, p.seed, false) });
+        pos = off + p.len;
+      }
+      if (atEnd) out.push({ offset: size - 4096, bytes: randomBytes(4096, 99) });
+      return makePlan(size, out);
+    });
+}
