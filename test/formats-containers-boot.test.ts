@@ -64,6 +64,9 @@ describe.skipIf(!tools('qemu-img', 'qemu-system-x86_64'))('real images in every 
         expect(qemuInfo(w.path, driver)['virtual-size']).toBe(16 * GiB);
         // Fixed VHD is 16 GiB long but sparse; the others are short files.
         expect(format.sparse ? w.allocated : w.length, format.id).toBeLessThan(40 * MiB);
+        // Bounded memory: one cluster/block/grain (or one plan piece, for fixed VHD) per part.
+        const largestPiece = Math.max(...img.plan.pieces.map((p) => p.bytes.length));
+        expect(w.maxPart, format.id).toBeLessThanOrEqual(Math.max(2 * MiB + 512, largestPiece));
       }
     } finally {
       t.cleanup();

@@ -69,6 +69,8 @@ export interface Written {
   /** sha256 of the part stream (data bytes, and each hole's length): equal files give equal digests. */
   sha256: string;
   ms: number;
+  /** The largest data part: what the format holds in memory at once (besides the plan). */
+  maxPart: number;
 }
 
 /** Our test sink: data parts are written, holes are seeked over. */
@@ -77,9 +79,11 @@ export function writeFormat(format: OutputFormat, plan: ImagePlan, path: string,
   const fd = openSync(path, 'w');
   const hash = createHash('sha256');
   let pos = 0;
+  let maxPart = 0;
   try {
     for (const part of format.write(plan, opts)) {
       if (part.kind === 'data') {
+        maxPart = Math.max(maxPart, part.bytes.length);
         let done = 0;
         while (done < part.bytes.length) done += writeSync(fd, part.bytes, done, part.bytes.length - done, pos + done);
         hash.update(part.bytes);
@@ -96,7 +100,7 @@ export function writeFormat(format: OutputFormat, plan: ImagePlan, path: string,
   }
   const ms = performance.now() - t0;
   const st = statSync(path);
-  return { path, length: st.size, allocated: st.blocks * 512, sha256: hash.digest('hex'), ms };
+  return { path, length: st.size, allocated: st.blocks * 512, sha256: hash.digest('hex'), ms, maxPart };
 }
 
 /** The reference: the plan written as a sparse raw disk, independently of any format module. */
