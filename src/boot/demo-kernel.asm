@@ -44,7 +44,10 @@ COM1        equ 0x3F8
 EXIT_PORT   equ 0x501
 
 bits 32
-org LOAD_ADDR - LOAD_OFFSET
+; vstart rather than org: NASM's bin format would pad the file's start to
+; align an org that LOAD_OFFSET leaves unaligned.
+%assign VSTART 0x100000 - LOAD_OFFSET
+section .text vstart=VSTART align=1
 
 file_start:
 elf_header:
@@ -422,8 +425,11 @@ BSS_CHECK_START equ file_start + ((load_end - file_start + 3) & ~3)
 %endif
 
 ; ---- bss (not in the file) ----
-    absolute load_end
-    alignb 4096
+; Addresses are computed from LOAD_ADDR (file_start + LOAD_OFFSET), not with
+; alignb: NASM aligns relative to the section start (the org), which is not
+; page aligned when LOAD_OFFSET is not.
+BSS_BASE equ file_start + LOAD_OFFSET + ((load_end - file_start - LOAD_OFFSET + 4095) & ~4095)
+    absolute BSS_BASE
 bss_start:
 pml4:           resb 4096
 pdpt:           resb 4096
@@ -431,5 +437,5 @@ page_dirs:      resb 4 * 4096
 stack:          resb 16384
 stack_top:
                 resb BSS_EXTRA
-    alignb 4096
+                resb (4096 - (BSS_EXTRA % 4096)) % 4096
 bss_end:

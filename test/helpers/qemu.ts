@@ -4,7 +4,7 @@
  * captured, isa-debug-exit, -no-reboot and a timeout.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildBootCode } from '../../src/core/boot/index';
 import { STAGE2_LBA } from '../../src/core/boot/index';
@@ -104,21 +104,23 @@ export function qemuArgs(o: BootOptions): string[] {
   }
   if (o.disk) {
     const drive = `file=${o.disk},format=raw,snapshot=on`;
+    // with -kernel, QEMU's option ROM boots first; a bootindex would clash with it
+    const bi = o.kernel ? '' : ',bootindex=0';
     switch (ctl) {
       case 'ide':
         a.push('-drive', `${drive},if=ide`);
         break;
       case 'ahci':
-        a.push('-drive', `${drive},if=none,id=d0`, '-device', 'ide-hd,drive=d0,bus=ide.0,bootindex=0');
+        a.push('-drive', `${drive},if=none,id=d0`, '-device', `ide-hd,drive=d0,bus=ide.0${bi}`);
         break;
       case 'nvme':
-        a.push('-drive', `${drive},if=none,id=d0`, '-device', 'nvme,drive=d0,serial=ukd0,bootindex=0');
+        a.push('-drive', `${drive},if=none,id=d0`, '-device', `nvme,drive=d0,serial=ukd0${bi}`);
         break;
       case 'virtio-scsi':
-        a.push('-device', 'virtio-scsi-pci,id=scsi0', '-drive', `${drive},if=none,id=d0`, '-device', 'scsi-hd,drive=d0,bus=scsi0.0,bootindex=0');
+        a.push('-device', 'virtio-scsi-pci,id=scsi0', '-drive', `${drive},if=none,id=d0`, '-device', `scsi-hd,drive=d0,bus=scsi0.0${bi}`);
         break;
       case 'virtio-blk':
-        a.push('-drive', `${drive},if=none,id=d0`, '-device', 'virtio-blk-pci,drive=d0,bootindex=0');
+        a.push('-drive', `${drive},if=none,id=d0`, '-device', `virtio-blk-pci,drive=d0${bi}`);
         break;
     }
   }
@@ -139,7 +141,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
       timedOut = true;
       p.kill('SIGKILL');
     }, o.timeoutMs ?? 60_000);
-    p.stdout.setEncoding('latin1');
+    p.stdout.setEncoding('utf8');
     p.stdout.on('data', (s: string) => {
       serial += s;
       if (first === null && /(^|\n)demo:/.test(serial)) first = performance.now() - t0;
@@ -169,4 +171,26 @@ export function writePlan(path: string, plan: { size: number; pieces: readonly {
     closeSync(fd);
   }
   return path;
+}
+
+/** Read `length` bytes at `offset` of a file. */
+export function readAt(path: string, offset: number, length: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const b = new Uint8Array(length);
+    readSync(fd, b, 0, length, offset);
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Overwrite bytes at `offset` of a file, in place. */
+export function patchAt(path: string, offset: number, bytes: Uint8Array): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,0 +1,207 @@
+/**
+ * Images boot: the demo kernel, in images made by planImage (the CLI's
+ * engine), booted by our loader in QEMU (TCG) on the disk controllers and
+ * memory sizes of the issue, its serial console checked line by line and
+ * compared with the same kernel booted by QEMU's own Multiboot loader
+ * (`-kernel`). Failure paths: a changed kernel, too little memory, a damaged
+ * parameter block or stage 2, a disk read error.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { planImage } from '../src/core/image';
+import { readBootParams } from '../src/core/boot/params';
+import { PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { MIB } from '../src/core/size';
+import { assembleDemo, boot, patchAt, readAt, writePlan, writeTo, type BootOptions, type BootResult } from './helpers/qemu';
+import { tempDir, tools } from './helpers/tools';
+
+/** Spacing, quotes and a non-ASCII letter must reach the kernel unchanged. */
+const ARGS = `--greeting="Hello,  Solo5"  'single quoted'   back\\slash é  end`;
+
+interface MapEntry {
+  start: bigint;
+  end: bigint; // inclusive
+  type: number;
+}
+
+function parse(r: BootResult) {
+  const lines = r.serial.split('\n');
+  const cmd = lines.find((l) => l.startsWith('demo: command line '));
+  const map: MapEntry[] = [];
+  for (const l of lines) {
+    const m = /^demo: {3}0x([0-9a-f]{16})-0x([0-9a-f]{16}) type 0x([0-9a-f]{8})/.exec(l);
+    if (m) map.push({ start: BigInt('0x' + m[1]), end: BigInt('0x' + m[2]), type: parseInt(m[3], 16) });
+  }
+  return {
+    cmdline: cmd === undefined ? undefined : cmd.slice('demo: command line '.length),
+    map,
+    loader: /demo: boot loader '([^']*)'/.exec(r.serial)?.[1],
+    flags: /demo: multiboot info flags (0x[0-9a-f]+)/.exec(r.serial)?.[1],
+    available: map.filter((e) => e.type === 1).reduce((n, e) => n + (e.end - e.start + 1n), 0n),
+  };
+}
+
+/** Everything a successful boot of the demo kernel must show. */
+function expectDemoSuccess(r: BootResult, args: string) {
+  const ctx = `qemu ${r.args.join(' ')}\n--- serial ---\n${r.serial}\n--- stderr ---\n${r.stderr}`;
+  expect(r.timedOut, ctx).toBe(false);
+  expect(r.status, ctx).toBe(83);
+  expect(r.serial, ctx).toContain('demo: hello from the unikernel-disk demo kernel');
+  const p = parse(r);
+  expect(p.cmdline, ctx).toBe(`'${args}'`);
+  expect(p.flags).toBe('0x0000024f');
+  expect(r.serial).toContain('demo: check available memory at 0x100000: ok');
+  expect(r.serial).toMatch(/demo: check bss zero \(0x[0-9a-f]+ bytes\): ok/);
+  expect(r.serial).toContain('demo: check end of loaded image: ok');
+  expect(r.serial).toContain('demo: SUCCESS');
+  expect(p.map.some((e) => e.start === 0x100000n && e.type === 1)).toBe(true);
+  return p;
+}
+
+describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', () => {
+  const t = tempDir('ukd-boot-');
+  const img = (name: string, kernel: Uint8Array, args: string, size?: number) =>
+    writePlan(t.path(name), planImage(kernel, { args, size }).plan);
+  let defaultImage = '';
+  const viaKernel = new Map<string, BootResult>();
+
+  beforeAll(() => {
+    defaultImage = img('default.img', DEMO_KERNEL, ARGS);
+    writeTo(t.path('demo.virtio'), DEMO_KERNEL);
+  });
+  afterAll(() => t.cleanup());
+
+  /**
+   * The same kernel through QEMU's own Multiboot loader, on the same machine
+   * with the same disk attached (SeaBIOS reserves memory for some disk drivers,
+   * which shows in the E820 map).
+   */
+  async function kernelBoot(o: BootOptions) {
+    const key = `${o.machine}/${o.memory}/${o.controller}`;
+    if (!viaKernel.has(key)) viaKernel.set(key, await boot({ ...o, kernel: t.path('demo.virtio'), append: ARGS }));
+    return viaKernel.get(key)!;
+  }
+
+  test('the demo kernel boots with `qemu -kernel` (a faithful Multiboot kernel)', async () => {
+    const r = await kernelBoot({ machine: 'pc' });
+    const p = expectDemoSuccess(r, ARGS);
+    expect(p.loader).toBe('qemu');
+  });
+
+  const controllers: [string, BootOptions][] = [
+    ['-machine pc, IDE', { controller: 'ide', machine: 'pc' }],
+    ['-machine q35, AHCI', { controller: 'ahci', machine: 'q35' }],
+    ['NVMe', { controller: 'nvme' }],
+    ['virtio-scsi', { controller: 'virtio-scsi' }],
+    ['virtio-blk', { controller: 'virtio-blk' }],
+  ];
+  test.each(controllers)('1 GiB image boots from %s, same console as qemu -kernel', async (_name, o) => {
+    const r = await boot({ ...o, disk: defaultImage });
+    const p = expectDemoSuccess(r, ARGS);
+    expect(p.loader).toBe('unikernel-disk');
+    expect(r.serial.startsWith('Loading unikernel.bin... ok\n')).toBe(true);
+    // the raw E820 map, exactly as QEMU's own loader passes it on the same machine
+    const ref = parse(await kernelBoot({ ...o, disk: defaultImage }));
+    expect(p.map).toEqual(ref.map);
+    expect(p.cmdline).toBe(ref.cmdline);
+  });
+
+  test.each([
+    ['64M', 'pc'],
+    ['512M', 'pc'],
+    ['2048M', 'q35'],
+    ['4096M', 'pc'],
+    ['4096M', 'q35'],
+  ] as const)('-m %s on %s: the memory map covers all the RAM and starts a block at 1 MiB', async (memory, machine) => {
+    const o: BootOptions = { disk: defaultImage, memory, machine, controller: machine === 'q35' ? 'ahci' : 'ide' };
+    const r = await boot(o);
+    const p = expectDemoSuccess(r, ARGS);
+    const ram = BigInt(parseInt(memory, 10)) * BigInt(MIB);
+    // all of it but the BIOS's few hundred KiB below 1 MiB and ACPI tables
+    expect(p.available).toBeLessThanOrEqual(ram);
+    expect(p.available).toBeGreaterThan(ram - 2n * BigInt(MIB));
+    if (memory === '4096M') expect(p.map.some((e) => e.start === 0x100000000n && e.type === 1)).toBe(true);
+    expect(p.map).toEqual(parse(await kernelBoot(o)).map);
+  });
+
+  test('-smp 2', async () => {
+    expectDemoSuccess(await boot({ disk: defaultImage, smp: 2 }), ARGS);
+  });
+
+  test('a 64 MiB image (FAT16) and no arguments at all', async () => {
+    const path = img('small.img', DEMO_KERNEL, '', 64 * MIB);
+    expectDemoSuccess(await boot({ disk: path }), '');
+  });
+
+  test('a 4 KiB kernel that loads its own ELF headers, with a 16 MiB bss', async () => {
+    const k = assembleDemo(t.dir, 'k4.virtio', { LOAD_OFFSET: 0, PAD_TO: 4096, BSS_EXTRA: 16 * MIB });
+    expect(k.length).toBe(4096);
+    const r = await boot({ disk: img('k4.img', k, 'four k') });
+    expectDemoSuccess(r, 'four k');
+    const bss = parseInt(/check bss zero \((0x[0-9a-f]+) bytes\)/.exec(r.serial)![1], 16);
+    expect(bss).toBeGreaterThan(16 * MIB);
+  });
+
+  test('a 30 MiB kernel with a 64 MiB bss (q35, AHCI), and too little memory for it', async () => {
+    const k = assembleDemo(t.dir, 'k30.virtio', { PAD_TO: 30 * MIB, BSS_EXTRA: 64 * MIB });
+    expect(k.length).toBe(30 * MIB);
+    const path = img('k30.img', k, 'thirty');
+    const r = await boot({ disk: path, machine: 'q35', controller: 'ahci', memory: '256M' });
+    expectDemoSuccess(r, 'thirty');
+    const bss = parseInt(/check bss zero \((0x[0-9a-f]+) bytes\)/.exec(r.serial)![1], 16);
+    expect(bss).toBeGreaterThan(64 * MIB);
+
+    const small = await boot({ disk: path, machine: 'q35', controller: 'ahci', memory: '64M' });
+    expect(small.status).toBe(255);
+    expect(small.serial).toMatch(/Boot error: kernel too large for memory: it needs RAM up to 0x[0-9A-F]{8}, usable RAM at 1 MiB ends at 0x[0-9A-F]{8}/);
+    expect(small.serial).not.toContain('demo:');
+  });
+
+  test('a load slice at an odd file offset, with file bytes after it that must not be loaded', async () => {
+    const k = assembleDemo(t.dir, 'odd.virtio', { LOAD_OFFSET: 0x1234, P_ALIGN: 4, TRAILER: 8192 });
+    expectDemoSuccess(await boot({ disk: img('odd.img', k, 'odd') }), 'odd');
+  });
+
+  test('a kernel changed after the build stops the loader with the checksum message', async () => {
+    const path = img('changed.img', DEMO_KERNEL, ARGS);
+    const params = readBootParams(readAt(path, 512, 64 * 512))!;
+    expect(params).not.toBeNull();
+    const at = params.kernelLba * 512 + 0x1100; // one bit of the kernel's code
+    patchAt(path, at, Uint8Array.of(readAt(path, at, 1)[0] ^ 0x01));
+    const r = await boot({ disk: path });
+    expect(r.status).toBe(255);
+    expect(r.serial).toContain('Boot error: kernel checksum mismatch: unikernel.bin was changed after the image was built');
+    expect(r.serial).toContain('the machine is halted');
+    expect(r.serial).not.toContain('demo:');
+  });
+
+  test('a damaged parameter block or stage 2 is reported, never run', async () => {
+    const p1 = img('params.img', DEMO_KERNEL, ARGS);
+    const entry = 512 + PARAMS_OFF + P_ENTRY;
+    patchAt(p1, entry, Uint8Array.of(readAt(p1, entry, 1)[0] ^ 0x40));
+    const r1 = await boot({ disk: p1 });
+    expect(r1.status).toBe(255);
+    expect(r1.serial).toContain('Boot error: boot parameter block damaged');
+    expect(r1.serial).not.toContain('demo:');
+
+    const p2 = img('nostage2.img', DEMO_KERNEL, ARGS);
+    patchAt(p2, 512, new Uint8Array(512));
+    const r2 = await boot({ disk: p2 });
+    expect(r2.status).toBe(253);
+    expect(r2.serial).toContain('Boot error: stage 2 damaged');
+    expect(r2.serial).not.toContain('demo:');
+  });
+
+  test('a disk read error is reported with the BIOS status code', async () => {
+    const params = readBootParams(readAt(defaultImage, 512, 64 * 512))!;
+    // QEMU's blkdebug driver fails every read of the kernel's first sector
+    const rules = t.path('blkdebug.conf');
+    writeFileSync(rules, `[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "${params.kernelLba}"\n`);
+    const r = await boot({ disk: `blkdebug:${rules}:${defaultImage}` });
+    expect(r.status, r.serial + r.stderr).toBe(255);
+    expect(r.serial).toMatch(/Boot error: disk read error, BIOS code 0x[0-9A-F]{2} at LBA 0x[0-9A-F]{8}/);
+    const lba = parseInt(/at LBA 0x([0-9A-F]{8})/.exec(r.serial)![1], 16);
+    expect(lba).toBe(params.kernelLba);
+  });
+});
