@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// npm run bench: time and peak memory of our CLI and core next to the Linux
+// pipeline the old tool uses, per output format, and the boot loader in QEMU.
+// Speed targets are checked here, never in tests. Prints a Markdown report
+// and, with --write-readme, puts it into README.md between the bench markers.
+//
+// Options: --quick (fewer runs, 1 GiB only), --no-boot, --no-web, --write-readme
+import { build } from 'esbuild';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const RUNS = quick ? 3 : 7;
+const GiB = 1 << 30;
+const SIZES = quick ? [GiB] : [GiB, 16 * GiB];
+const work = mkdtempSync(join(tmpdir(), 'ukd-bench-'));
+const out = [];
+const say = (s = '') => {
+  out.push(s);
+  process.stdout.write(s + '\n');
+};
+const have = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmtMs = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
+const fmtBytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+
+try {
+  // Inputs: the CLI bundle, a Solo5-sized kernel (225 KiB, like test_hello) and the demo kernel.
+  execFileSync(process.execPath, [join(root, 'scripts/build-cli.mjs')]);
+  const helper = join(work, 'bench-inproc.mjs');
+  await build({ entryPoints: [join(root, 'scripts/bench-inproc.ts')], outfile: helper, bundle: true, platform: 'node', format: 'esm', logLevel: 'warning' });
+  const kernels = join(work, 'kernels.mjs');
+  await build({
+    stdin: {
+      contents: `import { solo5Kernel } from './test/helpers/fixtures';
+import { DEMO_KERNEL } from './src/core/demo-kernel.generated';
+import { writeFileSync } from 'node:fs';
+writeFileSync(process.argv[2], solo5Kernel({ dataSize: 225376 - 0x2000 }));
+writeFileSync(process.argv[3], DEMO_KERNEL);`,
+      resolveDir: root,
+      loader: 'ts',
+    },
+    outfile: kernels,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
+  const kernel = join(work, 'app.virtio');
+  const demo = join(work, 'demo.virtio');
+  execFileSync(process.execPath, [kernels, kernel, demo]);
+
+  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; median of ${RUNS} runs; kernel ${fmtBytes(statSync(kernel).size)} (Solo5 test_hello-sized).`);
+  say('');
+
+  // 1. Whole processes: our CLI vs the pipeline, raw and tar.
+  const timeCmd = (cmd, argv) => {
+    // GNU time gives the peak RSS (KiB) of the command and its children.
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...argv], { encoding: 'utf8', cwd: work });
+    if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed: ${r.stderr}`);
+    const [, mem] = r.stderr.trim().split('\n').pop().split(' ');
+    return Number(mem);
+  };
+  const wall = (cmd, argv) => {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, argv, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+    return performance.now() - t0;
+  };
+  const measure = (cmd, argv, runs = RUNS) => {
+    wall(cmd, argv); // warm the page cache
+    const times = [];
+    for (let i = 0; i < runs; i++) times.push(wall(cmd, argv));
+    const mem = existsSync('/usr/bin/time') ? timeCmd(cmd, argv) : NaN;
+    return { ms: median(times), memKiB: mem };
+  };
+  const pipelineOk = ['sfdisk', 'mkfs.fat', 'mcopy', 'tar', 'truncate'].every(have);
+  say('### Whole processes at the command line');
+  say('');
+  say('| size | format | ours (CLI) | peak memory | Linux pipeline, old tool\'s steps (dd) | Linux pipeline, lean (mkfs.fat --offset) | speed-up vs old / lean |');
+  say('|---|---|---|---|---|---|---|');
+  const bin = join(root, 'bin/solo5-virtio-mkimage.mjs');
+  for (const size of SIZES) {
+    for (const format of ['raw', 'tar']) {
+      const ext = format === 'raw' ? 'img' : 'tar.gz';
+      const ours = measure(process.execPath, [bin, '-q', '-f', format, '--size', `${size / GiB}G`, `ours.${ext}`, kernel, 'bench', '--x=1']);
+      let old = { ms: NaN, memKiB: NaN };
+      let lean = { ms: NaN, memKiB: NaN };
+      if (pipelineOk) {
+        const script = join(root, 'scripts/baseline-mkimage.sh');
+        // The old tool's dd step copies the whole disk: a few runs are plenty.
+        old = measure(script, ['old', format, `${size / GiB}G`, `old.${ext}`, kernel, 'bench', '--x=1'], size > GiB || quick ? 1 : 3);
+        rmSync(join(work, `old.${ext}`), { force: true });
+        lean = measure(script, ['lean', format, `${size / GiB}G`, `lean.${ext}`, kernel, 'bench', '--x=1']);
+      }
+      say(
+        `| ${size / GiB} GiB | ${format} | ${fmtMs(ours.ms)} | ${(ours.memKiB / 1024).toFixed(0)} MiB | ${fmtMs(old.ms)} (${(old.memKiB / 1024).toFixed(0)} MiB) | ${fmtMs(lean.ms)} (${(lean.memKiB / 1024).toFixed(0)} MiB) | ${(old.ms / ours.ms).toFixed(0)}× / ${(lean.ms / ours.ms).toFixed(1)}× |`,
+      );
+      for (const f of ['ours', 'old', 'lean']) rmSync(join(work, `${f}.${ext}`), { force: true });
+    }
+  }
+  const nodeStart = measure(process.execPath, ['-e', '0']);
+  say('');
+  say(`Node's own start-up (\`node -e 0\`) here: ${fmtMs(nodeStart.ms)}, ${(nodeStart.memKiB / 1024).toFixed(0)} MiB.`);
+  say('');
+
+  // 2. In process: plan + write, per format and size.
+  const formats = execFileSync(process.execPath, [helper, '--list'], { encoding: 'utf8' }).trim().split('\n');
+  say('### In process (plan the image and write the file)');
+  say('');
+  say('| format | size | first run | warm (median) | output file | peak memory |');
+  say('|---|---|---|---|---|---|');
+  for (const size of SIZES) {
+    for (const f of formats) {
+      const r = spawnSync(process.execPath, [helper, f, String(size), kernel, join(work, `inproc.${f}`), String(RUNS)], { encoding: 'utf8' });
+      rmSync(join(work, `inproc.${f}`), { force: true });
+      if (r.status !== 0) {
+        say(`| ${f} | ${size / GiB} GiB | error: ${r.stderr.trim().split('\n')[0]} | | | |`);
+        continue;
+      }
+      const j = JSON.parse(r.stdout.trim().split('\n').pop());
+      say(`| ${f} | ${size / GiB} GiB | ${fmtMs(j.firstMs)} | ${fmtMs(j.warmMs)} | ${fmtBytes(j.outputBytes)} | ${(j.maxRssKiB / 1024).toFixed(0)} MiB |`);
+    }
+  }
+  say('');
+
+  // 3. Boot: our loader vs QEMU's own Multiboot loader, same demo kernel, TCG.
+  if (!args.has('--no-boot') && have('qemu-system-x86_64')) {
+    const img = join(work, 'boot.img');
+    execFileSync(process.execPath, [bin, '-q', img, demo, 'bench']);
+    const loaderBytes = JSON.parse(execFileSync(process.execPath, [helper, '--loader'], { encoding: 'utf8' }));
+    const firstLine = (qemuArgs) =>
+      new Promise((resolve) => {
+        const t0 = performance.now();
+        const q = spawn('qemu-system-x86_64', ['-accel', 'tcg', '-display', 'none', '-serial', 'stdio', '-no-reboot', '-device', 'isa-debug-exit', '-m', '256', ...qemuArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let buf = '';
+        let first = NaN;
+        const timer = setTimeout(() => q.kill('SIGKILL'), 60_000);
+        q.stdout.on('data', (d) => {
+          buf += d;
+          if (Number.isNaN(first) && /demo: /.test(buf)) first = performance.now() - t0;
+        });
+        q.on('exit', () => {
+          clearTimeout(timer);
+          resolve({ first, total: performance.now() - t0 });
+        });
+      });
+    const runsBoot = quick ? 2 : 5;
+    const ours = [];
+    const direct = [];
+    for (let i = 0; i < runsBoot; i++) {
+      ours.push(await firstLine(['-drive', `file=${img},format=raw,if=ide`]));
+      direct.push(await firstLine(['-kernel', demo, '-append', 'bench']));
+    }
+    say('### Boot (QEMU TCG, demo kernel, QEMU start → the kernel\'s first line)');
+    say('');
+    say('| how | first line | whole run (to exit 83) |');
+    say('|---|---|---|');
+    say(`| our image (MBR + stage 2 loader, IDE) | ${fmtMs(median(ours.map((r) => r.first)))} | ${fmtMs(median(ours.map((r) => r.total)))} |`);
+    say(`| \`qemu -kernel\` (QEMU's own Multiboot loader) | ${fmtMs(median(direct.map((r) => r.first)))} | ${fmtMs(median(direct.map((r) => r.total)))} |`);
+    say('');
+    if (loaderBytes) say(`Boot loader size: stage 1 ${loaderBytes.stage1} bytes of 440 in the MBR; stage 2 ${loaderBytes.stage2} bytes (${Math.ceil(loaderBytes.stage2 / 512)} sectors) in the gap before LBA 2048.`);
+    say('');
+  }
+
+  // 4. The page, in headless Chromium (scripts/bench-web.mjs, when present).
+  const webBench = join(root, 'scripts/bench-web.mjs');
+  if (!args.has('--no-web') && existsSync(webBench) && existsSync('/usr/bin/chromium')) {
+    const r = spawnSync(process.execPath, [webBench], { encoding: 'utf8', cwd: root, timeout: 300_000 });
+    say('### In the page (headless Chromium)');
+    say('');
+    say(r.status === 0 ? r.stdout.trim() : `bench-web failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    say('');
+  }
+
+  if (args.has('--write-readme')) {
+    const readme = join(root, 'README.md');
+    const text = readFileSync(readme, 'utf8');
+    const report = `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\`:\n\n${out.join('\n')}\n`;
+    writeFileSync(readme, text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${report}<!-- bench:end -->`));
+    process.stdout.write('README.md updated.\n');
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
