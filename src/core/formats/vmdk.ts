@@ -71,6 +71,26 @@ export const VMDK = {
 
 export type VmdkKind = 'streamOptimized' | 'monolithicSparse';
 
+/**
+ * The descriptor names the extent file. QEMU ignores the name for an embedded
+ * descriptor, but other readers (libvmdk, possibly VMware) open the extent by
+ * that name, so a caller that knows the output file name passes it here
+ * (optional, so FormatOptions keeps its shape); "disk.vmdk" otherwise.
+ */
+export interface VmdkOptions extends FormatOptions {
+  fileName?: string;
+}
+
+export const DEFAULT_EXTENT_NAME = 'disk.vmdk';
+
+/** The base name of a path, safe inside the descriptor's double quotes. */
+export function extentName(opts: FormatOptions): string {
+  const raw = (opts as VmdkOptions).fileName;
+  const base = raw ? raw.split(/[\\/]/).pop() ?? '' : '';
+  const clean = base.replace(/["\x00-\x1f\x7f]/g, '_');
+  return clean || DEFAULT_EXTENT_NAME;
+}
+
 export interface VmdkHeaderFields {
   version: number;
   flags: number;
@@ -120,7 +140,7 @@ export function encodeVmdkDescriptor(kind: VmdkKind, plan: ImagePlan, opts: Form
     `createType="${kind}"`,
     '',
     '# Extent description',
-    `RW ${sectors} SPARSE "disk.vmdk"`,
+    `RW ${sectors} SPARSE "${extentName(opts)}"`,
     '',
     '# The Disk Data Base',
     '#DDB',
