@@ -7,7 +7,7 @@ import { extents, makePlan, readPlan, type ImagePlan } from '../src/core/plan';
 import { rawFormat } from '../src/core/formats/raw';
 import { gceFormat } from '../src/core/formats/gce';
 import { collect, streamImage, type Progress } from '../src/core/stream';
-import { isImageError } from '../src/core/errors';
+import { ImageError, isImageError } from '../src/core/errors';
 import type { OutputPart } from '../src/core/formats/types';
 import { writeParts, writePartsAsync } from './helpers/sink';
 import { run, tempDir, tools } from './helpers/tools';
@@ -159,6 +159,14 @@ describe('streamImage', () => {
     expect(message).toBe('The image was cancelled before it was finished (user pressed Cancel).');
     // 256 GiB in 4 KiB parts is 64 million parts: the abort came long before the end.
     expect(covered).toBeLessThan(plan.size);
+  });
+
+  it('an ImageError given as the abort reason is thrown as it is', async () => {
+    const ac = new AbortController();
+    const reason = new ImageError('ABORTED', 'Interrupted by SIGINT; no image was written.');
+    ac.abort(reason);
+    const it = streamImage(smallPlan(), gceFormat, { ...OPTS, signal: ac.signal });
+    await expect(it.next()).rejects.toBe(reason);
   });
 
   describe.skipIf(!tools('cmp'))('through a Node file sink', () => {

@@ -9,7 +9,7 @@
  * asks for the next one, and must copy rather than transfer it to another
  * thread (transferring a view detaches the whole buffer under it).
  */
-import { ImageError } from './errors';
+import { ImageError, isImageError } from './errors';
 import type { FormatOptions, OutputFormat, OutputPart } from './formats/types';
 import type { ImagePlan } from './plan';
 
@@ -81,14 +81,16 @@ function nextTask(): Promise<void> {
   return new Promise((resolve) => later(resolve));
 }
 
+/** The ImageError to throw: the signal's reason when it is one (the CLI's "Interrupted by SIGINT"), else ABORTED. */
 function abortError(signal: AbortSignalLike): ImageError {
+  if (isImageError(signal.reason)) return signal.reason;
   const why = signal.reason instanceof Error && signal.reason.message ? ` (${signal.reason.message})` : '';
   return new ImageError('ABORTED', `The image was cancelled before it was finished${why}.`);
 }
 
 /**
- * Stream `format` over `plan`. Throws ImageError 'ABORTED' as soon as the
- * signal is aborted (checked before every part and after every pause), and
+ * Stream `format` over `plan`. Throws ImageError 'ABORTED' (or the signal's
+ * reason, when that is an ImageError) as soon as the signal is aborted (checked before every part and after every pause), and
  * whatever the format throws. Memory is one part plus one zero buffer.
  */
 export async function* streamImage(plan: ImagePlan, format: OutputFormat, opts: StreamOptions): AsyncGenerator<OutputPart> {
