@@ -13,7 +13,7 @@ import { readBootParams } from '../src/core/boot/params';
 import { PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { MIB } from '../src/core/size';
-import { assembleDemo, boot, patchAt, readAt, writePlan, writeTo, type BootOptions, type BootResult } from './helpers/qemu';
+import { assembleDemo, bareDisk, boot, kludgePlan, patchAt, readAt, writePlan, writeTo, type BootOptions, type BootResult } from './helpers/qemu';
 import { tempDir, tools } from './helpers/tools';
 
 /** Spacing, quotes and a non-ASCII letter must reach the kernel unchanged. */
@@ -161,6 +161,25 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
   test('a load slice at an odd file offset, with file bytes after it that must not be loaded', async () => {
     const k = assembleDemo(t.dir, 'odd.virtio', { LOAD_OFFSET: 0x1234, P_ALIGN: 4, TRAILER: 8192 });
     expectDemoSuccess(await boot({ disk: img('odd.img', k, 'odd') }), 'odd');
+  });
+
+  test('the loader zeroes the bss: a kernel that dirties it and resets finds it zero again', async () => {
+    const k = assembleDemo(t.dir, 'reboot.virtio', { REBOOT_TEST: 1 });
+    const r = await boot({ disk: img('reboot.img', k, 'reboot'), allowReboot: true });
+    expect(r.serial.match(/Loading unikernel\.bin\.\.\. ok/g)).toHaveLength(2);
+    expect(r.serial).toContain('demo: first boot: bss filled with 0xA5');
+    expect(r.serial).toContain('demo: second boot after the reset');
+    expectDemoSuccess(r, 'reboot');
+
+    // control: the same disk but a load plan without the bss (memSize = fileSize);
+    // the kernel must notice, so the check above has teeth
+    const plan = kludgePlan(k);
+    const seg = plan.segments[0];
+    const noBss = { ...plan, segments: [{ ...seg, memSize: seg.fileSize }], end: seg.loadAddr + seg.fileSize };
+    const c = await boot({ disk: writeTo(t.path('nobss.img'), bareDisk(k, 'reboot', noBss)), allowReboot: true });
+    expect(c.serial).toContain('demo: second boot after the reset');
+    expect(c.serial).toMatch(/demo: check bss zero \(0x[0-9a-f]+ bytes\): FAILED/);
+    expect(c.status).toBe(3);
   });
 
   test('a kernel changed after the build stops the loader with the checksum message', async () => {

@@ -20,6 +20,11 @@
 ;   TRAILER      bytes of non-zero data after load_end in the file, which a
 ;                loader must not copy (they would land in the bss)
 ;   P_ALIGN      ELF p_align (default 0x1000)
+;   REBOOT_TEST  on the first boot, fill the bss with 0xA5, leave a mark in
+;                RAM above the kernel and reset the machine (keyboard
+;                controller); the second boot then proves that the loader
+;                zeroed the bss (QEMU's RAM is zero on a fresh start, so
+;                without this a loader that forgets the bss goes unnoticed)
 
 %ifndef LOAD_OFFSET
   %define LOAD_OFFSET 0x1000
@@ -100,7 +105,32 @@ start32:
     sub edi, 4
     mov [bss_dirty_at], edi
 .bss_clean:
-    ; identity-map 4 GiB with 2 MiB pages
+%ifdef REBOOT_TEST
+    cmp dword [REBOOT_MARK], REBOOT_MAGIC
+    je .second_boot
+    mov dword [REBOOT_MARK], REBOOT_MAGIC
+    mov edi, BSS_CHECK_START
+    mov ecx, (bss_end - BSS_CHECK_START) / 4
+    mov eax, 0xA5A5A5A5
+    rep stosd
+    mov esi, msg_dirtied
+    call puts32
+    mov al, 0xFE                ; keyboard controller: pulse reset
+    out 0x64, al
+.wait_reset:
+    hlt
+    jmp .wait_reset
+.second_boot:
+    mov dword [REBOOT_MARK], 0
+    mov esi, msg_second
+    call puts32
+%endif
+    ; identity-map 4 GiB with 2 MiB pages (every table entry written in
+    ; full: the second boot of REBOOT_TEST must survive a dirty bss)
+    mov edi, pml4
+    mov ecx, (4096 + 4096) / 4  ; PML4 and PDPT
+    xor eax, eax
+    rep stosd
     mov edi, page_dirs
     mov eax, 0x83               ; present, writable, 2 MiB
     xor edx, edx
@@ -138,16 +168,20 @@ start32:
     mov cr0, eax
     jmp 0x08:start64
 
-bad_magic:
-    mov esi, msg_bad_magic
-.next:
+; puts32: ESI -> NUL-terminated; raw bytes to COM1 (no init: the loader did it).
+puts32:
     lodsb
     test al, al
-    jz .stop
+    jz .done
     mov dx, COM1
     out dx, al
-    jmp .next
-.stop:
+    jmp puts32
+.done:
+    ret
+
+bad_magic:
+    mov esi, msg_bad_magic
+    call puts32
     mov dx, EXIT_PORT
     mov ax, 2
     out dx, ax
@@ -380,6 +414,10 @@ put_hex:
     loop .digit
     ret
 
+%ifdef REBOOT_TEST
+msg_dirtied:    db "demo: first boot: bss filled with 0xA5, resetting to see the loader zero it", 13, 10, 0
+msg_second:     db "demo: second boot after the reset", 13, 10, 0
+%endif
 msg_bad_magic:  db "demo: not started by a Multiboot loader (EAX != 0x2BADB002)", 13, 10, 0
 msg_banner:     db "demo: hello from the unikernel-disk demo kernel (Solo5 virtio contract, long mode)", 10, 0
 msg_flags:      db "demo: multiboot info flags ", 0
@@ -439,3 +477,5 @@ stack_top:
                 resb BSS_EXTRA
                 resb (4096 - (BSS_EXTRA % 4096)) % 4096
 bss_end:
+REBOOT_MARK     equ bss_end + 0x1000    ; outside the kernel: survives the reset
+REBOOT_MAGIC    equ 0x52424F4F
