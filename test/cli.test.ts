@@ -3,7 +3,7 @@
  * (sfdisk, tar, gzip, cmp), exact one-line errors, nothing half-written.
  */
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { solo5Kernel } from './helpers/fixtures';
@@ -168,5 +168,31 @@ describe('bad input: one line, exit 1, nothing written', () => {
       expect(r.stderr).toMatch(/^solo5-virtio-mkimage: error: Cannot write \/proc\/out\.img: /);
       return;
     }
+  });
+});
+
+describe('interrupted run', () => {
+  it('SIGINT while writing removes the temporary file and leaves no IMAGE', async () => {
+    // A big kernel of random bytes in a deflated container takes seconds: time to interrupt it.
+    const big = solo5Kernel({ dataSize: 160 << 20 });
+    let x = 12345;
+    for (let i = 0x2000; i < big.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      big[i] = x >>> 24;
+    }
+    writeFileSync(p('random-big.virtio'), big);
+    const child = spawn(process.execPath, [BIN, '-q', '-f', 'vmdk', 'int.vmdk', 'random-big.virtio'], { cwd: tmp.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait until the temporary file exists, then interrupt.
+    for (let i = 0; i < 400 && !readdirSync(tmp.dir).some((f) => f.startsWith('.int.vmdk.')); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readdirSync(tmp.dir).some((f) => f.startsWith('.int.vmdk.'))).toBe(true);
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code).toBe(130);
+    expect(stderr).toBe('solo5-virtio-mkimage: error: Interrupted by SIGINT; no image was written.\n');
+    expect(existsSync(p('int.vmdk'))).toBe(false);
+    noTemps();
   });
 });
