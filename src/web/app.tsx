@@ -63,6 +63,7 @@ function KernelPicker({ model, demo }: { model: Model; demo: (() => Uint8Array) 
           disabled={model.busy.value}
           onChange={(e) => void onFile((e.currentTarget as HTMLInputElement).files?.[0])}
         />
+        {demo ? <span class="or">or</span> : null}
         {demo ? (
           <button type="button" class="secondary" disabled={model.busy.value} onClick={() => void model.chooseKernel('demo.virtio', demo(), true)}>
             Use the demo kernel

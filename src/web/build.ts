@@ -78,6 +78,8 @@ export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}
       }
       if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('Cancelled', 'AbortError');
     }
+    // Last chance to cancel: after end() the file is in place.
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('Cancelled', 'AbortError');
     const blob = await sink.end(pos);
     return { fileSize: pos, diskSize: built.plan.size, ...(blob ? { blob } : {}) };
   } catch (e) {

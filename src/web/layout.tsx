@@ -107,24 +107,28 @@ export function Layout({ preview }: { preview: PreviewResult }) {
   const fat = `FAT${preview.fatType}`;
   return (
     <figure class="layout">
-      <svg viewBox={`0 0 ${W} 90`} role="img" aria-labelledby="layout-title layout-desc" preserveAspectRatio="none" class="layout-svg">
+      <svg viewBox={`0 0 ${W} 40`} role="img" aria-labelledby="layout-title layout-desc" preserveAspectRatio="none" class="layout-svg">
         <title id="layout-title">Disk layout</title>
         <desc id="layout-desc">
-          {`A ${formatBytes(preview.size)} disk: ` + bands.map((b) => `${b.name} (${formatBytes(b.length)})`).join(', ')}
+          {`A ${formatBytes(preview.size)} disk, from the start: ` + bands.map((b) => `${b.name} (${formatBytes(b.length)})`).join(', ')}
         </desc>
         {bands.map((b) => (
-          <g key={b.start + b.name}>
-            <rect class={`band band-${b.kind}`} x={b.x} y={10} width={Math.max(b.width - 1, 1)} height={50} />
-            {b.width > 60 ? (
-              <text class="band-label" x={b.x + b.width / 2} y={40} text-anchor="middle">
-                {b.name.length * 9 > b.width ? b.name.slice(0, Math.max(3, Math.floor(b.width / 9) - 1)) + '…' : b.name}
-              </text>
-            ) : null}
-          </g>
+          <rect key={b.start + b.name} class={`band band-${b.kind}`} x={b.x} y={0} width={Math.max(b.width - 2, 1)} height={40}>
+            <title>{`${b.name}: ${formatBytes(b.length)} at ${hex(b.start)}`}</title>
+          </rect>
         ))}
-        <text class="axis" x={0} y={80}>0</text>
-        <text class="axis" x={W} y={80} text-anchor="end">{formatBytes(preview.size)}</text>
       </svg>
+      <div class="axis" aria-hidden="true">
+        <span>0</span>
+        <span>{formatBytes(preview.size)}</span>
+      </div>
+      <ul class="legend" aria-hidden="true">
+        {bands.map((b) => (
+          <li key={b.start + b.name}>
+            <span class={`swatch band-${b.kind}`} /> {b.name} <span class="muted">{formatBytes(b.length)}</span>
+          </li>
+        ))}
+      </ul>
       <figcaption>
         The disk, not to scale: {fat} partition, kernel stored contiguously as <code>/unikernel.bin</code>; the boot
         loader passes it <code>{preview.cmdline}</code>.

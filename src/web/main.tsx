@@ -19,7 +19,7 @@ const demo = DEMO_KERNEL ? () => DEMO_KERNEL!.slice() : null;
 render(<App model={model} demo={demo} />, document.getElementById('app')!);
 
 // The service worker makes the page work offline and streams downloads.
-if ('serviceWorker' in navigator && import.meta.env.PROD) {
+if ('serviceWorker' in navigator && !import.meta.env.DEV) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
 }
 

@@ -57,10 +57,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       value = await build(m.req, sink, { signal: ctl.signal, onProgress });
       if (pending) post({ type: 'progress', id: m.id, progress: pending });
     }
-    if (ctl.signal.aborted) throw new DOMException('Cancelled', 'AbortError');
+    // A cancel that arrives after the file was closed changes nothing: report it saved.
     post({ type: 'result', id: m.id, value });
   } catch (e) {
-    reply(m.id, e, ctl.signal.aborted);
+    reply(m.id, e, ctl.signal.aborted || (isImageError(e) && e.code === 'ABORTED'));
   } finally {
     jobs.delete(m.id);
   }
