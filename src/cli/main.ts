@@ -244,6 +244,7 @@ export async function main(argv: string[]): Promise<number> {
       signal: controller.signal,
       timestamp,
       seed: built.seed,
+      fileName: basename(opts.image),
       onProgress: (p) => progress.update(p.covered, p.total),
     })) {
       if (part.kind === 'data') {

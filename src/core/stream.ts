@@ -128,7 +128,7 @@ export async function* streamImage(plan: ImagePlan, format: OutputFormat, opts: 
     check();
   }
 
-  for (const part of format.write(plan, { timestamp: opts.timestamp, seed: opts.seed })) {
+  for (const part of format.write(plan, { timestamp: opts.timestamp, seed: opts.seed, fileName: opts.fileName })) {
     if (part.kind === 'data') {
       const n = part.bytes.length;
       if (n <= chunk) {

@@ -15,6 +15,11 @@ export interface FormatOptions {
   timestamp: number;
   /** Used to derive identifiers (UUIDs, serials) so that output is reproducible. */
   seed: number;
+  /**
+   * Base name of the output file, for formats that record it (a VMDK's
+   * descriptor names its extent). Optional; formats have a default.
+   */
+  fileName?: string;
 }
 
 export interface OutputFormat {

@@ -74,18 +74,16 @@ export type VmdkKind = 'streamOptimized' | 'monolithicSparse';
 /**
  * The descriptor names the extent file. QEMU ignores the name for an embedded
  * descriptor, but other readers (libvmdk, possibly VMware) open the extent by
- * that name, so a caller that knows the output file name passes it here
- * (optional, so FormatOptions keeps its shape); "disk.vmdk" otherwise.
+ * that name, so a caller that knows the output file name passes it in
+ * FormatOptions.fileName; "disk.vmdk" otherwise.
  */
-export interface VmdkOptions extends FormatOptions {
-  fileName?: string;
-}
+export type VmdkOptions = FormatOptions;
 
 export const DEFAULT_EXTENT_NAME = 'disk.vmdk';
 
 /** The base name of a path, safe inside the descriptor's double quotes. */
 export function extentName(opts: FormatOptions): string {
-  const raw = (opts as VmdkOptions).fileName;
+  const raw = opts.fileName;
   const base = raw ? raw.split(/[\\/]/).pop() ?? '' : '';
   const clean = base.replace(/["\x00-\x1f\x7f]/g, '_');
   return clean || DEFAULT_EXTENT_NAME;
