@@ -147,6 +147,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
   const demoPath = () => tmp.path('demo.virtio');
 
   beforeAll(async () => {
+    // The CLI bundle may predate the core in this checkout: rebuild it, as the bench does.
+    const c = spawnSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname], { encoding: 'utf8' });
+    if (c.status !== 0) throw new Error(`CLI bundle failed: ${c.stderr}`);
     buildPage();
     server = await startPreview(PORT);
     browser = await launchChromium();
