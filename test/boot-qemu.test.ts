@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { planImage } from '../src/core/image';
 import { readBootParams } from '../src/core/boot/params';
-import { PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
+import { CHUNK_SECTORS, PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { MIB } from '../src/core/size';
 import { assembleDemo, bareDisk, boot, kludgePlan, patchAt, readAt, writePlan, writeTo, type BootOptions, type BootResult } from './helpers/qemu';
@@ -161,6 +161,22 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
   test('a load slice at an odd file offset, with file bytes after it that must not be loaded', async () => {
     const k = assembleDemo(t.dir, 'odd.virtio', { LOAD_OFFSET: 0x1234, P_ALIGN: 4, TRAILER: 8192 });
     expectDemoSuccess(await boot({ disk: img('odd.img', k, 'odd') }), 'odd');
+  });
+
+  test('an ELF kernel without the kludge: two PT_LOAD segments, the second across a read-chunk boundary', async () => {
+    // the second segment's 3000 bytes start 1500 bytes before the end of the second
+    // 120-sector chunk, at an offset that is not sector aligned
+    const chunk = CHUNK_SECTORS * 512;
+    const k = assembleDemo(t.dir, 'split.virtio', { SPLIT: 1, TRAILER: 100, PAD_TO: 2 * chunk - 1500 - 100 });
+    const info = planImage(k, { args: 'split' });
+    expect(info.kernel.load.source).toBe('elf64');
+    expect(info.kernel.load.segments).toHaveLength(2);
+    const s2 = info.kernel.load.segments[1];
+    expect(s2.fileOffset).toBe(2 * chunk - 1500);
+    expect(s2.memSize).toBeGreaterThan(s2.fileSize);
+    const r = await boot({ disk: writePlan(t.path('split.img'), info.plan) });
+    expectDemoSuccess(r, 'split');
+    expect(r.serial).toContain('demo: check second segment at 0x400000: ok');
   });
 
   test('the loader zeroes the bss: a kernel that dirties it and resets finds it zero again', async () => {

@@ -20,6 +20,10 @@
 ;   TRAILER      bytes of non-zero data after load_end in the file, which a
 ;                loader must not copy (they would land in the bss)
 ;   P_ALIGN      ELF p_align (default 0x1000)
+;   SPLIT        no a.out kludge (flags 0x3, e_entry = the 32-bit entry) and a
+;                second PT_LOAD segment at 0x400000 from an unaligned file
+;                offset, with its own bss: tests loaders that use the ELF
+;                program headers (QEMU -kernel refuses this ELF64 variant)
 ;   REBOOT_TEST  on the first boot, fill the bss with 0xA5, leave a mark in
 ;                RAM above the kernel and reset the machine (keyboard
 ;                controller); the second boot then proves that the loader
@@ -44,7 +48,14 @@
 
 LOAD_ADDR   equ 0x100000
 MB_MAGIC    equ 0x1BADB002
+%ifdef SPLIT
+MB_FLAGS    equ 0x00000003
+SEG2_ADDR   equ 0x400000
+SEG2_SIZE   equ 3000        ; a multiple of 4, not of 512
+SEG2_BSS    equ 0x3000
+%else
 MB_FLAGS    equ 0x00010003
+%endif
 COM1        equ 0x3F8
 EXIT_PORT   equ 0x501
 
@@ -61,11 +72,19 @@ elf_header:
     dw 2                        ; ET_EXEC
     dw 0x3E                     ; EM_X86_64
     dd 1
+%ifdef SPLIT
+    dq start32
+%else
     dq start64                  ; e_entry: 64-bit code, like Solo5's _start
+%endif
     dq program_header - file_start
     dq 0                        ; no section headers
     dd 0
+%ifdef SPLIT
+    dw 64, 56, 2, 64, 0, 0
+%else
     dw 64, 56, 1, 64, 0, 0      ; ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+%endif
 program_header:
     dd 1                        ; PT_LOAD
     dd 7                        ; RWX
@@ -75,6 +94,13 @@ program_header:
     dq load_end - LOAD_ADDR     ; p_filesz
     dq bss_end - LOAD_ADDR      ; p_memsz
     dq P_ALIGN
+%ifdef SPLIT
+    dd 1, 6                     ; PT_LOAD, RW
+    dq (load_end - file_start) + TRAILER
+    dq SEG2_ADDR, SEG2_ADDR
+    dq SEG2_SIZE, SEG2_SIZE + SEG2_BSS
+    dq 1
+%endif
 %if LOAD_OFFSET > 0
     times LOAD_OFFSET - ($ - file_start) db 0
 %endif
@@ -105,6 +131,15 @@ start32:
     sub edi, 4
     mov [bss_dirty_at], edi
 .bss_clean:
+%ifdef SPLIT
+    mov edi, SEG2_ADDR + SEG2_SIZE
+    mov ecx, SEG2_BSS / 4
+    repe scasd
+    je .seg2_clean
+    sub edi, 4
+    mov [bss_dirty_at], edi
+.seg2_clean:
+%endif
 %ifdef REBOOT_TEST
     cmp dword [REBOOT_MARK], REBOOT_MAGIC
     je .second_boot
@@ -300,6 +335,17 @@ start64:
     mov rax, [rel tail_marker]
     cmp rax, [rel tail_expected]
     call ok_or_fail
+%ifdef SPLIT
+    lea rsi, [rel msg_chk_seg2]
+    call puts
+    mov rax, "SEG2HEAD"
+    cmp rax, [SEG2_ADDR]
+    jne .seg2_bad
+    mov rax, "SEG2TAIL"
+    cmp rax, [SEG2_ADDR + SEG2_SIZE - 8]
+.seg2_bad:
+    call ok_or_fail
+%endif
 
     test r14d, r14d
     jnz .failed
@@ -430,6 +476,9 @@ msg_available:  db " available", 0
 msg_chk_ram:    db "demo: check available memory at 0x100000: ", 0
 msg_chk_bss:    db "demo: check bss zero (", 0
 msg_chk_bss2:   db " bytes): ", 0
+%ifdef SPLIT
+msg_chk_seg2:   db "demo: check second segment at 0x400000: ", 0
+%endif
 msg_chk_tail:   db "demo: check end of loaded image: ", 0
 msg_ok:         db "ok", 10, 0
 msg_failed:     db "FAILED", 10, 0
@@ -460,6 +509,13 @@ BSS_CHECK_START equ file_start + ((load_end - file_start + 3) & ~3)
 
 %if TRAILER > 0
     times TRAILER db 0x5A         ; in the file, not in the load slice
+%endif
+
+%ifdef SPLIT
+section seg2 follows=.text vstart=SEG2_ADDR align=1
+    db "SEG2HEAD"
+    times SEG2_SIZE - 16 db 0x3C
+    db "SEG2TAIL"
 %endif
 
 ; ---- bss (not in the file) ----
