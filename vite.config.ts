@@ -33,7 +33,7 @@ export default defineConfig({
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: { target: 'es2022', sourcemap: false },
   worker: { format: 'es' },
-  preview: { port: PREVIEW_PORT, strictPort: true, host: '127.0.0.1', headers },
+  preview: { port: PREVIEW_PORT, strictPort: true, headers },
   server: { headers },
   plugins: [
     VitePWA({

@@ -54,6 +54,11 @@ try {
     await p.getByLabel('Format').selectOption(format);
     await p.getByLabel('Size').fill(size);
     await p.locator('#build:not([disabled])').waitFor();
+    // Start from an empty origin-private file system (its quota is small in a fresh profile).
+    await p.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      for await (const name of root.keys()) await root.removeEntry(name);
+    });
     const t0 = performance.now();
     const dl = download ? p.waitForEvent('download', { timeout: 240_000 }) : null;
     await p.getByRole('button', { name: 'Build image' }).click();

@@ -102,8 +102,8 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     return out;
   }
 
-  async function open(picker: 'opfs' | 'none', origin = server.origin): Promise<{ ctx: BrowserContext; page: Page }> {
-    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+  async function open(picker: 'opfs' | 'none', origin = server.origin, serviceWorkers: 'allow' | 'block' = 'allow'): Promise<{ ctx: BrowserContext; page: Page }> {
+    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 }, serviceWorkers });
     const requests: Request[] = [];
     ctx.on('request', (r) => requests.push(r));
     contexts.push({ ctx, requests });
@@ -269,6 +269,21 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await dl2.saveAs(gce);
     expect(run('cmp', [gce, cli('tar', '1G', demoPath(), ARGS)])).toBe('');
     expect(run('tar', ['-tzf', gce]).trim()).toBe('disk.raw');
+  });
+
+  it('falls back to a capped in-memory Blob when there is neither a picker nor a service worker, and says so', async () => {
+    const { page } = await open('none', server.origin, 'block');
+    await choose(page, demoPath());
+    await page.getByLabel('Size').fill('64M');
+    const [dl, text] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), buildAndWait(page)]);
+    expect(text).toContain('Downloaded from memory as demo.img');
+    expect(text).toMatch(/assembled in memory/);
+    const file = tmp.path('blob.img');
+    await dl.saveAs(file);
+    expect(run('cmp', [file, cli('raw', '64M', demoPath(), ARGS)])).toBe('');
+    // Over the cap: the core's size is fine, the Blob path refuses with a sentence.
+    await page.getByLabel('Size').fill('3G');
+    expect(await buildAndWait(page)).toMatch(/limit; choose a smaller Size/);
   });
 
   it('cancels mid-build and leaves nothing behind, on both save paths', async () => {

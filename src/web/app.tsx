@@ -254,9 +254,6 @@ function BuildPanel({ model }: { model: Model }) {
           </button>
         ) : null}
       </div>
-      {!canPickFile() && (model.size.value.ok ? model.size.value.bytes : 0) > BLOB_CAP / 2 ? (
-        <p class="hint">If this browser cannot stream the download, the image is assembled in memory (at most {formatBytes(BLOB_CAP)}).</p>
-      ) : null}
       {building ? (
         <div class="progress">
           <progress id="progress" max={1} value={pct} aria-label="Build progress" />
@@ -264,10 +261,22 @@ function BuildPanel({ model }: { model: Model }) {
             {Math.floor(pct * 100)}%: {formatBytes(b.progress.covered)} of {formatBytes(b.progress.total)}
             {b.progress.written ? `, ${formatBytes(b.progress.written)} written` : ''} {speed(b.bytesPerSecond) ? `· ${speed(b.bytesPerSecond)}` : ''}
           </p>
+          {b.where === 'blob' ? <BlobWarning /> : null}
         </div>
       ) : null}
       <Outcome model={model} />
     </section>
+  );
+}
+
+/** Shown whenever the last-resort save path is in use. */
+function BlobWarning() {
+  return (
+    <p class="warning" role="note">
+      This browser can neither save to a file directly nor stream a download here, so the image is assembled in memory
+      first: that needs as much memory as the file and stops at {formatBytes(BLOB_CAP)}. Chrome or Edge save directly;
+      the command-line tool has no limit.
+    </p>
   );
 }
 
@@ -304,6 +313,7 @@ function Outcome({ model }: { model: Model }) {
       </>
     );
   const run = runInstructions(b.formatId, b.fileName);
+  const blobNote = b.where === 'blob' ? <BlobWarning /> : null;
   return (
     <div class="done" role="status" id="outcome">
       <p>
@@ -314,6 +324,7 @@ function Outcome({ model }: { model: Model }) {
         <code>{run.commands.join('\n')}</code>
       </pre>
       <p class="hint">{run.note}</p>
+      {blobNote}
     </div>
   );
 }

@@ -13,6 +13,12 @@ import type { BuildRequest, BuildResult, DownloadMessage, KernelSummary, Preview
 
 /** Output chunk size: the bound on memory per chunk in flight. */
 export const CHUNK = 1 << 20;
+/**
+ * Chunks to the service worker are larger: each costs two messages and a
+ * stream enqueue, and the download is mostly zeros (measured in headless
+ * Chromium, 1 GiB raw: 1 MiB chunks 194 MiB/s, 4 MiB chunks 224 MiB/s).
+ */
+export const STREAM_CHUNK = 4 << 20;
 
 export function inspect(kernel: Uint8Array): KernelSummary {
   const info = inspectKernel(kernel);
@@ -63,7 +69,7 @@ export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}
     const parts: AsyncIterable<OutputPart> = streamImage(built.plan, format, {
       signal: opts.signal,
       onProgress: opts.onProgress,
-      chunkSize: CHUNK,
+      chunkSize: sink.seekable ? CHUNK : STREAM_CHUNK,
       fillHoles: !sink.seekable,
       timestamp: built.timestamp,
       seed: built.seed,
@@ -149,9 +155,9 @@ export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () 
     seekable: false,
     async write(_position, bytes) {
       // Send in CHUNK-sized pieces; copy so the core's buffers are never detached.
-      for (let off = 0; off < bytes.length; off += CHUNK) {
+      for (let off = 0; off < bytes.length; off += STREAM_CHUNK) {
         await waitCredit();
-        const piece = bytes.slice(off, Math.min(bytes.length, off + CHUNK));
+        const piece = bytes.slice(off, Math.min(bytes.length, off + STREAM_CHUNK));
         send({ type: 'chunk', bytes: piece }, [piece.buffer]);
       }
     },
