@@ -65,8 +65,10 @@ export function bareDisk(kernel: Uint8Array, args: string, load: LoadPlan = klud
 export type Controller = 'ide' | 'ahci' | 'nvme' | 'virtio-scsi' | 'virtio-blk';
 
 export interface BootOptions {
-  /** A disk image file to boot from (raw). */
+  /** A disk image file to boot from. */
   disk?: string;
+  /** QEMU block format of `disk` (default raw): qcow2, vpc, vmdk, vdi... */
+  diskFormat?: string;
   /** Or a kernel for `-kernel` (QEMU's own Multiboot loader). */
   kernel?: string;
   append?: string;
@@ -103,7 +105,7 @@ export function qemuArgs(o: BootOptions): string[] {
     if (o.append !== undefined) a.push('-append', o.append);
   }
   if (o.disk) {
-    const drive = `file=${o.disk},format=raw,snapshot=on`;
+    const drive = `file=${o.disk},format=${o.diskFormat ?? 'raw'},snapshot=on`;
     // with -kernel, QEMU's option ROM boots first; a bootindex would clash with it
     const bi = o.kernel ? '' : ',bootindex=0';
     switch (ctl) {
