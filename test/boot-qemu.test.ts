@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { planImage } from '../src/core/image';
 import { readBootParams } from '../src/core/boot/params';
-import { CHUNK_SECTORS, PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
+import { CHUNK_SECTORS, CMDLINE_OFF, PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { MIB } from '../src/core/size';
 import { assembleDemo, bareDisk, boot, kludgePlan, patchAt, readAt, writePlan, writeTo, type BootOptions, type BootResult } from './helpers/qemu';
@@ -217,8 +217,15 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
     patchAt(p1, entry, Uint8Array.of(readAt(p1, entry, 1)[0] ^ 0x40));
     const r1 = await boot({ disk: p1 });
     expect(r1.status).toBe(255);
-    expect(r1.serial).toContain('Boot error: boot parameter block damaged');
+    expect(r1.serial).toContain('Boot error: stage 2 or its parameter block damaged');
     expect(r1.serial).not.toContain('demo:');
+
+    const p3 = img('stage2code.img', DEMO_KERNEL, ARGS);
+    const late = 512 + CMDLINE_OFF - 24; // in stage 2's last bytes (message text)
+    patchAt(p3, late, Uint8Array.of(readAt(p3, late, 1)[0] ^ 0x20));
+    const r3 = await boot({ disk: p3 });
+    expect(r3.status).toBe(255);
+    expect(r3.serial).toContain('Boot error: stage 2 or its parameter block damaged');
 
     const p2 = img('nostage2.img', DEMO_KERNEL, ARGS);
     patchAt(p2, 512, new Uint8Array(512));

@@ -52,7 +52,8 @@ s2_main:
     call puts
     jmp enter_kernel            ; no return
 
-; ---- check_params: the block must be ours, this version, and intact ----
+; ---- check_params: the block must be ours, this version, and intact;
+; its CRC covers the rest of stage 2 too (code and command line) ----
 ; in: -   out: - (fails on error)   clobbers: EAX, ECX, EDX, ESI
 check_params:
     cmp word [P(P_VERSION)], PARAMS_VERSION
@@ -61,13 +62,10 @@ check_params:
     jne .bad
     cmp word [P(P_SEG_COUNT)], MAX_SEGMENTS
     ja .bad
-    mov eax, 0xFFFFFFFF
-    mov esi, params + P_FLAGS
-    mov ecx, PARAMS_SIZE - P_FLAGS
-    call crc_update
-    movzx ecx, word [P(P_CMDLINE_LEN)]
-    inc ecx                     ; and its NUL
-    mov esi, cmdline_area
+    mov eax, 0xFFFFFFFF         ; one run from the flags through the code
+    mov esi, params + P_FLAGS   ; to the command line's NUL: a damaged
+    movzx ecx, word [P(P_CMDLINE_LEN)] ; stage 2 is caught as well
+    add ecx, cmdline_area + 1 - (params + P_FLAGS)
     call crc_update
     not eax
     cmp eax, [P(P_CRC)]
@@ -136,7 +134,7 @@ msg_loading:    db "Loading unikernel.bin... ", 0
 msg_ok:         db "ok", 13, 10, 0
 msg_error:      db 13, 10, "Boot error: ", 0
 msg_halted:     db 13, 10, "Boot stopped; the machine is halted.", 13, 10, 0
-msg_bad_params: db "boot parameter block damaged; rebuild the image", 0
+msg_bad_params: db "stage 2 or its parameter block damaged; rebuild the image", 0
 msg_no_ram:     db "no usable RAM at 1 MiB in the BIOS memory map (E820)", 0
 msg_too_big:    db "kernel too large for memory: it needs RAM up to 0x", 0
 msg_too_big2:   db ", usable RAM at 1 MiB ends at 0x", 0

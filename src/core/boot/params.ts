@@ -159,10 +159,13 @@ export function buildBootCode(input: BootInput): BootCode {
   return { mbrCode, stage2 };
 }
 
-/** The CRC the loader checks: params[P_FLAGS..PARAMS_SIZE), then the command line and its NUL. */
+/**
+ * The CRC the loader checks: one run over stage 2 from the flags field (after
+ * the CRC itself) through the rest of the block, the loader code and the
+ * command line up to its NUL.
+ */
 function paramsCrc(stage2: Uint8Array, cmdlineLen: number): number {
-  const c = crc32(stage2.subarray(PARAMS_OFF + P_FLAGS, PARAMS_OFF + PARAMS_SIZE));
-  return crc32(stage2.subarray(CMDLINE_OFF, CMDLINE_OFF + cmdlineLen + 1), c);
+  return crc32(stage2.subarray(PARAMS_OFF + P_FLAGS, CMDLINE_OFF + cmdlineLen + 1));
 }
 
 /**
