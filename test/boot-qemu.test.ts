@@ -51,6 +51,8 @@ function expectDemoSuccess(r: BootResult, args: string) {
   const p = parse(r);
   expect(p.cmdline, ctx).toBe(`'${args}'`);
   expect(p.flags).toBe('0x0000024f');
+  // BIOS drive 0x80 (DL as the BIOS gave it), first partition, like QEMU's 0x8000ffff
+  expect(r.serial).toContain('demo: boot device 0x8000ffff');
   expect(r.serial).toContain('demo: check available memory at 0x100000: ok');
   expect(r.serial).toMatch(/demo: check bss zero \(0x[0-9a-f]+ bytes\): ok/);
   expect(r.serial).toContain('demo: check end of loaded image: ok');

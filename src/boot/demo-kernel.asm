@@ -245,6 +245,14 @@ start64:
     call put_hex32
     call newline
 
+    test dword [rbx], 1 << 1    ; boot device
+    jz .no_bootdev
+    lea rsi, [rel msg_bootdev]
+    call puts
+    mov eax, [rbx + 12]
+    call put_hex32
+    call newline
+.no_bootdev:
     test dword [rbx], 1 << 9    ; boot loader name
     jz .no_name
     lea rsi, [rel msg_loader]
@@ -467,6 +475,7 @@ msg_second:     db "demo: second boot after the reset", 13, 10, 0
 msg_bad_magic:  db "demo: not started by a Multiboot loader (EAX != 0x2BADB002)", 13, 10, 0
 msg_banner:     db "demo: hello from the unikernel-disk demo kernel (Solo5 virtio contract, long mode)", 10, 0
 msg_flags:      db "demo: multiboot info flags ", 0
+msg_bootdev:    db "demo: boot device ", 0
 msg_loader:     db "demo: boot loader '", 0
 msg_cmdline:    db "demo: command line '", 0
 msg_mmap:       db "demo: memory map, mmap_length ", 0
