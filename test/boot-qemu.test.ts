@@ -136,6 +136,12 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
     expectDemoSuccess(await boot({ disk: path }), '');
   });
 
+  test('a 16 GiB image (the kernel after two large FATs)', async () => {
+    const info = planImage(DEMO_KERNEL, { args: 'big disk', size: 16 * 1024 * MIB });
+    expect(info.kernelLba).toBeGreaterThan(2048 + 2 * 8192);
+    expectDemoSuccess(await boot({ disk: writePlan(t.path('16g.img'), info.plan), controller: 'virtio-scsi' }), 'big disk');
+  });
+
   test('a 4 KiB kernel that loads its own ELF headers, with a 16 MiB bss', async () => {
     const k = assembleDemo(t.dir, 'k4.virtio', { LOAD_OFFSET: 0, PAD_TO: 4096, BSS_EXTRA: 16 * MIB });
     expect(k.length).toBe(4096);
