@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { planImage } from '../src/core/image';
 import { readBootParams } from '../src/core/boot/params';
+import { MAX_CMDLINE } from '../src/core/boot/index';
 import { CHUNK_SECTORS, CMDLINE_OFF, PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { MIB } from '../src/core/size';
@@ -134,6 +135,16 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
   test('a 64 MiB image (FAT16) and no arguments at all', async () => {
     const path = img('small.img', DEMO_KERNEL, '', 64 * MIB);
     expectDemoSuccess(await boot({ disk: path }), '');
+  });
+
+  test('the longest command line (8191 bytes) arrives whole', async () => {
+    const unit = 'arg="a  b" ';
+    let args = unit.repeat(Math.ceil(MAX_CMDLINE / unit.length));
+    args = args.slice(0, MAX_CMDLINE - 'unikernel.bin '.length);
+    const info = planImage(DEMO_KERNEL, { args, size: 64 * MIB });
+    expect(info.cmdline.length).toBe(MAX_CMDLINE);
+    const r = await boot({ disk: writePlan(t.path('longcmd.img'), info.plan) });
+    expectDemoSuccess(r, args);
   });
 
   test('a 16 GiB image (the kernel after two large FATs)', async () => {
