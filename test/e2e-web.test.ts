@@ -157,12 +157,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
   });
 
   afterAll(async () => {
-    // Nothing may leave the origin: page, worker and service-worker requests alike.
-    const foreign = contexts.flatMap((c) => c.requests.map((r) => r.url())).filter((u) => !/^http:\/\/127\.0\.0\.1:439[12]\//.test(u) && !/^(blob|data):/.test(u));
     await browser?.close();
     await server?.stop();
     tmp.cleanup();
-    expect(foreign).toEqual([]);
   });
 
   it('serves the strict Content-Security-Policy as a header and as a meta tag', async () => {
@@ -202,6 +199,16 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       expect(text).not.toMatch(/\bat .*\.(js|ts):\d+/); // no stack
       expect(await page.getByRole('button', { name: 'Build image' }).isDisabled()).toBe(true);
     }
+    // Dropping a file anywhere on the page chooses it too.
+    const dt = await page.evaluateHandle((b) => {
+      const d = new DataTransfer();
+      d.items.add(new File([new Uint8Array(b)], 'dropped.virtio'));
+      return d;
+    }, [...DEMO_KERNEL]);
+    await page.dispatchEvent('footer', 'dragover', { dataTransfer: dt });
+    await page.dispatchEvent('footer', 'drop', { dataTransfer: dt });
+    await page.locator('.kernel-info', { hasText: 'dropped.virtio' }).waitFor();
+    expect(await page.getByLabel('File name').inputValue()).toBe('dropped.img');
     // The GCE format wants whole GiB: said live, Build disabled.
     await choose(page, demoPath());
     await setFormat(page, 'tar', '1536M');
@@ -368,5 +375,13 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       seen.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || ''));
     }
     for (const id of ['kernel-file', 'args', 'format', 'size', 'filename', 'build']) expect(seen).toContain(id);
+  });
+
+  it('sent no request outside the origin, from the page, its worker or the service worker (runs last)', () => {
+    const urls = contexts.flatMap((c) => c.requests.map((r) => r.url()));
+    expect(urls.length).toBeGreaterThan(20);
+    expect(urls.some((u) => u.includes('/assets/worker-'))).toBe(true);
+    const foreign = urls.filter((u) => !/^http:\/\/127\.0\.0\.1:439[12]\//.test(u) && !/^(blob|data):/.test(u));
+    expect(foreign).toEqual([]);
   });
 });

@@ -58,6 +58,11 @@ export interface Sink {
   abort(reason: unknown): Promise<void>;
 }
 
+/** The same error the core's stream throws when its signal fires. */
+function cancelled(): never {
+  fail('ABORTED', 'The image was cancelled before it was finished.');
+}
+
 /** Plan, stream and write one image. On any failure or cancel the sink is aborted. */
 export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}): Promise<BuildResult> {
   const format = findFormat(req.formatId);
@@ -82,10 +87,10 @@ export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}
         // Only seekable sinks get holes (fillHoles is off for them).
         pos += part.length;
       }
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('Cancelled', 'AbortError');
+      if (opts.signal?.aborted) cancelled();
     }
     // Last chance to cancel: after end() the file is in place.
-    if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('Cancelled', 'AbortError');
+    if (opts.signal?.aborted) cancelled();
     const blob = await sink.end(pos);
     return { fileSize: pos, diskSize: built.plan.size, ...(blob ? { blob } : {}) };
   } catch (e) {
@@ -128,26 +133,28 @@ export async function fileSink(handle: FileSystemFileHandle): Promise<Sink> {
 export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () => void): Sink {
   let credits = 0;
   let wake: (() => void) | null = null;
-  let cancelled = false;
+  let dropped = false; // the user cancelled the download in the browser
+  const poke = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
   port.onmessage = (e: MessageEvent<DownloadMessage>) => {
     if (e.data.type === 'pull') credits++;
     else if (e.data.type === 'cancel') {
-      cancelled = true;
+      dropped = true;
       onCancel?.();
     }
-    wake?.();
+    poke();
   };
   port.start?.();
+  signal?.addEventListener('abort', poke, { once: true });
   const waitCredit = async () => {
-    while (credits === 0 && !cancelled && !signal?.aborted) {
-      await new Promise<void>((r) => {
-        wake = r;
-        signal?.addEventListener('abort', () => r(), { once: true });
-      });
-      wake = null;
+    while (credits === 0 && !dropped && !signal?.aborted) {
+      await new Promise<void>((r) => (wake = r));
     }
-    if (cancelled) fail('DOWNLOAD_CANCELLED', 'The download was cancelled in the browser, so the image was not saved.');
-    if (signal?.aborted) throw signal.reason ?? new DOMException('Cancelled', 'AbortError');
+    if (dropped) fail('DOWNLOAD_CANCELLED', 'The download was cancelled in the browser, so the image was not saved.');
+    if (signal?.aborted) cancelled();
     credits--;
   };
   const send = (m: DownloadMessage, transfer: Transferable[] = []) => port.postMessage(m, transfer);

@@ -1,0 +1,132 @@
+/**
+ * The worker's jobs (src/web/build.ts) without a browser: the three sinks get
+ * the same bytes the core's format writer gives (what the CLI writes), the
+ * service-worker port protocol only sends on `pull` (bounded memory), and
+ * cancelling aborts the sink.
+ */
+import { describe, expect, it } from 'vitest';
+import { MessageChannel } from 'node:worker_threads';
+import { build, blobSink, portSink, STREAM_CHUNK, type Sink } from '../src/web/build';
+import { findFormat } from '../src/core/formats/index';
+import { planImage } from '../src/core/image';
+import { solo5Kernel } from './helpers/fixtures';
+import type { DownloadMessage } from '../src/web/protocol';
+import { createHash } from 'node:crypto';
+
+const MiB = 1 << 20;
+const kernel = solo5Kernel({ abiTarget: 3 });
+
+/** What the format writer itself gives, holes as zeros: the reference bytes. */
+function reference(formatId: string, size: number, args: string): { hash: string; length: number } {
+  const built = planImage(kernel, { size, args });
+  const h = createHash('sha256');
+  let length = 0;
+  const zero = new Uint8Array(MiB);
+  for (const p of findFormat(formatId)!.write(built.plan, { timestamp: built.timestamp, seed: built.seed })) {
+    if (p.kind === 'data') {
+      h.update(p.bytes);
+      length += p.bytes.length;
+    } else {
+      for (let left = p.length; left > 0; left -= MiB) h.update(zero.subarray(0, Math.min(MiB, left)));
+      length += p.length;
+    }
+  }
+  return { hash: h.digest('hex'), length };
+}
+
+/** A seekable in-memory sink that records writes (a stand-in for a File System Access writable). */
+function memorySink(size: number) {
+  const file = new Uint8Array(size + 4 * MiB);
+  const log: string[] = [];
+  let length = -1;
+  const sink: Sink = {
+    seekable: true,
+    async write(pos, bytes) {
+      file.set(bytes, pos);
+    },
+    async end(n) {
+      length = n;
+    },
+    async abort() {
+      log.push('abort');
+    },
+  };
+  return { sink, log, bytes: () => file.subarray(0, length) };
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('build() over the sinks', () => {
+  for (const formatId of ['raw', 'tar', 'qcow2', 'vhd', 'vdi']) {
+    it(`${formatId}: a seekable sink gets the format's bytes`, async () => {
+      if (!findFormat(formatId)) return;
+      const size = formatId === 'tar' ? 1024 * MiB : 64 * MiB;
+      const m = memorySink(size);
+      const r = await build({ kernel, size, args: 'a b', formatId }, m.sink);
+      const ref = reference(formatId, size, 'a b');
+      expect(r.fileSize).toBe(ref.length);
+      expect(sha(m.bytes())).toBe(ref.hash);
+    });
+  }
+
+  it('the Blob sink gives the same bytes, and refuses output over its cap', async () => {
+    const size = 64 * MiB;
+    const r = await build({ kernel, size, args: 'x', formatId: 'raw' }, blobSink('application/octet-stream', 128 * MiB));
+    expect(r.blob!.size).toBe(size);
+    expect(sha(new Uint8Array(await r.blob!.arrayBuffer()))).toBe(reference('raw', size, 'x').hash);
+    await expect(build({ kernel, size: 256 * MiB, args: 'x', formatId: 'raw' }, blobSink('application/octet-stream', 128 * MiB))).rejects.toMatchObject({ code: 'BLOB_TOO_BIG' });
+  });
+
+  it('the port sink sends one chunk per pull, zeros included, then end', async () => {
+    const size = 64 * MiB;
+    const ch = new MessageChannel();
+    const sink = portSink(ch.port2 as unknown as MessagePort);
+    const got: Uint8Array[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const ended = new Promise<void>((resolve, reject) => {
+      ch.port1.on('message', (m: DownloadMessage) => {
+        if (m.type === 'chunk') {
+          inFlight--;
+          got.push(m.bytes);
+          expect(m.bytes.length).toBeLessThanOrEqual(STREAM_CHUNK);
+          // The "service worker" asks for the next chunk only after this one arrived.
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          ch.port1.postMessage({ type: 'pull' });
+        } else if (m.type === 'end') resolve();
+        else if (m.type === 'abort') reject(new Error(m.message));
+      });
+    });
+    inFlight = 2;
+    ch.port1.postMessage({ type: 'pull' });
+    ch.port1.postMessage({ type: 'pull' });
+    const r = await build({ kernel, size, args: 'x', formatId: 'raw' }, sink);
+    await ended;
+    ch.port1.close();
+    expect(r.fileSize).toBe(size);
+    expect(maxInFlight).toBeLessThanOrEqual(2);
+    const all = Buffer.concat(got);
+    expect(all.length).toBe(size);
+    expect(sha(all)).toBe(reference('raw', size, 'x').hash);
+  });
+
+  it('cancelling aborts the sink and rejects with the core\'s ABORTED error', async () => {
+    const ctl = new AbortController();
+    const m = memorySink(MiB);
+    const sink: Sink = {
+      ...m.sink,
+      seekable: false, // every zero is written, so there is time to cancel
+      async write(pos, bytes) {
+        if (pos > 8 * MiB) ctl.abort();
+        await m.sink.write(0, bytes.subarray(0, Math.min(bytes.length, MiB)));
+      },
+    };
+    await expect(build({ kernel, size: 16 * 1024 * MiB, args: '', formatId: 'raw' }, sink, { signal: ctl.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(m.log).toEqual(['abort']);
+  });
+
+  it("an unknown format is the page's sentence, not a crash", async () => {
+    await expect(build({ kernel, size: 64 * MiB, args: '', formatId: 'zip' }, memorySink(0).sink)).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN' });
+  });
+});
