@@ -22,6 +22,17 @@ export const CSP = [
 
 export const PREVIEW_PORT = 4173;
 
+/**
+ * `vite` (dev) injects CSS through <style> elements, which the policy forbids;
+ * the dev server alone allows inline styles. Builds and `vite preview` keep it strict.
+ */
+const DEV_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
+const devCsp = {
+  name: 'dev-csp',
+  apply: 'serve' as const,
+  transformIndexHtml: (html: string) => html.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+};
+
 const headers = {
   'Content-Security-Policy': CSP,
   'X-Content-Type-Options': 'nosniff',
@@ -34,8 +45,9 @@ export default defineConfig({
   build: { target: 'es2022', sourcemap: false },
   worker: { format: 'es' },
   preview: { port: PREVIEW_PORT, strictPort: true, headers },
-  server: { headers },
+  server: { headers: { ...headers, 'Content-Security-Policy': DEV_CSP } },
   plugins: [
+    devCsp,
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src',
