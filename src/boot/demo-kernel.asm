@@ -510,6 +510,7 @@ ram_at_1m:      db 0
 tail_expected:  db "TAILMARK"
 
 %if PAD_TO > 0
+    times (PAD_TO - 8 - ($ - file_start)) / 8 dq 0xA5A5A5A5A5A5A5A5  ; 8 at a time: fast
     times PAD_TO - 8 - ($ - file_start) db 0xA5
 %endif
 tail_marker:    db "TAILMARK"     ; last 8 bytes of the loaded slice

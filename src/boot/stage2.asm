@@ -99,7 +99,9 @@ check_fit:
 
 ; ---- failure reporting ----
 ; fatal: SI = message. fail_begin: prints the prefix and SI, returns.
-; fail_end: prints the tail, signals QEMU's isa-debug-exit if enabled, halts.
+; fail_end: prints the tail, signals QEMU's isa-debug-exit if enabled and
+; CPUID says a hypervisor is present (on bare metal port 0x501 can be chipset
+; GPIO registers, so nothing is written there), halts.
 fatal:
     call fail_begin
 fail_end:
@@ -107,6 +109,10 @@ fail_end:
     call puts
     test byte [P(P_FLAGS)], FLAG_DEBUG_EXIT
     jz .stop
+    mov eax, 1
+    cpuid
+    bt ecx, 31                  ; hypervisor present
+    jnc .stop
     mov dx, DEBUG_EXIT_PORT
     mov al, LOADER_FAIL_EXIT
     out dx, al
