@@ -293,7 +293,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(await buildAndWait(page)).toMatch(/limit; choose a smaller Size/);
   });
 
-  it('cancels mid-build and leaves nothing behind, on both save paths', async () => {
+  it('cancels a service-worker download mid-build and leaves nothing behind', async () => {
     // Service-worker download of a large raw image: zeros are streamed, so it takes a while.
     const { page } = await open('none');
     await serviceWorkerReady(page);
@@ -307,7 +307,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     const dl = await dlp;
     expect(await dl.failure()).not.toBeNull();
     expect(await dl.path().catch(() => null)).toBeNull();
+  }, 240_000);
 
+  it('cancels a file-picker build mid-way and leaves no file behind', async () => {
     // File picker: a GCE image of a 256 MiB kernel (gzip keeps it busy), cancelled while writing.
     const { page: p2 } = await open('opfs');
     writeFileSync(tmp.path('big.virtio'), solo5Kernel({ dataSize: 256 << 20 }));
@@ -319,7 +321,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await expect.poll(() => p2.locator('#outcome').innerText()).toContain('Cancelled');
     expect(await p2.evaluate(() => (window as unknown as { __picked?: string }).__picked)).toBe('big.tar.gz');
     expect(await opfsNames(p2)).not.toContain('big.tar.gz');
-  });
+  }, 240_000);
 
   it('works offline after the first visit, building and saving, even with the server stopped', async () => {
     const offline = await startPreview(OFFLINE_PORT);
