@@ -83,7 +83,7 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   say('');
   say('| size | format | ours (CLI) | peak memory | Linux pipeline, old tool\'s steps (dd) | Linux pipeline, lean (mkfs.fat --offset) | speed-up vs old / lean |');
   say('|---|---|---|---|---|---|---|');
-  const bin = join(root, 'bin/solo5-virtio-mkimage.mjs');
+  const bin = join(root, 'bin/solo5-virtio-mkimage.cjs');
   for (const size of SIZES) {
     for (const format of ['raw', 'tar']) {
       const ext = format === 'raw' ? 'img' : 'tar.gz';

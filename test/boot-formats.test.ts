@@ -1,6 +1,6 @@
 /**
  * Every output format of the CLI boots: the image is written by the real CLI
- * (bin/solo5-virtio-mkimage.mjs), opened by QEMU in its own container format
+ * (bin/solo5-virtio-mkimage.cjs), opened by QEMU in its own container format
  * (GCE's tar.gz is unpacked with GNU tar first, as Google does), and the demo
  * kernel must print its arguments and exit with status 83.
  */
@@ -12,13 +12,13 @@ import { boot, type Controller } from './helpers/qemu';
 import { run, tempDir, tools } from './helpers/tools';
 
 const ROOT = resolve(__dirname, '..');
-const CLI = resolve(ROOT, 'bin/solo5-virtio-mkimage.mjs');
+const CLI = resolve(ROOT, 'bin/solo5-virtio-mkimage.cjs');
 const ARGS = ['Hello_Solo5', '--x="y  z"'];
 
 describe.skipIf(!tools('qemu-system-x86_64', 'tar'))('images written by the CLI boot in every format', () => {
   const t = tempDir('ukd-bootfmt-');
   beforeAll(() => {
-    if (!existsSync(resolve(ROOT, 'dist-cli/cli.mjs'))) run(process.execPath, [resolve(ROOT, 'scripts/build-cli.mjs')]);
+    if (!existsSync(resolve(ROOT, 'dist-cli/cli.cjs'))) run(process.execPath, [resolve(ROOT, 'scripts/build-cli.mjs')]);
   });
   afterAll(() => t.cleanup());
 

@@ -11,7 +11,7 @@ import { run, runAll, tempDir, tools } from './helpers/tools';
 import { planImage } from '../src/core/image';
 import { writePlanRange } from './helpers/image-files';
 
-const BIN = new URL('../bin/solo5-virtio-mkimage.mjs', import.meta.url).pathname;
+const BIN = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 const tmp = tempDir('ukd-cli-');
 const p = tmp.path;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');

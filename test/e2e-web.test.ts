@@ -19,7 +19,7 @@ import { boot } from './helpers/qemu';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { inspectKernel } from '../src/core/kernel';
 
-const BIN = new URL('../bin/solo5-virtio-mkimage.mjs', import.meta.url).pathname;
+const BIN = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 const PORT = 4391;
 const OFFLINE_PORT = 4392;
 const SLICE = 16 << 20;

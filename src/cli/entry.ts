@@ -1,4 +1,4 @@
-/** Entry point of the bundled CLI (dist-cli/cli.mjs). */
+/** Entry point of the bundled CLI (dist-cli/cli.cjs). */
 import { main } from './main';
 
 main(process.argv.slice(2)).then(
