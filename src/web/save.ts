@@ -3,7 +3,10 @@
  *  1. File System Access: the handle is picked in the click handler and the
  *     worker writes to it (seeking over zeros, aborting on cancel);
  *  2. a download streamed by our own service worker (src/sw.ts) from bytes the
- *     worker hands it over a MessagePort, on demand;
+ *     worker hands it over a MessagePort, on demand: StreamSaver's technique
+ *     without its files (its mitm.html needs inline script, which our CSP
+ *     forbids, and its sw.js would be a second service worker; on our own
+ *     origin no man in the middle is needed), see ARCHITECTURE.md;
  *  3. a Blob, the last resort, capped (BLOB_CAP) with a warning on the page.
  */
 import type { FormatInfo, Saver } from './model';

@@ -21,7 +21,7 @@
  * GNU's base-256 form: first byte 0x80, the rest big-endian binary.
  */
 import { ascii, utf8 } from '../bytes';
-import type { ImagePlan } from '../plan';
+import { isZero, type ImagePlan } from '../plan';
 
 export const BLOCK = 512;
 /** GNU tar's default record: 20 blocks. Archives are padded to a whole record. */
@@ -171,23 +171,34 @@ export function encodeSparseHeader(h: SparseHeader): Uint8Array {
 }
 
 /**
- * The sparse map of a plan: its data pieces rounded out to whole 512-byte
- * sectors (as GNU tar's own maps are) and merged where they touch, then
- * (size, 0) when the disk ends in a hole. Cost is proportional to the number
- * of pieces; the zeros are never looked at.
+ * The sparse map of a plan, as GNU tar's block scan (`--hole-detection=raw`)
+ * makes it for the raw disk: every 512-byte sector holding a non-zero byte is
+ * data, runs of such sectors are merged, and all-zero sectors are holes, even
+ * inside a piece (a kernel's zero padding is neither stored nor compressed).
+ * Then (size, 0) when the disk ends in a hole. Only the pieces' bytes are
+ * read; the zeros between them are never looked at.
  */
 export function sparseMap(plan: ImagePlan): SparseEntry[] {
   const map: SparseEntry[] = [];
-  let end = 0;
-  for (const p of plan.pieces) {
-    const start = Math.floor(p.offset / BLOCK) * BLOCK;
-    const stop = Math.min(plan.size, Math.ceil((p.offset + p.bytes.length) / BLOCK) * BLOCK);
-    if (map.length > 0 && start <= end) {
-      end = Math.max(end, stop);
-      map[map.length - 1].numbytes = end - map[map.length - 1].offset;
+  let end = 0; // end of the last data run
+  const addSector = (s: number) => {
+    const last = map[map.length - 1];
+    if (last && s <= end) {
+      // The same sector again (two pieces share it) or the next one.
+      end = Math.max(end, s + BLOCK);
+      last.numbytes = end - last.offset;
     } else {
-      map.push({ offset: start, numbytes: stop - start });
-      end = stop;
+      map.push({ offset: s, numbytes: BLOCK });
+      end = s + BLOCK;
+    }
+  };
+  for (const p of plan.pieces) {
+    const pEnd = p.offset + p.bytes.length;
+    for (let s = Math.floor(p.offset / BLOCK) * BLOCK; s < pEnd; s += BLOCK) {
+      if (s + BLOCK <= end) continue; // already data (shared with the previous piece)
+      const from = Math.max(s, p.offset) - p.offset;
+      const to = Math.min(s + BLOCK, pEnd) - p.offset;
+      if (!isZero(p.bytes.subarray(from, to))) addSector(s);
     }
   }
   if (end < plan.size || map.length === 0) map.push({ offset: plan.size, numbytes: 0 });
@@ -231,7 +242,8 @@ export function* sparseTar(plan: ImagePlan, opts: SparseTarOptions): Generator<T
   yield { bytes: header, covered: 0 };
   let written = header.length;
 
-  // Zeros between pieces inside a merged region are under 2 sectors; the
+  // Zeros inside a data run are under a sector (between two pieces that share
+  // one, or the unused part of a piece's first or last sector); the
   // buffer also serves the padding and the end-of-archive blocks.
   const zeros = new Uint8Array(RECORD);
   const zeroRun = function* (n: number, covered: number): Generator<TarChunk> {
