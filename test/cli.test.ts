@@ -129,7 +129,7 @@ describe('bad input: one line, exit 1, nothing written', () => {
   });
   const cases: [string, string[], RegExp][] = [
     ['empty file', ['out.img', 'empty.virtio'], /^solo5-virtio-mkimage: error: The kernel file is empty \(0 bytes\)\./],
-    ['random bytes', ['out.img', 'random.virtio'], /^solo5-virtio-mkimage: error: The kernel has no Multiboot header/],
+    ['random bytes', ['out.img', 'random.virtio'], /^solo5-virtio-mkimage: error: The kernel file is not a kernel: it is not an ELF file \(it starts with bytes [0-9A-F ]{11}, not 7F 45 4C 46\)/],
     ['truncated ELF', ['out.img', 'truncated.virtio'], /^solo5-virtio-mkimage: error: The kernel is truncated: an ELF header needs at least 52 bytes but the file has 40\./],
     ['no multiboot header', ['out.img', 'nomb.virtio'], /^solo5-virtio-mkimage: error: The kernel has no Multiboot header \(magic 0x1BADB002\) in its first 8192 bytes/],
     ['bad checksum', ['out.img', 'badsum.virtio'], /^solo5-virtio-mkimage: error: The kernel's Multiboot header at file offset 0x1020 has checksum 0xE4514FFC/],

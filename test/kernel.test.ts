@@ -59,8 +59,14 @@ describe('inspectKernel on bad input: exact messages', () => {
     [
       'random bytes',
       () => Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24),
-      'MB_NO_HEADER',
-      'The kernel has no Multiboot header (magic 0x1BADB002) in its first 8192 bytes, so no BIOS boot loader can start it. Build the unikernel with the Solo5 virtio target (e.g. `mirage configure -t virtio`).',
+      'NOT_A_KERNEL',
+      'The kernel file is not a kernel: it is not an ELF file (it starts with bytes 00 9E 3C DA, not 7F 45 4C 46) and has no Multiboot header (magic 0x1BADB002) in its first 8192 bytes. Choose the .virtio file your unikernel build produced (for MirageOS: `mirage configure -t virtio && make`).',
+    ],
+    [
+      'a gzip file (an image built earlier)',
+      () => Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]),
+      'NOT_A_KERNEL',
+      'The kernel file is gzip-compressed data (perhaps an image made earlier), not a kernel. Choose the .virtio file your unikernel build produced (for MirageOS: `mirage configure -t virtio && make`).',
     ],
     ['truncated ELF (20 bytes)', () => solo5Kernel().slice(0, 20), 'ELF_TRUNCATED', 'The kernel is truncated: an ELF header needs at least 52 bytes but the file has 20. Copy the file again or rebuild it.'],
     ['truncated ELF (program headers cut)', () => solo5Kernel().slice(0, 100), 'ELF_TRUNCATED', 'The kernel is truncated: its 1 program headers end at byte 120 (e_phoff 0x40) but the file has 100 bytes. Copy the file again or rebuild it.'],

@@ -6,7 +6,7 @@ import { rd32le } from './bytes';
 import { elfNotes, isElf, parseElf, PT_LOAD, type ElfFile } from './elf';
 import { fail, formatBytes, hex } from './errors';
 import type { LoadPlan, LoadSegment } from './load-plan';
-import { checkFlags, findMultiboot, kludgePlan, MB_FLAG_AOUT_KLUDGE, MIN_LOAD_ADDR, type MultibootHeader } from './multiboot';
+import { checkFlags, findMultiboot, kludgePlan, MB_FLAG_AOUT_KLUDGE, MB_MAGIC, MB_SEARCH, MIN_LOAD_ADDR, type MultibootHeader } from './multiboot';
 
 /** Solo5 ABI note: name "Solo5", type "ABI1", desc {u32 target, u32 version}. */
 const SOLO5_NOTE_NAME = 'Solo5';
@@ -53,6 +53,7 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   } else if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45) {
     fail('ELF_TRUNCATED', `The ${what} is truncated: it starts like an ELF file but has only ${b.length} bytes. Copy the file again or rebuild it.`);
   }
+  if (!elf) notAKernel(b, what);
   const mb = findMultiboot(b, what);
   checkFlags(mb, what);
   let load: LoadPlan;
@@ -76,6 +77,22 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
     solo5AbiVersion,
     notes,
   };
+}
+
+/**
+ * A file that is neither ELF nor carries a Multiboot header is not a kernel
+ * at all (a disk image, an archive, a script...): say so, rather than talk
+ * about Multiboot headers. Plain Multiboot binaries (a header, no ELF) pass.
+ */
+function notAKernel(b: Uint8Array, what: string): void {
+  const limit = Math.min(MB_SEARCH, b.length) - 4;
+  for (let i = 0; i <= limit; i += 4) if (rd32le(b, i) === MB_MAGIC) return;
+  const choose = 'Choose the .virtio file your unikernel build produced (for MirageOS: `mirage configure -t virtio && make`).';
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) {
+    fail('NOT_A_KERNEL', `The ${what} file is gzip-compressed data (perhaps an image made earlier), not a kernel. ${choose}`);
+  }
+  const head = Array.from(b.subarray(0, 4), (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+  fail('NOT_A_KERNEL', `The ${what} file is not a kernel: it is not an ELF file (it starts with bytes ${head}, not 7F 45 4C 46) and has no Multiboot header (magic ${hex(MB_MAGIC)}) in its first ${MB_SEARCH} bytes. ${choose}`);
 }
 
 /** Load plan from PT_LOAD program headers (physical addresses), when the kludge is not set. */

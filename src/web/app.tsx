@@ -108,7 +108,12 @@ function KernelInfo({ model }: { model: Model }) {
         <dt>Entry</dt>
         <dd>{hex(i.entry)}</dd>
         <dt>Solo5 target</dt>
-        <dd>{i.solo5Target ?? 'none found (no Solo5 note; it may still boot if it is a plain Multiboot kernel)'}</dd>
+        <dd>
+          {i.solo5Target ??
+            (k.demo
+              ? 'none: the demo kernel is our own, written to the Solo5 virtio boot contract (no Solo5 inside)'
+              : 'none found (no Solo5 note; it may still boot if it is a plain Multiboot kernel)')}
+        </dd>
       </dl>
       {i.notes.length ? (
         <ul class="notes">
