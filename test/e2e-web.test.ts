@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { buildPage, haveChromium, launchChromium, NO_PICKER, OPFS_PICKER, startPreview, type Server } from './helpers/browser';
 import { run, tempDir, tools } from './helpers/tools';
@@ -127,7 +128,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
 
   async function choose(page: Page, path: string, args = ARGS) {
     await page.getByLabel('Unikernel', { exact: true }).setInputFiles(path);
-    await page.locator('.kernel-info, #kernel-error').first().waitFor();
+    // The page opens with the demo kernel chosen: wait for this file's own verdict.
+    const name = basename(path);
+    await page.locator('.kernel-info', { hasText: name }).or(page.locator('#kernel-error', { hasText: name })).first().waitFor();
     await page.getByLabel('Arguments').fill(args);
     await page.locator('figure.layout figcaption', { hasText: args }).waitFor();
   }
@@ -239,16 +242,24 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(list[0]).toMatch(/ 1073741824 .* disk\.raw$/);
   });
 
-  it('builds the built-in demo kernel in one click', async () => {
+  it('opens with the demo kernel chosen, so one click builds it; the demo button brings it back', async () => {
     const { page } = await open('opfs');
-    await page.getByRole('button', { name: 'Use the demo kernel' }).click();
-    await page.locator('.kernel-info').waitFor();
+    await page.locator('.kernel-info', { hasText: 'Demo kernel looks good' }).waitFor();
     await page.locator('figure.layout').waitFor();
+    expect(await page.getByLabel('File name').inputValue()).toBe('demo.img');
+    expect(await page.getByRole('button', { name: 'Build image' }).isEnabled()).toBe(true);
     const text = await buildAndWait(page);
     expect(text).toContain('Saved to the file you chose');
     const r = spawnSync(process.execPath, [BIN, '-q', tmp.path('cli-demo.img'), '--demo'], { env: { ...process.env, SOURCE_DATE_EPOCH: '' } });
     expect(r.status).toBe(0);
     expect(await opfsHashes(page, 'demo.img')).toEqual(sliceHashes(tmp.path('cli-demo.img')));
+    // Another kernel replaces the demo; the button brings the demo back.
+    writeFileSync(tmp.path('other.virtio'), solo5Kernel());
+    await choose(page, tmp.path('other.virtio'));
+    expect(await page.getByLabel('File name').inputValue()).toBe('other.img');
+    await page.getByRole('button', { name: 'Use the demo kernel' }).click();
+    await page.locator('.kernel-info', { hasText: 'Demo kernel looks good' }).waitFor();
+    expect(await page.getByLabel('File name').inputValue()).toBe('demo.img');
   });
 
   it('streams raw and GCE downloads through the service worker; the raw one boots and prints the arguments', async () => {

@@ -18,6 +18,10 @@ const demo = DEMO_KERNEL ? () => DEMO_KERNEL!.slice() : null;
 
 render(<App model={model} demo={demo} />, document.getElementById('app')!);
 
+// A newcomer starts with the built-in demo kernel chosen: one click on Build
+// gives a bootable image. Choosing a file (or dropping one) replaces it.
+if (demo) void model.chooseKernel('demo.virtio', demo(), true);
+
 // The service worker makes the page work offline and streams downloads.
 if ('serviceWorker' in navigator && !import.meta.env.DEV) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
