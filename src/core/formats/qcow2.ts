@@ -17,9 +17,9 @@
  * snapshots, no backing file. All fields are big-endian.
  */
 import type { ImagePlan } from '../plan';
-import { dataBlocks, isZero, readPlan } from '../plan';
 import { u32be, u64be } from '../bytes';
 import { fail, formatBytes } from '../errors';
+import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
 export const QCOW2 = {
@@ -80,18 +80,6 @@ export interface Qcow2Layout {
   dataStart: number;
   /** Clusters in the file (its length is totalClusters × 64 KiB). */
   totalClusters: number;
-}
-
-/**
- * Blocks of `blockSize` that hold a non-zero byte, sorted. Reads only the
- * data pieces (never the zeros between them). Shared with vhd, vmdk and vdi.
- */
-export function nonZeroBlocks(plan: ImagePlan, blockSize: number): number[] {
-  const buf = new Uint8Array(blockSize);
-  return dataBlocks(plan, blockSize).filter((b) => {
-    readPlan(plan, b * blockSize, buf);
-    return !isZero(buf);
-  });
 }
 
 export function qcow2Layout(plan: ImagePlan): Qcow2Layout {
@@ -207,16 +195,6 @@ function checkSize(size: number): void {
   }
 }
 
-/** Delay parts by one so that the last one can say it covers the whole disk. Shared with vmdk.ts. */
-export function* lastCovers(parts: Iterable<OutputPart>, size: number): Generator<OutputPart> {
-  let prev: OutputPart | undefined;
-  for (const p of parts) {
-    if (prev) yield prev;
-    prev = p;
-  }
-  if (prev) yield { ...prev, covered: size };
-}
-
 function write(plan: ImagePlan, opts: FormatOptions): Iterable<OutputPart> {
   checkSize(plan.size);
   return lastCovers(parts(plan, opts), plan.size);
@@ -234,11 +212,7 @@ function* parts(plan: ImagePlan, _opts: FormatOptions): Generator<OutputPart> {
     d = next;
     yield { kind: 'data', bytes: table, covered: 0 };
   }
-  for (const c of l.dataClusters) {
-    const buf = new Uint8Array(C);
-    readPlan(plan, c * C, buf);
-    yield { kind: 'data', bytes: buf, covered: Math.min(plan.size, (c + 1) * C) };
-  }
+  yield* blockParts(plan, l.dataClusters, C);
 }
 
 export const qcow2Format: OutputFormat = {

@@ -13,11 +13,10 @@
  * gives one of them a fresh UUID).
  */
 import type { ImagePlan } from '../plan';
-import { readPlan } from '../plan';
 import { ascii, deriveBytes, u32le, u64le } from '../bytes';
 import { fail, formatBytes } from '../errors';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
-import { lastCovers, nonZeroBlocks } from './qcow2';
+import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
 const MiB = 1024 * 1024;
 
@@ -131,11 +130,7 @@ function* parts(plan: ImagePlan, opts: FormatOptions): Generator<OutputPart> {
   yield { kind: 'data', bytes: encodeVdiBlockMap(l), covered: 0 };
   const gap = l.dataOffset - VDI.BLOCK_MAP_OFFSET - l.blockMapBytes;
   if (gap > 0) yield { kind: 'hole', length: gap, covered: 0 };
-  for (const blk of l.allocated) {
-    const buf = new Uint8Array(VDI.BLOCK_SIZE);
-    readPlan(plan, blk * VDI.BLOCK_SIZE, buf);
-    yield { kind: 'data', bytes: buf, covered: Math.min(plan.size, (blk + 1) * VDI.BLOCK_SIZE) };
-  }
+  yield* blockParts(plan, l.allocated, VDI.BLOCK_SIZE);
 }
 
 export const vdiFormat: OutputFormat = {

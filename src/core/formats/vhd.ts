@@ -16,7 +16,7 @@ import { extents, readPlan } from '../plan';
 import { ascii, deriveBytes, u16be, u32be, u64be } from '../bytes';
 import { fail, formatBytes } from '../errors';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
-import { nonZeroBlocks } from './qcow2';
+import { nonZeroBlocks } from './blocks';
 
 const MiB = 1024 * 1024;
 

@@ -21,7 +21,7 @@ import { readPlan } from '../plan';
 import { derive32, u32le, u64le, utf8 } from '../bytes';
 import { fail, formatBytes } from '../errors';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
-import { lastCovers, nonZeroBlocks } from './qcow2';
+import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
 const SECTOR = 512;
 
@@ -303,10 +303,9 @@ function* writeSparse(plan: ImagePlan, opts: FormatOptions): Generator<OutputPar
     if (!t) tables.set(k, (t = new Uint8Array(VMDK.GT_SECTORS * SECTOR)));
     u32le(t, (g % VMDK.GTES_PER_GT) * 4, l.overHead + i * VMDK.GRAIN_SECTORS);
   });
-  for (const [dirOffset, tablesStart] of [
-    [l.rgdOffset, l.rgtStart],
-    [l.gdOffset, l.gtStart],
-  ]) {
+  // The redundant directory and its tables, then the primary ones: the file
+  // is written in order, so they land at rgdOffset and gdOffset.
+  for (const tablesStart of [l.rgtStart, l.gtStart]) {
     const dir = new Uint8Array(l.gdSectors * SECTOR);
     for (let k = 0; k < l.gts; k++) u32le(dir, k * 4, tablesStart + k * VMDK.GT_SECTORS);
     yield { kind: 'data', bytes: dir, covered: 0 };
@@ -326,11 +325,7 @@ function* writeSparse(plan: ImagePlan, opts: FormatOptions): Generator<OutputPar
   }
   const pad = (l.overHead - (l.gtStart + l.gts * VMDK.GT_SECTORS)) * SECTOR;
   if (pad) yield { kind: 'hole', length: pad, covered: 0 };
-  for (const g of l.grains) {
-    const buf = new Uint8Array(VMDK.GRAIN);
-    readPlan(plan, g * VMDK.GRAIN, buf);
-    yield { kind: 'data', bytes: buf, covered: Math.min(plan.size, (g + 1) * VMDK.GRAIN) };
-  }
+  yield* blockParts(plan, l.grains, VMDK.GRAIN);
 }
 
 export const vmdkFormat: OutputFormat = {
