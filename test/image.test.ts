@@ -182,6 +182,8 @@ describe('size and fit errors', () => {
     expect(() => parseSize('1X')).toThrow('The size "1X" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.');
     expect(() => parseSize('1000')).toThrow('The size 1000 (1000 bytes) is not a whole number of 512-byte sectors; round it, for example to 1M.');
     expect(() => parseSize('3T')).toThrow('The size 3T (3 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.');
+    expect(() => parseSize('100000T')).toThrow('The size 100000T (100000 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.');
+    expect(() => parseSize('1.0000001G')).toThrow('The size "1.0000001G" is not a whole number of bytes; write it in a smaller unit (for example 1536M instead of 1.5001G).');
     expect(parseSize('64M')).toBe(64 * MiB);
     expect(parseSize('1.5G')).toBe(1536 * MiB);
     expect(parseSize('10GiB')).toBe(10 * GiB);
