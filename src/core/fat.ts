@@ -420,7 +420,7 @@ export function formatFat(opts: FatOptions): FatVolume {
   });
 
   const regions: Region[] = [
-    { name: 'Boot sector', start: 0, length: at(l.reservedSectors), note: type === 32 ? 'FAT32 boot record, FSInfo and their backups (reserved sectors)' : 'Boot sector with the BIOS parameter block' },
+    { name: type === 32 ? 'Reserved sectors' : 'Boot sector', start: 0, length: at(l.reservedSectors), note: type === 32 ? 'FAT32 boot record, FSInfo and their backups (reserved sectors)' : 'Boot sector with the BIOS parameter block' },
     { name: 'FAT 1', start: at(l.reservedSectors), length: at(l.fatSectors), note: `File allocation table: one ${type}-bit entry per cluster` },
     { name: 'FAT 2', start: at(l.reservedSectors + l.fatSectors), length: at(l.fatSectors), note: 'Second copy of the FAT' },
   ];

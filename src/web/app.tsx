@@ -14,6 +14,11 @@ function hex(n: number): string {
   return '0x' + n.toString(16).toUpperCase();
 }
 
+/** Text from the core, where `backquoted` parts are commands: shown as code. */
+export function Prose({ text }: { text: string }) {
+  return <>{text.split('`').map((part, i) => (i % 2 ? <code key={i}>{part}</code> : part))}</>;
+}
+
 function KernelPicker({ model, demo }: { model: Model; demo: (() => Uint8Array) | null }) {
   const input = useRef<HTMLInputElement>(null);
   const onFile = async (file: File | undefined) => {
@@ -85,7 +90,7 @@ function KernelInfo({ model }: { model: Model }) {
   if (k.status === 'error')
     return (
       <div class="error" role="alert" id="kernel-error">
-        <strong>{k.name}</strong> cannot be used: {k.message}
+        <strong>{k.name}</strong> cannot be used: <Prose text={k.message} />
       </div>
     );
   const i = k.info;
@@ -118,7 +123,9 @@ function KernelInfo({ model }: { model: Model }) {
       {i.notes.length ? (
         <ul class="notes">
           {i.notes.map((n) => (
-            <li key={n}>{n}</li>
+            <li key={n}>
+              <Prose text={n} />
+            </li>
           ))}
         </ul>
       ) : null}
@@ -166,7 +173,7 @@ function Options({ model }: { model: Model }) {
             ))}
           </select>
           <p id="format-hint" class="hint">
-            {fmt.usedFor}
+            <Prose text={fmt.usedFor} />
           </p>
         </div>
         <div class="field">
@@ -211,7 +218,7 @@ function Options({ model }: { model: Model }) {
       </div>
       {pv.status === 'error' ? (
         <div class="error" role="alert" id="plan-error">
-          {pv.message}
+          <Prose text={pv.message} />
         </div>
       ) : null}
       {pv.status === 'ok' ? <Layout preview={pv.value} /> : null}
@@ -296,7 +303,7 @@ function Outcome({ model }: { model: Model }) {
   if (b.phase === 'error')
     return (
       <div class="error" role="alert" id="outcome">
-        {b.message}
+        <Prose text={b.message} />
       </div>
     );
   if (b.phase !== 'done') return null;
@@ -328,7 +335,9 @@ function Outcome({ model }: { model: Model }) {
       <pre>
         <code>{run.commands.join('\n')}</code>
       </pre>
-      <p class="hint">{run.note}</p>
+      <p class="hint">
+        <Prose text={run.note} />
+      </p>
       {blobNote}
     </div>
   );
