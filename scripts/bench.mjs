@@ -81,28 +81,23 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   // gigabytes of dirty pages whose write-back would otherwise slow whatever
   // runs next (sync's own time is not counted for anyone).
   const settle = () => spawnSync('sync');
-  const measure = (cmd, argv, runs = RUNS) => {
+  // For our CLI, Node's own start-up is timed in turns with it (withNode), so
+  // that both see the same machine (this one's CPU speed drifts by half over
+  // minutes).
+  const nodeTimes = [];
+  const measure = (cmd, argv, runs = RUNS, withNode = false) => {
     settle();
     wall(cmd, argv); // warm the page cache
     const times = [];
-    for (let i = 0; i < runs; i++) times.push(wall(cmd, argv));
+    const node = [];
+    for (let i = 0; i < runs; i++) {
+      if (withNode) node.push(wall(process.execPath, ['-e', '0']));
+      times.push(wall(cmd, argv));
+    }
+    nodeTimes.push(...node);
     const mem = existsSync('/usr/bin/time') ? timeCmd(cmd, argv) : NaN;
     settle();
-    return { ms: median(times), memKiB: mem };
-  };
-  // Node's own start-up, measured in turns with our CLI so that both see the
-  // same machine (this one's CPU speed drifts by half over minutes).
-  const nodeTimes = [];
-  const measureOurs = (argv) => {
-    settle();
-    wall(process.execPath, argv);
-    const times = [];
-    for (let i = 0; i < RUNS; i++) {
-      nodeTimes.push(wall(process.execPath, ['-e', '0']));
-      times.push(wall(process.execPath, argv));
-    }
-    const mem = existsSync('/usr/bin/time') ? timeCmd(process.execPath, argv) : NaN;
-    return { ms: median(times), memKiB: mem, nodeMs: median(nodeTimes.slice(-RUNS)) };
+    return { ms: median(times), memKiB: mem, nodeMs: withNode ? median(node) : NaN };
   };
   const pipelineOk = ['sfdisk', 'mkfs.fat', 'mcopy', 'tar', 'truncate'].every(have);
   say('### Whole processes at the command line');
@@ -114,7 +109,7 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   for (const size of SIZES) {
     for (const format of ['raw', 'tar']) {
       const ext = format === 'raw' ? 'img' : 'tar.gz';
-      const ours = measureOurs([bin, '-q', '-f', format, '--size', `${size / GiB}G`, `ours.${ext}`, kernel, 'bench', '--x=1']);
+      const ours = measure(process.execPath, [bin, '-q', '-f', format, '--size', `${size / GiB}G`, `ours.${ext}`, kernel, 'bench', '--x=1'], RUNS, true);
       let old = { ms: NaN, memKiB: NaN };
       let lean = { ms: NaN, memKiB: NaN };
       if (pipelineOk) {

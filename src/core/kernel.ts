@@ -4,7 +4,7 @@
  */
 import { rd32le } from './bytes';
 import { elfNotes, isElf, parseElf, PT_LOAD, type ElfFile } from './elf';
-import { fail, formatBytes, hex } from './errors';
+import { fail, formatBytes, hex, isImageError } from './errors';
 import type { LoadPlan, LoadSegment } from './load-plan';
 import { checkFlags, findMultiboot, kludgePlan, MB_FLAG_AOUT_KLUDGE, MB_MAGIC, MB_SEARCH, MIN_LOAD_ADDR, type MultibootHeader } from './multiboot';
 
@@ -53,8 +53,13 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   } else if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45) {
     fail('ELF_TRUNCATED', `The ${what} is truncated: it starts like an ELF file but has only ${b.length} bytes. Copy the file again or rebuild it.`);
   }
-  if (!elf) notAKernel(b, what);
-  const mb = findMultiboot(b, what);
+  let mb: MultibootHeader;
+  try {
+    mb = findMultiboot(b, what);
+  } catch (e) {
+    if (!elf && isImageError(e) && e.code === 'MB_NO_HEADER') notAKernel(b, what);
+    throw e;
+  }
   checkFlags(mb, what);
   let load: LoadPlan;
   if (mb.flags & MB_FLAG_AOUT_KLUDGE) {
@@ -82,11 +87,9 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
 /**
  * A file that is neither ELF nor carries a Multiboot header is not a kernel
  * at all (a disk image, an archive, a script...): say so, rather than talk
- * about Multiboot headers. Plain Multiboot binaries (a header, no ELF) pass.
+ * about Multiboot headers.
  */
-function notAKernel(b: Uint8Array, what: string): void {
-  const limit = Math.min(MB_SEARCH, b.length) - 4;
-  for (let i = 0; i <= limit; i += 4) if (rd32le(b, i) === MB_MAGIC) return;
+function notAKernel(b: Uint8Array, what: string): never {
   const choose = 'Choose the .virtio file your unikernel build produced (for MirageOS: `mirage configure -t virtio && make`).';
   if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) {
     fail('NOT_A_KERNEL', `The ${what} file is gzip-compressed data (perhaps an image made earlier), not a kernel. ${choose}`);

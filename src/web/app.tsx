@@ -15,7 +15,7 @@ function hex(n: number): string {
 }
 
 /** Text from the core, where `backquoted` parts are commands: shown as code. */
-export function Prose({ text }: { text: string }) {
+function Prose({ text }: { text: string }) {
   return <>{text.split('`').map((part, i) => (i % 2 ? <code key={i}>{part}</code> : part))}</>;
 }
 
