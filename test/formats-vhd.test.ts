@@ -116,6 +116,8 @@ describe('VHD rules and fields', () => {
     expect(code(() => vhdFormat.checkSize(2041 * GiB))).toBe('VHD_TOO_BIG');
     expect(code(() => vhdDynamicFormat.checkSize(2041 * GiB))).toBe('VHD_TOO_BIG');
     expect(code(() => vhdFormat.checkSize(2040 * GiB))).toBeUndefined();
+    // Said in GiB, like the limit: 2045 GiB must not read as "2 TiB".
+    expect(() => vhdFormat.checkSize(2045 * GiB)).toThrow('vhd: the disk size 2045 GiB (2195802030080 bytes) is above the VHD limit of 2040 GiB');
   });
 
   it('CHS geometry follows the VHD specification algorithm', () => {

@@ -183,7 +183,7 @@ function checkSize(name: string, size: number): void {
     fail('VMDK_SIZE', `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`);
   }
   if (size > VMDK.MAX_SIZE) {
-    fail('VMDK_TOO_BIG', `${name}: the disk size ${formatBytes(size)} is above the VMDK sparse extent limit of 2 TiB minus 512 bytes; choose a smaller size, or use qcow2.`);
+    fail('VMDK_TOO_BIG', `${name}: the disk size ${formatBytes(size)} (${size} bytes) is above the VMDK sparse extent limit of 2 TiB minus 512 bytes; choose a smaller size, or use qcow2.`);
   }
 }
 
