@@ -7,7 +7,9 @@ const bundle = join(__dirname, '..', 'dist-cli', 'cli.cjs');
 try {
   require.resolve(bundle);
 } catch {
-  process.stderr.write('solo5-virtio-mkimage: dist-cli/cli.cjs is missing; run `npm install` (or `npm run build:cli`) in the project first.\n');
+  process.stderr.write(
+    'solo5-virtio-mkimage: dist-cli/cli.cjs is missing; run `npm install` (or `npm run build:cli`) in the project first.\n',
+  );
   process.exit(1);
 }
 require(bundle);

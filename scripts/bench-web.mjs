@@ -15,9 +15,16 @@ const RUNS = process.argv.includes('--quick') ? 1 : 3;
 const VITE = root + 'node_modules/.bin/vite';
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const b = spawnSync(VITE, ['build', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+const b = spawnSync(VITE, ['build', '--logLevel', 'warn'], {
+  cwd: root,
+  encoding: 'utf8',
+  env: { ...process.env, NODE_ENV: 'production' },
+});
 if (b.status !== 0) throw new Error('vite build failed: ' + b.stderr);
-const server = spawn(VITE, ['preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], { cwd: root, stdio: 'ignore' });
+const server = spawn(VITE, ['preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], {
+  cwd: root,
+  stdio: 'ignore',
+});
 const origin = `http://127.0.0.1:${PORT}`;
 let browser;
 try {
@@ -30,7 +37,15 @@ try {
   }
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 
   async function page(picker) {
@@ -77,14 +92,22 @@ try {
     const runs = [];
     for (let i = 0; i < RUNS; i++) runs.push(await time(p, format, size, download));
     const ms = median(runs);
-    rows.push(`| ${label} | ${ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : ms.toFixed(0) + ' ms'} | ${bytes ? ((bytes / 2 ** 20) / (ms / 1000)).toFixed(0) + ' MiB/s' : ''} |`);
+    rows.push(
+      `| ${label} | ${ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : ms.toFixed(0) + ' ms'} | ${bytes ? (bytes / 2 ** 20 / (ms / 1000)).toFixed(0) + ' MiB/s' : ''} |`,
+    );
   };
   await measure('GCE tar.gz, 1 GiB disk, file picker (OPFS)', fsa, 'tar', '1G', false);
   await measure('raw, 1 GiB, file picker (OPFS; zeros skipped)', fsa, 'raw', '1G', false);
   await measure('GCE tar.gz, 1 GiB disk, service-worker download', sw, 'tar', '1G', true);
   await measure('raw, 1 GiB, service-worker download (every byte streamed)', sw, 'raw', '1G', true, 2 ** 30);
   process.stdout.write(
-    [`Demo kernel, click to end message, median of ${RUNS}; Chromium ${browser.version()}.`, '', '| what | time | throughput |', '|---|---|---|', ...rows].join('\n') + '\n',
+    [
+      `Demo kernel, click to end message, median of ${RUNS}; Chromium ${browser.version()}.`,
+      '',
+      '| what | time | throughput |',
+      '|---|---|---|',
+      ...rows,
+    ].join('\n') + '\n',
   );
 } finally {
   await browser?.close();

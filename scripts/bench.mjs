@@ -26,13 +26,21 @@ const say = (s = '') => {
 const have = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmtMs = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
-const fmtBytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const fmtBytes = (n) =>
+  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
 try {
   // Inputs: the CLI bundle, a Solo5-sized kernel (225 KiB, like test_hello) and the demo kernel.
   execFileSync(process.execPath, [join(root, 'scripts/build-cli.mjs')]);
   const helper = join(work, 'bench-inproc.mjs');
-  await build({ entryPoints: [join(root, 'scripts/bench-inproc.ts')], outfile: helper, bundle: true, platform: 'node', format: 'esm', logLevel: 'warning' });
+  await build({
+    entryPoints: [join(root, 'scripts/bench-inproc.ts')],
+    outfile: helper,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
   const kernels = join(work, 'kernels.mjs');
   await build({
     stdin: {
@@ -60,7 +68,9 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   const demo = join(work, 'demo.virtio');
   execFileSync(process.execPath, [kernels, kernel, demo]);
 
-  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; median of ${RUNS} runs; kernel ${fmtBytes(statSync(kernel).size)} (Solo5 test_hello-sized, pseudo-random contents).`);
+  say(
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; median of ${RUNS} runs; kernel ${fmtBytes(statSync(kernel).size)} (Solo5 test_hello-sized, pseudo-random contents).`,
+  );
   say('');
 
   // 1. Whole processes: our CLI vs the pipeline, raw and tar.
@@ -102,20 +112,31 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   const pipelineOk = ['sfdisk', 'mkfs.fat', 'mcopy', 'tar', 'truncate'].every(have);
   say('### Whole processes at the command line');
   say('');
-  say('| size | format | ours (CLI) | of which Node\'s start-up | peak memory | Linux pipeline, old tool\'s steps (dd) | Linux pipeline, lean (mkfs.fat --offset) | speed-up vs old / lean |');
+  say(
+    "| size | format | ours (CLI) | of which Node's start-up | peak memory | Linux pipeline, old tool's steps (dd) | Linux pipeline, lean (mkfs.fat --offset) | speed-up vs old / lean |",
+  );
   say('|---|---|---|---|---|---|---|---|');
   const bin = join(root, 'bin/solo5-virtio-mkimage.cjs');
   const targets = [];
   for (const size of SIZES) {
     for (const format of ['raw', 'tar']) {
       const ext = format === 'raw' ? 'img' : 'tar.gz';
-      const ours = measure(process.execPath, [bin, '-q', '-f', format, '--size', `${size / GiB}G`, `ours.${ext}`, kernel, 'bench', '--x=1'], RUNS, true);
+      const ours = measure(
+        process.execPath,
+        [bin, '-q', '-f', format, '--size', `${size / GiB}G`, `ours.${ext}`, kernel, 'bench', '--x=1'],
+        RUNS,
+        true,
+      );
       let old = { ms: NaN, memKiB: NaN };
       let lean = { ms: NaN, memKiB: NaN };
       if (pipelineOk) {
         const script = join(root, 'scripts/baseline-mkimage.sh');
         // The old tool's dd step copies the whole disk: a few runs are plenty.
-        old = measure(script, ['old', format, `${size / GiB}G`, `old.${ext}`, kernel, 'bench', '--x=1'], size > GiB || quick ? 1 : 3);
+        old = measure(
+          script,
+          ['old', format, `${size / GiB}G`, `old.${ext}`, kernel, 'bench', '--x=1'],
+          size > GiB || quick ? 1 : 3,
+        );
         rmSync(join(work, `old.${ext}`), { force: true });
         lean = measure(script, ['lean', format, `${size / GiB}G`, `lean.${ext}`, kernel, 'bench', '--x=1']);
       }
@@ -124,14 +145,18 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
       );
       if (size === GiB && pipelineOk) {
         const x = old.ms / ours.ms;
-        targets.push(`Target, ${format} at 1 GiB: at least 30× the old tool's pipeline as whole processes: ${x.toFixed(0)}×, ${x >= 30 ? 'met' : 'NOT met'}.`);
+        targets.push(
+          `Target, ${format} at 1 GiB: at least 30× the old tool's pipeline as whole processes: ${x.toFixed(0)}×, ${x >= 30 ? 'met' : 'NOT met'}.`,
+        );
       }
       for (const f of ['ours', 'old', 'lean']) rmSync(join(work, `${f}.${ext}`), { force: true });
     }
   }
   const nodeMem = existsSync('/usr/bin/time') ? timeCmd(process.execPath, ['-e', '0']) : NaN;
   say('');
-  say(`Node's own start-up (\`node -e 0\`, in turns with ours): median ${fmtMs(median(nodeTimes))}, ${(nodeMem / 1024).toFixed(0)} MiB.`);
+  say(
+    `Node's own start-up (\`node -e 0\`, in turns with ours): median ${fmtMs(median(nodeTimes))}, ${(nodeMem / 1024).toFixed(0)} MiB.`,
+  );
   for (const t of targets) say(t);
   say('');
 
@@ -144,7 +169,11 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   say('|---|---|---|---|---|---|');
   for (const size of SIZES) {
     for (const f of formats) {
-      const r = spawnSync(process.execPath, [helper, f, String(size), kernel, join(work, `inproc.${f}`), String(RUNS)], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [helper, f, String(size), kernel, join(work, `inproc.${f}`), String(RUNS)],
+        { encoding: 'utf8' },
+      );
       rmSync(join(work, `inproc.${f}`), { force: true });
       if (r.status !== 0) {
         say(`| ${f} | ${size / GiB} GiB | error: ${r.stderr.trim().split('\n')[0]} | | | |`);
@@ -152,7 +181,9 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
       }
       const j = JSON.parse(r.stdout.trim().split('\n').pop());
       inproc.set(`${f}@${size}`, j);
-      say(`| ${f} | ${size / GiB} GiB | ${fmtMs(j.firstMs)} | ${fmtMs(j.warmMs)} | ${fmtBytes(j.outputBytes)} | ${(j.maxRssKiB / 1024).toFixed(0)} MiB |`);
+      say(
+        `| ${f} | ${size / GiB} GiB | ${fmtMs(j.firstMs)} | ${fmtMs(j.warmMs)} | ${fmtBytes(j.outputBytes)} | ${(j.maxRssKiB / 1024).toFixed(0)} MiB |`,
+      );
     }
   }
   say('');
@@ -160,10 +191,14 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
     const cases = SIZES.map((size) => inproc.get(`${f}@${size}`)).filter(Boolean);
     if (cases.length === 0) continue;
     const worst = Math.max(...cases.map((j) => j.warmMs));
-    say(`Target, ${f}: in-process build under 20 ms at ${SIZES.map((x) => `${x / GiB} GiB`).join(' and ')} (warm): worst ${fmtMs(worst)}, ${worst < 20 ? 'met' : 'NOT met'}.`);
+    say(
+      `Target, ${f}: in-process build under 20 ms at ${SIZES.map((x) => `${x / GiB} GiB`).join(' and ')} (warm): worst ${fmtMs(worst)}, ${worst < 20 ? 'met' : 'NOT met'}.`,
+    );
     if (cases.length > 1) {
       const [a, b] = [cases[0].maxRssKiB, cases[cases.length - 1].maxRssKiB];
-      say(`Target, ${f}: peak memory does not grow with the disk size: ${(a / 1024).toFixed(0)} MiB at ${SIZES[0] / GiB} GiB, ${(b / 1024).toFixed(0)} MiB at ${SIZES[SIZES.length - 1] / GiB} GiB, ${b <= a * 1.25 ? 'met' : 'NOT met'}.`);
+      say(
+        `Target, ${f}: peak memory does not grow with the disk size: ${(a / 1024).toFixed(0)} MiB at ${SIZES[0] / GiB} GiB, ${(b / 1024).toFixed(0)} MiB at ${SIZES[SIZES.length - 1] / GiB} GiB, ${b <= a * 1.25 ? 'met' : 'NOT met'}.`,
+      );
     }
   }
   say('');
@@ -176,7 +211,24 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
     const firstLine = (qemuArgs) =>
       new Promise((resolve) => {
         const t0 = performance.now();
-        const q = spawn('qemu-system-x86_64', ['-accel', 'tcg', '-display', 'none', '-serial', 'stdio', '-no-reboot', '-device', 'isa-debug-exit', '-m', '256', ...qemuArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
+        const q = spawn(
+          'qemu-system-x86_64',
+          [
+            '-accel',
+            'tcg',
+            '-display',
+            'none',
+            '-serial',
+            'stdio',
+            '-no-reboot',
+            '-device',
+            'isa-debug-exit',
+            '-m',
+            '256',
+            ...qemuArgs,
+          ],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        );
         let buf = '';
         let first = NaN;
         const timer = setTimeout(() => q.kill('SIGKILL'), 60_000);
@@ -196,14 +248,21 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
       ours.push(await firstLine(['-drive', `file=${img},format=raw,if=ide`]));
       direct.push(await firstLine(['-kernel', demo, '-append', 'bench']));
     }
-    say('### Boot (QEMU TCG, demo kernel, QEMU start → the kernel\'s first line)');
+    say("### Boot (QEMU TCG, demo kernel, QEMU start → the kernel's first line)");
     say('');
     say('| how | first line | whole run (to exit 83) |');
     say('|---|---|---|');
-    say(`| our image (MBR + stage 2 loader, IDE) | ${fmtMs(median(ours.map((r) => r.first)))} | ${fmtMs(median(ours.map((r) => r.total)))} |`);
-    say(`| \`qemu -kernel\` (QEMU's own Multiboot loader) | ${fmtMs(median(direct.map((r) => r.first)))} | ${fmtMs(median(direct.map((r) => r.total)))} |`);
+    say(
+      `| our image (MBR + stage 2 loader, IDE) | ${fmtMs(median(ours.map((r) => r.first)))} | ${fmtMs(median(ours.map((r) => r.total)))} |`,
+    );
+    say(
+      `| \`qemu -kernel\` (QEMU's own Multiboot loader) | ${fmtMs(median(direct.map((r) => r.first)))} | ${fmtMs(median(direct.map((r) => r.total)))} |`,
+    );
     say('');
-    if (loaderBytes) say(`Boot loader size: stage 1 ${loaderBytes.stage1} bytes of 440 in the MBR; stage 2 ${loaderBytes.stage2} bytes (${Math.ceil(loaderBytes.stage2 / 512)} sectors) in the gap before LBA 2048.`);
+    if (loaderBytes)
+      say(
+        `Boot loader size: stage 1 ${loaderBytes.stage1} bytes of 440 in the MBR; stage 2 ${loaderBytes.stage2} bytes (${Math.ceil(loaderBytes.stage2 / 512)} sectors) in the gap before LBA 2048.`,
+      );
     say('');
   }
 
@@ -213,7 +272,11 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
     const r = spawnSync(process.execPath, [webBench], { encoding: 'utf8', cwd: root, timeout: 300_000 });
     say('### In the page (headless Chromium)');
     say('');
-    say(r.status === 0 ? r.stdout.trim() : `bench-web failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    say(
+      r.status === 0
+        ? r.stdout.trim()
+        : `bench-web failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`,
+    );
     say('');
   }
 
@@ -221,7 +284,14 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
     const readme = join(root, 'README.md');
     const text = readFileSync(readme, 'utf8');
     const report = `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\`:\n\n${out.join('\n')}\n`;
-    writeFileSync(readme, text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${report}<!-- bench:end -->`));
+    const updated = text.replace(
+      /<!-- bench:start -->[\s\S]*<!-- bench:end -->/,
+      `<!-- bench:start -->\n${report}<!-- bench:end -->`,
+    );
+    // Formatted as `npm run format:check` expects, so a bench run leaves the tree clean.
+    const prettier = await import('prettier');
+    const config = await prettier.resolveConfig(readme);
+    writeFileSync(readme, await prettier.format(updated, { ...config, filepath: readme }));
     process.stdout.write('README.md updated.\n');
   }
 } finally {

@@ -18,9 +18,13 @@ const bootDir = join(root, 'src/boot');
 const check = process.argv.includes('--check');
 
 function nasm(src, out, defines = []) {
-  execFileSync('nasm', ['-f', 'bin', '-I', bootDir + '/', ...defines.map((d) => `-D${d}`), '-o', out, join(bootDir, src)], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  execFileSync(
+    'nasm',
+    ['-f', 'bin', '-I', bootDir + '/', ...defines.map((d) => `-D${d}`), '-o', out, join(bootDir, src)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   return new Uint8Array(readFileSync(out));
 }
 
@@ -110,7 +114,9 @@ try {
     if (check) {
       const cur = existsSync(path) ? readFileSync(path, 'utf8') : null;
       if (cur !== text) {
-        console.error(`check:boot: ${rel} does not match the assembled sources; run \`npm run build:boot\` and commit.`);
+        console.error(
+          `check:boot: ${rel} does not match the assembled sources; run \`npm run build:boot\` and commit.`,
+        );
         bad++;
       }
     } else {

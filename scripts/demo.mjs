@@ -21,22 +21,46 @@ const dir = join(tmpdir(), 'unikernel-disk-demo');
 mkdirSync(dir, { recursive: true });
 const image = join(dir, 'demo.img');
 console.log(`$ solo5-virtio-mkimage ${image} --demo ${kernelArgs.join(' ')}`);
-const mk = spawnSync(process.execPath, [join(root, 'bin/solo5-virtio-mkimage.cjs'), image, '--demo', ...kernelArgs], { stdio: 'inherit' });
+const mk = spawnSync(process.execPath, [join(root, 'bin/solo5-virtio-mkimage.cjs'), image, '--demo', ...kernelArgs], {
+  stdio: 'inherit',
+});
 if (mk.status !== 0) process.exit(mk.status ?? 1);
 
 const qemu = 'qemu-system-x86_64';
 if (spawnSync('sh', ['-c', `command -v ${qemu}`], { stdio: 'ignore' }).status !== 0) {
-  console.log(`\nQEMU is not installed, so the image is not booted here. To boot it:\n  ${qemu} -m 128M -drive file=${image},format=raw -serial stdio -device isa-debug-exit`);
+  console.log(
+    `\nQEMU is not installed, so the image is not booted here. To boot it:\n  ${qemu} -m 128M -drive file=${image},format=raw -serial stdio -device isa-debug-exit`,
+  );
   process.exit(0);
 }
 const kvm = existsSync('/dev/kvm') ? ['-machine', 'accel=kvm:tcg'] : ['-accel', 'tcg'];
-const q = [...kvm, '-m', '128M', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-device', 'isa-debug-exit',
-  '-drive', `file=${image},format=raw,snapshot=on`];
-console.log(`\n$ ${qemu} ${q.join(' ')}\n(serial console of the virtual machine below: our boot loader, then the demo kernel)\n`);
+const q = [
+  ...kvm,
+  '-m',
+  '128M',
+  '-display',
+  'none',
+  '-serial',
+  'stdio',
+  '-monitor',
+  'none',
+  '-nic',
+  'none',
+  '-no-reboot',
+  '-device',
+  'isa-debug-exit',
+  '-drive',
+  `file=${image},format=raw,snapshot=on`,
+];
+console.log(
+  `\n$ ${qemu} ${q.join(' ')}\n(serial console of the virtual machine below: our boot loader, then the demo kernel)\n`,
+);
 const run = spawnSync(qemu, q, { stdio: ['ignore', 'inherit', 'inherit'], timeout: 60_000 });
 if (run.status === 83) {
   console.log('\nQEMU exited with status 83: the demo kernel booted from the image and reported success.');
   process.exit(0);
 }
-console.log(`\nQEMU ended with ${run.status ?? run.signal ?? run.error}: the boot did not reach the demo kernel's success line (see above).`);
+console.log(
+  `\nQEMU ended with ${run.status ?? run.signal ?? run.error}: the boot did not reach the demo kernel's success line (see above).`,
+);
 process.exit(1);

@@ -10,7 +10,9 @@
 import { cleanupOutdatedCaches, precacheAndRoute } from 'workbox-precaching';
 import { DOWNLOAD_PREFIX, type DownloadMessage, type DownloadRegistration } from './web/protocol';
 
-declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<string | { url: string; revision: string | null }> };
+declare const self: ServiceWorkerGlobalScope & {
+  __WB_MANIFEST: Array<string | { url: string; revision: string | null }>;
+};
 
 interface Pending {
   reg: DownloadRegistration;
@@ -90,7 +92,12 @@ self.addEventListener('fetch', (e: FetchEvent) => {
   const id = url.pathname.slice(DOWNLOAD_PREFIX.length).split('/')[0];
   const d = downloads.get(id);
   if (!d) {
-    e.respondWith(new Response('This download has expired; build the image again.', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } }));
+    e.respondWith(
+      new Response('This download has expired; build the image again.', {
+        status: 404,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      }),
+    );
     return;
   }
   downloads.delete(id);

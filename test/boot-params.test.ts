@@ -27,7 +27,14 @@ function input(over: Partial<BootInput> = {}, load: Partial<LoadPlan> = {}): Boo
     end: 0x10b000,
     ...load,
   };
-  return { kernelLba: 4096, kernelSize: 0x2000, kernelCrc32: 0xdeadbeef, load: plan, cmdline: 'unikernel.bin a b', ...over };
+  return {
+    kernelLba: 4096,
+    kernelSize: 0x2000,
+    kernelCrc32: 0xdeadbeef,
+    load: plan,
+    cmdline: 'unikernel.bin a b',
+    ...over,
+  };
 }
 
 function code(f: () => unknown): string {
@@ -82,13 +89,16 @@ describe('generated loader bytes', () => {
 
 describe('parameter block', () => {
   test('round trip of every field, and the CRC covers the command line', () => {
-    const inp = input({ cmdline: 'unikernel.bin  x "y" \'z\' é' }, {
-      segments: [
-        { fileOffset: 0x1001, fileSize: 0x123, loadAddr: 0x100000, memSize: 0x1000 },
-        { fileOffset: 0x1200, fileSize: 0x800, loadAddr: 0x200000, memSize: 0x800 },
-      ],
-      end: 0x200800,
-    });
+    const inp = input(
+      { cmdline: 'unikernel.bin  x "y" \'z\' é' },
+      {
+        segments: [
+          { fileOffset: 0x1001, fileSize: 0x123, loadAddr: 0x100000, memSize: 0x1000 },
+          { fileOffset: 0x1200, fileSize: 0x800, loadAddr: 0x200000, memSize: 0x800 },
+        ],
+        end: 0x200800,
+      },
+    );
     const { stage2 } = buildBootCode(inp);
     const p = readBootParams(stage2)!;
     expect(p).not.toBeNull();
@@ -128,7 +138,10 @@ describe('parameter block', () => {
         fc.integer({ min: 2048, max: 2 ** 40 }),
         fc.integer({ min: 1, max: 2 ** 31 }),
         fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-        fc.array(fc.record({ off: fc.nat(4096), size: fc.nat(1 << 20), extra: fc.nat(1 << 20) }), { minLength: 1, maxLength: L.MAX_SEGMENTS }),
+        fc.array(fc.record({ off: fc.nat(4096), size: fc.nat(1 << 20), extra: fc.nat(1 << 20) }), {
+          minLength: 1,
+          maxLength: L.MAX_SEGMENTS,
+        }),
         (args, lba, baseSize, crc, segs) => {
           let addr = 0x100000;
           const segments = segs.map((s) => {
@@ -138,7 +151,10 @@ describe('parameter block', () => {
           });
           const kernelSize = Math.max(baseSize, ...segments.map((s) => s.fileOffset + s.fileSize));
           const cmdline = `unikernel.bin ${args}`;
-          const inp = input({ kernelLba: lba, kernelSize, kernelCrc32: crc, cmdline }, { segments, start: 0x100000, end: addr, entry: 0x100000 });
+          const inp = input(
+            { kernelLba: lba, kernelSize, kernelCrc32: crc, cmdline },
+            { segments, start: 0x100000, end: addr, entry: 0x100000 },
+          );
           const { mbrCode, stage2 } = buildBootCode(inp);
           const p = readBootParams(stage2)!;
           expect(p.segments).toEqual(segments);
@@ -153,14 +169,41 @@ describe('parameter block', () => {
   });
 
   test('refuses what the loader cannot do, with a stable code', () => {
-    expect(code(() => buildBootCode(input({ cmdline: 'unikernel.bin ' + 'x'.repeat(MAX_CMDLINE - 13) })))).toBe('CMDLINE_TOO_LONG');
-    expect(code(() => buildBootCode(input({ cmdline: 'unikernel.bin ' + 'x'.repeat(MAX_CMDLINE - 14) })))).toBe('no error');
+    expect(code(() => buildBootCode(input({ cmdline: 'unikernel.bin ' + 'x'.repeat(MAX_CMDLINE - 13) })))).toBe(
+      'CMDLINE_TOO_LONG',
+    );
+    expect(code(() => buildBootCode(input({ cmdline: 'unikernel.bin ' + 'x'.repeat(MAX_CMDLINE - 14) })))).toBe(
+      'no error',
+    );
     expect(code(() => buildBootCode(input({ cmdline: 'unikernel.bin a\0b' })))).toBe('CMDLINE_NUL');
-    const many = Array.from({ length: L.MAX_SEGMENTS + 1 }, (_, i) => ({ fileOffset: 0, fileSize: 16, loadAddr: 0x100000 + i * 0x1000, memSize: 16 }));
+    const many = Array.from({ length: L.MAX_SEGMENTS + 1 }, (_, i) => ({
+      fileOffset: 0,
+      fileSize: 16,
+      loadAddr: 0x100000 + i * 0x1000,
+      memSize: 16,
+    }));
     expect(code(() => buildBootCode(input({}, { segments: many })))).toBe('LOAD_TOO_MANY_SEGMENTS');
-    expect(code(() => buildBootCode(input({}, { segments: [{ fileOffset: 0, fileSize: 16, loadAddr: 0x7c00, memSize: 16 }], start: 0x7c00 })))).toBe('LOAD_BELOW_1MIB');
-    expect(code(() => buildBootCode(input({}, { segments: [{ fileOffset: 0, fileSize: 16, loadAddr: 0xfffff000, memSize: 0x2000 }] })))).toBe('LOAD_ABOVE_4GIB');
-    expect(code(() => buildBootCode(input({}, { segments: [{ fileOffset: 0x1f00, fileSize: 0x200, loadAddr: 0x100000, memSize: 0x200 }] })))).toBe('LOAD_SEGMENT');
+    expect(
+      code(() =>
+        buildBootCode(
+          input({}, { segments: [{ fileOffset: 0, fileSize: 16, loadAddr: 0x7c00, memSize: 16 }], start: 0x7c00 }),
+        ),
+      ),
+    ).toBe('LOAD_BELOW_1MIB');
+    expect(
+      code(() =>
+        buildBootCode(
+          input({}, { segments: [{ fileOffset: 0, fileSize: 16, loadAddr: 0xfffff000, memSize: 0x2000 }] }),
+        ),
+      ),
+    ).toBe('LOAD_ABOVE_4GIB');
+    expect(
+      code(() =>
+        buildBootCode(
+          input({}, { segments: [{ fileOffset: 0x1f00, fileSize: 0x200, loadAddr: 0x100000, memSize: 0x200 }] }),
+        ),
+      ),
+    ).toBe('LOAD_SEGMENT');
     expect(code(() => buildBootCode(input({}, { segments: [] })))).toBe('LOAD_NO_SEGMENTS');
     expect(code(() => buildBootCode(input({ kernelSize: 0 })))).toBe('KERNEL_SIZE');
     expect(code(() => buildBootCode(input({ kernelLba: 100 })))).toBe('BOOT_KERNEL_LBA');

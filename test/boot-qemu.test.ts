@@ -14,7 +14,18 @@ import { MAX_CMDLINE } from '../src/core/boot/index';
 import { CHUNK_SECTORS, CMDLINE_OFF, PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { MIB } from '../src/core/size';
-import { assembleDemo, bareDisk, boot, kludgePlan, patchAt, readAt, writePlan, writeTo, type BootOptions, type BootResult } from './helpers/qemu';
+import {
+  assembleDemo,
+  bareDisk,
+  boot,
+  kludgePlan,
+  patchAt,
+  readAt,
+  writePlan,
+  writeTo,
+  type BootOptions,
+  type BootResult,
+} from './helpers/qemu';
 import { tempDir, tools } from './helpers/tools';
 
 /** Spacing, quotes and a non-ASCII letter must reach the kernel unchanged. */
@@ -150,7 +161,10 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
   test('a 16 GiB image (the kernel after two large FATs)', async () => {
     const info = planImage(DEMO_KERNEL, { args: 'big disk', size: 16 * 1024 * MIB });
     expect(info.kernelLba).toBeGreaterThan(2048 + 2 * 8192);
-    expectDemoSuccess(await boot({ disk: writePlan(t.path('16g.img'), info.plan), controller: 'virtio-scsi' }), 'big disk');
+    expectDemoSuccess(
+      await boot({ disk: writePlan(t.path('16g.img'), info.plan), controller: 'virtio-scsi' }),
+      'big disk',
+    );
   });
 
   test('a 4 KiB kernel that loads its own ELF headers, with a 16 MiB bss', async () => {
@@ -173,7 +187,9 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
 
     const small = await boot({ disk: path, machine: 'q35', controller: 'ahci', memory: '64M' });
     expect(small.status).toBe(255);
-    expect(small.serial).toMatch(/Boot error: kernel too large for memory: it needs RAM up to 0x[0-9A-F]{8}, usable RAM at 1 MiB ends at 0x[0-9A-F]{8}/);
+    expect(small.serial).toMatch(
+      /Boot error: kernel too large for memory: it needs RAM up to 0x[0-9A-F]{8}, usable RAM at 1 MiB ends at 0x[0-9A-F]{8}/,
+    );
     expect(small.serial).not.toContain('demo:');
   });
 
@@ -225,7 +241,9 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
     patchAt(path, at, Uint8Array.of(readAt(path, at, 1)[0] ^ 0x01));
     const r = await boot({ disk: path });
     expect(r.status).toBe(255);
-    expect(r.serial).toContain('Boot error: kernel checksum mismatch: unikernel.bin was changed after the image was built');
+    expect(r.serial).toContain(
+      'Boot error: kernel checksum mismatch: unikernel.bin was changed after the image was built',
+    );
     expect(r.serial).toContain('the machine is halted');
     expect(r.serial).not.toContain('demo:');
   });

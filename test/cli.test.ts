@@ -17,7 +17,11 @@ const p = tmp.path;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: tmp.dir, encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '', ...env } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: tmp.dir,
+    encoding: 'utf8',
+    env: { ...process.env, SOURCE_DATE_EPOCH: '', ...env },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -40,18 +44,34 @@ describe('usage', () => {
     for (const id of ['raw', 'tar']) expect(h.stdout).toMatch(new RegExp(`^\\s+${id}\\s`, 'm'));
     const v = cli(['--version']);
     expect(v.status).toBe(0);
-    expect(v.stdout).toBe(`solo5-virtio-mkimage ${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+    expect(v.stdout).toBe(
+      `solo5-virtio-mkimage ${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`,
+    );
   });
   it('missing operands and unknown options are usage errors (exit 2)', () => {
-    expect(cli([])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^solo5-virtio-mkimage: IMAGE and UNIKERNEL are missing\n/) });
-    expect(cli(['x.img'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^solo5-virtio-mkimage: UNIKERNEL is missing\n/) });
-    expect(cli(['--bogus', 'x.img', 'app.virtio'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^solo5-virtio-mkimage: unknown option --bogus\n/) });
-    expect(cli(['-f'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^solo5-virtio-mkimage: option -f needs a value\n/) });
+    expect(cli([])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/^solo5-virtio-mkimage: IMAGE and UNIKERNEL are missing\n/),
+    });
+    expect(cli(['x.img'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/^solo5-virtio-mkimage: UNIKERNEL is missing\n/),
+    });
+    expect(cli(['--bogus', 'x.img', 'app.virtio'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/^solo5-virtio-mkimage: unknown option --bogus\n/),
+    });
+    expect(cli(['-f'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/^solo5-virtio-mkimage: option -f needs a value\n/),
+    });
   });
   it('-d is accepted with a one-line notice', () => {
     const r = cli(['-d', '-q', 'd.img', 'app.virtio']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe('solo5-virtio-mkimage: note: -d (build in Docker) is not needed and is ignored: this tool runs anywhere Node does.\n');
+    expect(r.stderr).toBe(
+      'solo5-virtio-mkimage: note: -d (build in Docker) is not needed and is ignored: this tool runs anywhere Node does.\n',
+    );
     expect(statSync(p('d.img')).size).toBe(1 << 30);
   });
 });
@@ -72,7 +92,11 @@ describe.skipIf(!tools('sfdisk', 'tar', 'gzip', 'cmp'))('images', () => {
     expect(runAll('cmp', [p('disk.img'), p('ref.img')]).status).toBe(0);
     expect(cli(['-q', '-s256M', 'disk2.img', 'app.virtio', '--x', 'a  b', "it's"]).status).toBe(0);
     expect(sha(p('disk2.img'))).toBe(sha(p('disk.img')));
-    expect(JSON.parse(run('sfdisk', ['-J', p('disk.img')])).partitiontable.partitions[0]).toMatchObject({ start: 2048, bootable: true, type: 'e' });
+    expect(JSON.parse(run('sfdisk', ['-J', p('disk.img')])).partitiontable.partitions[0]).toMatchObject({
+      start: 2048,
+      bootable: true,
+      type: 'e',
+    });
     noTemps();
   });
 
@@ -91,7 +115,9 @@ describe.skipIf(!tools('sfdisk', 'tar', 'gzip', 'cmp'))('images', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(runAll('gzip', ['-t', p('gce.tar.gz')]).status).toBe(0);
     expect(statSync(p('gce.tar.gz')).size).toBeLessThan(1 << 20);
-    const list = run('tar', ['-tvzf', p('gce.tar.gz')]).trim().split('\n');
+    const list = run('tar', ['-tvzf', p('gce.tar.gz')])
+      .trim()
+      .split('\n');
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/^-rw-r--r-- .* 1073741824 1980-01-01 00:00 disk\.raw$/);
     const out = tempDir('ukd-x-');
@@ -107,9 +133,13 @@ describe.skipIf(!tools('sfdisk', 'tar', 'gzip', 'cmp'))('images', () => {
 
   it('SOURCE_DATE_EPOCH and --timestamp set the stored times', () => {
     expect(cli(['-q', '-f', 'tar', 'ts.tar.gz', 'app.virtio'], { SOURCE_DATE_EPOCH: '1700000000' }).status).toBe(0);
-    expect(run('tar', ['-tvzf', p('ts.tar.gz')], { env: { ...process.env, TZ: 'UTC' } })).toContain('2023-11-14 22:13 disk.raw');
+    expect(run('tar', ['-tvzf', p('ts.tar.gz')], { env: { ...process.env, TZ: 'UTC' } })).toContain(
+      '2023-11-14 22:13 disk.raw',
+    );
     expect(cli(['-q', '--timestamp', '2024-01-31T12:00:00Z', '-f', 'tar', 'ts2.tar.gz', 'app.virtio']).status).toBe(0);
-    expect(run('tar', ['-tvzf', p('ts2.tar.gz')], { env: { ...process.env, TZ: 'UTC' } })).toContain('2024-01-31 12:00 disk.raw');
+    expect(run('tar', ['-tvzf', p('ts2.tar.gz')], { env: { ...process.env, TZ: 'UTC' } })).toContain(
+      '2024-01-31 12:00 disk.raw',
+    );
   });
 });
 
@@ -129,19 +159,71 @@ describe('bad input: one line, exit 1, nothing written', () => {
   });
   const cases: [string, string[], RegExp][] = [
     ['empty file', ['out.img', 'empty.virtio'], /^solo5-virtio-mkimage: error: The kernel file is empty \(0 bytes\)\./],
-    ['random bytes', ['out.img', 'random.virtio'], /^solo5-virtio-mkimage: error: The kernel file is not a kernel: it is not an ELF file \(it starts with bytes [0-9A-F ]{11}, not 7F 45 4C 46\)/],
-    ['truncated ELF', ['out.img', 'truncated.virtio'], /^solo5-virtio-mkimage: error: The kernel is truncated: an ELF header needs at least 52 bytes but the file has 40\./],
-    ['no multiboot header', ['out.img', 'nomb.virtio'], /^solo5-virtio-mkimage: error: The kernel has no Multiboot header \(magic 0x1BADB002\) in its first 8192 bytes/],
-    ['bad checksum', ['out.img', 'badsum.virtio'], /^solo5-virtio-mkimage: error: The kernel's Multiboot header at file offset 0x1020 has checksum 0xE4514FFC/],
-    ['hvt kernel', ['out.img', 'app.hvt'], /^solo5-virtio-mkimage: error: This is a Solo5 hvt unikernel; rebuild it with the virtio target/],
-    ['spt kernel', ['out.img', 'app.spt'], /^solo5-virtio-mkimage: error: This is a Solo5 spt unikernel; rebuild it with the virtio target/],
-    ['kernel larger than the image', ['--size', '64M', 'out.img', 'big.virtio'], /^solo5-virtio-mkimage: error: A disk of 64 MiB cannot hold this 70 MiB kernel .* use a size of at least 72 MiB, e\.g\. --size 72M\./],
-    ['size too small', ['--size', '1M', 'out.img', 'app.virtio'], /^solo5-virtio-mkimage: error: A disk of 1 MiB cannot hold this .* kernel .*use a size of at least 2 MiB/],
-    ['size malformed', ['--size', 'big', 'out.img', 'app.virtio'], /^solo5-virtio-mkimage: error: The size "big" is not a size: write a number with an optional unit K, M, G or T/],
-    ['tar size not whole GiB', ['-f', 'tar', '--size', '1536M', 'out.tgz', 'app.virtio'], /^solo5-virtio-mkimage: error: Google Compute Engine needs a disk size that is a whole number of GiB/],
-    ['unknown format', ['-f', 'iso', 'out.img', 'app.virtio'], /^solo5-virtio-mkimage: error: Unknown format "iso"; choose one of: raw, tar/],
-    ['missing kernel', ['out.img', 'nope.virtio'], /^solo5-virtio-mkimage: error: The unikernel file nope\.virtio does not exist/],
-    ['unwritable output path', ['no/such/dir/out.img', 'app.virtio'], /^solo5-virtio-mkimage: error: Cannot write no\/such\/dir\/out\.img: the directory .*no\/such\/dir does not exist; create it first\./],
+    [
+      'random bytes',
+      ['out.img', 'random.virtio'],
+      /^solo5-virtio-mkimage: error: The kernel file is not a kernel: it is not an ELF file \(it starts with bytes [0-9A-F ]{11}, not 7F 45 4C 46\)/,
+    ],
+    [
+      'truncated ELF',
+      ['out.img', 'truncated.virtio'],
+      /^solo5-virtio-mkimage: error: The kernel is truncated: an ELF header needs at least 52 bytes but the file has 40\./,
+    ],
+    [
+      'no multiboot header',
+      ['out.img', 'nomb.virtio'],
+      /^solo5-virtio-mkimage: error: The kernel has no Multiboot header \(magic 0x1BADB002\) in its first 8192 bytes/,
+    ],
+    [
+      'bad checksum',
+      ['out.img', 'badsum.virtio'],
+      /^solo5-virtio-mkimage: error: The kernel's Multiboot header at file offset 0x1020 has checksum 0xE4514FFC/,
+    ],
+    [
+      'hvt kernel',
+      ['out.img', 'app.hvt'],
+      /^solo5-virtio-mkimage: error: This is a Solo5 hvt unikernel; rebuild it with the virtio target/,
+    ],
+    [
+      'spt kernel',
+      ['out.img', 'app.spt'],
+      /^solo5-virtio-mkimage: error: This is a Solo5 spt unikernel; rebuild it with the virtio target/,
+    ],
+    [
+      'kernel larger than the image',
+      ['--size', '64M', 'out.img', 'big.virtio'],
+      /^solo5-virtio-mkimage: error: A disk of 64 MiB cannot hold this 70 MiB kernel .* use a size of at least 72 MiB, e\.g\. --size 72M\./,
+    ],
+    [
+      'size too small',
+      ['--size', '1M', 'out.img', 'app.virtio'],
+      /^solo5-virtio-mkimage: error: A disk of 1 MiB cannot hold this .* kernel .*use a size of at least 2 MiB/,
+    ],
+    [
+      'size malformed',
+      ['--size', 'big', 'out.img', 'app.virtio'],
+      /^solo5-virtio-mkimage: error: The size "big" is not a size: write a number with an optional unit K, M, G or T/,
+    ],
+    [
+      'tar size not whole GiB',
+      ['-f', 'tar', '--size', '1536M', 'out.tgz', 'app.virtio'],
+      /^solo5-virtio-mkimage: error: Google Compute Engine needs a disk size that is a whole number of GiB/,
+    ],
+    [
+      'unknown format',
+      ['-f', 'iso', 'out.img', 'app.virtio'],
+      /^solo5-virtio-mkimage: error: Unknown format "iso"; choose one of: raw, tar/,
+    ],
+    [
+      'missing kernel',
+      ['out.img', 'nope.virtio'],
+      /^solo5-virtio-mkimage: error: The unikernel file nope\.virtio does not exist/,
+    ],
+    [
+      'unwritable output path',
+      ['no/such/dir/out.img', 'app.virtio'],
+      /^solo5-virtio-mkimage: error: Cannot write no\/such\/dir\/out\.img: the directory .*no\/such\/dir does not exist; create it first\./,
+    ],
     ['output is a directory', ['.', 'app.virtio'], /^solo5-virtio-mkimage: error: The output \. is a directory/],
   ];
   for (const [name, args, re] of cases) {
@@ -181,12 +263,16 @@ describe('interrupted run', () => {
       big[i] = x >>> 24;
     }
     writeFileSync(p('random-big.virtio'), big);
-    const child = spawn(process.execPath, [BIN, '-q', '-f', 'vmdk', 'int.vmdk', 'random-big.virtio'], { cwd: tmp.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, '-q', '-f', 'vmdk', 'int.vmdk', 'random-big.virtio'], {
+      cwd: tmp.dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // Wait until the temporary file exists, then interrupt.
-    for (let i = 0; i < 400 && !readdirSync(tmp.dir).some((f) => f.startsWith('.int.vmdk.')); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 400 && !readdirSync(tmp.dir).some((f) => f.startsWith('.int.vmdk.')); i++)
+      await new Promise((r) => setTimeout(r, 25));
     expect(readdirSync(tmp.dir).some((f) => f.startsWith('.int.vmdk.'))).toBe(true);
     child.kill('SIGINT');
     const code = await exited;

@@ -13,7 +13,15 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { buildPage, haveChromium, launchChromium, NO_PICKER, OPFS_PICKER, startPreview, type Server } from './helpers/browser';
+import {
+  buildPage,
+  haveChromium,
+  launchChromium,
+  NO_PICKER,
+  OPFS_PICKER,
+  startPreview,
+  type Server,
+} from './helpers/browser';
 import { run, tempDir, tools } from './helpers/tools';
 import { solo5Kernel } from './helpers/fixtures';
 import { boot } from './helpers/qemu';
@@ -75,7 +83,9 @@ function opfsBytes(page: Page, name: string): Promise<Buffer> {
 function opfsNames(page: Page): Promise<string[]> {
   return page.evaluate(async () => {
     const names: string[] = [];
-    const root = (await navigator.storage.getDirectory()) as FileSystemDirectoryHandle & { keys(): AsyncIterable<string> };
+    const root = (await navigator.storage.getDirectory()) as FileSystemDirectoryHandle & {
+      keys(): AsyncIterable<string>;
+    };
     for await (const n of root.keys()) names.push(n);
     return names;
   });
@@ -93,18 +103,30 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     const key = `${format}-${size}-${kernel.replace(/\W/g, '_')}`;
     const out = tmp.path(`cli-${key}`);
     if (!cliCache.has(key)) {
-      const r = spawnSync(process.execPath, [BIN, '-q', '-f', format, '--size', size, out, kernel, ...args.split(' ')], {
-        encoding: 'utf8',
-        env: { ...process.env, SOURCE_DATE_EPOCH: '' },
-      });
+      const r = spawnSync(
+        process.execPath,
+        [BIN, '-q', '-f', format, '--size', size, out, kernel, ...args.split(' ')],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, SOURCE_DATE_EPOCH: '' },
+        },
+      );
       if (r.status !== 0) throw new Error(`CLI failed: ${r.stderr}`);
       cliCache.set(key, out);
     }
     return out;
   }
 
-  async function open(picker: 'opfs' | 'none', origin = server.origin, serviceWorkers: 'allow' | 'block' = 'allow'): Promise<{ ctx: BrowserContext; page: Page }> {
-    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 }, serviceWorkers });
+  async function open(
+    picker: 'opfs' | 'none',
+    origin = server.origin,
+    serviceWorkers: 'allow' | 'block' = 'allow',
+  ): Promise<{ ctx: BrowserContext; page: Page }> {
+    const ctx = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1100, height: 900 },
+      serviceWorkers,
+    });
     const requests: Request[] = [];
     ctx.on('request', (r) => requests.push(r));
     contexts.push({ ctx, requests });
@@ -121,7 +143,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
       if (!navigator.serviceWorker.controller) {
-        await new Promise<void>((r) => navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true }));
+        await new Promise<void>((r) =>
+          navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true }),
+        );
       }
     });
   }
@@ -130,7 +154,11 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await page.getByLabel('Unikernel', { exact: true }).setInputFiles(path);
     // The page opens with the demo kernel chosen: wait for this file's own verdict.
     const name = basename(path);
-    await page.locator('.kernel-info', { hasText: name }).or(page.locator('#kernel-error', { hasText: name })).first().waitFor();
+    await page
+      .locator('.kernel-info', { hasText: name })
+      .or(page.locator('#kernel-error', { hasText: name }))
+      .first()
+      .waitFor();
     await page.getByLabel('Arguments').fill(args);
     await page.locator('figure.layout figcaption', { hasText: args }).waitFor();
   }
@@ -151,7 +179,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
 
   beforeAll(async () => {
     // The CLI bundle may predate the core in this checkout: rebuild it, as the bench does.
-    const c = spawnSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname], { encoding: 'utf8' });
+    const c = spawnSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname], {
+      encoding: 'utf8',
+    });
     if (c.status !== 0) throw new Error(`CLI bundle failed: ${c.stderr}`);
     buildPage();
     server = await startPreview(PORT);
@@ -168,7 +198,16 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
   it('serves the strict Content-Security-Policy as a header and as a meta tag', async () => {
     const r = await fetch(server.origin + '/');
     const header = r.headers.get('content-security-policy') ?? '';
-    for (const d of ["default-src 'none'", "script-src 'self'", "worker-src 'self'", "connect-src 'self'", "frame-src 'self'", "style-src 'self'", "base-uri 'none'", "form-action 'none'"]) {
+    for (const d of [
+      "default-src 'none'",
+      "script-src 'self'",
+      "worker-src 'self'",
+      "connect-src 'self'",
+      "frame-src 'self'",
+      "style-src 'self'",
+      "base-uri 'none'",
+      "form-action 'none'",
+    ]) {
       expect(header).toContain(d);
     }
     const html = await r.text();
@@ -177,7 +216,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(html).toMatch(/rel="manifest"/);
   });
 
-  it('shows what it found in a kernel, and the core\'s sentence for a bad one', async () => {
+  it("shows what it found in a kernel, and the core's sentence for a bad one", async () => {
     const { page } = await open('opfs');
     await choose(page, demoPath());
     const info = await page.locator('.kernel-info').innerText();
@@ -204,11 +243,14 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       expect(await page.getByRole('button', { name: 'Build image' }).isDisabled()).toBe(true);
     }
     // Dropping a file anywhere on the page chooses it too.
-    const dt = await page.evaluateHandle((b) => {
-      const d = new DataTransfer();
-      d.items.add(new File([new Uint8Array(b)], 'dropped.virtio'));
-      return d;
-    }, [...DEMO_KERNEL]);
+    const dt = await page.evaluateHandle(
+      (b) => {
+        const d = new DataTransfer();
+        d.items.add(new File([new Uint8Array(b)], 'dropped.virtio'));
+        return d;
+      },
+      [...DEMO_KERNEL],
+    );
     await page.dispatchEvent('footer', 'dragover', { dataTransfer: dt });
     await page.dispatchEvent('footer', 'drop', { dataTransfer: dt });
     await page.locator('.kernel-info', { hasText: 'dropped.virtio' }).waitFor();
@@ -241,7 +283,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     const expected = readFileSync(cli('tar', '1G', demoPath(), ARGS));
     expect(gce.equals(expected)).toBe(true);
     writeFileSync(tmp.path('page.tar.gz'), gce);
-    const list = run('tar', ['-tvzf', tmp.path('page.tar.gz')]).trim().split('\n');
+    const list = run('tar', ['-tvzf', tmp.path('page.tar.gz')])
+      .trim()
+      .split('\n');
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/ 1073741824 .* disk\.raw$/);
   });
@@ -254,7 +298,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(await page.getByRole('button', { name: 'Build image' }).isEnabled()).toBe(true);
     const text = await buildAndWait(page);
     expect(text).toContain('Saved to the file you chose');
-    const r = spawnSync(process.execPath, [BIN, '-q', tmp.path('cli-demo.img'), '--demo'], { env: { ...process.env, SOURCE_DATE_EPOCH: '' } });
+    const r = spawnSync(process.execPath, [BIN, '-q', tmp.path('cli-demo.img'), '--demo'], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: '' },
+    });
     expect(r.status).toBe(0);
     expect(await opfsHashes(page, 'demo.img')).toEqual(sliceHashes(tmp.path('cli-demo.img')));
     // Another kernel replaces the demo; the button brings the demo back.
@@ -316,7 +362,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await page.getByLabel('Size').fill('64G');
     const dlp = page.waitForEvent('download', { timeout: 60_000 });
     await page.getByRole('button', { name: 'Build image' }).click();
-    await expect.poll(() => page.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), { timeout: 60_000 })
+      .toBeGreaterThan(0);
     await page.getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => page.locator('#outcome').innerText()).toContain('Cancelled');
     const dl = await dlp;
@@ -331,7 +379,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await choose(p2, tmp.path('big.virtio'));
     await setFormat(p2, 'tar', '1G');
     await p2.getByRole('button', { name: 'Build image' }).click();
-    await expect.poll(() => p2.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => p2.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), { timeout: 60_000 })
+      .toBeGreaterThan(0);
     await p2.getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => p2.locator('#outcome').innerText()).toContain('Cancelled');
     expect(await p2.evaluate(() => (window as unknown as { __picked?: string }).__picked)).toBe('big.tar.gz');
@@ -351,7 +401,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await choose(a.page, demoPath());
     await setFormat(a.page, 'tar', '1G');
     expect(await buildAndWait(a.page)).toContain('Saved to the file you chose');
-    expect((await opfsBytes(a.page, 'demo.tar.gz')).equals(readFileSync(cli('tar', '1G', demoPath(), ARGS)))).toBe(true);
+    expect((await opfsBytes(a.page, 'demo.tar.gz')).equals(readFileSync(cli('tar', '1G', demoPath(), ARGS)))).toBe(
+      true,
+    );
     await a.ctx.setOffline(false);
 
     // 2. The server is gone.

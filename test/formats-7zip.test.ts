@@ -52,7 +52,10 @@ describe.skipIf(!tools('7zz', 'cmp'))('7-Zip reads our containers', () => {
       const t = tempDir();
       try {
         const img = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'x' });
-        const w = writeFormat(format, img.plan, t.path(`disk${format.extension}`), { timestamp: img.timestamp, seed: img.seed });
+        const w = writeFormat(format, img.plan, t.path(`disk${format.extension}`), {
+          timestamp: img.timestamp,
+          seed: img.seed,
+        });
         // Without -t, 7-Zip opens the container, then the partition table, then the FAT volume.
         const x = runAll('7zz', ['e', `-o${t.path('out')}`, w.path, 'unikernel.bin']);
         expect(x.status, x.stdout + x.stderr).toBe(0);

@@ -60,7 +60,10 @@ describe.skipIf(!tools('qemu-img', 'qemu-system-x86_64'))('real images in every 
     try {
       const img = planImage(DEMO_KERNEL, { size: 16 * GiB });
       for (const [format, driver] of CASES) {
-        const w = writeFormat(format, img.plan, t.path(`big${format.extension}`), { timestamp: img.timestamp, seed: img.seed });
+        const w = writeFormat(format, img.plan, t.path(`big${format.extension}`), {
+          timestamp: img.timestamp,
+          seed: img.seed,
+        });
         expect(qemuInfo(w.path, driver)['virtual-size']).toBe(16 * GiB);
         // Fixed VHD is 16 GiB long but sparse; the others are short files.
         expect(format.sparse ? w.allocated : w.length, format.id).toBeLessThan(40 * MiB);
@@ -75,7 +78,10 @@ describe.skipIf(!tools('qemu-img', 'qemu-system-x86_64'))('real images in every 
 });
 
 /** Like boot() in helpers/qemu.ts, for an argument list we adjusted (the container's driver). */
-function bootArgs(args: string[], timeoutMs: number): Promise<{ status: number | null; serial: string; stderr: string }> {
+function bootArgs(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ status: number | null; serial: string; stderr: string }> {
   return new Promise((done) => {
     const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let serial = '';

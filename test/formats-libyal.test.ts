@@ -42,7 +42,11 @@ describe.skipIf(!tools('qcowinfo', 'vhdiinfo', 'vmdkinfo'))('libyal readers pars
         const t = tempDir();
         try {
           const name = `app${format.extension}`;
-          const w = writeFormat(format, syntheticPlan(size), t.path(name), { timestamp: 1_700_000_000, seed: 3, fileName: name } as VmdkOptions);
+          const w = writeFormat(format, syntheticPlan(size), t.path(name), {
+            timestamp: 1_700_000_000,
+            seed: 3,
+            fileName: name,
+          } as VmdkOptions);
           const out = run(info, [w.path]);
           expect(out).toMatch(type);
           expect(mediaSize(out)).toBe(size);
@@ -54,31 +58,38 @@ describe.skipIf(!tools('qcowinfo', 'vhdiinfo', 'vmdkinfo'))('libyal readers pars
   }
 });
 
-describe.skipIf(!tools('qcowmount', 'vhdimount', 'vmdkmount', 'umount', 'cmp') || !fuse)('libyal readers expose exactly our disk (FUSE)', () => {
-  for (const [format, , mount, exposed] of CASES) {
-    for (const size of SIZES) {
-      if (format.id === 'vhd' && size % MiB) continue;
-      it(`${format.id}, ${size} bytes: ${mount} gives the plan byte for byte`, () => {
-        const t = tempDir();
-        const mnt = t.path('mnt');
-        mkdirSync(mnt);
-        let mounted = false;
-        try {
-          const plan = syntheticPlan(size);
-          // The VMDK descriptor names its extent file: write the name we use.
-          const name = `app${format.extension}`;
-          writeFormat(format, plan, t.path(name), { timestamp: 1_700_000_000, seed: 3, fileName: name } as VmdkOptions);
-          writeRaw(plan, t.path('ref.raw'));
-          const r = runAll(mount, [t.path(name), mnt], { timeout: 30_000 });
-          expect(r.status, r.stdout + r.stderr).toBe(0);
-          mounted = true;
-          const c = runAll('cmp', [join(mnt, exposed), t.path('ref.raw')]);
-          expect(c.status, c.stdout + c.stderr).toBe(0);
-        } finally {
-          if (mounted) runAll('umount', [mnt]);
-          t.cleanup();
-        }
-      });
+describe.skipIf(!tools('qcowmount', 'vhdimount', 'vmdkmount', 'umount', 'cmp') || !fuse)(
+  'libyal readers expose exactly our disk (FUSE)',
+  () => {
+    for (const [format, , mount, exposed] of CASES) {
+      for (const size of SIZES) {
+        if (format.id === 'vhd' && size % MiB) continue;
+        it(`${format.id}, ${size} bytes: ${mount} gives the plan byte for byte`, () => {
+          const t = tempDir();
+          const mnt = t.path('mnt');
+          mkdirSync(mnt);
+          let mounted = false;
+          try {
+            const plan = syntheticPlan(size);
+            // The VMDK descriptor names its extent file: write the name we use.
+            const name = `app${format.extension}`;
+            writeFormat(format, plan, t.path(name), {
+              timestamp: 1_700_000_000,
+              seed: 3,
+              fileName: name,
+            } as VmdkOptions);
+            writeRaw(plan, t.path('ref.raw'));
+            const r = runAll(mount, [t.path(name), mnt], { timeout: 30_000 });
+            expect(r.status, r.stdout + r.stderr).toBe(0);
+            mounted = true;
+            const c = runAll('cmp', [join(mnt, exposed), t.path('ref.raw')]);
+            expect(c.status, c.stdout + c.stderr).toBe(0);
+          } finally {
+            if (mounted) runAll('umount', [mnt]);
+            t.cleanup();
+          }
+        });
+      }
     }
-  }
-});
+  },
+);

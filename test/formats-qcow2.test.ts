@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { tempDir, tools } from './helpers/tools';
 import {
-  GiB, KiB, MiB, OPTS, roundTripProperty, qemuCheck, qemuInfo, qemuMapData, qemuRoundTrip, syntheticPlan, writeFormat, writeRaw,
+  GiB,
+  KiB,
+  MiB,
+  OPTS,
+  roundTripProperty,
+  qemuCheck,
+  qemuInfo,
+  qemuMapData,
+  qemuRoundTrip,
+  syntheticPlan,
+  writeFormat,
+  writeRaw,
 } from './helpers/containers';
 import { qcow2Format, qcow2Layout, QCOW2 } from '../src/core/formats/qcow2';
 import { dataBytes, makePlan } from '../src/core/plan';
@@ -21,7 +32,10 @@ describe.skipIf(!tools('qemu-img'))('qcow2 v3 read back by qemu-img', () => {
         expect(info.format).toBe('qcow2');
         expect(info['virtual-size']).toBe(size);
         expect(info['cluster-size']).toBe(64 * KiB);
-        expect((info['format-specific'] as { data: { compat: string; 'refcount-bits': number } }).data).toMatchObject({ compat: '1.1', 'refcount-bits': 16 });
+        expect((info['format-specific'] as { data: { compat: string; 'refcount-bits': number } }).data).toMatchObject({
+          compat: '1.1',
+          'refcount-bits': 16,
+        });
         writeRaw(plan, t.path('ref.raw'));
         qemuRoundTrip(w.path, 'qcow2', t.path('ref.raw'), t.path('back.raw'));
         // Small: data clusters plus a handful of metadata clusters, whatever the disk size.
@@ -29,7 +43,8 @@ describe.skipIf(!tools('qemu-img'))('qcow2 v3 read back by qemu-img', () => {
         expect(w.length).toBe(l.totalClusters * QCOW2.CLUSTER);
         expect(w.length).toBeLessThan(dataBytes(plan) + 40 * 64 * KiB);
         // The all-zero piece at 3 MiB is not stored.
-        for (const r of qemuMapData(w.path, 'qcow2')) expect(r.start >= 3 * MiB + 256 * KiB || r.start + r.length <= 3 * MiB).toBe(true);
+        for (const r of qemuMapData(w.path, 'qcow2'))
+          expect(r.start >= 3 * MiB + 256 * KiB || r.start + r.length <= 3 * MiB).toBe(true);
       } finally {
         t.cleanup();
       }
@@ -51,7 +66,11 @@ describe.skipIf(!tools('qemu-img'))('qcow2 v3 read back by qemu-img', () => {
   it('random small plans round-trip (fast-check)', () => {
     const t = tempDir();
     try {
-      roundTripProperty([{ format: qcow2Format, qemuFmt: 'qcow2', check: true }], t, { sizeStep: 512, numRuns: 12, seed: 5 });
+      roundTripProperty([{ format: qcow2Format, qemuFmt: 'qcow2', check: true }], t, {
+        sizeStep: 512,
+        numRuns: 12,
+        seed: 5,
+      });
     } finally {
       t.cleanup();
     }
@@ -63,7 +82,9 @@ describe('qcow2 without tools', () => {
     const t = tempDir();
     try {
       const plan = syntheticPlan(1 * GiB);
-      expect(writeFormat(qcow2Format, plan, t.path('a')).sha256).toBe(writeFormat(qcow2Format, plan, t.path('b'), { ...OPTS, timestamp: 0 }).sha256);
+      expect(writeFormat(qcow2Format, plan, t.path('a')).sha256).toBe(
+        writeFormat(qcow2Format, plan, t.path('b'), { ...OPTS, timestamp: 0 }).sha256,
+      );
     } finally {
       t.cleanup();
     }

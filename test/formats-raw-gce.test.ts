@@ -93,7 +93,10 @@ describe('raw format', () => {
 
   it('yields holes for zeros and data parts of at most 1 MiB that are views of the pieces', () => {
     const kernel = randomBytes(3 * MiB + 5, 9);
-    const plan = makePlan(64 * MiB, [{ offset: 0, bytes: mbrLike(1) }, { offset: 8 * MiB, bytes: kernel }]);
+    const plan = makePlan(64 * MiB, [
+      { offset: 0, bytes: mbrLike(1) },
+      { offset: 8 * MiB, bytes: kernel },
+    ]);
     const parts = [...rawFormat.write(plan, OPTS)];
     expect(parts.map((p) => (p.kind === 'data' ? p.bytes.length : -p.length))).toEqual([
       512,
@@ -235,7 +238,10 @@ describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzi
       [26, 1],
       [70, 3],
     ] as const) {
-      const pieces: Piece[] = [{ offset: 0, bytes: mbrLike(n) }, ...spread(MiB + 1, n - 1, 37 * MiB + 4099, 3000, n * 100)];
+      const pieces: Piece[] = [
+        { offset: 0, bytes: mbrLike(n) },
+        ...spread(MiB + 1, n - 1, 37 * MiB + 4099, 3000, n * 100),
+      ];
       const plan = makePlan(gib * GiB, pieces);
       const map = sparseMap(plan);
       expect(map).toHaveLength(n + 1);
@@ -286,11 +292,22 @@ describe.skipIf(!tools('7zz', 'cmp'))('GCE format read back by 7-Zip', () => {
   });
 
   it('26 regions (extension blocks): extracts identical to raw', () => {
-    sevenZip('7x', makePlan(GiB, [{ offset: 0, bytes: mbrLike(5) }, ...spread(MiB + 1, 25, 37 * MiB + 4099, 3000, 500)]), true);
+    sevenZip(
+      '7x',
+      makePlan(GiB, [{ offset: 0, bytes: mbrLike(5) }, ...spread(MiB + 1, 25, 37 * MiB + 4099, 3000, 500)]),
+      true,
+    );
   });
 
   it('16 GiB with data past 8 GiB: the base-256 size reads back', () => {
-    sevenZip('7g', makePlan(16 * GiB, [{ offset: 0, bytes: mbrLike(6) }, { offset: 12 * GiB + 3, bytes: randomBytes(999, 7) }]), false);
+    sevenZip(
+      '7g',
+      makePlan(16 * GiB, [
+        { offset: 0, bytes: mbrLike(6) },
+        { offset: 12 * GiB + 3, bytes: randomBytes(999, 7) },
+      ]),
+      false,
+    );
   });
 });
 

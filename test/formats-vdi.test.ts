@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { tempDir, tools } from './helpers/tools';
 import {
-  GiB, KiB, MiB, OPTS, roundTripProperty, qemuCheck, qemuInfo, qemuMapData, qemuRoundTrip, syntheticPlan, writeFormat, writeRaw,
+  GiB,
+  KiB,
+  MiB,
+  OPTS,
+  roundTripProperty,
+  qemuCheck,
+  qemuInfo,
+  qemuMapData,
+  qemuRoundTrip,
+  syntheticPlan,
+  writeFormat,
+  writeRaw,
 } from './helpers/containers';
 import { vdiFormat, vdiLayout, VDI } from '../src/core/formats/vdi';
 import { makePlan } from '../src/core/plan';
@@ -40,7 +51,8 @@ describe.skipIf(!tools('qemu-img'))('VDI read back by qemu-img', () => {
         expect(h.readUInt32LE(VDI.OFF.blocksAllocated)).toBe(l.allocated.length);
         // qemu-img map agrees: stored ranges are exactly our allocated blocks.
         const stored = new Set<number>();
-        for (const r of qemuMapData(w.path, 'vdi')) for (let b = r.start / MiB; b < (r.start + r.length) / MiB; b++) stored.add(Math.floor(b));
+        for (const r of qemuMapData(w.path, 'vdi'))
+          for (let b = r.start / MiB; b < (r.start + r.length) / MiB; b++) stored.add(Math.floor(b));
         expect([...stored].sort((a, b) => a - b)).toEqual(l.allocated);
       } finally {
         t.cleanup();
@@ -51,7 +63,11 @@ describe.skipIf(!tools('qemu-img'))('VDI read back by qemu-img', () => {
   it('random small plans round-trip (fast-check)', () => {
     const t = tempDir();
     try {
-      roundTripProperty([{ format: vdiFormat, qemuFmt: 'vdi', check: true }], t, { sizeStep: 512, numRuns: 12, seed: 13 });
+      roundTripProperty([{ format: vdiFormat, qemuFmt: 'vdi', check: true }], t, {
+        sizeStep: 512,
+        numRuns: 12,
+        seed: 13,
+      });
     } finally {
       t.cleanup();
     }
@@ -76,10 +92,16 @@ describe('VDI rules and identity', () => {
     try {
       const plan = syntheticPlan(64 * MiB);
       const a = writeFormat(vdiFormat, plan, t.path('a'));
-      const uuidA = header(t.path('a')).subarray(VDI.OFF.uuidCreate, VDI.OFF.uuidCreate + 16).toString('hex');
+      const uuidA = header(t.path('a'))
+        .subarray(VDI.OFF.uuidCreate, VDI.OFF.uuidCreate + 16)
+        .toString('hex');
       expect(writeFormat(vdiFormat, plan, t.path('b')).sha256).toBe(a.sha256);
       writeFormat(vdiFormat, plan, t.path('c'), { ...OPTS, seed: 99 });
-      expect(header(t.path('c')).subarray(VDI.OFF.uuidCreate, VDI.OFF.uuidCreate + 16).toString('hex')).not.toBe(uuidA);
+      expect(
+        header(t.path('c'))
+          .subarray(VDI.OFF.uuidCreate, VDI.OFF.uuidCreate + 16)
+          .toString('hex'),
+      ).not.toBe(uuidA);
     } finally {
       t.cleanup();
     }

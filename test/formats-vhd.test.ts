@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { tempDir, tools } from './helpers/tools';
 import {
-  GiB, KiB, MiB, OPTS, roundTripProperty, qemuInfo, qemuMapData, qemuRoundTrip, syntheticPlan, writeFormat, writeRaw,
+  GiB,
+  KiB,
+  MiB,
+  OPTS,
+  roundTripProperty,
+  qemuInfo,
+  qemuMapData,
+  qemuRoundTrip,
+  syntheticPlan,
+  writeFormat,
+  writeRaw,
 } from './helpers/containers';
 import { vhdFormat, vhdDynamicFormat, vhdDynamicLayout, vhdGeometry, vhdChecksum } from '../src/core/formats/vhd';
 import { dataBytes, makePlan } from '../src/core/plan';
@@ -55,7 +65,13 @@ describe.skipIf(!tools('qemu-img'))('VHD read back by qemu-img (format "vpc")', 
         expect(w.length).toBe(size + 512);
         expect(w.allocated).toBeLessThan(dataBytes(plan) + 2 * MiB);
         const f = footerOf(w.path, 'end');
-        expect(f).toMatchObject({ cookie: 'conectix', checksumOk: true, currentSize: size, diskType: 2, timestamp: OPTS.timestamp - 946_684_800 });
+        expect(f).toMatchObject({
+          cookie: 'conectix',
+          checksumOk: true,
+          currentSize: size,
+          diskType: 2,
+          timestamp: OPTS.timestamp - 946_684_800,
+        });
         expect(f.cylinders * f.heads * f.sectors * 512).toBeLessThanOrEqual(size);
         writeRaw(plan, t.path('ref.raw'));
         qemuRoundTrip(w.path, 'vpc', t.path('ref.raw'), t.path('back.raw'));
@@ -117,7 +133,9 @@ describe('VHD rules and fields', () => {
     expect(code(() => vhdDynamicFormat.checkSize(2041 * GiB))).toBe('VHD_TOO_BIG');
     expect(code(() => vhdFormat.checkSize(2040 * GiB))).toBeUndefined();
     // Said in GiB, like the limit: 2045 GiB must not read as "2 TiB".
-    expect(() => vhdFormat.checkSize(2045 * GiB)).toThrow('vhd: the disk size 2045 GiB (2195802030080 bytes) is above the VHD limit of 2040 GiB');
+    expect(() => vhdFormat.checkSize(2045 * GiB)).toThrow(
+      'vhd: the disk size 2045 GiB (2195802030080 bytes) is above the VHD limit of 2040 GiB',
+    );
   });
 
   it('CHS geometry follows the VHD specification algorithm', () => {

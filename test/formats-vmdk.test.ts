@@ -3,7 +3,18 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { tempDir, tools } from './helpers/tools';
 import {
-  GiB, KiB, MiB, OPTS, roundTripProperty, qemuCheck, qemuInfo, qemuMapData, qemuRoundTrip, syntheticPlan, writeFormat, writeRaw,
+  GiB,
+  KiB,
+  MiB,
+  OPTS,
+  roundTripProperty,
+  qemuCheck,
+  qemuInfo,
+  qemuMapData,
+  qemuRoundTrip,
+  syntheticPlan,
+  writeFormat,
+  writeRaw,
 } from './helpers/containers';
 import { vmdkFormat, vmdkSparseFormat, vmdkSparseLayout, VMDK } from '../src/core/formats/vmdk';
 import { dataBytes, makePlan } from '../src/core/plan';
@@ -28,7 +39,12 @@ function code(f: () => unknown): string | undefined {
   return undefined;
 }
 
-interface Specific { data: { 'create-type': string; extents: { 'virtual-size': number; compressed?: boolean; format?: string; 'cluster-size'?: number }[] } }
+interface Specific {
+  data: {
+    'create-type': string;
+    extents: { 'virtual-size': number; compressed?: boolean; format?: string; 'cluster-size'?: number }[];
+  };
+}
 
 describe.skipIf(!tools('qemu-img'))('VMDK read back by qemu-img', () => {
   for (const size of SIZES) {
@@ -88,7 +104,8 @@ describe.skipIf(!tools('qemu-img'))('VMDK read back by qemu-img', () => {
         writeRaw(plan, t.path('ref.raw'));
         qemuRoundTrip(w.path, 'vmdk', t.path('ref.raw'), t.path('back.raw'));
         // The all-zero piece at 3 MiB (+256 KiB) is not stored.
-        for (const r of qemuMapData(w.path, 'vmdk')) expect(r.start >= 3 * MiB + 256 * KiB || r.start + r.length <= 3 * MiB).toBe(true);
+        for (const r of qemuMapData(w.path, 'vmdk'))
+          expect(r.start >= 3 * MiB + 256 * KiB || r.start + r.length <= 3 * MiB).toBe(true);
       } finally {
         t.cleanup();
       }

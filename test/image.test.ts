@@ -55,86 +55,100 @@ function checkWithTools(img: BuiltImage, kernel: Uint8Array): void {
   expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(kernel).digest('hex'));
 }
 
-describe.skipIf(!tools('sfdisk', 'fsck.fat', 'mdir', 'mcopy'))('images read back by sfdisk, fsck.fat and mtools', () => {
-  const kernel = solo5Kernel({ dataSize: 200 * 1024 });
+describe.skipIf(!tools('sfdisk', 'fsck.fat', 'mdir', 'mcopy'))(
+  'images read back by sfdisk, fsck.fat and mtools',
+  () => {
+    const kernel = solo5Kernel({ dataSize: 200 * 1024 });
 
-  it('default 1 GiB: FAT32, 8 sectors per cluster, one active 0x0C partition at 2048', () => {
-    const img = planImage(kernel, { args: 'hello world' });
-    expect(img.plan.size).toBe(GiB);
-    expect(img.fat.type).toBe(32);
-    expect(img.fat.sectorsPerCluster).toBe(8);
-    expect(img.partition).toEqual({ startLba: 2048, sectors: 2095104, type: 0x0c });
-    checkWithTools(img, kernel);
-  });
-
-  for (const [size, type] of [
-    ['2M', 12],
-    ['5M', 12],
-    ['8M', 16],
-    ['64M', 16],
-    ['511M', 16],
-    ['513M', 32],
-    ['16G', 32],
-  ] as const) {
-    it(`${size}: FAT${type}`, () => {
-      const k = size === '2M' ? solo5Kernel({ dataSize: 100 * 1024 }) : kernel;
-      const img = planImage(k, { size: parseSize(size), args: '' });
-      expect(img.fat.type).toBe(type);
-      checkWithTools(img, k);
+    it('default 1 GiB: FAT32, 8 sectors per cluster, one active 0x0C partition at 2048', () => {
+      const img = planImage(kernel, { args: 'hello world' });
+      expect(img.plan.size).toBe(GiB);
+      expect(img.fat.type).toBe(32);
+      expect(img.fat.sectorsPerCluster).toBe(8);
+      expect(img.partition).toEqual({ startLba: 2048, sectors: 2095104, type: 0x0c });
+      checkWithTools(img, kernel);
     });
-  }
 
-  it('shows the kernel as lower-case unikernel.bin (long name) to other tools', () => {
-    const img = planImage(kernel, { size: 64 * MiB });
-    const disk = tmp.path('case.img');
-    writePlanRange(img.plan, disk);
-    const ls = run('mdir', ['-i', `${disk}@@1M`, '-b', '::']);
-    expect(ls.trim()).toBe('::/unikernel.bin');
-  });
+    for (const [size, type] of [
+      ['2M', 12],
+      ['5M', 12],
+      ['8M', 16],
+      ['64M', 16],
+      ['511M', 16],
+      ['513M', 32],
+      ['16G', 32],
+    ] as const) {
+      it(`${size}: FAT${type}`, () => {
+        const k = size === '2M' ? solo5Kernel({ dataSize: 100 * 1024 }) : kernel;
+        const img = planImage(k, { size: parseSize(size), args: '' });
+        expect(img.fat.type).toBe(type);
+        checkWithTools(img, k);
+      });
+    }
 
-  it('property: sizes across the FAT12/16/32 boundaries and kernels from 8 KiB to 30 MiB', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 2, max: 40 * 1024 }), fc.integer({ min: 0, max: 30 * 1024 * 1024 }), (mib, data) => {
-        const k = solo5Kernel({ dataSize: data, fill: data & 0xff });
-        const size = mib * MiB;
-        if (size < minimumSize(k.length)) {
-          expect(() => planImage(k, { size })).toThrow(ImageError);
-          return;
-        }
-        checkWithTools(planImage(k, { size }), k);
-      }),
-      { numRuns: 12 },
-    );
-  });
+    it('shows the kernel as lower-case unikernel.bin (long name) to other tools', () => {
+      const img = planImage(kernel, { size: 64 * MiB });
+      const disk = tmp.path('case.img');
+      writePlanRange(img.plan, disk);
+      const ls = run('mdir', ['-i', `${disk}@@1M`, '-b', '::']);
+      expect(ls.trim()).toBe('::/unikernel.bin');
+    });
 
-  it('property: the FAT formatter holds files from 1 byte to tens of MiB, read back by mtools', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 4, max: 3000 }), fc.array(fc.integer({ min: 1, max: 20 * 1024 * 1024 }), { minLength: 1, maxLength: 3 }), (mib, sizes) => {
-        const sectors = (mib * MiB) / 512;
-        const files = sizes.map((s, i) => ({ name: i === 0 ? 'unikernel.bin' : `File number ${i}.dat`, bytes: new Uint8Array(s).fill(i + 1) }));
-        let vol;
-        try {
-          vol = formatFat({ sectors, hiddenSectors: 0, label: 'PROP', serial: 1, timestamp: 1e9, files });
-        } catch (e) {
-          expect((e as ImageError).code).toBe('FAT_FULL');
-          return;
-        }
-        const part = tmp.path(`fat${++n}.img`);
-        writePlanRange(makePlan(sectors * 512, vol.pieces), part);
-        const fsck = runAll('fsck.fat', ['-n', part]);
-        expect(fsck.status, fsck.stdout + fsck.stderr).toBe(0);
-        for (const [i, f] of files.entries()) {
-          const out = tmp.path(`f${n}-${i}`);
-          run('mcopy', ['-n', '-o', '-i', part, `::${f.name}`, out]);
-          const back = readFileSync(out);
-          expect(back.length).toBe(f.bytes.length);
-          expect(back.every((b) => b === i + 1)).toBe(true);
-        }
-      }),
-      { numRuns: 10 },
-    );
-  });
-});
+    it('property: sizes across the FAT12/16/32 boundaries and kernels from 8 KiB to 30 MiB', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 2, max: 40 * 1024 }),
+          fc.integer({ min: 0, max: 30 * 1024 * 1024 }),
+          (mib, data) => {
+            const k = solo5Kernel({ dataSize: data, fill: data & 0xff });
+            const size = mib * MiB;
+            if (size < minimumSize(k.length)) {
+              expect(() => planImage(k, { size })).toThrow(ImageError);
+              return;
+            }
+            checkWithTools(planImage(k, { size }), k);
+          },
+        ),
+        { numRuns: 12 },
+      );
+    });
+
+    it('property: the FAT formatter holds files from 1 byte to tens of MiB, read back by mtools', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 4, max: 3000 }),
+          fc.array(fc.integer({ min: 1, max: 20 * 1024 * 1024 }), { minLength: 1, maxLength: 3 }),
+          (mib, sizes) => {
+            const sectors = (mib * MiB) / 512;
+            const files = sizes.map((s, i) => ({
+              name: i === 0 ? 'unikernel.bin' : `File number ${i}.dat`,
+              bytes: new Uint8Array(s).fill(i + 1),
+            }));
+            let vol;
+            try {
+              vol = formatFat({ sectors, hiddenSectors: 0, label: 'PROP', serial: 1, timestamp: 1e9, files });
+            } catch (e) {
+              expect((e as ImageError).code).toBe('FAT_FULL');
+              return;
+            }
+            const part = tmp.path(`fat${++n}.img`);
+            writePlanRange(makePlan(sectors * 512, vol.pieces), part);
+            const fsck = runAll('fsck.fat', ['-n', part]);
+            expect(fsck.status, fsck.stdout + fsck.stderr).toBe(0);
+            for (const [i, f] of files.entries()) {
+              const out = tmp.path(`f${n}-${i}`);
+              run('mcopy', ['-n', '-o', '-i', part, `::${f.name}`, out]);
+              const back = readFileSync(out);
+              expect(back.length).toBe(f.bytes.length);
+              expect(back.every((b) => b === i + 1)).toBe(true);
+            }
+          },
+        ),
+        { numRuns: 10 },
+      );
+    });
+  },
+);
 
 describe('reproducible and input-sensitive', () => {
   const kernel = solo5Kernel({ dataSize: 64 * 1024 });
@@ -176,14 +190,26 @@ describe('size and fit errors', () => {
     }
   });
   it('a size too small for anything', () => {
-    expect(() => planImage(solo5Kernel(), { size: MiB })).toThrow(/cannot hold this 20 KiB kernel .* use a size of at least 2 MiB, e\.g\. --size 2M\./);
+    expect(() => planImage(solo5Kernel(), { size: MiB })).toThrow(
+      /cannot hold this 20 KiB kernel .* use a size of at least 2 MiB, e\.g\. --size 2M\./,
+    );
   });
   it('malformed sizes', () => {
-    expect(() => parseSize('1X')).toThrow('The size "1X" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.');
-    expect(() => parseSize('1000')).toThrow('The size 1000 (1000 bytes) is not a whole number of 512-byte sectors; round it, for example to 1M.');
-    expect(() => parseSize('3T')).toThrow('The size 3T (3 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.');
-    expect(() => parseSize('100000T')).toThrow('The size 100000T (100000 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.');
-    expect(() => parseSize('1.0000001G')).toThrow('The size "1.0000001G" is not a whole number of bytes; write it in a smaller unit (for example 1536M instead of 1.5001G).');
+    expect(() => parseSize('1X')).toThrow(
+      'The size "1X" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.',
+    );
+    expect(() => parseSize('1000')).toThrow(
+      'The size 1000 (1000 bytes) is not a whole number of 512-byte sectors; round it, for example to 1M.',
+    );
+    expect(() => parseSize('3T')).toThrow(
+      'The size 3T (3 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.',
+    );
+    expect(() => parseSize('100000T')).toThrow(
+      'The size 100000T (100000 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.',
+    );
+    expect(() => parseSize('1.0000001G')).toThrow(
+      'The size "1.0000001G" is not a whole number of bytes; write it in a smaller unit (for example 1536M instead of 1.5001G).',
+    );
     expect(parseSize('64M')).toBe(64 * MiB);
     expect(parseSize('1.5G')).toBe(1536 * MiB);
     expect(parseSize('10GiB')).toBe(10 * GiB);

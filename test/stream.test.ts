@@ -73,7 +73,7 @@ describe('streamImage', () => {
     expect(seen.size).toBe(1);
   });
 
-  it('without fillHoles: the format\'s holes pass through, big data parts are sliced without copying', async () => {
+  it("without fillHoles: the format's holes pass through, big data parts are sliced without copying", async () => {
     const plan = smallPlan();
     const parts = [] as OutputPart[];
     for await (const p of streamImage(plan, rawFormat, { ...OPTS, chunkSize: 64 * KiB })) {
@@ -83,7 +83,9 @@ describe('streamImage', () => {
       }
       parts.push(p.kind === 'data' ? { ...p, bytes: p.bytes.slice() } : p);
     }
-    expect(parts.filter((p) => p.kind === 'hole')).toHaveLength([...extents(plan)].filter((x) => x.kind === 'zero').length);
+    expect(parts.filter((p) => p.kind === 'hole')).toHaveLength(
+      [...extents(plan)].filter((x) => x.kind === 'zero').length,
+    );
     expect(Buffer.compare(Buffer.from(concat(parts)), Buffer.from(collect(rawFormat, plan, OPTS)))).toBe(0);
     // covered never goes back and ends at the disk size.
     const covered = parts.map((p) => p.covered ?? 0);
@@ -98,11 +100,19 @@ describe('streamImage', () => {
   });
 
   it('progress starts at 0, never goes back, ends at covered = total, and is throttled', async () => {
-    const plan = makePlan(64 * GiB, [{ offset: 0, bytes: mbrLike(2) }, { offset: 40 * GiB, bytes: randomBytes(5000, 3) }]);
+    const plan = makePlan(64 * GiB, [
+      { offset: 0, bytes: mbrLike(2) },
+      { offset: 40 * GiB, bytes: randomBytes(5000, 3) },
+    ]);
     const calls: Progress[] = [];
     let parts = 0;
     let written = 0;
-    for await (const p of streamImage(plan, rawFormat, { ...OPTS, fillHoles: true, chunkSize: 256 * KiB, onProgress: (x) => calls.push(x) })) {
+    for await (const p of streamImage(plan, rawFormat, {
+      ...OPTS,
+      fillHoles: true,
+      chunkSize: 256 * KiB,
+      onProgress: (x) => calls.push(x),
+    })) {
       parts++;
       written += p.kind === 'data' ? p.bytes.length : p.length;
     }
@@ -122,7 +132,8 @@ describe('streamImage', () => {
     const plan = kernelLikePlan(16 * GiB);
     let last: Progress | undefined;
     let n = 0;
-    for await (const p of streamImage(plan, gceFormat, { ...OPTS, onProgress: (x) => (last = x) })) if (p.kind === 'data') n += p.bytes.length;
+    for await (const p of streamImage(plan, gceFormat, { ...OPTS, onProgress: (x) => (last = x) }))
+      if (p.kind === 'data') n += p.bytes.length;
     expect(last).toEqual({ covered: 16 * GiB, total: 16 * GiB, written: n });
   });
 
@@ -151,7 +162,13 @@ describe('streamImage', () => {
     setTimeout(() => ac.abort(new Error('user pressed Cancel')), 5);
     let message = '';
     try {
-      for await (const p of streamImage(plan, rawFormat, { ...OPTS, signal: ac.signal, fillHoles: true, chunkSize: 4096 })) covered = p.covered ?? covered;
+      for await (const p of streamImage(plan, rawFormat, {
+        ...OPTS,
+        signal: ac.signal,
+        fillHoles: true,
+        chunkSize: 4096,
+      }))
+        covered = p.covered ?? covered;
     } catch (e) {
       expect(isImageError(e) && e.code).toBe('ABORTED');
       message = (e as Error).message;

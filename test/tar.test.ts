@@ -109,7 +109,7 @@ describe('headers', () => {
     expect(sparseMap(makePlan(GiB, []))).toEqual([{ offset: GiB, numbytes: 0 }]);
   });
 
-  it('all-zero sectors inside a piece are holes, as GNU tar\'s block scan makes them', () => {
+  it("all-zero sectors inside a piece are holes, as GNU tar's block scan makes them", () => {
     // A kernel-like piece: a data sector, two zero sectors, a data sector, a zero tail.
     const k = new Uint8Array(5 * 512);
     k[7] = 1;
@@ -127,7 +127,9 @@ describe('headers', () => {
       { offset: GiB, numbytes: 0 },
     ]);
     // A piece of zeros only stores nothing.
-    expect(sparseMap(makePlan(GiB, [{ offset: 0, bytes: new Uint8Array(4096) }]))).toEqual([{ offset: GiB, numbytes: 0 }]);
+    expect(sparseMap(makePlan(GiB, [{ offset: 0, bytes: new Uint8Array(4096) }]))).toEqual([
+      { offset: GiB, numbytes: 0 },
+    ]);
     // The archive still extracts to the plan: data runs hold the plan's bytes.
     const tar = ourTar(plan, 0);
     expect(tar[BLOCK + 7]).toBe(1);
@@ -157,10 +159,14 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
   // whole 4 KiB blocks.
   const cases: [string, 'raw' | 'seek', ImagePlan][] = [
     ['kernel-like 256 MiB', 'raw', kernelLikePlan(256 * MiB)],
-    ['26 regions, sector-sized pieces', 'raw', makePlan(256 * MiB, [{ offset: 0, bytes: mbrLike(4) }, ...spread(MiB + 512, 25, 7 * MiB, 1024, 5)])],
+    [
+      '26 regions, sector-sized pieces',
+      'raw',
+      makePlan(256 * MiB, [{ offset: 0, bytes: mbrLike(4) }, ...spread(MiB + 512, 25, 7 * MiB, 1024, 5)]),
+    ],
     ['empty 2 GiB', 'seek', makePlan(2 * GiB, [])],
     [
-      '256 MiB ending in data (no (size, 0) entry, like tar\'s raw scan)',
+      "256 MiB ending in data (no (size, 0) entry, like tar's raw scan)",
       'raw',
       makePlan(256 * MiB, [
         { offset: 0, bytes: mbrLike(2) },
@@ -176,7 +182,11 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
         { offset: 16 * GiB - 8192, bytes: randomBytes(4096, 3) },
       ]),
     ],
-    ['70 regions at 17 GiB', 'seek', makePlan(17 * GiB, [{ offset: 0, bytes: randomBytes(4096, 6) }, ...spread(2 * MiB, 69, 251 * MiB, 3 * 4096, 7)])],
+    [
+      '70 regions at 17 GiB',
+      'seek',
+      makePlan(17 * GiB, [{ offset: 0, bytes: randomBytes(4096, 6) }, ...spread(2 * MiB, 69, 251 * MiB, 3 * 4096, 7)]),
+    ],
   ];
   for (const [name, detect, plan] of cases) {
     it(name, () => {
@@ -185,7 +195,20 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
       const ours = ourTar(plan, T);
       for (const format of ['gnu', 'oldgnu']) {
         const out = tmp.path(`gnu-${format}.tar`);
-        run('tar', [`--format=${format}`, '--sparse', `--hole-detection=${detect}`, `--mtime=@${T}`, '--owner=root:0', '--group=root:0', '--mode=0644', '-cf', out, '-C', tmp.dir, 'disk.raw']);
+        run('tar', [
+          `--format=${format}`,
+          '--sparse',
+          `--hole-detection=${detect}`,
+          `--mtime=@${T}`,
+          '--owner=root:0',
+          '--group=root:0',
+          '--mode=0644',
+          '-cf',
+          out,
+          '-C',
+          tmp.dir,
+          'disk.raw',
+        ]);
         const theirs = readFileSync(out);
         expect(ours.length).toBe(theirs.length);
         expect(Buffer.compare(ours, theirs)).toBe(0);
@@ -218,7 +241,20 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
         const raw = tmp.path('disk.raw');
         writeParts(raw, rawFormat.write(plan, { timestamp: T, seed: 0 }));
         const out = tmp.path('gnu-prop.tar');
-        run('tar', ['--format=gnu', '--sparse', '--hole-detection=raw', `--mtime=@${T}`, '--owner=root:0', '--group=root:0', '--mode=0644', '-cf', out, '-C', tmp.dir, 'disk.raw']);
+        run('tar', [
+          '--format=gnu',
+          '--sparse',
+          '--hole-detection=raw',
+          `--mtime=@${T}`,
+          '--owner=root:0',
+          '--group=root:0',
+          '--mode=0644',
+          '-cf',
+          out,
+          '-C',
+          tmp.dir,
+          'disk.raw',
+        ]);
         const theirs = readFileSync(out);
         const ours = ourTar(plan, T);
         expect(ours.length).toBe(theirs.length);
@@ -228,4 +264,3 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
     );
   });
 });
-

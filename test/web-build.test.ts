@@ -71,10 +71,15 @@ describe('build() over the sinks', () => {
 
   it('the Blob sink gives the same bytes, and refuses output over its cap', async () => {
     const size = 64 * MiB;
-    const r = await build({ kernel, size, args: 'x', formatId: 'raw' }, blobSink('application/octet-stream', 128 * MiB));
+    const r = await build(
+      { kernel, size, args: 'x', formatId: 'raw' },
+      blobSink('application/octet-stream', 128 * MiB),
+    );
     expect(r.blob!.size).toBe(size);
     expect(sha(new Uint8Array(await r.blob!.arrayBuffer()))).toBe(reference('raw', size, 'x').hash);
-    await expect(build({ kernel, size: 256 * MiB, args: 'x', formatId: 'raw' }, blobSink('application/octet-stream', 128 * MiB))).rejects.toMatchObject({ code: 'BLOB_TOO_BIG' });
+    await expect(
+      build({ kernel, size: 256 * MiB, args: 'x', formatId: 'raw' }, blobSink('application/octet-stream', 128 * MiB)),
+    ).rejects.toMatchObject({ code: 'BLOB_TOO_BIG' });
   });
 
   it('the port sink sends one chunk per pull, zeros included, then end', async () => {
@@ -111,7 +116,7 @@ describe('build() over the sinks', () => {
     expect(sha(all)).toBe(reference('raw', size, 'x').hash);
   });
 
-  it('cancelling aborts the sink and rejects with the core\'s ABORTED error', async () => {
+  it("cancelling aborts the sink and rejects with the core's ABORTED error", async () => {
     const ctl = new AbortController();
     const m = memorySink(MiB);
     const sink: Sink = {
@@ -122,11 +127,15 @@ describe('build() over the sinks', () => {
         await m.sink.write(0, bytes.subarray(0, Math.min(bytes.length, MiB)));
       },
     };
-    await expect(build({ kernel, size: 16 * 1024 * MiB, args: '', formatId: 'raw' }, sink, { signal: ctl.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(
+      build({ kernel, size: 16 * 1024 * MiB, args: '', formatId: 'raw' }, sink, { signal: ctl.signal }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
     expect(m.log).toEqual(['abort']);
   });
 
   it("an unknown format is the page's sentence, not a crash", async () => {
-    await expect(build({ kernel, size: 64 * MiB, args: '', formatId: 'zip' }, memorySink(0).sink)).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN' });
+    await expect(
+      build({ kernel, size: 64 * MiB, args: '', formatId: 'zip' }, memorySink(0).sink),
+    ).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN' });
   });
 });

@@ -25,12 +25,27 @@ function asWorker<T>(f: () => T): Promise<T> {
 }
 
 function fakeBackend() {
-  const builds: { req: BuildRequest; signal?: AbortSignal; onProgress?: (p: Progress) => void; resolve: (r: BuildResult) => void; reject: (e: unknown) => void }[] = [];
+  const builds: {
+    req: BuildRequest;
+    signal?: AbortSignal;
+    onProgress?: (p: Progress) => void;
+    resolve: (r: BuildResult) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   const backend: Backend = {
     inspect: (k) =>
       asWorker(() => {
         const i = inspectKernel(k);
-        return { size: i.size, format: i.format, loadStart: i.load.start, loadEnd: i.load.end, entry: i.load.entry, source: i.load.source, solo5Target: i.solo5Target, notes: i.notes };
+        return {
+          size: i.size,
+          format: i.format,
+          loadStart: i.load.start,
+          loadEnd: i.load.end,
+          entry: i.load.entry,
+          source: i.load.source,
+          solo5Target: i.solo5Target,
+          notes: i.notes,
+        };
       }),
     preview: (k, size, args) =>
       asWorker(() => {
@@ -49,7 +64,13 @@ function fakeBackend() {
 function setup() {
   let t = 0;
   const fake = fakeBackend();
-  const model = createModel({ formats: FORMATS, parseSize, defaultSize: DEFAULT_SIZE, backend: fake.backend, now: () => t });
+  const model = createModel({
+    formats: FORMATS,
+    parseSize,
+    defaultSize: DEFAULT_SIZE,
+    backend: fake.backend,
+    now: () => t,
+  });
   return { model, builds: fake.builds, tick: (ms: number) => (t += ms) };
 }
 
@@ -73,10 +94,14 @@ describe('file names and instructions', () => {
   });
   it('shows a qemu line for raw and gcloud lines for GCE, with the virtio-blk note', () => {
     const raw = runInstructions('raw', 'hello.img');
-    expect(raw.commands[0]).toBe('qemu-system-x86_64 -m 512 -display none -serial stdio -drive file=hello.img,format=raw');
+    expect(raw.commands[0]).toBe(
+      'qemu-system-x86_64 -m 512 -display none -serial stdio -drive file=hello.img,format=raw',
+    );
     expect(raw.note).toMatch(/virtio-blk/);
     const gce = runInstructions('tar', 'my disk.tar.gz');
-    expect(gce.commands.join('\n')).toContain("gcloud compute images create my-disk --source-uri gs://YOUR_BUCKET/'my disk.tar.gz'");
+    expect(gce.commands.join('\n')).toContain(
+      "gcloud compute images create my-disk --source-uri gs://YOUR_BUCKET/'my disk.tar.gz'",
+    );
   });
 });
 
@@ -193,7 +218,14 @@ describe('the model', () => {
     builds[0].resolve({ fileSize: 2 ** 30, diskSize: 2 ** 30 });
     await done;
     const end = model.build.value;
-    expect(end).toMatchObject({ phase: 'done', where: 'file', fileName: 'hello.img', formatId: 'raw', fileSize: 2 ** 30, seconds: 4 });
+    expect(end).toMatchObject({
+      phase: 'done',
+      where: 'file',
+      fileName: 'hello.img',
+      formatId: 'raw',
+      fileSize: 2 ** 30,
+      seconds: 4,
+    });
     expect(log).toEqual(['disposed']);
     expect(model.canBuild.value).toBe(true);
   });
@@ -215,7 +247,11 @@ describe('the model', () => {
     const done = model.startBuild(saver());
     builds[0].reject(new BuildError('The disk is full; free some space.', 'DISK_FULL'));
     await done;
-    expect(model.build.value).toEqual({ phase: 'error', message: 'The disk is full; free some space.', code: 'DISK_FULL' });
+    expect(model.build.value).toEqual({
+      phase: 'error',
+      message: 'The disk is full; free some space.',
+      code: 'DISK_FULL',
+    });
   });
 
   it('ignores a stale kernel inspection when another kernel was chosen meanwhile', async () => {

@@ -4,7 +4,18 @@
  * plan the image, stream the chosen format into a temporary file next to
  * IMAGE, rename it into place. Nothing else lives here.
  */
-import { closeSync, fstatSync, ftruncateSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeKernel } from '../core/kernel';
 import { formatBytes, ImageError, isImageError } from '../core/errors';
@@ -112,7 +123,9 @@ export function parseArgs(argv: string[], out: (s: string) => void): CliOptions 
         o.quiet = true;
         break;
       case '-d':
-        process.stderr.write(`${PROG}: note: -d (build in Docker) is not needed and is ignored: this tool runs anywhere Node does.\n`);
+        process.stderr.write(
+          `${PROG}: note: -d (build in Docker) is not needed and is ignored: this tool runs anywhere Node does.\n`,
+        );
         break;
       default:
         // getopts style: -fraw, -s1G
@@ -121,12 +134,16 @@ export function parseArgs(argv: string[], out: (s: string) => void): CliOptions 
           else o.size = a.slice(2);
           break;
         }
-        if (a === '--demo') throw new UsageError('--demo goes in place of UNIKERNEL, after IMAGE: ' + `${PROG} IMAGE --demo [ARGUMENTS ...]`);
+        if (a === '--demo')
+          throw new UsageError(
+            '--demo goes in place of UNIKERNEL, after IMAGE: ' + `${PROG} IMAGE --demo [ARGUMENTS ...]`,
+          );
         throw new UsageError(`unknown option ${a}`);
     }
   }
   const rest = argv.slice(i);
-  if (rest.length < 2) throw new UsageError(rest.length === 0 ? 'IMAGE and UNIKERNEL are missing' : 'UNIKERNEL is missing');
+  if (rest.length < 2)
+    throw new UsageError(rest.length === 0 ? 'IMAGE and UNIKERNEL are missing' : 'UNIKERNEL is missing');
   o.image = rest[0];
   o.kernel = rest[1];
   o.args = rest.slice(2);
@@ -141,7 +158,10 @@ export function parseTimestamp(text: string | undefined, env: NodeJS.ProcessEnv)
   if (/^\d+$/.test(src)) return Number(src);
   const ms = Date.parse(src);
   if (Number.isNaN(ms) || text === undefined) {
-    throw new ImageError('BAD_TIMESTAMP', `${what} "${src}" is not a time: give seconds since 1970 (e.g. 1700000000)${text !== undefined ? ' or an ISO date (e.g. 2024-01-31T12:00:00Z)' : ''}.`);
+    throw new ImageError(
+      'BAD_TIMESTAMP',
+      `${what} "${src}" is not a time: give seconds since 1970 (e.g. 1700000000)${text !== undefined ? ' or an ISO date (e.g. 2024-01-31T12:00:00Z)' : ''}.`,
+    );
   }
   return Math.floor(ms / 1000);
 }
@@ -150,14 +170,26 @@ function readKernel(path: string): Uint8Array {
   if (path === '--demo') return DEMO_KERNEL;
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new ImageError('KERNEL_UNREADABLE', `The unikernel ${path} is a directory; give the .virtio file inside it.`);
+    if (st.isDirectory())
+      throw new ImageError(
+        'KERNEL_UNREADABLE',
+        `The unikernel ${path} is a directory; give the .virtio file inside it.`,
+      );
     const b = readFileSync(path);
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (e) {
     if (isImageError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ImageError('KERNEL_NOT_FOUND', `The unikernel file ${path} does not exist; check the path (the build usually writes dist/<name>.virtio).`);
-    if (code === 'EACCES') throw new ImageError('KERNEL_UNREADABLE', `The unikernel file ${path} cannot be read (permission denied); check its permissions.`);
+    if (code === 'ENOENT')
+      throw new ImageError(
+        'KERNEL_NOT_FOUND',
+        `The unikernel file ${path} does not exist; check the path (the build usually writes dist/<name>.virtio).`,
+      );
+    if (code === 'EACCES')
+      throw new ImageError(
+        'KERNEL_UNREADABLE',
+        `The unikernel file ${path} cannot be read (permission denied); check its permissions.`,
+      );
     throw new ImageError('KERNEL_UNREADABLE', `The unikernel file ${path} cannot be read: ${(e as Error).message}.`);
   }
 }
@@ -168,14 +200,25 @@ function openTemp(image: string): { fd: number; path: string } {
   const path = join(dir, `.${basename(image)}.${process.pid}.tmp`);
   try {
     const st = statSync(image, { throwIfNoEntry: false });
-    if (st?.isDirectory()) throw new ImageError('OUTPUT_UNWRITABLE', `The output ${image} is a directory; give a file name, e.g. ${join(image, 'disk.img')}.`);
+    if (st?.isDirectory())
+      throw new ImageError(
+        'OUTPUT_UNWRITABLE',
+        `The output ${image} is a directory; give a file name, e.g. ${join(image, 'disk.img')}.`,
+      );
     return { fd: openSync(path, 'wx', 0o644), path };
   } catch (e) {
     if (isImageError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${image}: the directory ${dir} does not exist; create it first.`);
+    if (code === 'ENOENT')
+      throw new ImageError(
+        'OUTPUT_UNWRITABLE',
+        `Cannot write ${image}: the directory ${dir} does not exist; create it first.`,
+      );
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${image}: no permission to create files in ${dir}${code === 'EROFS' ? ' (read-only file system)' : ''}; choose another location.`);
+      throw new ImageError(
+        'OUTPUT_UNWRITABLE',
+        `Cannot write ${image}: no permission to create files in ${dir}${code === 'EROFS' ? ' (read-only file system)' : ''}; choose another location.`,
+      );
     }
     throw new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${image}: ${(e as Error).message}.`);
   }
@@ -199,7 +242,9 @@ function progressPrinter(enabled: boolean) {
       last = now;
       shown = true;
       const pct = total ? Math.floor((covered / total) * 100) : 0;
-      process.stderr.write(`\r${PROG}: ${String(pct).padStart(3)}%  ${formatBytes(covered)} of ${formatBytes(total)}\x1b[K`);
+      process.stderr.write(
+        `\r${PROG}: ${String(pct).padStart(3)}%  ${formatBytes(covered)} of ${formatBytes(total)}\x1b[K`,
+      );
     },
     done() {
       if (shown) process.stderr.write('\r\x1b[K');
@@ -214,7 +259,9 @@ export async function main(argv: string[]): Promise<number> {
     opts = parseArgs(argv, print);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`${PROG}: ${e.message}\nUsage: ${PROG} [OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]  (try --help)\n`);
+      process.stderr.write(
+        `${PROG}: ${e.message}\nUsage: ${PROG} [OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]  (try --help)\n`,
+      );
       return EXIT_USAGE;
     }
     throw e;
@@ -223,13 +270,17 @@ export async function main(argv: string[]): Promise<number> {
 
   let temp: { fd: number; path: string } | undefined;
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(new ImageError('ABORTED', `Interrupted by ${sig}; no image was written.`));
+  const onSignal = (sig: NodeJS.Signals) =>
+    controller.abort(new ImageError('ABORTED', `Interrupted by ${sig}; no image was written.`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     const format = findFormat(opts.format);
     if (!format) {
-      throw new ImageError('BAD_FORMAT', `Unknown format "${opts.format}"; choose one of: ${FORMATS.map((f) => f.id).join(', ')}.`);
+      throw new ImageError(
+        'BAD_FORMAT',
+        `Unknown format "${opts.format}"; choose one of: ${FORMATS.map((f) => f.id).join(', ')}.`,
+      );
     }
     const size = opts.size !== undefined ? parseSize(opts.size) : DEFAULT_SIZE;
     format.checkSize(size);
@@ -285,7 +336,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC') {
-      process.stderr.write(`${PROG}: error: the disk holding ${opts.image} is full; free some space or write elsewhere. No image was written.\n`);
+      process.stderr.write(
+        `${PROG}: error: the disk holding ${opts.image} is full; free some space or write elsewhere. No image was written.\n`,
+      );
       return EXIT_FAIL;
     }
     process.stderr.write(`${PROG}: internal error (please report it): ${(e as Error).stack ?? e}\n`);

@@ -43,24 +43,39 @@ export function isElf(b: Uint8Array): boolean {
 /** Parse the ELF header and program headers. Call only when isElf(b). */
 export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
   if (b.length < 52) {
-    fail('ELF_TRUNCATED', `The ${what} is truncated: an ELF header needs at least 52 bytes but the file has ${b.length}. Copy the file again or rebuild it.`);
+    fail(
+      'ELF_TRUNCATED',
+      `The ${what} is truncated: an ELF header needs at least 52 bytes but the file has ${b.length}. Copy the file again or rebuild it.`,
+    );
   }
   const cls = b[4];
   if (cls !== 1 && cls !== 2) {
-    fail('ELF_BAD_CLASS', `The ${what} has ELF class ${cls} (byte 4 of the file); only 1 (ELF32) and 2 (ELF64) exist. The file is damaged or not an ELF executable.`);
+    fail(
+      'ELF_BAD_CLASS',
+      `The ${what} has ELF class ${cls} (byte 4 of the file); only 1 (ELF32) and 2 (ELF64) exist. The file is damaged or not an ELF executable.`,
+    );
   }
   if (b[5] !== 1) {
-    fail('ELF_NOT_LITTLE_ENDIAN', `The ${what} is big-endian (ELF data encoding ${b[5]}); x86 kernels are little-endian (1). Build the unikernel for x86_64.`);
+    fail(
+      'ELF_NOT_LITTLE_ENDIAN',
+      `The ${what} is big-endian (ELF data encoding ${b[5]}); x86 kernels are little-endian (1). Build the unikernel for x86_64.`,
+    );
   }
   const is64 = cls === 2;
   const ehsize = is64 ? 64 : 52;
   if (b.length < ehsize) {
-    fail('ELF_TRUNCATED', `The ${what} is truncated: an ELF${is64 ? 64 : 32} header needs ${ehsize} bytes but the file has ${b.length}. Copy the file again or rebuild it.`);
+    fail(
+      'ELF_TRUNCATED',
+      `The ${what} is truncated: an ELF${is64 ? 64 : 32} header needs ${ehsize} bytes but the file has ${b.length}. Copy the file again or rebuild it.`,
+    );
   }
   const type = rd16le(b, 16);
   const machine = rd16le(b, 18);
   if (machine !== EM_386 && machine !== EM_X86_64) {
-    fail('ELF_NOT_X86', `The ${what} is for ELF machine ${machine} (e_machine), not x86 (3) or x86-64 (62). Build the unikernel for x86_64 with the virtio target.`);
+    fail(
+      'ELF_NOT_X86',
+      `The ${what} is for ELF machine ${machine} (e_machine), not x86 (3) or x86-64 (62). Build the unikernel for x86_64 with the virtio target.`,
+    );
   }
   const entry = is64 ? rd64le(b, 24) : rd32le(b, 24);
   const phoff = is64 ? rd64le(b, 32) : rd32le(b, 28);
@@ -70,11 +85,17 @@ export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
   const phdrs: ProgramHeader[] = [];
   if (phnum > 0) {
     if (phentsize < minEnt) {
-      fail('ELF_BAD_PHDR', `The ${what}'s program header entry size e_phentsize is ${phentsize}, less than the ${minEnt} bytes an ELF${is64 ? 64 : 32} program header needs. The file is damaged.`);
+      fail(
+        'ELF_BAD_PHDR',
+        `The ${what}'s program header entry size e_phentsize is ${phentsize}, less than the ${minEnt} bytes an ELF${is64 ? 64 : 32} program header needs. The file is damaged.`,
+      );
     }
     const end = phoff + phnum * phentsize;
     if (end > b.length) {
-      fail('ELF_TRUNCATED', `The ${what} is truncated: its ${phnum} program headers end at byte ${end} (e_phoff ${hex(phoff)}) but the file has ${b.length} bytes. Copy the file again or rebuild it.`);
+      fail(
+        'ELF_TRUNCATED',
+        `The ${what} is truncated: its ${phnum} program headers end at byte ${end} (e_phoff ${hex(phoff)}) but the file has ${b.length} bytes. Copy the file again or rebuild it.`,
+      );
     }
     for (let i = 0; i < phnum; i++) {
       const o = phoff + i * phentsize;

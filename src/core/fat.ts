@@ -130,7 +130,15 @@ function layoutFor(sectors: number, type: FatType, spc: number): FatLayout {
     const clusters = Math.max(0, Math.floor((sectors - dataStart) / spc));
     const need = Math.ceil(((clusters + 2) * entryBits) / 8 / SECTOR);
     if (need <= fatSectors) {
-      return { type, sectorsPerCluster: spc, reservedSectors: reserved, fatSectors, rootDirSectors, dataStart, clusterCount: clusters };
+      return {
+        type,
+        sectorsPerCluster: spc,
+        reservedSectors: reserved,
+        fatSectors,
+        rootDirSectors,
+        dataStart,
+        clusterCount: clusters,
+      };
     }
     fatSectors = need;
   }
@@ -160,7 +168,10 @@ export function chooseLayout(sectors: number, forced?: FatType): FatLayout {
       spc = 1;
     } else break;
   }
-  fail('FAT_NO_LAYOUT', `A FAT${forced ?? ''} volume of ${formatBytes(sectors * SECTOR)} (${sectors} sectors) cannot be laid out with a valid cluster count; choose another size.`);
+  fail(
+    'FAT_NO_LAYOUT',
+    `A FAT${forced ?? ''} volume of ${formatBytes(sectors * SECTOR)} (${sectors} sectors) cannot be laid out with a valid cluster count; choose another size.`,
+  );
 }
 
 /** DOS date and time words for a Unix time (UTC), clamped to 1980..2107. */
@@ -184,13 +195,18 @@ export function shortName(name: string, taken: Set<string>): NameEntries {
   const dot = name.lastIndexOf('.');
   const base = dot > 0 ? name.slice(0, dot) : name;
   const ext = dot > 0 ? name.slice(dot + 1) : '';
-  const fits = base.length <= 8 && ext.length <= 3 && SHORT_OK.test(base.toUpperCase()) && (ext === '' || SHORT_OK.test(ext.toUpperCase()));
+  const fits =
+    base.length <= 8 &&
+    ext.length <= 3 &&
+    SHORT_OK.test(base.toUpperCase()) &&
+    (ext === '' || SHORT_OK.test(ext.toUpperCase()));
   const oneCase = (s: string) => s === s.toLowerCase() || s === s.toUpperCase();
   const short = new Uint8Array(11).fill(0x20);
   if (fits && oneCase(base) && oneCase(ext)) {
     ascii(short, 0, base.toUpperCase(), 8, 0x20);
     ascii(short, 8, ext.toUpperCase(), 3, 0x20);
-    const flags = (base !== base.toUpperCase() ? CASE_LOWER_BASE : 0) | (ext !== ext.toUpperCase() ? CASE_LOWER_EXT : 0);
+    const flags =
+      (base !== base.toUpperCase() ? CASE_LOWER_BASE : 0) | (ext !== ext.toUpperCase() ? CASE_LOWER_EXT : 0);
     taken.add(String.fromCharCode(...short));
     return { short, caseFlags: flags };
   }
@@ -237,7 +253,14 @@ function lfnEntries(name: string, checksum: number): Uint8Array[] {
   return out;
 }
 
-function shortEntry(short: Uint8Array, attr: number, caseFlags: number, cluster: number, size: number, when: { date: number; time: number }): Uint8Array {
+function shortEntry(
+  short: Uint8Array,
+  attr: number,
+  caseFlags: number,
+  cluster: number,
+  size: number,
+  when: { date: number; time: number },
+): Uint8Array {
   const e = new Uint8Array(DIRENT);
   e.set(short, 0);
   e[11] = attr;
@@ -257,7 +280,10 @@ function shortEntry(short: Uint8Array, attr: number, caseFlags: number, cluster:
 export function normaliseLabel(label: string): string {
   const l = label.toUpperCase();
   if (l.length > 11 || !/^[A-Z0-9 !#$%&'()@^_`{}~-]*$/.test(l)) {
-    fail('FAT_BAD_LABEL', `The volume label "${label}" must be at most 11 characters of A-Z, 0-9, space and !#$%&'()@^_\`{}~-.`);
+    fail(
+      'FAT_BAD_LABEL',
+      `The volume label "${label}" must be at most 11 characters of A-Z, 0-9, space and !#$%&'()@^_\`{}~-.`,
+    );
   }
   return l.trimEnd();
 }
@@ -296,13 +322,24 @@ export function formatFat(opts: FatOptions): FatVolume {
 
   for (const f of opts.files) {
     if (f.bytes.length > MAX_FILE_SIZE) {
-      fail('FAT_FILE_TOO_BIG', `The file ${f.name} is ${formatBytes(f.bytes.length)}; FAT files are at most 4 GiB - 1 byte.`);
+      fail(
+        'FAT_FILE_TOO_BIG',
+        `The file ${f.name} is ${formatBytes(f.bytes.length)}; FAT files are at most 4 GiB - 1 byte.`,
+      );
     }
   }
   const rootClusters = type === 32 ? 1 : 0;
-  const need = rootClusters + clustersNeeded(opts.files.map((f) => ({ size: f.bytes.length })), clusterBytes);
+  const need =
+    rootClusters +
+    clustersNeeded(
+      opts.files.map((f) => ({ size: f.bytes.length })),
+      clusterBytes,
+    );
   if (need > l.clusterCount) {
-    fail('FAT_FULL', `The files need ${need} clusters of ${formatBytes(clusterBytes)} (${formatBytes(need * clusterBytes)}) but the FAT${type} volume of ${formatBytes(opts.sectors * SECTOR)} has ${l.clusterCount}; choose a larger disk size.`);
+    fail(
+      'FAT_FULL',
+      `The files need ${need} clusters of ${formatBytes(clusterBytes)} (${formatBytes(need * clusterBytes)}) but the FAT${type} volume of ${formatBytes(opts.sectors * SECTOR)} has ${l.clusterCount}; choose a larger disk size.`,
+    );
   }
 
   // Allocate: FAT32 root at cluster 2, then the files in order.
@@ -325,7 +362,8 @@ export function formatFat(opts: FatOptions): FatVolume {
     const shortText = String.fromCharCode(...n.short);
     files.push({
       name: f.name,
-      shortName: (shortText.slice(0, 8).trimEnd() + (shortText.slice(8).trim() ? '.' + shortText.slice(8).trimEnd() : '')),
+      shortName:
+        shortText.slice(0, 8).trimEnd() + (shortText.slice(8).trim() ? '.' + shortText.slice(8).trimEnd() : ''),
       firstCluster: first,
       clusters,
       offset: (l.dataStart + (first - 2) * spc) * SECTOR,
@@ -334,7 +372,10 @@ export function formatFat(opts: FatOptions): FatVolume {
   }
   const rootCapacity = type === 32 ? clusterBytes / DIRENT : ROOT_ENTRIES_12_16;
   if (entries.length > rootCapacity) {
-    fail('FAT_ROOT_FULL', `The root directory holds ${rootCapacity} entries here but ${entries.length} are needed; use fewer or shorter file names.`);
+    fail(
+      'FAT_ROOT_FULL',
+      `The root directory holds ${rootCapacity} entries here but ${entries.length} are needed; use fewer or shorter file names.`,
+    );
   }
   const usedClusters = next - 2;
   const freeClusters = l.clusterCount - usedClusters;
@@ -346,7 +387,8 @@ export function formatFat(opts: FatOptions): FatVolume {
   setFat(fat, type, 1, eoc);
   if (type === 32) setFat(fat, type, 2, eoc);
   for (const f of files) {
-    for (let i = 0; i < f.clusters; i++) setFat(fat, type, f.firstCluster + i, i === f.clusters - 1 ? eoc : f.firstCluster + i + 1);
+    for (let i = 0; i < f.clusters; i++)
+      setFat(fat, type, f.firstCluster + i, i === f.clusters - 1 ? eoc : f.firstCluster + i + 1);
   }
 
   // Boot sector.
@@ -410,7 +452,8 @@ export function formatFat(opts: FatOptions): FatVolume {
   } else {
     pieces.push({ offset: 0, bytes: bs });
   }
-  for (let i = 0; i < NUM_FATS; i++) pieces.push({ offset: at(l.reservedSectors + i * l.fatSectors), bytes: i === 0 ? fat : fat.slice() });
+  for (let i = 0; i < NUM_FATS; i++)
+    pieces.push({ offset: at(l.reservedSectors + i * l.fatSectors), bytes: i === 0 ? fat : fat.slice() });
   const dir = new Uint8Array(Math.ceil((entries.length * DIRENT) / SECTOR) * SECTOR || SECTOR);
   entries.forEach((e, i) => dir.set(e, i * DIRENT));
   const rootOffset = type === 32 ? at(l.dataStart) : at(l.reservedSectors + NUM_FATS * l.fatSectors);
@@ -420,12 +463,48 @@ export function formatFat(opts: FatOptions): FatVolume {
   });
 
   const regions: Region[] = [
-    { name: type === 32 ? 'Reserved sectors' : 'Boot sector', start: 0, length: at(l.reservedSectors), note: type === 32 ? 'FAT32 boot record, FSInfo and their backups (reserved sectors)' : 'Boot sector with the BIOS parameter block' },
-    { name: 'FAT 1', start: at(l.reservedSectors), length: at(l.fatSectors), note: `File allocation table: one ${type}-bit entry per cluster` },
-    { name: 'FAT 2', start: at(l.reservedSectors + l.fatSectors), length: at(l.fatSectors), note: 'Second copy of the FAT' },
+    {
+      name: type === 32 ? 'Reserved sectors' : 'Boot sector',
+      start: 0,
+      length: at(l.reservedSectors),
+      note:
+        type === 32
+          ? 'FAT32 boot record, FSInfo and their backups (reserved sectors)'
+          : 'Boot sector with the BIOS parameter block',
+    },
+    {
+      name: 'FAT 1',
+      start: at(l.reservedSectors),
+      length: at(l.fatSectors),
+      note: `File allocation table: one ${type}-bit entry per cluster`,
+    },
+    {
+      name: 'FAT 2',
+      start: at(l.reservedSectors + l.fatSectors),
+      length: at(l.fatSectors),
+      note: 'Second copy of the FAT',
+    },
   ];
-  if (type !== 32) regions.push({ name: 'Root directory', start: rootOffset, length: at(l.rootDirSectors), note: `${ROOT_ENTRIES_12_16} directory entries` });
-  regions.push({ name: 'Data', start: at(l.dataStart), length: at(opts.sectors - l.dataStart), note: `${l.clusterCount} clusters of ${formatBytes(clusterBytes)}` });
+  if (type !== 32)
+    regions.push({
+      name: 'Root directory',
+      start: rootOffset,
+      length: at(l.rootDirSectors),
+      note: `${ROOT_ENTRIES_12_16} directory entries`,
+    });
+  regions.push({
+    name: 'Data',
+    start: at(l.dataStart),
+    length: at(opts.sectors - l.dataStart),
+    note: `${l.clusterCount} clusters of ${formatBytes(clusterBytes)}`,
+  });
 
-  return { ...l, partitionType: type === 32 ? PART_TYPE.fat32lba : type === 16 ? PART_TYPE.fat16lba : PART_TYPE.fat12, pieces, regions, files, freeClusters };
+  return {
+    ...l,
+    partitionType: type === 32 ? PART_TYPE.fat32lba : type === 16 ? PART_TYPE.fat16lba : PART_TYPE.fat12,
+    pieces,
+    regions,
+    files,
+    freeClusters,
+  };
 }

@@ -55,12 +55,18 @@ export function commandLine(args: string): string {
 /** Check arguments; returns the command line. */
 export function checkArgs(args: string): string {
   if (args.includes('\0')) {
-    fail('ARGS_NUL', 'The kernel arguments contain a NUL character, which would end the command line early; remove it.');
+    fail(
+      'ARGS_NUL',
+      'The kernel arguments contain a NUL character, which would end the command line early; remove it.',
+    );
   }
   const cmdline = commandLine(args);
   const n = utf8(cmdline).length;
   if (n > MAX_CMDLINE) {
-    fail('ARGS_TOO_LONG', `The kernel arguments make a command line of ${n} bytes ("${KERNEL_NAME} " included); the limit is ${MAX_CMDLINE} (Solo5 truncates longer ones). Shorten them.`);
+    fail(
+      'ARGS_TOO_LONG',
+      `The kernel arguments make a command line of ${n} bytes ("${KERNEL_NAME} " included); the limit is ${MAX_CMDLINE} (Solo5 truncates longer ones). Shorten them.`,
+    );
   }
   return cmdline;
 }
@@ -125,7 +131,13 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
   const partStart = PARTITION_LBA * SECTOR;
   const kernelLba = PARTITION_LBA + file.offset / SECTOR;
 
-  const boot = buildBootCode({ kernelLba, kernelSize: kernelBytes.length, kernelCrc32: kernelCrc, load: kernel.load, cmdline });
+  const boot = buildBootCode({
+    kernelLba,
+    kernelSize: kernelBytes.length,
+    kernelCrc32: kernelCrc,
+    load: kernel.load,
+    cmdline,
+  });
   if (STAGE2_LBA * SECTOR + boot.stage2.length > partStart) {
     throw new Error(`internal: boot loader stage 2 (${boot.stage2.length} bytes) does not fit before the partition`);
   }
@@ -141,14 +153,34 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
 
   const stage2End = STAGE2_LBA * SECTOR + boot.stage2.length;
   const regions: Region[] = [
-    { name: 'MBR', start: 0, length: SECTOR, note: 'Boot loader stage 1, disk signature and the partition table (one active FAT partition)' },
+    {
+      name: 'MBR',
+      start: 0,
+      length: SECTOR,
+      note: 'Boot loader stage 1, disk signature and the partition table (one active FAT partition)',
+    },
   ];
   if (boot.stage2.length) {
-    regions.push({ name: 'Boot loader', start: SECTOR, length: boot.stage2.length, note: 'Stage 2 and its parameter block: where the kernel lies, its load plan and command line' });
+    regions.push({
+      name: 'Boot loader',
+      start: SECTOR,
+      length: boot.stage2.length,
+      note: 'Stage 2 and its parameter block: where the kernel lies, its load plan and command line',
+    });
   }
-  regions.push({ name: 'Gap', start: stage2End, length: partStart - stage2End, note: 'Unused space that aligns the partition to 1 MiB' });
+  regions.push({
+    name: 'Gap',
+    start: stage2End,
+    length: partStart - stage2End,
+    note: 'Unused space that aligns the partition to 1 MiB',
+  });
   for (const r of fat.regions) regions.push({ ...r, start: partStart + r.start });
-  regions.push({ name: KERNEL_NAME, start: partStart + file.offset, length: file.size, note: 'The kernel, contiguous inside the FAT data area' });
+  regions.push({
+    name: KERNEL_NAME,
+    start: partStart + file.offset,
+    length: file.size,
+    note: 'The kernel, contiguous inside the FAT data area',
+  });
 
   return {
     plan: makePlan(size, pieces, regions),

@@ -6,7 +6,16 @@ import { rd32le } from './bytes';
 import { elfNotes, isElf, parseElf, PT_LOAD, type ElfFile } from './elf';
 import { fail, formatBytes, hex, isImageError } from './errors';
 import type { LoadPlan, LoadSegment } from './load-plan';
-import { checkFlags, findMultiboot, kludgePlan, MB_FLAG_AOUT_KLUDGE, MB_MAGIC, MB_SEARCH, MIN_LOAD_ADDR, type MultibootHeader } from './multiboot';
+import {
+  checkFlags,
+  findMultiboot,
+  kludgePlan,
+  MB_FLAG_AOUT_KLUDGE,
+  MB_MAGIC,
+  MB_SEARCH,
+  MIN_LOAD_ADDR,
+  type MultibootHeader,
+} from './multiboot';
 
 /** Solo5 ABI note: name "Solo5", type "ABI1", desc {u32 target, u32 version}. */
 const SOLO5_NOTE_NAME = 'Solo5';
@@ -32,7 +41,10 @@ export interface KernelInfo {
 /** Inspect a kernel file; throws ImageError with a stable code on bad input. */
 export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   if (b.length === 0) {
-    fail('KERNEL_EMPTY', `The ${what} file is empty (0 bytes). Choose the .virtio file your unikernel build produced (for MirageOS: \`mirage configure -t virtio && make\`).`);
+    fail(
+      'KERNEL_EMPTY',
+      `The ${what} file is empty (0 bytes). Choose the .virtio file your unikernel build produced (for MirageOS: \`mirage configure -t virtio && make\`).`,
+    );
   }
   const notes: string[] = [];
   let elf: ElfFile | undefined;
@@ -48,10 +60,16 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
       }
     }
     if (solo5Target !== undefined && solo5Target !== 'virtio') {
-      fail('SOLO5_WRONG_TARGET', `This is a Solo5 ${solo5Target} unikernel; rebuild it with the virtio target (for MirageOS: \`mirage configure -t virtio\`), which produces a .virtio file that boots from a disk.`);
+      fail(
+        'SOLO5_WRONG_TARGET',
+        `This is a Solo5 ${solo5Target} unikernel; rebuild it with the virtio target (for MirageOS: \`mirage configure -t virtio\`), which produces a .virtio file that boots from a disk.`,
+      );
     }
   } else if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45) {
-    fail('ELF_TRUNCATED', `The ${what} is truncated: it starts like an ELF file but has only ${b.length} bytes. Copy the file again or rebuild it.`);
+    fail(
+      'ELF_TRUNCATED',
+      `The ${what} is truncated: it starts like an ELF file but has only ${b.length} bytes. Copy the file again or rebuild it.`,
+    );
   }
   let mb: MultibootHeader;
   try {
@@ -65,12 +83,17 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   if (mb.flags & MB_FLAG_AOUT_KLUDGE) {
     load = kludgePlan(mb, b.length, what);
     if (elf && elf.entry !== load.entry) {
-      notes.push(`The ELF entry ${hex(elf.entry)} is not the Multiboot entry_addr ${hex(load.entry)}; the boot loader jumps to entry_addr (32-bit code), as QEMU and GRUB do.`);
+      notes.push(
+        `The ELF entry ${hex(elf.entry)} is not the Multiboot entry_addr ${hex(load.entry)}; the boot loader jumps to entry_addr (32-bit code), as QEMU and GRUB do.`,
+      );
     }
   } else if (elf) {
     load = elfPlan(b, elf, what);
   } else {
-    fail('MB_NO_LOAD_INFO', `The ${what} is not an ELF file and its Multiboot header (flags ${hex(mb.flags)}) has no address fields (flag bit 16), so there is no way to know where to load it. Rebuild it as an ELF kernel or set the a.out-kludge fields.`);
+    fail(
+      'MB_NO_LOAD_INFO',
+      `The ${what} is not an ELF file and its Multiboot header (flags ${hex(mb.flags)}) has no address fields (flag bit 16), so there is no way to know where to load it. Rebuild it as an ELF kernel or set the a.out-kludge fields.`,
+    );
   }
   return {
     size: b.length,
@@ -90,12 +113,19 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
  * about Multiboot headers.
  */
 function notAKernel(b: Uint8Array, what: string): never {
-  const choose = 'Choose the .virtio file your unikernel build produced (for MirageOS: `mirage configure -t virtio && make`).';
+  const choose =
+    'Choose the .virtio file your unikernel build produced (for MirageOS: `mirage configure -t virtio && make`).';
   if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) {
-    fail('NOT_A_KERNEL', `The ${what} file is gzip-compressed data (perhaps an image made earlier), not a kernel. ${choose}`);
+    fail(
+      'NOT_A_KERNEL',
+      `The ${what} file is gzip-compressed data (perhaps an image made earlier), not a kernel. ${choose}`,
+    );
   }
   const head = Array.from(b.subarray(0, 4), (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
-  fail('NOT_A_KERNEL', `The ${what} file is not a kernel: it is not an ELF file (it starts with bytes ${head}, not 7F 45 4C 46) and has no Multiboot header (magic ${hex(MB_MAGIC)}) in its first ${MB_SEARCH} bytes. ${choose}`);
+  fail(
+    'NOT_A_KERNEL',
+    `The ${what} file is not a kernel: it is not an ELF file (it starts with bytes ${head}, not 7F 45 4C 46) and has no Multiboot header (magic ${hex(MB_MAGIC)}) in its first ${MB_SEARCH} bytes. ${choose}`,
+  );
 }
 
 /** Load plan from PT_LOAD program headers (physical addresses), when the kludge is not set. */
@@ -105,33 +135,61 @@ function elfPlan(b: Uint8Array, elf: ElfFile, what: string): LoadPlan {
     if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
     const name = `program header ${ph.index} (PT_LOAD)`;
     if (ph.filesz > ph.memsz) {
-      fail('ELF_BAD_SEGMENT', `The ${what}'s ${name} has p_filesz ${hex(ph.filesz)} larger than p_memsz ${hex(ph.memsz)}. The file is damaged; rebuild it.`);
+      fail(
+        'ELF_BAD_SEGMENT',
+        `The ${what}'s ${name} has p_filesz ${hex(ph.filesz)} larger than p_memsz ${hex(ph.memsz)}. The file is damaged; rebuild it.`,
+      );
     }
     if (ph.offset + ph.filesz > b.length) {
-      fail('ELF_SEGMENT_PAST_EOF', `The ${what} is truncated: its ${name} needs file bytes ${hex(ph.offset)}..${hex(ph.offset + ph.filesz)}, but the file has ${b.length} bytes. Copy the file again or rebuild it.`);
+      fail(
+        'ELF_SEGMENT_PAST_EOF',
+        `The ${what} is truncated: its ${name} needs file bytes ${hex(ph.offset)}..${hex(ph.offset + ph.filesz)}, but the file has ${b.length} bytes. Copy the file again or rebuild it.`,
+      );
     }
     if (ph.paddr < MIN_LOAD_ADDR) {
-      fail('MB_LOAD_BELOW_1M', `The ${what}'s ${name} loads at physical address ${hex(ph.paddr)}, below 1 MiB (${hex(MIN_LOAD_ADDR)}), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above.`);
+      fail(
+        'MB_LOAD_BELOW_1M',
+        `The ${what}'s ${name} loads at physical address ${hex(ph.paddr)}, below 1 MiB (${hex(MIN_LOAD_ADDR)}), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above.`,
+      );
     }
     if (ph.paddr + ph.memsz > FOUR_GIB) {
-      fail('ELF_SEGMENT_ABOVE_4G', `The ${what}'s ${name} ends at physical address ${hex(ph.paddr + ph.memsz)}, above 4 GiB, which a 32-bit Multiboot loader cannot reach.`);
+      fail(
+        'ELF_SEGMENT_ABOVE_4G',
+        `The ${what}'s ${name} ends at physical address ${hex(ph.paddr + ph.memsz)}, above 4 GiB, which a 32-bit Multiboot loader cannot reach.`,
+      );
     }
-    segs.push({ index: ph.index, fileOffset: ph.offset, fileSize: ph.filesz, loadAddr: ph.paddr, memSize: ph.memsz, vaddr: ph.vaddr });
+    segs.push({
+      index: ph.index,
+      fileOffset: ph.offset,
+      fileSize: ph.filesz,
+      loadAddr: ph.paddr,
+      memSize: ph.memsz,
+      vaddr: ph.vaddr,
+    });
   }
   if (segs.length === 0) {
-    fail('ELF_NO_LOAD', `The ${what} has no PT_LOAD program headers and no Multiboot address fields, so there is nothing to load. Rebuild the kernel.`);
+    fail(
+      'ELF_NO_LOAD',
+      `The ${what} has no PT_LOAD program headers and no Multiboot address fields, so there is nothing to load. Rebuild the kernel.`,
+    );
   }
   segs.sort((x, y) => x.loadAddr - y.loadAddr);
   for (let i = 1; i < segs.length; i++) {
     const p = segs[i - 1];
     if (segs[i].loadAddr < p.loadAddr + p.memSize) {
-      fail('ELF_SEGMENT_OVERLAP', `The ${what}'s program headers ${p.index} and ${segs[i].index} overlap in memory (${hex(p.loadAddr)}+${hex(p.memSize)} and ${hex(segs[i].loadAddr)}). The file is damaged; rebuild it.`);
+      fail(
+        'ELF_SEGMENT_OVERLAP',
+        `The ${what}'s program headers ${p.index} and ${segs[i].index} overlap in memory (${hex(p.loadAddr)}+${hex(p.memSize)} and ${hex(segs[i].loadAddr)}). The file is damaged; rebuild it.`,
+      );
     }
   }
   // e_entry is virtual; translate it through the segment that holds it.
   const holder = segs.find((s) => elf.entry >= s.vaddr && elf.entry < s.vaddr + s.memSize);
   if (!holder) {
-    fail('MB_ENTRY_OUTSIDE', `The ${what}'s ELF entry ${hex(elf.entry)} is in none of its PT_LOAD segments, so the CPU would jump into nothing. Rebuild the kernel.`);
+    fail(
+      'MB_ENTRY_OUTSIDE',
+      `The ${what}'s ELF entry ${hex(elf.entry)} is in none of its PT_LOAD segments, so the CPU would jump into nothing. Rebuild the kernel.`,
+    );
   }
   const entry = elf.entry - holder.vaddr + holder.loadAddr;
   const last = segs[segs.length - 1];

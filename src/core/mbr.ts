@@ -43,7 +43,8 @@ export interface MbrInput {
 }
 
 export function encodeMbr(input: MbrInput): Uint8Array {
-  if (input.code.length > MBR.codeSize) throw new Error(`internal: MBR code is ${input.code.length} bytes, more than ${MBR.codeSize}`);
+  if (input.code.length > MBR.codeSize)
+    throw new Error(`internal: MBR code is ${input.code.length} bytes, more than ${MBR.codeSize}`);
   if (input.partitions.length > 4) throw new Error('internal: an MBR holds at most 4 partitions');
   const b = new Uint8Array(512);
   b.set(input.code, 0);

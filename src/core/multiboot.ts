@@ -40,14 +40,17 @@ export function findMultiboot(b: Uint8Array, what = 'kernel'): MultibootHeader {
     if (rd32le(b, i) !== MB_MAGIC) continue;
     const flags = rd32le(b, i + 4);
     const checksum = rd32le(b, i + 8);
-    if (((MB_MAGIC + flags + checksum) >>> 0) !== 0) {
+    if ((MB_MAGIC + flags + checksum) >>> 0 !== 0) {
       if (badAt < 0) badAt = i;
       continue;
     }
     const h: MultibootHeader = { offset: i, flags, checksum };
     if (flags & MB_FLAG_AOUT_KLUDGE) {
       if (i + 32 > b.length) {
-        fail('MB_TRUNCATED', `The ${what} is truncated: its Multiboot header at file offset ${hex(i)} sets the address fields (flag bit 16), which end at byte ${i + 32}, but the file has ${b.length} bytes.`);
+        fail(
+          'MB_TRUNCATED',
+          `The ${what} is truncated: its Multiboot header at file offset ${hex(i)} sets the address fields (flag bit 16), which end at byte ${i + 32}, but the file has ${b.length} bytes.`,
+        );
       }
       h.headerAddr = rd32le(b, i + 12);
       h.loadAddr = rd32le(b, i + 16);
@@ -61,9 +64,15 @@ export function findMultiboot(b: Uint8Array, what = 'kernel'): MultibootHeader {
     const flags = rd32le(b, badAt + 4);
     const checksum = rd32le(b, badAt + 8);
     const want = (-(MB_MAGIC + flags) >>> 0) >>> 0;
-    fail('MB_BAD_CHECKSUM', `The ${what}'s Multiboot header at file offset ${hex(badAt)} has checksum ${hex(checksum)}, but magic + flags (${hex(flags)}) need ${hex(want)}. The file is damaged; rebuild it.`);
+    fail(
+      'MB_BAD_CHECKSUM',
+      `The ${what}'s Multiboot header at file offset ${hex(badAt)} has checksum ${hex(checksum)}, but magic + flags (${hex(flags)}) need ${hex(want)}. The file is damaged; rebuild it.`,
+    );
   }
-  fail('MB_NO_HEADER', `The ${what} has no Multiboot header (magic ${hex(MB_MAGIC)}) in its first ${MB_SEARCH} bytes, so no BIOS boot loader can start it. Build the unikernel with the Solo5 virtio target (e.g. \`mirage configure -t virtio\`).`);
+  fail(
+    'MB_NO_HEADER',
+    `The ${what} has no Multiboot header (magic ${hex(MB_MAGIC)}) in its first ${MB_SEARCH} bytes, so no BIOS boot loader can start it. Build the unikernel with the Solo5 virtio target (e.g. \`mirage configure -t virtio\`).`,
+  );
 }
 
 /** Refuse required flag bits (0-15) we cannot honour, as the spec asks. */
@@ -71,11 +80,17 @@ export function checkFlags(h: MultibootHeader, what = 'kernel'): void {
   const unknown = h.flags & 0xffff & ~SUPPORTED_REQUIRED;
   if (unknown === 0) return;
   if (unknown & MB_FLAG_VIDEO_MODE) {
-    fail('MB_UNSUPPORTED_FLAGS', `The ${what}'s Multiboot flags ${hex(h.flags)} request a video mode (bit 2), which this boot loader does not set up (it supports required bits 0 and 1). Solo5 kernels use flags 0x10003; rebuild without the video request.`);
+    fail(
+      'MB_UNSUPPORTED_FLAGS',
+      `The ${what}'s Multiboot flags ${hex(h.flags)} request a video mode (bit 2), which this boot loader does not set up (it supports required bits 0 and 1). Solo5 kernels use flags 0x10003; rebuild without the video request.`,
+    );
   }
   const bits: number[] = [];
   for (let i = 0; i < 16; i++) if (unknown & (1 << i)) bits.push(i);
-  fail('MB_UNSUPPORTED_FLAGS', `The ${what}'s Multiboot flags ${hex(h.flags)} set required bit${bits.length > 1 ? 's' : ''} ${bits.join(', ')}, which this boot loader does not know (it supports required bits 0 and 1, and bit 16). Multiboot says to refuse such a kernel; Solo5 kernels use flags 0x10003.`);
+  fail(
+    'MB_UNSUPPORTED_FLAGS',
+    `The ${what}'s Multiboot flags ${hex(h.flags)} set required bit${bits.length > 1 ? 's' : ''} ${bits.join(', ')}, which this boot loader does not know (it supports required bits 0 and 1, and bit 16). Multiboot says to refuse such a kernel; Solo5 kernels use flags 0x10003.`,
+  );
 }
 
 /**
@@ -91,37 +106,58 @@ export function kludgePlan(h: MultibootHeader, fileSize: number, what = 'kernel'
   const bssEnd = h.bssEndAddr!;
   const entry = h.entryAddr!;
   if (headerAddr < loadAddr) {
-    fail('MB_BAD_ADDRESS', `The ${what}'s Multiboot header_addr ${hex(headerAddr)} is below load_addr ${hex(loadAddr)}; the header must lie inside the loaded image. The header fields are wrong; rebuild the kernel.`);
+    fail(
+      'MB_BAD_ADDRESS',
+      `The ${what}'s Multiboot header_addr ${hex(headerAddr)} is below load_addr ${hex(loadAddr)}; the header must lie inside the loaded image. The header fields are wrong; rebuild the kernel.`,
+    );
   }
   const fileOffset = h.offset - (headerAddr - loadAddr);
   if (fileOffset < 0) {
-    fail('MB_BAD_ADDRESS', `The ${what}'s Multiboot header at file offset ${hex(h.offset)} says it is ${hex(headerAddr - loadAddr)} bytes past load_addr, which would start the image ${-fileOffset} bytes before the start of the file. The header fields are wrong; rebuild the kernel.`);
+    fail(
+      'MB_BAD_ADDRESS',
+      `The ${what}'s Multiboot header at file offset ${hex(h.offset)} says it is ${hex(headerAddr - loadAddr)} bytes past load_addr, which would start the image ${-fileOffset} bytes before the start of the file. The header fields are wrong; rebuild the kernel.`,
+    );
   }
   if (loadAddr < MIN_LOAD_ADDR) {
-    fail('MB_LOAD_BELOW_1M', `The ${what}'s Multiboot load_addr is ${hex(loadAddr)}, below 1 MiB (${hex(MIN_LOAD_ADDR)}), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above, as Solo5 does (0x100000).`);
+    fail(
+      'MB_LOAD_BELOW_1M',
+      `The ${what}'s Multiboot load_addr is ${hex(loadAddr)}, below 1 MiB (${hex(MIN_LOAD_ADDR)}), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above, as Solo5 does (0x100000).`,
+    );
   }
   let fileSizeToLoad: number;
   if (loadEnd === 0) {
     fileSizeToLoad = fileSize - fileOffset;
   } else {
     if (loadEnd < loadAddr) {
-      fail('MB_BAD_ADDRESS', `The ${what}'s Multiboot load_end_addr ${hex(loadEnd)} is below load_addr ${hex(loadAddr)}. The header fields are wrong; rebuild the kernel.`);
+      fail(
+        'MB_BAD_ADDRESS',
+        `The ${what}'s Multiboot load_end_addr ${hex(loadEnd)} is below load_addr ${hex(loadAddr)}. The header fields are wrong; rebuild the kernel.`,
+      );
     }
     fileSizeToLoad = loadEnd - loadAddr;
     if (fileOffset + fileSizeToLoad > fileSize) {
-      fail('MB_SLICE_PAST_EOF', `The ${what} is truncated or its header is wrong: Multiboot load_addr..load_end_addr (${hex(loadAddr)}..${hex(loadEnd)}) asks for ${fileSizeToLoad} bytes from file offset ${hex(fileOffset)}, which ends at byte ${fileOffset + fileSizeToLoad}, but the file has ${fileSize} bytes.`);
+      fail(
+        'MB_SLICE_PAST_EOF',
+        `The ${what} is truncated or its header is wrong: Multiboot load_addr..load_end_addr (${hex(loadAddr)}..${hex(loadEnd)}) asks for ${fileSizeToLoad} bytes from file offset ${hex(fileOffset)}, which ends at byte ${fileOffset + fileSizeToLoad}, but the file has ${fileSize} bytes.`,
+      );
     }
   }
   const dataEnd = loadAddr + fileSizeToLoad;
   let memEnd = dataEnd;
   if (bssEnd !== 0) {
     if (bssEnd < dataEnd) {
-      fail('MB_BSS_BEFORE_DATA', `The ${what}'s Multiboot bss_end_addr ${hex(bssEnd)} is below the end of its data ${hex(dataEnd)} (load_end_addr); the bss must follow the data. The header fields are wrong; rebuild the kernel.`);
+      fail(
+        'MB_BSS_BEFORE_DATA',
+        `The ${what}'s Multiboot bss_end_addr ${hex(bssEnd)} is below the end of its data ${hex(dataEnd)} (load_end_addr); the bss must follow the data. The header fields are wrong; rebuild the kernel.`,
+      );
     }
     memEnd = bssEnd;
   }
   if (entry < loadAddr || entry >= dataEnd) {
-    fail('MB_ENTRY_OUTSIDE', `The ${what}'s Multiboot entry_addr ${hex(entry)} is outside the loaded image ${hex(loadAddr)}..${hex(dataEnd)}, so the CPU would jump into nothing. The header fields are wrong; rebuild the kernel.`);
+    fail(
+      'MB_ENTRY_OUTSIDE',
+      `The ${what}'s Multiboot entry_addr ${hex(entry)} is outside the loaded image ${hex(loadAddr)}..${hex(dataEnd)}, so the CPU would jump into nothing. The header fields are wrong; rebuild the kernel.`,
+    );
   }
   return {
     source: 'aout-kludge',

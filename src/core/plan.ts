@@ -29,8 +29,7 @@ export interface ImagePlan {
 }
 
 export type Extent =
-  | { kind: 'data'; offset: number; bytes: Uint8Array }
-  | { kind: 'zero'; offset: number; length: number };
+  { kind: 'data'; offset: number; bytes: Uint8Array } | { kind: 'zero'; offset: number; length: number };
 
 /**
  * Sort and check pieces; adjacent or overlapping pieces are a bug in the

@@ -18,12 +18,18 @@ const UNITS: Record<string, number> = { '': 1, K: 1024, M: MIB, G: GIB, T: 1024 
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
   if (!m) {
-    fail('SIZE_MALFORMED', `The size "${text}" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.`);
+    fail(
+      'SIZE_MALFORMED',
+      `The size "${text}" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.`,
+    );
   }
   const bytes = Number(m[1]) * UNITS[m[2].toUpperCase()];
   // Past 2 TiB the size is refused as too large, whether or not it is exact.
   if (bytes <= MAX_SIZE && !Number.isInteger(bytes)) {
-    fail('SIZE_MALFORMED', `The size "${text}" is not a whole number of bytes; write it in a smaller unit (for example 1536M instead of 1.5001G).`);
+    fail(
+      'SIZE_MALFORMED',
+      `The size "${text}" is not a whole number of bytes; write it in a smaller unit (for example 1536M instead of 1.5001G).`,
+    );
   }
   return checkSize(bytes, text);
 }
@@ -31,10 +37,16 @@ export function parseSize(text: string): number {
 /** Check a size in bytes: whole sectors, within what an MBR can address. */
 export function checkSize(bytes: number, text = String(bytes)): number {
   if (bytes > MAX_SIZE) {
-    fail('SIZE_TOO_LARGE', `The size ${text} (${formatBytes(bytes)}) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.`);
+    fail(
+      'SIZE_TOO_LARGE',
+      `The size ${text} (${formatBytes(bytes)}) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.`,
+    );
   }
   if (bytes % SECTOR !== 0) {
-    fail('SIZE_NOT_SECTORS', `The size ${text} (${bytes} bytes) is not a whole number of 512-byte sectors; round it, for example to ${Math.ceil(bytes / MIB)}M.`);
+    fail(
+      'SIZE_NOT_SECTORS',
+      `The size ${text} (${bytes} bytes) is not a whole number of 512-byte sectors; round it, for example to ${Math.ceil(bytes / MIB)}M.`,
+    );
   }
   return bytes;
 }

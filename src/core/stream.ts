@@ -93,10 +93,15 @@ function abortError(signal: AbortSignalLike): ImageError {
  * reason, when that is an ImageError) as soon as the signal is aborted (checked before every part and after every pause), and
  * whatever the format throws. Memory is one part plus one zero buffer.
  */
-export async function* streamImage(plan: ImagePlan, format: OutputFormat, opts: StreamOptions): AsyncGenerator<OutputPart> {
+export async function* streamImage(
+  plan: ImagePlan,
+  format: OutputFormat,
+  opts: StreamOptions,
+): AsyncGenerator<OutputPart> {
   const { signal, onProgress, fillHoles = false } = opts;
   const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
-  if (!Number.isSafeInteger(chunk) || chunk < 512) throw new Error(`internal: chunkSize ${chunk} must be an integer of at least 512`);
+  if (!Number.isSafeInteger(chunk) || chunk < 512)
+    throw new Error(`internal: chunkSize ${chunk} must be an integer of at least 512`);
   const total = plan.size;
   let covered = 0;
   let written = 0;
@@ -139,14 +144,18 @@ export async function* streamImage(plan: ImagePlan, format: OutputFormat, opts: 
       const end = part.covered;
       for (let i = 0; i < n; i += chunk) {
         const to = Math.min(n, i + chunk);
-        yield* emit({ kind: 'data', bytes: part.bytes.subarray(i, to), covered: end === undefined ? undefined : end - (n - to) });
+        yield* emit({
+          kind: 'data',
+          bytes: part.bytes.subarray(i, to),
+          covered: end === undefined ? undefined : end - (n - to),
+        });
       }
     } else if (!fillHoles) {
       yield* emit(part);
     } else {
       zeros ??= new Uint8Array(chunk);
       const end = part.covered;
-      for (let left = part.length; left > 0; ) {
+      for (let left = part.length; left > 0;) {
         const n = Math.min(left, chunk);
         left -= n;
         yield* emit({ kind: 'data', bytes: zeros.subarray(0, n), covered: end === undefined ? undefined : end - left });

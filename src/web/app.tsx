@@ -70,7 +70,12 @@ function KernelPicker({ model, demo }: { model: Model; demo: (() => Uint8Array) 
         />
         {demo ? <span class="or">or</span> : null}
         {demo ? (
-          <button type="button" class="secondary" disabled={model.busy.value} onClick={() => void model.chooseKernel('demo.virtio', demo(), true)}>
+          <button
+            type="button"
+            class="secondary"
+            disabled={model.busy.value}
+            onClick={() => void model.chooseKernel('demo.virtio', demo(), true)}
+          >
             Use the demo kernel
           </button>
         ) : null}
@@ -86,7 +91,12 @@ function KernelPicker({ model, demo }: { model: Model; demo: (() => Uint8Array) 
 function KernelInfo({ model }: { model: Model }) {
   const k = model.kernel.value;
   if (k.status === 'none') return null;
-  if (k.status === 'reading') return <p class="status" role="status">Reading {k.name}…</p>;
+  if (k.status === 'reading')
+    return (
+      <p class="status" role="status">
+        Reading {k.name}…
+      </p>
+    );
   if (k.status === 'error')
     return (
       <div class="error" role="alert" id="kernel-error">
@@ -104,7 +114,8 @@ function KernelInfo({ model }: { model: Model }) {
         <dd>{formatBytes(i.size)}</dd>
         <dt>Kind</dt>
         <dd>
-          {i.format === 'binary' ? 'Binary' : i.format.toUpperCase()}, Multiboot ({i.source === 'aout-kludge' ? 'a.out kludge load addresses' : `${i.source} program headers`})
+          {i.format === 'binary' ? 'Binary' : i.format.toUpperCase()}, Multiboot (
+          {i.source === 'aout-kludge' ? 'a.out kludge load addresses' : `${i.source} program headers`})
         </dd>
         <dt>Loads at</dt>
         <dd>
@@ -165,7 +176,13 @@ function Options({ model }: { model: Model }) {
           <label for="format" class="field-label">
             Format
           </label>
-          <select id="format" value={fmt.id} disabled={busy} aria-describedby="format-hint" onChange={(e) => void model.setFormat((e.currentTarget as HTMLSelectElement).value)}>
+          <select
+            id="format"
+            value={fmt.id}
+            disabled={busy}
+            aria-describedby="format-hint"
+            onChange={(e) => void model.setFormat((e.currentTarget as HTMLSelectElement).value)}
+          >
             {model.formats.map((f) => (
               <option key={f.id} value={f.id}>
                 {f.label}
@@ -257,7 +274,13 @@ function BuildPanel({ model }: { model: Model }) {
     <section aria-labelledby="build-h">
       <h2 id="build-h">3. Build</h2>
       <div class="actions">
-        <button type="button" id="build" class="primary" disabled={!model.canBuild.value} onClick={() => void onBuild()}>
+        <button
+          type="button"
+          id="build"
+          class="primary"
+          disabled={!model.canBuild.value}
+          onClick={() => void onBuild()}
+        >
           Build image
         </button>
         {building ? (
@@ -271,7 +294,8 @@ function BuildPanel({ model }: { model: Model }) {
           <progress id="progress" max={1} value={pct} aria-label="Build progress" />
           <p class="status" role="status" aria-live="polite" id="progress-text">
             {Math.floor(pct * 100)}%: {formatBytes(b.progress.covered)} of {formatBytes(b.progress.total)}
-            {b.progress.written ? `, ${formatBytes(b.progress.written)} written` : ''} {speed(b.bytesPerSecond) ? `· ${speed(b.bytesPerSecond)}` : ''}
+            {b.progress.written ? `, ${formatBytes(b.progress.written)} written` : ''}{' '}
+            {speed(b.bytesPerSecond) ? `· ${speed(b.bytesPerSecond)}` : ''}
           </p>
           {b.where === 'blob' ? <BlobWarning /> : null}
         </div>
@@ -329,9 +353,14 @@ function Outcome({ model }: { model: Model }) {
   return (
     <div class="done" role="status" id="outcome">
       <p>
-        {where}: {formatBytes(b.fileSize)} ({b.fileSize.toLocaleString('en')} bytes) for a {formatBytes(b.diskSize)} disk, in {b.seconds.toFixed(1)} s.
+        {where}: {formatBytes(b.fileSize)} ({b.fileSize.toLocaleString('en')} bytes) for a {formatBytes(b.diskSize)}{' '}
+        disk, in {b.seconds.toFixed(1)} s.
       </p>
-      <p>{b.formatId === 'tar' || b.formatId === 'gce' ? 'Upload it to a Cloud Storage bucket and create an image:' : 'Run it:'}</p>
+      <p>
+        {b.formatId === 'tar' || b.formatId === 'gce'
+          ? 'Upload it to a Cloud Storage bucket and create an image:'
+          : 'Run it:'}
+      </p>
       <pre>
         <code>{run.commands.join('\n')}</code>
       </pre>
@@ -350,8 +379,8 @@ export function App({ model, demo }: { model: Model; demo: (() => Uint8Array) | 
         <h1>Unikernel disk builder</h1>
         <p class="lede">
           Turn a Solo5 <code>virtio</code> unikernel into a bootable disk image (MBR, one FAT partition and our own BIOS
-          boot loader). <strong>Everything happens in this page: your kernel never leaves your machine.</strong> It works
-          offline too.
+          boot loader). <strong>Everything happens in this page: your kernel never leaves your machine.</strong> It
+          works offline too.
         </p>
       </header>
       <main>
@@ -361,7 +390,8 @@ export function App({ model, demo }: { model: Model; demo: (() => Uint8Array) | 
       </main>
       <footer>
         <p class="hint">
-          Same bytes as the command-line tool: <code>solo5-virtio-mkimage [-f FORMAT] [--size SIZE] IMAGE KERNEL [ARGS…]</code>
+          Same bytes as the command-line tool:{' '}
+          <code>solo5-virtio-mkimage [-f FORMAT] [--size SIZE] IMAGE KERNEL [ARGS…]</code>
         </p>
       </footer>
     </>

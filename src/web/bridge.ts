@@ -3,7 +3,16 @@
  * promises, cancellation through AbortSignal, progress through a callback.
  * Errors arrive as `BuildError` with the core's code and sentence.
  */
-import type { BuildRequest, BuildResult, FromWorker, KernelSummary, PreviewResult, Progress, SinkSpec, ToWorker } from './protocol';
+import type {
+  BuildRequest,
+  BuildResult,
+  FromWorker,
+  KernelSummary,
+  PreviewResult,
+  Progress,
+  SinkSpec,
+  ToWorker,
+} from './protocol';
 
 export class BuildError extends Error {
   readonly code?: string;
@@ -20,7 +29,11 @@ export class BuildError extends Error {
 export interface Backend {
   inspect(kernel: Uint8Array): Promise<KernelSummary>;
   preview(kernel: Uint8Array, size: number, args: string): Promise<PreviewResult>;
-  build(req: BuildRequest, sink: SinkSpec, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<BuildResult>;
+  build(
+    req: BuildRequest,
+    sink: SinkSpec,
+    opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void },
+  ): Promise<BuildResult>;
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -48,7 +61,8 @@ export function workerBackend(makeWorker: () => Worker): Backend {
       };
       worker.onerror = (e) => {
         e.preventDefault();
-        for (const p of pending.values()) p.reject(new BuildError('The build worker stopped unexpectedly; reload the page and try again.'));
+        for (const p of pending.values())
+          p.reject(new BuildError('The build worker stopped unexpectedly; reload the page and try again.'));
         pending.clear();
         worker = null;
       };
@@ -56,12 +70,18 @@ export function workerBackend(makeWorker: () => Worker): Backend {
     return worker;
   };
 
-  function call<T>(msg: WithoutId<Exclude<ToWorker, { type: 'cancel' }>>, transfer: Transferable[], opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<T> {
+  function call<T>(
+    msg: WithoutId<Exclude<ToWorker, { type: 'cancel' }>>,
+    transfer: Transferable[],
+    opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
+  ): Promise<T> {
     const id = next++;
     const w = get();
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
-      opts.signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies ToWorker), { once: true });
+      opts.signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies ToWorker), {
+        once: true,
+      });
       w.postMessage({ ...msg, id } as ToWorker, transfer);
     });
   }

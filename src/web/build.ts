@@ -9,7 +9,15 @@ import { streamImage } from '../core/stream';
 import { findFormat } from '../core/formats/index';
 import type { OutputPart } from '../core/formats/types';
 import { fail } from '../core/errors';
-import type { BuildRequest, BuildResult, DownloadMessage, KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
+import type {
+  BuildRequest,
+  BuildResult,
+  DownloadMessage,
+  KernelSummary,
+  PreviewResult,
+  Progress,
+  SinkSpec,
+} from './protocol';
 
 /** Output chunk size: the bound on memory per chunk in flight. */
 export const CHUNK = 1 << 20;
@@ -66,7 +74,8 @@ function cancelled(): never {
 /** Plan, stream and write one image. On any failure or cancel the sink is aborted. */
 export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}): Promise<BuildResult> {
   const format = findFormat(req.formatId);
-  if (!format) fail('FORMAT_UNKNOWN', `Format "${req.formatId}" is not one this page knows; choose one from the Format list.`);
+  if (!format)
+    fail('FORMAT_UNKNOWN', `Format "${req.formatId}" is not one this page knows; choose one from the Format list.`);
   try {
     format.checkSize(req.size);
     const built = planImage(req.kernel, { size: req.size, args: req.args });
@@ -195,7 +204,10 @@ export function blobSink(mime: string, cap: number): Sink {
   const check = (n: number) => {
     size += n;
     if (size > cap) {
-      fail('BLOB_TOO_BIG', `This browser can only save through memory here, and the output passed the ${Math.round(cap / 2 ** 20)} MiB limit; choose a smaller Size or use a browser with file saving (Chrome, Edge) or the command-line tool.`);
+      fail(
+        'BLOB_TOO_BIG',
+        `This browser can only save through memory here, and the output passed the ${Math.round(cap / 2 ** 20)} MiB limit; choose a smaller Size or use a browser with file saving (Chrome, Edge) or the command-line tool.`,
+      );
     }
   };
   return {

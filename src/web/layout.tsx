@@ -70,7 +70,9 @@ export function flattenRegions(regions: readonly Region[], size: number): Item[]
     const kind = regionKind(r.name);
     const item: Item = { name: r.name, start: r.start, length: r.length, note: r.note, kind };
     const end = r.start + r.length;
-    const nestedChild = sorted.some((c) => c !== r && c.start >= r.start && c.start + c.length <= end && c.length < r.length);
+    const nestedChild = sorted.some(
+      (c) => c !== r && c.start >= r.start && c.start + c.length <= end && c.length < r.length,
+    );
     if (nestedChild) {
       open.push(item);
     } else {
@@ -79,7 +81,8 @@ export function flattenRegions(regions: readonly Region[], size: number): Item[]
     }
   }
   closeUpTo(size);
-  if (pos < size) push({ name: 'unused', start: pos, length: size - pos, kind: 'free', note: 'Zeros: a hole, never written' });
+  if (pos < size)
+    push({ name: 'unused', start: pos, length: size - pos, kind: 'free', note: 'Zeros: a hole, never written' });
   return out;
 }
 
@@ -107,13 +110,27 @@ export function Layout({ preview }: { preview: PreviewResult }) {
   const fat = `FAT${preview.fatType}`;
   return (
     <figure class="layout">
-      <svg viewBox={`0 0 ${W} 40`} role="img" aria-labelledby="layout-title layout-desc" preserveAspectRatio="none" class="layout-svg">
+      <svg
+        viewBox={`0 0 ${W} 40`}
+        role="img"
+        aria-labelledby="layout-title layout-desc"
+        preserveAspectRatio="none"
+        class="layout-svg"
+      >
         <title id="layout-title">Disk layout</title>
         <desc id="layout-desc">
-          {`A ${formatBytes(preview.size)} disk, from the start: ` + bands.map((b) => `${b.name} (${formatBytes(b.length)})`).join(', ')}
+          {`A ${formatBytes(preview.size)} disk, from the start: ` +
+            bands.map((b) => `${b.name} (${formatBytes(b.length)})`).join(', ')}
         </desc>
         {bands.map((b) => (
-          <rect key={b.start + b.name} class={`band band-${b.kind}`} x={b.x} y={0} width={Math.max(b.width - 2, 1)} height={40}>
+          <rect
+            key={b.start + b.name}
+            class={`band band-${b.kind}`}
+            x={b.x}
+            y={0}
+            width={Math.max(b.width - 2, 1)}
+            height={40}
+          >
             <title>{`${b.name}: ${formatBytes(b.length)} at ${hex(b.start)}`}</title>
           </rect>
         ))}

@@ -24,7 +24,9 @@ if (demo) void model.chooseKernel('demo.virtio', demo(), true);
 
 // The service worker makes the page work offline and streams downloads.
 if ('serviceWorker' in navigator && !import.meta.env.DEV) {
-  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
+  navigator.serviceWorker
+    .register('/sw.js', { scope: '/' })
+    .catch((e) => console.warn('service worker not registered:', e));
 }
 
 // For tests and the curious: the model, read-only use only.

@@ -72,7 +72,11 @@ export function defaultFileName(kernelName: string, extension: string): string {
 
 /** A GCE image name: lower case letters, digits and dashes, starting with a letter, at most 63. */
 export function gceImageName(fileName: string): string {
-  let s = fileName.replace(/\.tar\.gz$/i, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  let s = fileName
+    .replace(/\.tar\.gz$/i, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (!/^[a-z]/.test(s)) s = 'unikernel-' + s;
   return s.slice(0, 63).replace(/-+$/, '');
 }
@@ -115,7 +119,9 @@ export function createModel(deps: ModelDeps) {
   const sizeText = signal(`${deps.defaultSize / 2 ** 30}G`);
   /** The user's own file name, or null to follow the default. */
   const fileNameOverride = signal<string | null>(null);
-  const preview = signal<{ status: 'none' } | { status: 'ok'; value: PreviewResult } | { status: 'error'; message: string }>({ status: 'none' });
+  const preview = signal<
+    { status: 'none' } | { status: 'ok'; value: PreviewResult } | { status: 'error'; message: string }
+  >({ status: 'none' });
   const build = signal<BuildState>({ phase: 'idle' });
 
   const format = computed(() => formats.find((f) => f.id === formatId.value) ?? formats[0]);
@@ -136,12 +142,18 @@ export function createModel(deps: ModelDeps) {
   const fileNameError = computed(() => {
     const n = fileName.value.trim();
     if (!n) return 'File name is empty; type a name for the image file.';
-    if (/[\\/:*?"<>|\u0000-\u001f]/.test(n)) return `File name "${n}" has characters file systems refuse (\\ / : * ? " < > |); remove them.`;
+    if (/[\\/:*?"<>|\u0000-\u001f]/.test(n))
+      return `File name "${n}" has characters file systems refuse (\\ / : * ? " < > |); remove them.`;
     return null;
   });
   const busy = computed(() => build.value.phase === 'building');
   const canBuild = computed(
-    () => kernel.value.status === 'ok' && size.value.ok && !fileNameError.value && preview.value.status === 'ok' && !busy.value,
+    () =>
+      kernel.value.status === 'ok' &&
+      size.value.ok &&
+      !fileNameError.value &&
+      preview.value.status === 'ok' &&
+      !busy.value,
   );
 
   let kernelSeq = 0;
@@ -178,14 +190,20 @@ export function createModel(deps: ModelDeps) {
       kernel.value = { status: 'ok', name, bytes, info, demo };
     } catch (e) {
       if (seq !== kernelSeq) return;
-      kernel.value = { status: 'error', name, message: e instanceof Error ? e.message : String(e), code: (e as BuildError).code };
+      kernel.value = {
+        status: 'error',
+        name,
+        message: e instanceof Error ? e.message : String(e),
+        code: (e as BuildError).code,
+      };
       return;
     }
     await refreshPreview();
   }
 
   function settle(): void {
-    if (build.value.phase === 'done' || build.value.phase === 'cancelled' || build.value.phase === 'error') build.value = { phase: 'idle' };
+    if (build.value.phase === 'done' || build.value.phase === 'cancelled' || build.value.phase === 'error')
+      build.value = { phase: 'idle' };
   }
 
   function setArgs(v: string) {
@@ -220,7 +238,14 @@ export function createModel(deps: ModelDeps) {
     const fmt = format.value;
     const startedAt = now();
     abort = new AbortController();
-    build.value = { phase: 'building', where: saver.where, fileName: name, progress: { covered: 0, total: s.bytes, written: 0 }, startedAt, bytesPerSecond: 0 };
+    build.value = {
+      phase: 'building',
+      where: saver.where,
+      fileName: name,
+      progress: { covered: 0, total: s.bytes, written: 0 },
+      startedAt,
+      bytesPerSecond: 0,
+    };
     try {
       const result = await deps.backend.build(
         { kernel: k.bytes, size: s.bytes, args: args.value, formatId: fmt.id },
@@ -248,7 +273,12 @@ export function createModel(deps: ModelDeps) {
       };
     } catch (e) {
       if ((e instanceof BuildError && e.cancelled) || abort.signal.aborted) build.value = { phase: 'cancelled' };
-      else build.value = { phase: 'error', message: e instanceof Error ? e.message : String(e), code: (e as BuildError).code };
+      else
+        build.value = {
+          phase: 'error',
+          message: e instanceof Error ? e.message : String(e),
+          code: (e as BuildError).code,
+        };
     } finally {
       abort = null;
       saver.dispose?.();

@@ -36,7 +36,10 @@ export async function pickFileSaver(fileName: string, format: FormatInfo): Promi
   let handle: FileSystemFileHandle;
   try {
     try {
-      handle = await pick({ suggestedName: fileName, types: [{ description: format.label, accept: { [format.mime]: [last] } }] });
+      handle = await pick({
+        suggestedName: fileName,
+        types: [{ description: format.label, accept: { [format.mime]: [last] } }],
+      });
     } catch (e) {
       // Some browsers refuse a type filter they don't like; the name is what matters.
       if (e instanceof TypeError) handle = await pick({ suggestedName: fileName });
@@ -56,7 +59,10 @@ async function activeServiceWorker(timeoutMs: number): Promise<ServiceWorker | n
   const reg = await navigator.serviceWorker.getRegistration();
   if (reg?.active) return reg.active;
   if (!reg) return null;
-  const ready = await Promise.race([navigator.serviceWorker.ready, new Promise<null>((r) => setTimeout(() => r(null), timeoutMs))]);
+  const ready = await Promise.race([
+    navigator.serviceWorker.ready,
+    new Promise<null>((r) => setTimeout(() => r(null), timeoutMs)),
+  ]);
   return ready?.active ?? null;
 }
 
@@ -70,7 +76,13 @@ export async function downloadSaver(fileName: string, format: FormatInfo, size: 
   const id = crypto.randomUUID();
   const data = new MessageChannel();
   const ack = new MessageChannel();
-  const reg: DownloadRegistration = { type: 'download', id, name: fileName, mime: format.mime, size: format.id === 'raw' ? size : undefined };
+  const reg: DownloadRegistration = {
+    type: 'download',
+    id,
+    name: fileName,
+    mime: format.mime,
+    size: format.id === 'raw' ? size : undefined,
+  };
   const ok = await new Promise<boolean>((resolve) => {
     const t = setTimeout(() => resolve(false), 3000);
     ack.port1.onmessage = () => {

@@ -21,9 +21,20 @@ function reply(id: number, e: unknown, cancelled: boolean) {
   if (cancelled || isAbort(e)) post({ type: 'error', id, cancelled: true, message: 'Cancelled.' });
   else if (isImageError(e)) post({ type: 'error', id, code: e.code, message: e.message });
   else if (e instanceof DOMException && e.name === 'QuotaExceededError') {
-    post({ type: 'error', id, code: 'NO_SPACE', message: 'There is not enough free space where the image was being saved (the browser refused to write more); free some space, choose a smaller Size, or save somewhere else.' });
+    post({
+      type: 'error',
+      id,
+      code: 'NO_SPACE',
+      message:
+        'There is not enough free space where the image was being saved (the browser refused to write more); free some space, choose a smaller Size, or save somewhere else.',
+    });
   } else if (e instanceof DOMException && e.name === 'NotAllowedError') {
-    post({ type: 'error', id, code: 'NOT_ALLOWED', message: 'The browser did not allow writing to the chosen file; build again and choose another place.' });
+    post({
+      type: 'error',
+      id,
+      code: 'NOT_ALLOWED',
+      message: 'The browser did not allow writing to the chosen file; build again and choose another place.',
+    });
   } else {
     // Not a user error: a bug or a browser failure. Keep the stack in the console only.
     console.error(e);

@@ -18,7 +18,10 @@ export function haveChromium(): boolean {
 /** `vite build` into dist/; throws with vite's output on failure. */
 export function buildPage(): void {
   // vitest sets NODE_ENV=test, which would make vite build a non-production bundle.
-  const r = spawnSync(VITE, ['build', '--logLevel', 'warn', ...CONFIG], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+  const r = spawnSync(VITE, ['build', '--logLevel', 'warn', ...CONFIG], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}\n${r.stderr}`);
 }
 
@@ -29,7 +32,11 @@ export interface Server {
 
 /** Serve dist/ with `vite preview` (CSP header included) on `port`; resolves once it answers. */
 export async function startPreview(port: number): Promise<Server> {
-  const child: ChildProcess = spawn(VITE, ['preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1', ...CONFIG], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    VITE,
+    ['preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1', ...CONFIG],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));
@@ -60,7 +67,15 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

@@ -115,7 +115,10 @@ export function writeRaw(plan: ImagePlan, path: string): void {
 }
 
 /** `qemu-img info`; without `fmt` qemu must recognise the format by itself. */
-export function qemuInfo(path: string, fmt?: string): { format: string; 'virtual-size': number; 'actual-size': number; [k: string]: unknown } {
+export function qemuInfo(
+  path: string,
+  fmt?: string,
+): { format: string; 'virtual-size': number; 'actual-size': number; [k: string]: unknown } {
   return JSON.parse(run('qemu-img', ['info', '--output=json', ...(fmt ? ['-f', fmt] : []), path]));
 }
 
@@ -157,7 +160,12 @@ export function planArbitrary(opts: { maxSize: number; sizeStep: number }) {
     .record({
       units: fc.integer({ min: 1, max: Math.floor(opts.maxSize / opts.sizeStep) }),
       pieces: fc.array(
-        fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), len: fc.integer({ min: 1, max: 200_000 }), seed: fc.integer({ min: 1, max: 1e9 }), zero: fc.boolean() }),
+        fc.record({
+          at: fc.double({ min: 0, max: 1, noNaN: true }),
+          len: fc.integer({ min: 1, max: 200_000 }),
+          seed: fc.integer({ min: 1, max: 1e9 }),
+          zero: fc.boolean(),
+        }),
         { maxLength: 6 },
       ),
     })
@@ -176,7 +184,11 @@ export function planArbitrary(opts: { maxSize: number; sizeStep: number }) {
 
 /** Guest byte ranges qemu-img map says are stored (data: true). */
 export function qemuMapData(path: string, fmt: string): { start: number; length: number }[] {
-  const m = JSON.parse(run('qemu-img', ['map', '--output=json', '-f', fmt, path])) as { start: number; length: number; data: boolean }[];
+  const m = JSON.parse(run('qemu-img', ['map', '--output=json', '-f', fmt, path])) as {
+    start: number;
+    length: number;
+    data: boolean;
+  }[];
   return m.filter((e) => e.data).map((e) => ({ start: e.start, length: e.length }));
 }
 

@@ -29,13 +29,19 @@ export function kludgePlan(k: Uint8Array): LoadPlan {
   for (let off = 0; off + 32 <= Math.min(k.length, 8192); off += 4) {
     if (rd32le(k, off) !== 0x1badb002) continue;
     const flags = rd32le(k, off + 4);
-    if (((rd32le(k, off) + flags + rd32le(k, off + 8)) >>> 0) !== 0) continue;
+    if ((rd32le(k, off) + flags + rd32le(k, off + 8)) >>> 0 !== 0) continue;
     if (!(flags & 0x10000)) throw new Error('no a.out kludge');
     const [headerAddr, loadAddr, loadEnd, bssEnd, entry] = [12, 16, 20, 24, 28].map((o) => rd32le(k, off + o));
     const fileOffset = off - (headerAddr - loadAddr);
     const fileSize = loadEnd ? loadEnd - loadAddr : k.length - fileOffset;
     const memSize = Math.max(fileSize, bssEnd ? bssEnd - loadAddr : 0);
-    return { source: 'aout-kludge', entry, segments: [{ fileOffset, fileSize, loadAddr, memSize }], start: loadAddr, end: loadAddr + memSize };
+    return {
+      source: 'aout-kludge',
+      entry,
+      segments: [{ fileOffset, fileSize, loadAddr, memSize }],
+      start: loadAddr,
+      end: loadAddr + memSize,
+    };
   }
   throw new Error('no multiboot header');
 }
@@ -45,8 +51,19 @@ export function kludgePlan(k: Uint8Array): LoadPlan {
  * stage 1 and one active partition entry, stage 2 at LBA 1, the kernel at
  * LBA 2048. For tests of the loader alone.
  */
-export function bareDisk(kernel: Uint8Array, args: string, load: LoadPlan = kludgePlan(kernel), kernelLba = 2048): Uint8Array {
-  const { mbrCode, stage2 } = buildBootCode({ kernelLba, kernelSize: kernel.length, kernelCrc32: crc32(kernel), load, cmdline: `unikernel.bin ${args}` });
+export function bareDisk(
+  kernel: Uint8Array,
+  args: string,
+  load: LoadPlan = kludgePlan(kernel),
+  kernelLba = 2048,
+): Uint8Array {
+  const { mbrCode, stage2 } = buildBootCode({
+    kernelLba,
+    kernelSize: kernel.length,
+    kernelCrc32: crc32(kernel),
+    load,
+    cmdline: `unikernel.bin ${args}`,
+  });
   const sectors = kernelLba + Math.ceil(kernel.length / 512) + 16;
   const disk = new Uint8Array(sectors * 512);
   disk.set(mbrCode, 0);
@@ -119,7 +136,14 @@ export function qemuArgs(o: BootOptions): string[] {
         a.push('-drive', `${drive},if=none,id=d0`, '-device', `nvme,drive=d0,serial=ukd0${bi}`);
         break;
       case 'virtio-scsi':
-        a.push('-device', 'virtio-scsi-pci,id=scsi0', '-drive', `${drive},if=none,id=d0`, '-device', `scsi-hd,drive=d0,bus=scsi0.0${bi}`);
+        a.push(
+          '-device',
+          'virtio-scsi-pci,id=scsi0',
+          '-drive',
+          `${drive},if=none,id=d0`,
+          '-device',
+          `scsi-hd,drive=d0,bus=scsi0.0${bi}`,
+        );
         break;
       case 'virtio-blk':
         a.push('-drive', `${drive},if=none,id=d0`, '-device', `virtio-blk-pci,drive=d0${bi}`);
@@ -152,7 +176,15 @@ export function boot(o: BootOptions): Promise<BootResult> {
     p.stderr.on('data', (s: string) => (stderr += s));
     p.on('close', (code) => {
       clearTimeout(timer);
-      done({ status: timedOut ? null : code, timedOut, serial: serial.replace(/\r\n/g, '\n'), stderr, firstKernelLineMs: first, totalMs: performance.now() - t0, args });
+      done({
+        status: timedOut ? null : code,
+        timedOut,
+        serial: serial.replace(/\r\n/g, '\n'),
+        stderr,
+        firstKernelLineMs: first,
+        totalMs: performance.now() - t0,
+        args,
+      });
     });
   });
 }
@@ -164,7 +196,10 @@ export function writeTo(path: string, bytes: Uint8Array): string {
 }
 
 /** Write an ImagePlan to a sparse raw file (pieces only; the rest stays a hole). */
-export function writePlan(path: string, plan: { size: number; pieces: readonly { offset: number; bytes: Uint8Array }[] }): string {
+export function writePlan(
+  path: string,
+  plan: { size: number; pieces: readonly { offset: number; bytes: Uint8Array }[] },
+): string {
   const fd = openSync(path, 'w');
   try {
     ftruncateSync(fd, plan.size);

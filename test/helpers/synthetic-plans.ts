@@ -14,7 +14,7 @@ export const GiB = 1024 * MiB;
 /** Deterministic pseudo-random bytes (xorshift32); `nonZeroSectors` avoids all-zero 512-byte sectors. */
 export function randomBytes(n: number, seed: number, nonZeroSectors = true): Uint8Array {
   const b = new Uint8Array(n);
-  let x = (seed | 0) || 0x9e3779b9;
+  let x = seed | 0 || 0x9e3779b9;
   for (let i = 0; i < n; i++) {
     x ^= x << 13;
     x ^= x >>> 17;
@@ -129,7 +129,8 @@ export function fileMatchesPlan(path: string, plan: ImagePlan, samples = 16, see
     const want = new Uint8Array(n);
     readPlan(plan, from, want);
     const got = readAt(path, from, n);
-    if (Buffer.compare(Buffer.from(got), Buffer.from(want)) !== 0) throw new Error(`${path} differs from the plan in [${from}, ${from + n})`);
+    if (Buffer.compare(Buffer.from(got), Buffer.from(want)) !== 0)
+      throw new Error(`${path} differs from the plan in [${from}, ${from + n})`);
   };
   for (const [s, e] of dataRanges(plan)) check(s - 4096, Math.min(e - s, 64 * MiB) + 8192);
   for (const p of plan.pieces) check(p.offset + p.bytes.length - 4096, 8192);

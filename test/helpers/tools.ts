@@ -33,12 +33,20 @@ export function tools(...names: string[]): boolean {
 }
 
 /** Run a program, return stdout; throws with stderr on a non-zero exit. */
-export function run(cmd: string, args: string[], opts: { input?: Uint8Array | string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: Uint8Array | string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20, ...opts });
 }
 
 /** Run a program and return everything, never throwing. */
-export function runAll(cmd: string, args: string[], opts: { input?: Uint8Array | string; cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}) {
+export function runAll(
+  cmd: string,
+  args: string[],
+  opts: { input?: Uint8Array | string; cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {},
+) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...opts });
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 }

@@ -66,19 +66,36 @@ function checkInput(input: BootInput): Uint8Array {
     );
   }
   if (cmdline.includes(0)) {
-    fail('CMDLINE_NUL', 'The command line contains a NUL character, which would cut it short: remove it from the arguments.');
+    fail(
+      'CMDLINE_NUL',
+      'The command line contains a NUL character, which would cut it short: remove it from the arguments.',
+    );
   }
   if (!Number.isInteger(input.kernelSize) || input.kernelSize <= 0 || input.kernelSize >= FOUR_GIB) {
-    fail('KERNEL_SIZE', `The kernel file is ${input.kernelSize} bytes; the boot loader reads files of 1 byte up to 4 GiB: use a real kernel file.`);
+    fail(
+      'KERNEL_SIZE',
+      `The kernel file is ${input.kernelSize} bytes; the boot loader reads files of 1 byte up to 4 GiB: use a real kernel file.`,
+    );
   }
-  if (!Number.isInteger(input.kernelLba) || input.kernelLba < PARTITION_LBA || input.kernelLba > Number.MAX_SAFE_INTEGER) {
-    fail('BOOT_KERNEL_LBA', `The kernel's first sector ${input.kernelLba} is not inside the partition (LBA ${PARTITION_LBA} and up): this is a bug in the image layout.`);
+  if (
+    !Number.isInteger(input.kernelLba) ||
+    input.kernelLba < PARTITION_LBA ||
+    input.kernelLba > Number.MAX_SAFE_INTEGER
+  ) {
+    fail(
+      'BOOT_KERNEL_LBA',
+      `The kernel's first sector ${input.kernelLba} is not inside the partition (LBA ${PARTITION_LBA} and up): this is a bug in the image layout.`,
+    );
   }
   if (!Number.isInteger(input.kernelCrc32) || input.kernelCrc32 < 0 || input.kernelCrc32 >= FOUR_GIB) {
-    fail('BOOT_KERNEL_CRC', `The kernel CRC-32 ${input.kernelCrc32} is not a 32-bit value: this is a bug in the caller.`);
+    fail(
+      'BOOT_KERNEL_CRC',
+      `The kernel CRC-32 ${input.kernelCrc32} is not a 32-bit value: this is a bug in the caller.`,
+    );
   }
   const segs = load.segments;
-  if (segs.length === 0) fail('LOAD_NO_SEGMENTS', 'The kernel has nothing to load (no segments): use a Multiboot kernel with code in it.');
+  if (segs.length === 0)
+    fail('LOAD_NO_SEGMENTS', 'The kernel has nothing to load (no segments): use a Multiboot kernel with code in it.');
   if (segs.length > MAX_SEGMENTS) {
     fail(
       'LOAD_TOO_MANY_SEGMENTS',
@@ -91,10 +108,16 @@ function checkInput(input: BootInput): Uint8Array {
       fail('LOAD_SEGMENT', `Kernel ${where} has a negative or fractional field: this is a bug in kernel inspection.`);
     }
     if (s.fileOffset + s.fileSize > input.kernelSize) {
-      fail('LOAD_SEGMENT', `Kernel ${where} reads file bytes up to ${s.fileOffset + s.fileSize}, past the end of the ${input.kernelSize}-byte file: the kernel file is truncated.`);
+      fail(
+        'LOAD_SEGMENT',
+        `Kernel ${where} reads file bytes up to ${s.fileOffset + s.fileSize}, past the end of the ${input.kernelSize}-byte file: the kernel file is truncated.`,
+      );
     }
     if (s.memSize < s.fileSize) {
-      fail('LOAD_SEGMENT', `Kernel ${where} is smaller in memory than in the file (${s.fileSize} bytes): the kernel's headers are inconsistent.`);
+      fail(
+        'LOAD_SEGMENT',
+        `Kernel ${where} is smaller in memory than in the file (${s.fileSize} bytes): the kernel's headers are inconsistent.`,
+      );
     }
     if (s.loadAddr < KERNEL_MIN_ADDR) {
       fail(
@@ -103,14 +126,23 @@ function checkInput(input: BootInput): Uint8Array {
       );
     }
     if (s.loadAddr + s.memSize > FOUR_GIB) {
-      fail('LOAD_ABOVE_4GIB', `Kernel ${where} ends above 4 GiB, which a 32-bit Multiboot loader cannot reach: link the kernel lower.`);
+      fail(
+        'LOAD_ABOVE_4GIB',
+        `Kernel ${where} ends above 4 GiB, which a 32-bit Multiboot loader cannot reach: link the kernel lower.`,
+      );
     }
   }
   if (!Number.isInteger(load.entry) || load.entry < 0 || load.entry >= FOUR_GIB) {
-    fail('LOAD_ENTRY', `The kernel's 32-bit entry point ${load.entry} is not a 32-bit address: the kernel's Multiboot header is damaged.`);
+    fail(
+      'LOAD_ENTRY',
+      `The kernel's 32-bit entry point ${load.entry} is not a 32-bit address: the kernel's Multiboot header is damaged.`,
+    );
   }
   if (load.start < KERNEL_MIN_ADDR || load.end > FOUR_GIB || load.end < load.start) {
-    fail('LOAD_RANGE', `The kernel occupies ${hex(load.start)}..${hex(load.end)}; the boot loader needs it within 1 MiB..4 GiB: link the kernel at 1 MiB or above.`);
+    fail(
+      'LOAD_RANGE',
+      `The kernel occupies ${hex(load.start)}..${hex(load.end)}; the boot loader needs it within 1 MiB..4 GiB: link the kernel at 1 MiB or above.`,
+    );
   }
   return cmdline;
 }
@@ -123,7 +155,10 @@ export function buildBootCode(input: BootInput): BootCode {
   const stage2Bytes = CMDLINE_OFF + cmdline.length + 1;
   const sectors = Math.ceil(stage2Bytes / 512);
   if (sectors > STAGE2_MAX_SECTORS || STAGE2_LBA + sectors > PARTITION_LBA) {
-    fail('BOOT_STAGE2_SIZE', `Stage 2 with the command line needs ${sectors} sectors; at most ${STAGE2_MAX_SECTORS} fit: shorten the command line.`);
+    fail(
+      'BOOT_STAGE2_SIZE',
+      `Stage 2 with the command line needs ${sectors} sectors; at most ${STAGE2_MAX_SECTORS} fit: shorten the command line.`,
+    );
   }
   const stage2 = new Uint8Array(sectors * 512);
   stage2.set(STAGE2_CODE, 0);
@@ -184,7 +219,12 @@ export function readBootParams(stage2: Uint8Array): BootParams | null {
   const segments: LoadSegment[] = [];
   for (let i = 0; i < count; i++) {
     const o = p + P_SEGS + i * SEG_SIZE;
-    segments.push({ fileOffset: rd32le(stage2, o), fileSize: rd32le(stage2, o + 4), loadAddr: rd32le(stage2, o + 8), memSize: rd32le(stage2, o + 12) });
+    segments.push({
+      fileOffset: rd32le(stage2, o),
+      fileSize: rd32le(stage2, o + 4),
+      loadAddr: rd32le(stage2, o + 8),
+      memSize: rd32le(stage2, o + 12),
+    });
   }
   return {
     flags: rd32le(stage2, p + P_FLAGS),

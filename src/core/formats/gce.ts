@@ -51,7 +51,7 @@ export function* writeGce(plan: ImagePlan, opts: FormatOptions): Generator<Outpu
   let staged = 0;
   for (const c of sparseTar(plan, { name: GCE_DISK_NAME, mtime: opts.timestamp })) {
     const b = c.bytes;
-    for (let i = 0; i < b.length; ) {
+    for (let i = 0; i < b.length;) {
       const n = Math.min(b.length - i, PUSH - staged);
       stage.set(b.subarray(i, i + n), staged);
       staged += n;

@@ -89,7 +89,8 @@ export interface SparseHeader {
  * `len - 1` bytes plus a NUL, as GNU tar does, or base-256 when it does not fit.
  */
 export function encodeNumber(b: Uint8Array, off: number, len: number, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`internal: tar number ${v} is not a non-negative safe integer`);
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new Error(`internal: tar number ${v} is not a non-negative safe integer`);
   if (v < 8 ** (len - 1)) {
     const s = v.toString(8).padStart(len - 1, '0');
     ascii(b, off, s, len - 1);
@@ -247,7 +248,8 @@ export function* sparseTar(plan: ImagePlan, opts: SparseTarOptions): Generator<T
   // buffer also serves the padding and the end-of-archive blocks.
   const zeros = new Uint8Array(RECORD);
   const zeroRun = function* (n: number, covered: number): Generator<TarChunk> {
-    for (let left = n; left > 0; left -= zeros.length) yield { bytes: zeros.subarray(0, Math.min(left, zeros.length)), covered };
+    for (let left = n; left > 0; left -= zeros.length)
+      yield { bytes: zeros.subarray(0, Math.min(left, zeros.length)), covered };
   };
 
   const pieces = plan.pieces;

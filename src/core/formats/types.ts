@@ -7,8 +7,7 @@ import type { ImagePlan } from '../plan';
  * the virtual disk this part brings the writer up to, for progress.
  */
 export type OutputPart =
-  | { kind: 'data'; bytes: Uint8Array; covered?: number }
-  | { kind: 'hole'; length: number; covered?: number };
+  { kind: 'data'; bytes: Uint8Array; covered?: number } | { kind: 'hole'; length: number; covered?: number };
 
 export interface FormatOptions {
   /** Seconds since 1970 UTC for timestamps inside the container (tar mtime...). */

@@ -119,7 +119,10 @@ function checkSize(size: number): void {
     fail('VDI_SIZE', `vdi: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`);
   }
   if (size > VDI.MAX_SIZE) {
-    fail('VDI_TOO_BIG', `vdi: the disk size ${formatBytes(size)} is above the limit of ${formatBytes(VDI.MAX_SIZE)}; choose a smaller size.`);
+    fail(
+      'VDI_TOO_BIG',
+      `vdi: the disk size ${formatBytes(size)} is above the limit of ${formatBytes(VDI.MAX_SIZE)}; choose a smaller size.`,
+    );
   }
 }
 

@@ -160,10 +160,16 @@ export function encodeVhdDynamicHeader(batOffset: number, maxTableEntries: numbe
 
 function checkCommon(name: string, size: number): void {
   if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
-    fail('VHD_SIZE', `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`);
+    fail(
+      'VHD_SIZE',
+      `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`,
+    );
   }
   if (size > VHD.MAX_SIZE) {
-    fail('VHD_TOO_BIG', `${name}: the disk size ${+(size / 2 ** 30).toFixed(3)} GiB (${size} bytes) is above the VHD limit of 2040 GiB; choose a smaller size, or use qcow2 or VMDK.`);
+    fail(
+      'VHD_TOO_BIG',
+      `${name}: the disk size ${+(size / 2 ** 30).toFixed(3)} GiB (${size} bytes) is above the VHD limit of 2040 GiB; choose a smaller size, or use qcow2 or VMDK.`,
+    );
   }
 }
 

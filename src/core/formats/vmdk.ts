@@ -84,7 +84,7 @@ export const DEFAULT_EXTENT_NAME = 'disk.vmdk';
 /** The base name of a path, safe inside the descriptor's double quotes. */
 export function extentName(opts: FormatOptions): string {
   const raw = opts.fileName;
-  const base = raw ? raw.split(/[\\/]/).pop() ?? '' : '';
+  const base = raw ? (raw.split(/[\\/]/).pop() ?? '') : '';
   const clean = base.replace(/["\x00-\x1f\x7f]/g, '_');
   return clean || DEFAULT_EXTENT_NAME;
 }
@@ -180,16 +180,25 @@ function numGTs(size: number): number {
 
 function checkSize(name: string, size: number): void {
   if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR !== 0) {
-    fail('VMDK_SIZE', `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`);
+    fail(
+      'VMDK_SIZE',
+      `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`,
+    );
   }
   if (size > VMDK.MAX_SIZE) {
-    fail('VMDK_TOO_BIG', `${name}: the disk size ${formatBytes(size)} (${size} bytes) is above the VMDK sparse extent limit of 2 TiB minus 512 bytes; choose a smaller size, or use qcow2.`);
+    fail(
+      'VMDK_TOO_BIG',
+      `${name}: the disk size ${formatBytes(size)} (${size} bytes) is above the VMDK sparse extent limit of 2 TiB minus 512 bytes; choose a smaller size, or use qcow2.`,
+    );
   }
 }
 
 function checkSectorOffset(name: string, sector: number): number {
   if (sector > 0xffff_ffff) {
-    fail('VMDK_TOO_BIG', `${name}: the file would grow past 2 TiB, beyond what 32-bit grain table entries can address; choose a smaller disk or less data.`);
+    fail(
+      'VMDK_TOO_BIG',
+      `${name}: the file would grow past 2 TiB, beyond what 32-bit grain table entries can address; choose a smaller disk or less data.`,
+    );
   }
   return sector;
 }
@@ -294,7 +303,11 @@ function* writeSparse(plan: ImagePlan, opts: FormatOptions): Generator<OutputPar
     }),
     covered: 0,
   };
-  yield { kind: 'data', bytes: encodeVmdkDescriptor('monolithicSparse', plan, opts, VMDK.SPARSE_DESCRIPTOR_SECTORS), covered: 0 };
+  yield {
+    kind: 'data',
+    bytes: encodeVmdkDescriptor('monolithicSparse', plan, opts, VMDK.SPARSE_DESCRIPTOR_SECTORS),
+    covered: 0,
+  };
   // Grain tables: which ones hold entries, and the entries, for the grains in order.
   const tables = new Map<number, Uint8Array>();
   l.grains.forEach((g, i) => {
