@@ -13,7 +13,7 @@ import { readBootParams } from '../src/core/boot/params';
 import { MAX_CMDLINE } from '../src/core/boot/index';
 import { CHUNK_SECTORS, CMDLINE_OFF, PARAMS_OFF, P_ENTRY } from '../src/core/boot/loader.generated';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
-import { MIB } from '../src/core/size';
+import { MIB } from '../src/core/units';
 import {
   assembleDemo,
   bareDisk,

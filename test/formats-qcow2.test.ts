@@ -17,6 +17,7 @@ import {
 import { qcow2Format, qcow2Layout, QCOW2 } from '../src/core/formats/qcow2';
 import { dataBytes, makePlan } from '../src/core/plan';
 import { isImageError } from '../src/core/errors';
+import { checkImageSize } from '../src/core/size';
 
 const SIZES = [64 * MiB, 100 * MiB + 512 * KiB, 1 * GiB, 10 * GiB];
 
@@ -101,10 +102,10 @@ describe('qcow2 without tools', () => {
 
   it('refuses a size that is not a multiple of 512 with a clear error', () => {
     try {
-      qcow2Format.checkSize(1000);
+      checkImageSize(1000, qcow2Format);
       expect.unreachable();
     } catch (e) {
-      expect(isImageError(e) && e.code).toBe('QCOW2_SIZE');
+      expect(isImageError(e) && e.code).toBe('SIZE_NOT_SECTORS');
     }
   });
 });

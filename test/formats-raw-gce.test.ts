@@ -27,6 +27,7 @@ import {
   sameSparseFiles,
   spread,
 } from './helpers/synthetic-plans';
+import { checkImageSize } from '../src/core/size';
 
 const OPTS = { timestamp: 1_700_000_000, seed: 7 };
 const tmp = tempDir('ukd-rawgce-');
@@ -81,14 +82,14 @@ describe('raw format', () => {
   });
 
   it('accepts whole sectors and refuses anything else', () => {
-    expect(() => rawFormat.checkSize(GiB)).not.toThrow();
-    expect(() => rawFormat.checkSize(17 * GiB + 3 * 512)).not.toThrow();
-    expect(errorOf(() => rawFormat.checkSize(GiB + 100))).toEqual({
+    expect(() => checkImageSize(GiB, rawFormat)).not.toThrow();
+    expect(() => checkImageSize(17 * GiB + 3 * 512, rawFormat)).not.toThrow();
+    expect(errorOf(() => checkImageSize(GiB + 100, rawFormat))).toEqual({
       code: 'SIZE_NOT_SECTORS',
       message:
-        'The image size 1 GiB (1073741924 bytes) is not a positive whole number of 512-byte sectors: choose a multiple of 512 bytes, such as 1073741824.',
+        'The size 1073741924 bytes is not a positive whole number of 512-byte sectors; round it, for example to 1025M.',
     });
-    expect(errorOf(() => rawFormat.checkSize(0)).code).toBe('SIZE_NOT_SECTORS');
+    expect(errorOf(() => checkImageSize(0, rawFormat)).code).toBe('SIZE_NOT_SECTORS');
   });
 
   it('yields holes for zeros and data parts of at most 1 MiB that are views of the pieces', () => {
@@ -132,7 +133,7 @@ describe('raw format', () => {
       const f = tmp.path('odd.img');
       expect(writeParts(f, rawFormat.write(plan, OPTS))).toBe(size);
       fileMatchesPlan(f, plan, 64);
-      rawFormat.checkSize(size);
+      checkImageSize(size, rawFormat);
     });
   });
 
@@ -156,17 +157,17 @@ describe('GCE format: checks', () => {
   });
 
   it('needs a whole number of GiB and says which one to use', () => {
-    expect(() => gceFormat.checkSize(GiB)).not.toThrow();
-    expect(() => gceFormat.checkSize(16 * GiB)).not.toThrow();
-    expect(errorOf(() => gceFormat.checkSize(1.5 * GiB + 512))).toEqual({
+    expect(() => checkImageSize(GiB, gceFormat)).not.toThrow();
+    expect(() => checkImageSize(16 * GiB, gceFormat)).not.toThrow();
+    expect(errorOf(() => checkImageSize(1.5 * GiB + 512, gceFormat))).toEqual({
       code: 'SIZE_NOT_GIB',
       message:
         'Google Compute Engine needs a disk size that is a whole number of GiB, and 1.5 GiB (1610613248 bytes) is not: use 2 GiB (--size 2G) instead.',
     });
-    expect(errorOf(() => gceFormat.checkSize(64 * MiB)).message).toBe(
+    expect(errorOf(() => checkImageSize(64 * MiB, gceFormat)).message).toBe(
       'Google Compute Engine needs a disk size that is a whole number of GiB, and 64 MiB (67108864 bytes) is not: use 1 GiB (--size 1G) instead.',
     );
-    expect(errorOf(() => gceFormat.checkSize(10 * GiB - 512)).message).toContain('use 10 GiB (--size 10G)');
+    expect(errorOf(() => checkImageSize(10 * GiB - 512, gceFormat)).message).toContain('use 10 GiB (--size 10G)');
   });
 
   it('is reproducible, with a zero gzip mtime', () => {

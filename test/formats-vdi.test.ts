@@ -18,6 +18,7 @@ import {
 import { vdiFormat, vdiLayout, VDI } from '../src/core/formats/vdi';
 import { makePlan } from '../src/core/plan';
 import { isImageError } from '../src/core/errors';
+import { checkImageSize } from '../src/core/size';
 
 const SIZES = [64 * MiB, 100 * MiB + 512 * KiB, 1 * GiB, 10 * GiB];
 
@@ -109,10 +110,10 @@ describe('VDI rules and identity', () => {
 
   it('refuses a size that is not a multiple of 512', () => {
     try {
-      vdiFormat.checkSize(1000);
+      checkImageSize(1000, vdiFormat);
       expect.unreachable();
     } catch (e) {
-      expect(isImageError(e) && e.code).toBe('VDI_SIZE');
+      expect(isImageError(e) && e.code).toBe('SIZE_NOT_SECTORS');
     }
   });
 });

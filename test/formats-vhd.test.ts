@@ -17,6 +17,7 @@ import {
 import { vhdFormat, vhdDynamicFormat, vhdDynamicLayout, vhdGeometry, vhdChecksum } from '../src/core/formats/vhd';
 import { dataBytes, makePlan } from '../src/core/plan';
 import { isImageError } from '../src/core/errors';
+import { checkImageSize } from '../src/core/size';
 
 const FIXED_SIZES = [64 * MiB, 1 * GiB, 10 * GiB];
 const DYNAMIC_SIZES = [64 * MiB, 100 * MiB + 512 * KiB, 1 * GiB, 10 * GiB];
@@ -123,17 +124,17 @@ describe.skipIf(!tools('qemu-img'))('VHD read back by qemu-img (format "vpc")', 
 
 describe('VHD rules and fields', () => {
   it('Azure: a fixed VHD must be a whole number of MiB', () => {
-    expect(code(() => vhdFormat.checkSize(100 * MiB + 512 * KiB))).toBe('VHD_SIZE_NOT_MIB');
-    expect(code(() => vhdFormat.write(makePlan(100 * MiB + 512 * KiB, []), OPTS))).toBe('VHD_SIZE_NOT_MIB');
-    expect(code(() => vhdDynamicFormat.checkSize(100 * MiB + 512 * KiB))).toBeUndefined();
+    expect(code(() => checkImageSize(100 * MiB + 512 * KiB, vhdFormat))).toBe('SIZE_NOT_MIB');
+    expect(code(() => vhdFormat.write(makePlan(100 * MiB + 512 * KiB, []), OPTS))).toBe('SIZE_NOT_MIB');
+    expect(code(() => checkImageSize(100 * MiB + 512 * KiB, vhdDynamicFormat))).toBeUndefined();
   });
 
   it('refuses more than 2040 GiB with a clear error', () => {
-    expect(code(() => vhdFormat.checkSize(2041 * GiB))).toBe('VHD_TOO_BIG');
-    expect(code(() => vhdDynamicFormat.checkSize(2041 * GiB))).toBe('VHD_TOO_BIG');
-    expect(code(() => vhdFormat.checkSize(2040 * GiB))).toBeUndefined();
+    expect(code(() => checkImageSize(2041 * GiB, vhdFormat))).toBe('SIZE_FORMAT_LIMIT');
+    expect(code(() => checkImageSize(2041 * GiB, vhdDynamicFormat))).toBe('SIZE_FORMAT_LIMIT');
+    expect(code(() => checkImageSize(2040 * GiB, vhdFormat))).toBeUndefined();
     // Said in GiB, like the limit: 2045 GiB must not read as "2 TiB".
-    expect(() => vhdFormat.checkSize(2045 * GiB)).toThrow(
+    expect(() => checkImageSize(2045 * GiB, vhdFormat)).toThrow(
       'vhd: the disk size 2045 GiB (2195802030080 bytes) is above the VHD limit of 2040 GiB',
     );
   });

@@ -19,6 +19,7 @@ import {
 import { vmdkFormat, vmdkSparseFormat, vmdkSparseLayout, VMDK } from '../src/core/formats/vmdk';
 import { dataBytes, makePlan } from '../src/core/plan';
 import { isImageError } from '../src/core/errors';
+import { checkImageSize } from '../src/core/size';
 
 const SIZES = [64 * MiB, 100 * MiB + 512 * KiB, 1 * GiB, 10 * GiB];
 
@@ -141,10 +142,10 @@ describe.skipIf(!tools('qemu-img'))('VMDK read back by qemu-img', () => {
 
 describe('VMDK rules', () => {
   it('refuses 2 TiB and more with a clear error', () => {
-    expect(code(() => vmdkFormat.checkSize(2 * 1024 * GiB))).toBe('VMDK_TOO_BIG');
-    expect(code(() => vmdkSparseFormat.checkSize(2 * 1024 * GiB))).toBe('VMDK_TOO_BIG');
-    expect(code(() => vmdkFormat.checkSize(2 * 1024 * GiB - 512))).toBeUndefined();
-    expect(code(() => vmdkFormat.checkSize(1000))).toBe('VMDK_SIZE');
+    expect(code(() => checkImageSize(2 * 1024 * GiB, vmdkFormat))).toBe('SIZE_FORMAT_LIMIT');
+    expect(code(() => checkImageSize(2 * 1024 * GiB, vmdkSparseFormat))).toBe('SIZE_FORMAT_LIMIT');
+    expect(code(() => checkImageSize(2 * 1024 * GiB - 512, vmdkFormat))).toBeUndefined();
+    expect(code(() => checkImageSize(1000, vmdkFormat))).toBe('SIZE_NOT_SECTORS');
   });
 
   it('is reproducible', () => {

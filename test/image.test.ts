@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { planImage, minimumSize, PARTITION_LBA, type BuiltImage } from '../src/core/image';
+import { planImage, minimumSize, type BuiltImage } from '../src/core/image';
+import { PARTITION_LBA } from '../src/core/units';
 import { ImageError } from '../src/core/errors';
 import { formatFat } from '../src/core/fat';
 import { makePlan } from '../src/core/plan';
@@ -199,7 +200,7 @@ describe('size and fit errors', () => {
       'The size "1X" is not a size: write a number with an optional unit K, M, G or T (binary: 1G = 1024 MiB), for example 64M, 1G or 10G.',
     );
     expect(() => parseSize('1000')).toThrow(
-      'The size 1000 (1000 bytes) is not a whole number of 512-byte sectors; round it, for example to 1M.',
+      'The size 1000 bytes is not a positive whole number of 512-byte sectors; round it, for example to 1024 bytes.',
     );
     expect(() => parseSize('3T')).toThrow(
       'The size 3T (3 TiB) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.',

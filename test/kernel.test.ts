@@ -127,8 +127,8 @@ describe('inspectKernel on bad input: exact messages', () => {
           loadEndAddr: 0xc000,
           bssEndAddr: 0xd000,
         }),
-      'MB_LOAD_BELOW_1M',
-      "The kernel's Multiboot load_addr is 0x8000, below 1 MiB (0x100000), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above, as Solo5 does (0x100000).",
+      'LOAD_BELOW_1MIB',
+      "The kernel's Multiboot address fields (load_addr..bss_end_addr) load it at 0x8000..0xD000, below 1 MiB (0x100000), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above, as Solo5 does (0x100000).",
     ],
     [
       'bss before data',
@@ -151,8 +151,8 @@ describe('inspectKernel on bad input: exact messages', () => {
     [
       'entry outside the image',
       () => solo5Kernel({ entryAddr: 0x200000 }),
-      'MB_ENTRY_OUTSIDE',
-      "The kernel's Multiboot entry_addr 0x200000 is outside the loaded image 0x100000..0x104000, so the CPU would jump into nothing. The header fields are wrong; rebuild the kernel.",
+      'LOAD_ENTRY_OUTSIDE',
+      "The kernel's entry point 0x200000 is not inside the bytes loaded from the file (0x100000..0x104000): it would jump into zeroed memory or nothing at all. The headers are wrong; rebuild the kernel.",
     ],
     [
       'header_addr below load_addr',

@@ -18,10 +18,11 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeKernel } from '../core/kernel';
-import { formatBytes, ImageError, isImageError } from '../core/errors';
-import { FORMATS, findFormat } from '../core/formats/index';
+import { ImageError, isImageError } from '../core/errors';
+import { formatBytes } from '../core/units';
+import { FORMATS, requireFormat } from '../core/formats/index';
 import { planImage, DEFAULT_LABEL, DEFAULT_TIMESTAMP, type BuiltImage } from '../core/image';
-import { parseSize, DEFAULT_SIZE } from '../core/size';
+import { checkImageSize, parseSize, DEFAULT_SIZE } from '../core/size';
 import { streamImage } from '../core/stream';
 import { DEMO_KERNEL } from '../core/demo-kernel.generated';
 
@@ -275,15 +276,8 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const format = findFormat(opts.format);
-    if (!format) {
-      throw new ImageError(
-        'BAD_FORMAT',
-        `Unknown format "${opts.format}"; choose one of: ${FORMATS.map((f) => f.id).join(', ')}.`,
-      );
-    }
-    const size = opts.size !== undefined ? parseSize(opts.size) : DEFAULT_SIZE;
-    format.checkSize(size);
+    const format = requireFormat(opts.format);
+    const size = checkImageSize(opts.size !== undefined ? parseSize(opts.size) : DEFAULT_SIZE, format);
     const timestamp = parseTimestamp(opts.timestamp, process.env);
     const kernel = readKernel(opts.kernel);
     const built: BuiltImage = planImage(kernel, { size, args: opts.args.join(' '), label: opts.label, timestamp });

@@ -3,7 +3,8 @@
  * machine, entry, program headers, notes). Input is untrusted: every read is
  * bounds-checked and every failure names the field, the value and the limit.
  */
-import { fail, hex } from './errors';
+import { fail } from './errors';
+import { hex } from './units';
 import { rd16le, rd32le, rd64le } from './bytes';
 
 export const EM_386 = 3;

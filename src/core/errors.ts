@@ -1,19 +1,82 @@
 /**
  * Errors are values with a stable code and one sentence that names the field,
- * the value and the limit, and says what to do next. Every module throws
- * through `fail()` so that the CLI, the worker and the page can show
- * `error.message` as it is (never a stack) and tests can match `error.code`.
+ * the value and the limit, and says what to do next. Every user-facing failure
+ * throws through `fail()` with a code from ERRORS, so the CLI, the worker and
+ * the page can show `error.message` as it is (never a stack) and tests can
+ * match `error.code`. A broken internal invariant is a plain `Error`
+ * ("internal: ..."), not an ImageError: it is a bug, not bad input.
  */
+
+/** Every code, with what it means. One code per failure. */
+export const ERRORS = {
+  // The kernel file (validated once, by inspectKernel).
+  KERNEL_EMPTY: 'the kernel file has no bytes',
+  NOT_A_KERNEL: 'neither ELF nor Multiboot: some other kind of file',
+  ELF_TRUNCATED: 'the ELF header or program headers end past the end of the file',
+  ELF_BAD_CLASS: 'ELF class is neither 32- nor 64-bit',
+  ELF_NOT_LITTLE_ENDIAN: 'ELF data encoding is not little-endian',
+  ELF_NOT_X86: 'ELF machine is not x86 or x86-64',
+  ELF_BAD_PHDR: 'program header table entry size or count is wrong',
+  ELF_BAD_SEGMENT: 'a PT_LOAD segment is larger in the file than in memory',
+  ELF_SEGMENT_PAST_EOF: 'a PT_LOAD segment reads bytes past the end of the file',
+  ELF_SEGMENT_OVERLAP: 'two PT_LOAD segments overlap in memory',
+  ELF_NO_LOAD: 'no PT_LOAD segment and no Multiboot address fields: nothing to load',
+  MB_NO_HEADER: 'no Multiboot header in the first 8192 bytes',
+  MB_BAD_CHECKSUM: 'the Multiboot header checksum does not match',
+  MB_TRUNCATED: 'the Multiboot address fields end past the end of the file',
+  MB_UNSUPPORTED_FLAGS: 'the Multiboot header requires a feature this loader lacks',
+  MB_NO_LOAD_INFO: 'not ELF and no Multiboot address fields: no way to know where to load it',
+  MB_BAD_ADDRESS: 'the Multiboot address fields contradict each other',
+  MB_SLICE_PAST_EOF: 'the Multiboot load range reads past the end of the file',
+  MB_BSS_BEFORE_DATA: 'the Multiboot bss ends before the data does',
+  SOLO5_WRONG_TARGET: 'a Solo5 unikernel built for another target (hvt, spt, ...)',
+  LOAD_BELOW_1MIB: 'the kernel loads below 1 MiB, over the BIOS and the loader',
+  LOAD_ABOVE_4GIB: 'the kernel reaches above 4 GiB, out of a 32-bit loader’s reach',
+  LOAD_ENTRY_OUTSIDE: 'the entry point is not inside the bytes loaded from the file',
+  LOAD_TOO_MANY_SEGMENTS: 'more loadable segments than the boot loader handles',
+
+  // What the user asks for (validated once, where the options enter the core).
+  SIZE_MALFORMED: 'the size text is not a size',
+  SIZE_NOT_SECTORS: 'the size is not a positive whole number of 512-byte sectors',
+  SIZE_TOO_LARGE: 'the size is above 2 TiB, the most an MBR describes',
+  SIZE_TOO_SMALL: 'the disk cannot hold the kernel, the boot loader and the file system',
+  KERNEL_TOO_BIG: 'the kernel takes more than half of the disk asked for',
+  SIZE_NOT_GIB: 'the format needs a whole number of GiB (GCE)',
+  SIZE_NOT_MIB: 'the format needs a whole number of MiB (Azure VHD)',
+  SIZE_FORMAT_LIMIT: 'the size is above what the output format can describe',
+  FORMAT_UNKNOWN: 'no output format has this id',
+  ARGS_NUL: 'the kernel arguments contain a NUL character',
+  ARGS_TOO_LONG: 'the command line is longer than the boot loader passes',
+  FAT_BAD_LABEL: 'the volume label is not 1 to 11 FAT characters',
+  FAT_NO_LAYOUT: 'no FAT type fits the partition',
+  FAT_FULL: 'the files do not fit in the FAT volume',
+  FAT_ROOT_FULL: 'too many files for the FAT root directory',
+  FAT_FILE_TOO_BIG: 'a file is 4 GiB or larger, more than FAT can hold',
+  BAD_TIMESTAMP: 'the timestamp is not a time',
+
+  // Running a build.
+  ABORTED: 'the build was cancelled or interrupted before it finished',
+  DOWNLOAD_CANCELLED: 'the browser’s download was cancelled',
+  BLOB_TOO_BIG: 'the in-memory save path passed its limit',
+  NO_SPACE: 'no space left where the image was being saved',
+  NOT_ALLOWED: 'the browser did not allow writing to the chosen file',
+  KERNEL_NOT_FOUND: 'the kernel path does not exist',
+  KERNEL_UNREADABLE: 'the kernel path exists but cannot be read as a file',
+  OUTPUT_UNWRITABLE: 'the image cannot be written where asked',
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
 export class ImageError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = 'ImageError';
     this.code = code;
   }
 }
 
-export function fail(code: string, message: string): never {
+export function fail(code: ErrorCode, message: string): never {
   throw new ImageError(code, message);
 }
 
@@ -21,21 +84,7 @@ export function isImageError(e: unknown): e is ImageError {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && e.name === 'ImageError';
 }
 
-/** Format a number as 0x-prefixed hex, for messages. */
-export function hex(n: number | bigint): string {
-  return '0x' + n.toString(16).toUpperCase();
-}
-
-/** "1 GiB", "64 MiB", "12.5 KiB", "300 bytes": for messages and the page. */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
-  const s = Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1).replace(/\.?0+$/, '');
-  return `${s} ${units[u]}`;
+/** The one ABORTED error: "The image was cancelled before it was finished (why)." */
+export function aborted(why?: string): ImageError {
+  return new ImageError('ABORTED', `The image was cancelled before it was finished${why ? ` (${why})` : ''}.`);
 }

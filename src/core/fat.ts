@@ -11,7 +11,8 @@
  * FSInfo layouts, long-name entries and their short-name checksum.
  */
 import { ascii, u16le, u32le } from './bytes';
-import { fail, formatBytes } from './errors';
+import { fail } from './errors';
+import { formatBytes } from './units';
 import type { Piece, Region } from './plan';
 import { PART_TYPE } from './mbr';
 

@@ -7,15 +7,14 @@
  */
 import { buildBootCode, MAX_CMDLINE, STAGE2_LBA } from './boot/index';
 import { crc32, derive32, utf8 } from './bytes';
-import { fail, formatBytes, isImageError } from './errors';
+import { fail, isImageError } from './errors';
+import { formatBytes, MIB, PARTITION_LBA, SECTOR } from './units';
 import { chooseLayout, clustersNeeded, formatFat, type FatVolume } from './fat';
 import { inspectKernel, type KernelInfo } from './kernel';
 import { encodeMbr } from './mbr';
 import { makePlan, type ImagePlan, type Piece, type Region } from './plan';
-import { checkSize, DEFAULT_SIZE, MIB, SECTOR } from './size';
+import { checkSize, DEFAULT_SIZE } from './size';
 
-/** The partition starts 1 MiB in, as fdisk and the old tool do. */
-export const PARTITION_LBA = 2048;
 export const KERNEL_NAME = 'unikernel.bin';
 export const DEFAULT_LABEL = 'UNIKERNEL';
 /** 1980-01-01T00:00:00Z, the earliest time FAT can store. */

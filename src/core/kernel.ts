@@ -4,8 +4,10 @@
  */
 import { rd32le } from './bytes';
 import { elfNotes, isElf, parseElf, PT_LOAD, type ElfFile } from './elf';
-import { fail, formatBytes, hex, isImageError } from './errors';
-import type { LoadPlan, LoadSegment } from './load-plan';
+import { fail, isImageError } from './errors';
+import { formatBytes, hex } from './units';
+import { checkLoadPlan, type LoadPlan, type LoadSegment } from './load-plan';
+import { MAX_SEGMENTS } from './boot/loader.generated';
 import {
   checkFlags,
   findMultiboot,
@@ -13,7 +15,6 @@ import {
   MB_FLAG_AOUT_KLUDGE,
   MB_MAGIC,
   MB_SEARCH,
-  MIN_LOAD_ADDR,
   type MultibootHeader,
 } from './multiboot';
 
@@ -21,7 +22,6 @@ import {
 const SOLO5_NOTE_NAME = 'Solo5';
 const SOLO5_NOTE_ABI1 = 0x31494241;
 const SOLO5_TARGETS: Record<number, string> = { 1: 'hvt', 2: 'spt', 3: 'virtio', 4: 'muen', 5: 'genode', 6: 'xen' };
-const FOUR_GIB = 0x1_0000_0000;
 
 export interface KernelInfo {
   size: number;
@@ -95,6 +95,7 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
       `The ${what} is not an ELF file and its Multiboot header (flags ${hex(mb.flags)}) has no address fields (flag bit 16), so there is no way to know where to load it. Rebuild it as an ELF kernel or set the a.out-kludge fields.`,
     );
   }
+  checkLoadPlan(load, MAX_SEGMENTS, what);
   return {
     size: b.length,
     format: elf ? (elf.class === 64 ? 'elf64' : 'elf32') : 'binary',
@@ -146,18 +147,6 @@ function elfPlan(b: Uint8Array, elf: ElfFile, what: string): LoadPlan {
         `The ${what} is truncated: its ${name} needs file bytes ${hex(ph.offset)}..${hex(ph.offset + ph.filesz)}, but the file has ${b.length} bytes. Copy the file again or rebuild it.`,
       );
     }
-    if (ph.paddr < MIN_LOAD_ADDR) {
-      fail(
-        'MB_LOAD_BELOW_1M',
-        `The ${what}'s ${name} loads at physical address ${hex(ph.paddr)}, below 1 MiB (${hex(MIN_LOAD_ADDR)}), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above.`,
-      );
-    }
-    if (ph.paddr + ph.memsz > FOUR_GIB) {
-      fail(
-        'ELF_SEGMENT_ABOVE_4G',
-        `The ${what}'s ${name} ends at physical address ${hex(ph.paddr + ph.memsz)}, above 4 GiB, which a 32-bit Multiboot loader cannot reach.`,
-      );
-    }
     segs.push({
       index: ph.index,
       fileOffset: ph.offset,
@@ -183,11 +172,12 @@ function elfPlan(b: Uint8Array, elf: ElfFile, what: string): LoadPlan {
       );
     }
   }
-  // e_entry is virtual; translate it through the segment that holds it.
+  // e_entry is virtual; translate it through the segment that holds it
+  // (checkLoadPlan then requires it to lie in bytes loaded from the file).
   const holder = segs.find((s) => elf.entry >= s.vaddr && elf.entry < s.vaddr + s.memSize);
   if (!holder) {
     fail(
-      'MB_ENTRY_OUTSIDE',
+      'LOAD_ENTRY_OUTSIDE',
       `The ${what}'s ELF entry ${hex(elf.entry)} is in none of its PT_LOAD segments, so the CPU would jump into nothing. Rebuild the kernel.`,
     );
   }

@@ -5,7 +5,8 @@
  * bits 0-15 of flags are required, 16-31 optional; bit 16 = address fields).
  */
 import { rd32le } from './bytes';
-import { fail, hex } from './errors';
+import { fail } from './errors';
+import { hex } from './units';
 import type { LoadPlan } from './load-plan';
 
 export const MB_MAGIC = 0x1badb002;
@@ -16,8 +17,6 @@ export const MB_FLAG_VIDEO_MODE = 1 << 2;
 export const MB_FLAG_AOUT_KLUDGE = 1 << 16;
 /** Required flags this loader honours: page-align modules (we load none) and memory info. */
 const SUPPORTED_REQUIRED = MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO;
-/** Lowest load address we accept: below 1 MiB lie the BIOS, the loader and its buffers. */
-export const MIN_LOAD_ADDR = 0x100000;
 
 export interface MultibootHeader {
   /** File offset of the magic. */
@@ -118,12 +117,6 @@ export function kludgePlan(h: MultibootHeader, fileSize: number, what = 'kernel'
       `The ${what}'s Multiboot header at file offset ${hex(h.offset)} says it is ${hex(headerAddr - loadAddr)} bytes past load_addr, which would start the image ${-fileOffset} bytes before the start of the file. The header fields are wrong; rebuild the kernel.`,
     );
   }
-  if (loadAddr < MIN_LOAD_ADDR) {
-    fail(
-      'MB_LOAD_BELOW_1M',
-      `The ${what}'s Multiboot load_addr is ${hex(loadAddr)}, below 1 MiB (${hex(MIN_LOAD_ADDR)}), where the BIOS and the boot loader live. Link the kernel at 1 MiB or above, as Solo5 does (0x100000).`,
-    );
-  }
   let fileSizeToLoad: number;
   if (loadEnd === 0) {
     fileSizeToLoad = fileSize - fileOffset;
@@ -152,12 +145,6 @@ export function kludgePlan(h: MultibootHeader, fileSize: number, what = 'kernel'
       );
     }
     memEnd = bssEnd;
-  }
-  if (entry < loadAddr || entry >= dataEnd) {
-    fail(
-      'MB_ENTRY_OUTSIDE',
-      `The ${what}'s Multiboot entry_addr ${hex(entry)} is outside the loaded image ${hex(loadAddr)}..${hex(dataEnd)}, so the CPU would jump into nothing. The header fields are wrong; rebuild the kernel.`,
-    );
   }
   return {
     source: 'aout-kludge',

@@ -1,15 +1,14 @@
 /** Disk sizes as people type them ("64M", "1G", "10G", "1048576"). */
-import { fail, formatBytes } from './errors';
+import { fail } from './errors';
+import type { OutputFormat } from './formats/types';
+import { formatBytes, GIB, KIB, MIB, SECTOR, TIB } from './units';
 
-export const SECTOR = 512;
-export const MIB = 1 << 20;
-export const GIB = 1 << 30;
 /** The old tool's size, and ours by default. */
 export const DEFAULT_SIZE = GIB;
 /** MBR partition fields are 32-bit sector numbers: 2 TiB is the end of the road. */
 export const MAX_SIZE = 2 ** 32 * SECTOR;
 
-const UNITS: Record<string, number> = { '': 1, K: 1024, M: MIB, G: GIB, T: 1024 * GIB };
+const UNITS: Record<string, number> = { '': 1, K: KIB, M: MIB, G: GIB, T: TIB };
 
 /**
  * Parse "64M", "1G", "1.5G", "10GiB", "512k" (binary units, case-insensitive;
@@ -34,7 +33,7 @@ export function parseSize(text: string): number {
   return checkSize(bytes, text);
 }
 
-/** Check a size in bytes: whole sectors, within what an MBR can address. */
+/** Check a size in bytes: a positive whole number of sectors, within what an MBR can address. */
 export function checkSize(bytes: number, text = String(bytes)): number {
   if (bytes > MAX_SIZE) {
     fail(
@@ -42,11 +41,25 @@ export function checkSize(bytes: number, text = String(bytes)): number {
       `The size ${text} (${formatBytes(bytes)}) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.`,
     );
   }
-  if (bytes % SECTOR !== 0) {
+  if (!Number.isSafeInteger(bytes) || bytes <= 0 || bytes % SECTOR !== 0) {
+    const shown = text === String(bytes) ? `${bytes} bytes` : `${text} (${bytes} bytes)`;
+    const fix =
+      bytes > 0 && Number.isFinite(bytes)
+        ? bytes >= MIB
+          ? `${Math.ceil(bytes / MIB)}M`
+          : `${Math.ceil(bytes / SECTOR) * SECTOR} bytes`
+        : '1G';
     fail(
       'SIZE_NOT_SECTORS',
-      `The size ${text} (${bytes} bytes) is not a whole number of 512-byte sectors; round it, for example to ${Math.ceil(bytes / MIB)}M.`,
+      `The size ${shown} is not a positive whole number of 512-byte sectors; round it, for example to ${fix}.`,
     );
   }
+  return bytes;
+}
+
+/** The one size check for an image: the rules every disk meets, then the format's own. */
+export function checkImageSize(bytes: number, format: Pick<OutputFormat, 'checkSize'>, text?: string): number {
+  checkSize(bytes, text);
+  format.checkSize?.(bytes);
   return bytes;
 }

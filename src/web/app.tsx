@@ -4,7 +4,7 @@
  * save needs the user's gesture).
  */
 import { useEffect, useRef } from 'preact/hooks';
-import { formatBytes } from '../core/errors';
+import { formatBytes } from '../core/units';
 import { Layout } from './layout';
 import type { Model } from './model';
 import { runInstructions } from './model';

@@ -6,9 +6,10 @@
 import { inspectKernel } from '../core/kernel';
 import { planImage } from '../core/image';
 import { streamImage } from '../core/stream';
-import { findFormat } from '../core/formats/index';
+import { requireFormat } from '../core/formats/index';
 import type { OutputPart } from '../core/formats/types';
 import { fail } from '../core/errors';
+import { checkImageSize } from '../core/size';
 import type {
   BuildRequest,
   BuildResult,
@@ -73,11 +74,9 @@ function cancelled(): never {
 
 /** Plan, stream and write one image. On any failure or cancel the sink is aborted. */
 export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}): Promise<BuildResult> {
-  const format = findFormat(req.formatId);
-  if (!format)
-    fail('FORMAT_UNKNOWN', `Format "${req.formatId}" is not one this page knows; choose one from the Format list.`);
+  const format = requireFormat(req.formatId);
   try {
-    format.checkSize(req.size);
+    checkImageSize(req.size, format);
     const built = planImage(req.kernel, { size: req.size, args: req.args });
     let pos = 0;
     const parts: AsyncIterable<OutputPart> = streamImage(built.plan, format, {

@@ -4,7 +4,7 @@
  * A 1 GiB disk with a 2 MiB kernel cannot be drawn to scale, so widths grow
  * with the logarithm of the size; the table has the real numbers.
  */
-import { formatBytes } from '../core/errors';
+import { formatBytes } from '../core/units';
 import type { Region } from '../core/plan';
 import type { PreviewResult } from './protocol';
 

@@ -16,7 +16,7 @@ export interface FormatInfo {
   mime: string;
   usedFor: string;
   sparse: boolean;
-  checkSize(size: number): void;
+  checkSize?(size: number): void;
 }
 
 export type KernelState =
@@ -130,7 +130,7 @@ export function createModel(deps: ModelDeps) {
   const size = computed<{ ok: true; bytes: number } | { ok: false; message: string }>(() => {
     try {
       const bytes = deps.parseSize(sizeText.value.trim());
-      format.value.checkSize(bytes);
+      format.value.checkSize?.(bytes);
       return { ok: true, bytes };
     } catch (e) {
       return { ok: false, message: e instanceof Error ? e.message : String(e) };

@@ -6,7 +6,7 @@
  * (mirrored into loader.generated.ts) and ARCHITECTURE.md, "Boot".
  */
 import { crc32, rd16le, rd32le, rd64le, u16le, u32le, u64le, utf8 } from '../bytes';
-import { fail, formatBytes, hex } from '../errors';
+import { FOUR_GIB, hex, PARTITION_LBA, SECTOR } from '../units';
 import type { LoadSegment } from '../load-plan';
 import type { BootCode, BootInput } from './index';
 import { MAX_CMDLINE, STAGE2_LBA } from './index';
@@ -40,10 +40,6 @@ import {
   STAGE2_MAX_SECTORS,
 } from './loader.generated';
 
-const FOUR_GIB = 0x1_0000_0000;
-/** The partition starts here; stage 2 must end before it. */
-const PARTITION_LBA = 2048;
-
 export interface BootParams {
   flags: number;
   kernelLba: number;
@@ -56,93 +52,40 @@ export interface BootParams {
   cmdline: Uint8Array;
 }
 
+/**
+ * The encoder's own assertions. Kernel inspection (checkLoadPlan) and the
+ * image options (checkArgs) have already refused bad input with coded
+ * errors; anything caught here is a bug in the caller, so it is a plain Error.
+ */
 function checkInput(input: BootInput): Uint8Array {
   const { load } = input;
   const cmdline = utf8(input.cmdline);
-  if (cmdline.length > MAX_CMDLINE) {
-    fail(
-      'CMDLINE_TOO_LONG',
-      `The command line is ${cmdline.length} bytes ("unikernel.bin " included); the boot loader passes at most ${MAX_CMDLINE}: shorten the arguments.`,
-    );
+  const bug = (what: string): never => {
+    throw new Error(`internal: boot parameter block: ${what}`);
+  };
+  if (cmdline.length > MAX_CMDLINE) bug(`command line of ${cmdline.length} bytes is above ${MAX_CMDLINE}`);
+  if (cmdline.includes(0)) bug('command line contains a NUL byte');
+  const u32 = (v: number) => Number.isInteger(v) && v >= 0 && v < FOUR_GIB;
+  if (!u32(input.kernelSize) || input.kernelSize === 0) bug(`kernel size ${input.kernelSize}`);
+  if (!Number.isSafeInteger(input.kernelLba) || input.kernelLba < PARTITION_LBA) {
+    bug(`kernel LBA ${input.kernelLba} is not inside the partition (LBA ${PARTITION_LBA} and up)`);
   }
-  if (cmdline.includes(0)) {
-    fail(
-      'CMDLINE_NUL',
-      'The command line contains a NUL character, which would cut it short: remove it from the arguments.',
-    );
-  }
-  if (!Number.isInteger(input.kernelSize) || input.kernelSize <= 0 || input.kernelSize >= FOUR_GIB) {
-    fail(
-      'KERNEL_SIZE',
-      `The kernel file is ${input.kernelSize} bytes; the boot loader reads files of 1 byte up to 4 GiB: use a real kernel file.`,
-    );
-  }
-  if (
-    !Number.isInteger(input.kernelLba) ||
-    input.kernelLba < PARTITION_LBA ||
-    input.kernelLba > Number.MAX_SAFE_INTEGER
-  ) {
-    fail(
-      'BOOT_KERNEL_LBA',
-      `The kernel's first sector ${input.kernelLba} is not inside the partition (LBA ${PARTITION_LBA} and up): this is a bug in the image layout.`,
-    );
-  }
-  if (!Number.isInteger(input.kernelCrc32) || input.kernelCrc32 < 0 || input.kernelCrc32 >= FOUR_GIB) {
-    fail(
-      'BOOT_KERNEL_CRC',
-      `The kernel CRC-32 ${input.kernelCrc32} is not a 32-bit value: this is a bug in the caller.`,
-    );
-  }
+  if (!u32(input.kernelCrc32)) bug(`kernel CRC-32 ${input.kernelCrc32} is not a 32-bit value`);
   const segs = load.segments;
-  if (segs.length === 0)
-    fail('LOAD_NO_SEGMENTS', 'The kernel has nothing to load (no segments): use a Multiboot kernel with code in it.');
-  if (segs.length > MAX_SEGMENTS) {
-    fail(
-      'LOAD_TOO_MANY_SEGMENTS',
-      `The kernel has ${segs.length} loadable segments; the boot loader handles at most ${MAX_SEGMENTS}: link it with fewer PT_LOAD segments (or use the Multiboot a.out kludge).`,
-    );
-  }
+  if (segs.length === 0 || segs.length > MAX_SEGMENTS) bug(`${segs.length} segments (1 to ${MAX_SEGMENTS})`);
   for (const [i, s] of segs.entries()) {
-    const where = `segment ${i + 1} (load address ${hex(s.loadAddr)}, ${formatBytes(s.memSize)})`;
     if (![s.fileOffset, s.fileSize, s.loadAddr, s.memSize].every((v) => Number.isInteger(v) && v >= 0)) {
-      fail('LOAD_SEGMENT', `Kernel ${where} has a negative or fractional field: this is a bug in kernel inspection.`);
+      bug(`segment ${i + 1} has a negative or fractional field`);
     }
-    if (s.fileOffset + s.fileSize > input.kernelSize) {
-      fail(
-        'LOAD_SEGMENT',
-        `Kernel ${where} reads file bytes up to ${s.fileOffset + s.fileSize}, past the end of the ${input.kernelSize}-byte file: the kernel file is truncated.`,
-      );
-    }
-    if (s.memSize < s.fileSize) {
-      fail(
-        'LOAD_SEGMENT',
-        `Kernel ${where} is smaller in memory than in the file (${s.fileSize} bytes): the kernel's headers are inconsistent.`,
-      );
-    }
-    if (s.loadAddr < KERNEL_MIN_ADDR) {
-      fail(
-        'LOAD_BELOW_1MIB',
-        `Kernel ${where} loads below 1 MiB (${hex(KERNEL_MIN_ADDR)}), where the BIOS and the boot loader live: link the kernel at 1 MiB or above, as Solo5 does.`,
-      );
-    }
-    if (s.loadAddr + s.memSize > FOUR_GIB) {
-      fail(
-        'LOAD_ABOVE_4GIB',
-        `Kernel ${where} ends above 4 GiB, which a 32-bit Multiboot loader cannot reach: link the kernel lower.`,
-      );
+    if (s.fileOffset + s.fileSize > input.kernelSize) bug(`segment ${i + 1} reads past the end of the file`);
+    if (s.memSize < s.fileSize) bug(`segment ${i + 1} is smaller in memory than in the file`);
+    if (s.loadAddr < KERNEL_MIN_ADDR || s.loadAddr + s.memSize > FOUR_GIB) {
+      bug(`segment ${i + 1} at ${hex(s.loadAddr)}+${hex(s.memSize)} is outside 1 MiB..4 GiB`);
     }
   }
-  if (!Number.isInteger(load.entry) || load.entry < 0 || load.entry >= FOUR_GIB) {
-    fail(
-      'LOAD_ENTRY',
-      `The kernel's 32-bit entry point ${load.entry} is not a 32-bit address: the kernel's Multiboot header is damaged.`,
-    );
-  }
+  if (!u32(load.entry)) bug(`entry ${load.entry} is not a 32-bit address`);
   if (load.start < KERNEL_MIN_ADDR || load.end > FOUR_GIB || load.end < load.start) {
-    fail(
-      'LOAD_RANGE',
-      `The kernel occupies ${hex(load.start)}..${hex(load.end)}; the boot loader needs it within 1 MiB..4 GiB: link the kernel at 1 MiB or above.`,
-    );
+    bug(`load range ${hex(load.start)}..${hex(load.end)} is outside 1 MiB..4 GiB`);
   }
   return cmdline;
 }
@@ -153,14 +96,14 @@ export function buildBootCode(input: BootInput): BootCode {
   const { load } = input;
 
   const stage2Bytes = CMDLINE_OFF + cmdline.length + 1;
-  const sectors = Math.ceil(stage2Bytes / 512);
+  const sectors = Math.ceil(stage2Bytes / SECTOR);
   if (sectors > STAGE2_MAX_SECTORS || STAGE2_LBA + sectors > PARTITION_LBA) {
-    fail(
-      'BOOT_STAGE2_SIZE',
-      `Stage 2 with the command line needs ${sectors} sectors; at most ${STAGE2_MAX_SECTORS} fit: shorten the command line.`,
+    // The assembler's budget keeps stage 2 code small enough for MAX_CMDLINE.
+    throw new Error(
+      `internal: stage 2 with the command line needs ${sectors} sectors; at most ${STAGE2_MAX_SECTORS} fit`,
     );
   }
-  const stage2 = new Uint8Array(sectors * 512);
+  const stage2 = new Uint8Array(sectors * SECTOR);
   stage2.set(STAGE2_CODE, 0);
   stage2.set(cmdline, CMDLINE_OFF); // the NUL after it is already 0
 

@@ -5,7 +5,8 @@
  * neither scanned nor compressed: they are simply not in the sparse map.
  */
 import { Gzip } from 'fflate';
-import { fail, formatBytes } from '../errors';
+import { fail } from '../errors';
+import { formatBytes } from '../units';
 import type { ImagePlan } from '../plan';
 import { sparseTar } from './tar';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';

@@ -2,6 +2,7 @@
  * The output formats, in the order the CLI's --help and the page's Format list
  * show them. Each format is one module; add new ones here.
  */
+import { fail } from '../errors';
 import type { OutputFormat } from './types';
 import { rawFormat } from './raw';
 import { gceFormat } from './gce';
@@ -23,6 +24,15 @@ export const FORMATS: readonly OutputFormat[] = [
 
 export function findFormat(id: string): OutputFormat | undefined {
   return FORMATS.find((f) => f.id === id);
+}
+
+/** The format with this id, or the one FORMAT_UNKNOWN error that lists the ids. */
+export function requireFormat(id: string): OutputFormat {
+  const format = findFormat(id);
+  if (!format) {
+    fail('FORMAT_UNKNOWN', `Unknown format "${id}"; choose one of: ${FORMATS.map((f) => f.id).join(', ')}.`);
+  }
+  return format;
 }
 
 export type { OutputFormat, OutputPart, FormatOptions } from './types';

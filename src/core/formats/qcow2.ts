@@ -18,7 +18,8 @@
  */
 import type { ImagePlan } from '../plan';
 import { u32be, u64be } from '../bytes';
-import { fail, formatBytes } from '../errors';
+import { fail } from '../errors';
+import { formatBytes } from '../units';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
@@ -187,15 +188,9 @@ export function encodeQcow2L2(l: Qcow2Layout, n: number, firstData: number): { t
 }
 
 function checkSize(size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
-    fail(
-      'QCOW2_SIZE',
-      `qcow2: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`,
-    );
-  }
   if (size > QCOW2.MAX_SIZE) {
     fail(
-      'QCOW2_TOO_BIG',
+      'SIZE_FORMAT_LIMIT',
       `qcow2: the disk size ${formatBytes(size)} is above the qcow2 limit of ${formatBytes(QCOW2.MAX_SIZE)}; choose a smaller size.`,
     );
   }

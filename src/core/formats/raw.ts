@@ -2,7 +2,6 @@
  * Raw disk image: the disk's bytes as they are. Zero runs come out as holes,
  * so a sink that can seek writes a sparse file and a stream sink writes zeros.
  */
-import { fail, formatBytes } from '../errors';
 import { extents, type ImagePlan } from '../plan';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
@@ -30,14 +29,6 @@ export const rawFormat: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'QEMU, VirtualBox (after conversion), dd to a USB stick, most clouds that import raw disks',
   sparse: true,
-  checkSize(size: number): void {
-    if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
-      fail(
-        'SIZE_NOT_SECTORS',
-        `The image size ${formatBytes(size)} (${size} bytes) is not a positive whole number of 512-byte sectors: choose a multiple of 512 bytes, such as ${Number.isFinite(size) ? Math.max(1, Math.round(size / 512)) * 512 : 512}.`,
-      );
-    }
-  },
   write(plan: ImagePlan, _opts: FormatOptions): Iterable<OutputPart> {
     return writeRaw(plan);
   },

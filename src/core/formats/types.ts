@@ -31,8 +31,12 @@ export interface OutputFormat {
   mime: string;
   /** Where it is used, one line, for --help and the page. */
   usedFor: string;
-  /** Throws an ImageError when the disk size does not suit the format. */
-  checkSize(size: number): void;
+  /**
+   * Throws an ImageError when a disk size suits this format no more (whole
+   * GiB, whole MiB, a largest size). The rules every disk meets (whole
+   * sectors, at most 2 TiB) are checked once, by `checkImageSize` in size.ts.
+   */
+  checkSize?(size: number): void;
   /** Whether the output may contain holes worth seeking over. */
   sparse: boolean;
   /** Walk the plan and produce the file. Memory is bounded by the part size. */

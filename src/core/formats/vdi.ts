@@ -14,7 +14,8 @@
  */
 import type { ImagePlan } from '../plan';
 import { ascii, deriveBytes, u32le, u64le } from '../bytes';
-import { fail, formatBytes } from '../errors';
+import { fail } from '../errors';
+import { formatBytes } from '../units';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
@@ -115,12 +116,9 @@ export function encodeVdiBlockMap(l: VdiLayout): Uint8Array {
 }
 
 function checkSize(size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
-    fail('VDI_SIZE', `vdi: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`);
-  }
   if (size > VDI.MAX_SIZE) {
     fail(
-      'VDI_TOO_BIG',
+      'SIZE_FORMAT_LIMIT',
       `vdi: the disk size ${formatBytes(size)} is above the limit of ${formatBytes(VDI.MAX_SIZE)}; choose a smaller size.`,
     );
   }

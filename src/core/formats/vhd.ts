@@ -14,7 +14,8 @@
 import type { ImagePlan } from '../plan';
 import { extents, readPlan } from '../plan';
 import { ascii, deriveBytes, u16be, u32be, u64be } from '../bytes';
-import { fail, formatBytes } from '../errors';
+import { fail } from '../errors';
+import { formatBytes } from '../units';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { nonZeroBlocks } from './blocks';
 
@@ -159,15 +160,9 @@ export function encodeVhdDynamicHeader(batOffset: number, maxTableEntries: numbe
 }
 
 function checkCommon(name: string, size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
-    fail(
-      'VHD_SIZE',
-      `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`,
-    );
-  }
   if (size > VHD.MAX_SIZE) {
     fail(
-      'VHD_TOO_BIG',
+      'SIZE_FORMAT_LIMIT',
       `${name}: the disk size ${+(size / 2 ** 30).toFixed(3)} GiB (${size} bytes) is above the VHD limit of 2040 GiB; choose a smaller size, or use qcow2 or VMDK.`,
     );
   }
@@ -177,7 +172,7 @@ function checkFixed(size: number): void {
   checkCommon('vhd', size);
   if (size % MiB !== 0) {
     fail(
-      'VHD_SIZE_NOT_MIB',
+      'SIZE_NOT_MIB',
       `vhd: the disk size ${formatBytes(size)} (${size} bytes) is not a whole number of MiB, which Azure requires for a fixed VHD; round it to ${Math.ceil(size / MiB)}M.`,
     );
   }

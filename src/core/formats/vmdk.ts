@@ -19,7 +19,8 @@ import { zlibSync } from 'fflate';
 import type { ImagePlan } from '../plan';
 import { readPlan } from '../plan';
 import { derive32, u32le, u64le, utf8 } from '../bytes';
-import { fail, formatBytes } from '../errors';
+import { fail } from '../errors';
+import { formatBytes } from '../units';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
@@ -179,15 +180,9 @@ function numGTs(size: number): number {
 }
 
 function checkSize(name: string, size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR !== 0) {
-    fail(
-      'VMDK_SIZE',
-      `${name}: the disk size ${size} is not a positive multiple of 512 bytes; choose a size such as 1G.`,
-    );
-  }
   if (size > VMDK.MAX_SIZE) {
     fail(
-      'VMDK_TOO_BIG',
+      'SIZE_FORMAT_LIMIT',
       `${name}: the disk size ${formatBytes(size)} (${size} bytes) is above the VMDK sparse extent limit of 2 TiB minus 512 bytes; choose a smaller size, or use qcow2.`,
     );
   }
@@ -196,7 +191,7 @@ function checkSize(name: string, size: number): void {
 function checkSectorOffset(name: string, sector: number): number {
   if (sector > 0xffff_ffff) {
     fail(
-      'VMDK_TOO_BIG',
+      'SIZE_FORMAT_LIMIT',
       `${name}: the file would grow past 2 TiB, beyond what 32-bit grain table entries can address; choose a smaller disk or less data.`,
     );
   }
