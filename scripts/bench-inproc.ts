@@ -7,7 +7,10 @@
  *   node bench-inproc.mjs --list      (the format ids)
  *   node bench-inproc.mjs --loader    (boot loader stage sizes)
  */
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { openFileSink } from '../src/cli/file-sink';
+import { writeImage } from '../src/core/sink';
 import { FORMATS, findFormat } from '../src/core/formats/index';
 import { planImage } from '../src/core/image';
 import { STAGE1_CODE, STAGE2_CODE } from '../src/core/boot/loader.generated';
@@ -27,26 +30,21 @@ const size = Number(sizeText);
 const kernel = new Uint8Array(readFileSync(kernelPath));
 const repeat = Number(repeatText ?? 5);
 
-function once(): { ms: number; bytes: number } {
+/** Plan and write the image the CLI's way: the core's writeImage into the CLI's file sink. */
+async function once(): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const img = planImage(kernel, { size, args: 'bench --x=1' });
-  const fd = openSync(out, 'w');
-  let pos = 0;
-  for (const part of format!.write(img.plan, { timestamp: img.timestamp, seed: img.seed })) {
-    if (part.kind === 'data') {
-      let done = 0;
-      while (done < part.bytes.length) done += writeSync(fd, part.bytes, done, part.bytes.length - done, pos + done);
-      pos += part.bytes.length;
-    } else pos += part.length;
-  }
-  ftruncateSync(fd, pos);
-  closeSync(fd);
-  return { ms: performance.now() - t0, bytes: pos };
+  const { fileSize } = await writeImage(img.plan, format!, openFileSink(out), {
+    timestamp: img.timestamp,
+    seed: img.seed,
+    fileName: basename(out),
+  });
+  return { ms: performance.now() - t0, bytes: fileSize };
 }
 
-const first = once();
+const first = await once();
 const warm: number[] = [];
-for (let i = 0; i < repeat; i++) warm.push(once().ms);
+for (let i = 0; i < repeat; i++) warm.push((await once()).ms);
 warm.sort((a, b) => a - b);
 process.stdout.write(
   JSON.stringify({

@@ -11,9 +11,9 @@ import { makePlan, dataBytes, type ImagePlan, type Piece } from '../src/core/pla
 import { rawFormat } from '../src/core/formats/raw';
 import { gceFormat } from '../src/core/formats/gce';
 import { sparseMap, sparseTar } from '../src/core/formats/tar';
-import { collect } from '../src/core/stream';
+import { collect } from '../src/core/sink';
 import { isImageError } from '../src/core/errors';
-import { writeParts } from './helpers/sink';
+import { writeFile } from './helpers/sink';
 import { run, tempDir, tools } from './helpers/tools';
 import {
   GiB,
@@ -44,11 +44,11 @@ function errorOf(f: () => unknown): { code: string; message: string } {
 }
 
 /** Write raw and tar.gz for a plan; return the paths. */
-function writeBoth(name: string, plan: ImagePlan) {
+async function writeBoth(name: string, plan: ImagePlan) {
   const raw = tmp.path(`${name}.img`);
   const tgz = tmp.path(`${name}.tar.gz`);
-  writeParts(raw, rawFormat.write(plan, OPTS));
-  writeParts(tgz, gceFormat.write(plan, OPTS));
+  await writeFile(raw, plan, rawFormat, OPTS);
+  await writeFile(tgz, plan, gceFormat, OPTS);
   return { raw, tgz };
 }
 
@@ -113,15 +113,15 @@ describe('raw format', () => {
   });
 
   describe.skipIf(!tools('du', 'cmp'))('written by seeking over holes', () => {
-    it('1 GiB kernel-like plan: same bytes as the plan, sparse on disk', () => {
+    it('1 GiB kernel-like plan: same bytes as the plan, sparse on disk', async () => {
       const plan = kernelLikePlan(GiB);
       const f = tmp.path('k1.img');
-      expect(writeParts(f, rawFormat.write(plan, OPTS))).toBe(GiB);
+      expect(await writeFile(f, plan, rawFormat, OPTS)).toBe(GiB);
       fileMatchesPlan(f, plan);
       expect(duBytes(f)).toBeLessThan(dataBytes(plan) + 256 * KiB);
     });
 
-    it('an odd 17 GiB + 3 sectors disk with data at odd offsets, across 8 GiB and at the very end', () => {
+    it('an odd 17 GiB + 3 sectors disk with data at odd offsets, across 8 GiB and at the very end', async () => {
       const size = 17 * GiB + 3 * 512;
       const plan = makePlan(size, [
         { offset: 0, bytes: mbrLike(2) },
@@ -131,17 +131,17 @@ describe('raw format', () => {
         { offset: size - 700, bytes: randomBytes(700, 6) },
       ]);
       const f = tmp.path('odd.img');
-      expect(writeParts(f, rawFormat.write(plan, OPTS))).toBe(size);
+      expect(await writeFile(f, plan, rawFormat, OPTS)).toBe(size);
       fileMatchesPlan(f, plan, 64);
       checkImageSize(size, rawFormat);
     });
   });
 
-  it('property: any plan written raw reads back as the plan (sampled), sparse', () => {
-    fc.assert(
-      fc.property(randomPlan({ wholeGiB: false }), (plan) => {
+  it('property: any plan written raw reads back as the plan (sampled), sparse', async () => {
+    await fc.assert(
+      fc.asyncProperty(randomPlan({ wholeGiB: false }), async (plan) => {
         const f = tmp.path('prop.img');
-        writeParts(f, rawFormat.write(plan, OPTS));
+        await writeFile(f, plan, rawFormat, OPTS);
         fileMatchesPlan(f, plan, 8);
       }),
       { numRuns: 25 },
@@ -170,9 +170,9 @@ describe('GCE format: checks', () => {
     expect(errorOf(() => checkImageSize(10 * GiB - 512, gceFormat)).message).toContain('use 10 GiB (--size 10G)');
   });
 
-  it('is reproducible, with a zero gzip mtime', () => {
-    const a = collect(gceFormat, kernelLikePlan(GiB), OPTS);
-    const b = collect(gceFormat, kernelLikePlan(GiB), OPTS);
+  it('is reproducible, with a zero gzip mtime', async () => {
+    const a = await collect(gceFormat, kernelLikePlan(GiB), OPTS);
+    const b = await collect(gceFormat, kernelLikePlan(GiB), OPTS);
     expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
     expect([...a.subarray(0, 4)]).toEqual([0x1f, 0x8b, 8, 0]);
     expect([...a.subarray(4, 8)]).toEqual([0, 0, 0, 0]);
@@ -202,15 +202,15 @@ describe('GCE format: checks', () => {
 });
 
 describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzip and GNU tar', () => {
-  it('1 GiB kernel-like plan', () => {
+  it('1 GiB kernel-like plan', async () => {
     const plan = kernelLikePlan(GiB);
-    const { raw, tgz } = writeBoth('k1', plan);
+    const { raw, tgz } = await writeBoth('k1', plan);
     checkGce('k1', plan, raw, tgz);
   });
 
-  it('any tar --format on reading, and explicit -z, list the same single member', () => {
+  it('any tar --format on reading, and explicit -z, list the same single member', async () => {
     const plan = kernelLikePlan(GiB);
-    const { tgz } = writeBoth('fmt', plan);
+    const { tgz } = await writeBoth('fmt', plan);
     const want = run('tar', ['-tvf', tgz]);
     for (const f of ['gnu', 'oldgnu', 'posix', 'ustar']) expect(run('tar', [`--format=${f}`, '-tzvf', tgz])).toBe(want);
     expect(run('tar', ['-tzf', tgz])).toBe('disk.raw\n');
@@ -219,7 +219,7 @@ describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzi
     expect(statSync(tgz).size).toBeLessThan(dataBytes(plan) + 16 * KiB);
   });
 
-  it('16 GiB with a piece crossing 8 GiB (base-256 numbers) and data at the very end', () => {
+  it('16 GiB with a piece crossing 8 GiB (base-256 numbers) and data at the very end', async () => {
     const size = 16 * GiB;
     const plan = makePlan(size, [
       { offset: 0, bytes: mbrLike(4) },
@@ -229,11 +229,11 @@ describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzi
     ]);
     // Ends in data: no (size, 0) entry.
     expect(sparseMap(plan).at(-1)).toEqual({ offset: size - 1024, numbytes: 1024 });
-    const { raw, tgz } = writeBoth('g16', plan);
+    const { raw, tgz } = await writeBoth('g16', plan);
     checkGce('g16', plan, raw, tgz);
   });
 
-  it('more than 4 regions (one extension block) and more than 4 + 21 (several), ending in a hole', () => {
+  it('more than 4 regions (one extension block) and more than 4 + 21 (several), ending in a hole', async () => {
     for (const [n, gib] of [
       [9, 2],
       [26, 1],
@@ -247,21 +247,21 @@ describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzi
       const map = sparseMap(plan);
       expect(map).toHaveLength(n + 1);
       expect(map.at(-1)).toEqual({ offset: gib * GiB, numbytes: 0 });
-      const { raw, tgz } = writeBoth(`ext${n}`, plan);
+      const { raw, tgz } = await writeBoth(`ext${n}`, plan);
       checkGce(`ext${n}`, plan, raw, tgz);
     }
   });
 
-  it('a disk with no data at all is one hole', () => {
+  it('a disk with no data at all is one hole', async () => {
     const plan = makePlan(GiB, []);
-    const { raw, tgz } = writeBoth('empty', plan);
+    const { raw, tgz } = await writeBoth('empty', plan);
     checkGce('empty', plan, raw, tgz);
   });
 
-  it('property: random plans up to 40 GiB, tar extracted == raw written', () => {
-    fc.assert(
-      fc.property(randomPlan({ wholeGiB: true }), (plan) => {
-        const { raw, tgz } = writeBoth('prop', plan);
+  it('property: random plans up to 40 GiB, tar extracted == raw written', async () => {
+    await fc.assert(
+      fc.asyncProperty(randomPlan({ wholeGiB: true }), async (plan) => {
+        const { raw, tgz } = await writeBoth('prop', plan);
         fileMatchesPlan(raw, plan, 4);
         checkGce('prop', plan, raw, tgz);
       }),
@@ -276,8 +276,8 @@ describe.skipIf(!tools('tar', 'gzip', 'cmp', 'du'))('GCE format read back by gzi
  * few KiB) goes to a file; the disk comes out on stdout, straight into cmp.
  */
 describe.skipIf(!tools('7zz', 'cmp'))('GCE format read back by 7-Zip', () => {
-  function sevenZip(name: string, plan: ImagePlan, extract: boolean): void {
-    const { raw, tgz } = writeBoth(name, plan);
+  async function sevenZip(name: string, plan: ImagePlan, extract: boolean): Promise<void> {
+    const { raw, tgz } = await writeBoth(name, plan);
     const tar = tmp.path(`${name}.tar`);
     run('sh', ['-c', '7zz x -so "$1" > "$2"', 'sh', tgz, tar]);
     run('7zz', ['t', tgz]);
@@ -288,20 +288,20 @@ describe.skipIf(!tools('7zz', 'cmp'))('GCE format read back by 7-Zip', () => {
     if (extract) run('sh', ['-c', '7zz x -so -ttar "$1" | cmp - "$2"', 'sh', tar, raw]);
   }
 
-  it('1 GiB kernel-like plan: lists disk.raw, extracts identical to raw', () => {
-    sevenZip('7k', kernelLikePlan(GiB), true);
+  it('1 GiB kernel-like plan: lists disk.raw, extracts identical to raw', async () => {
+    await sevenZip('7k', kernelLikePlan(GiB), true);
   });
 
-  it('26 regions (extension blocks): extracts identical to raw', () => {
-    sevenZip(
+  it('26 regions (extension blocks): extracts identical to raw', async () => {
+    await sevenZip(
       '7x',
       makePlan(GiB, [{ offset: 0, bytes: mbrLike(5) }, ...spread(MiB + 1, 25, 37 * MiB + 4099, 3000, 500)]),
       true,
     );
   });
 
-  it('16 GiB with data past 8 GiB: the base-256 size reads back', () => {
-    sevenZip(
+  it('16 GiB with data past 8 GiB: the base-256 size reads back', async () => {
+    await sevenZip(
       '7g',
       makePlan(16 * GiB, [
         { offset: 0, bytes: mbrLike(6) },

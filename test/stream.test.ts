@@ -6,10 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { extents, makePlan, readPlan, type ImagePlan } from '../src/core/plan';
 import { rawFormat } from '../src/core/formats/raw';
 import { gceFormat } from '../src/core/formats/gce';
-import { collect, streamImage, type Progress } from '../src/core/stream';
+import { streamImage, type Progress } from '../src/core/stream';
+import { collect } from '../src/core/sink';
 import { ImageError, isImageError } from '../src/core/errors';
 import type { OutputPart } from '../src/core/formats/types';
-import { writeParts, writePartsAsync } from './helpers/sink';
+import { writeFile } from './helpers/sink';
 import { run, tempDir, tools } from './helpers/tools';
 import { GiB, KiB, MiB, fileMatchesPlan, kernelLikePlan, mbrLike, randomBytes } from './helpers/synthetic-plans';
 
@@ -86,7 +87,7 @@ describe('streamImage', () => {
     expect(parts.filter((p) => p.kind === 'hole')).toHaveLength(
       [...extents(plan)].filter((x) => x.kind === 'zero').length,
     );
-    expect(Buffer.compare(Buffer.from(concat(parts)), Buffer.from(collect(rawFormat, plan, OPTS)))).toBe(0);
+    expect(Buffer.compare(Buffer.from(concat(parts)), Buffer.from(await collect(rawFormat, plan, OPTS)))).toBe(0);
     // covered never goes back and ends at the disk size.
     const covered = parts.map((p) => p.covered ?? 0);
     expect(covered).toEqual([...covered].sort((a, b) => a - b));
@@ -96,7 +97,7 @@ describe('streamImage', () => {
   it('GCE through the stream is the same file as the format itself', async () => {
     const plan = kernelLikePlan(GiB);
     const streamed = concat(await all(streamImage(plan, gceFormat, OPTS)));
-    expect(Buffer.compare(Buffer.from(streamed), Buffer.from(collect(gceFormat, plan, OPTS)))).toBe(0);
+    expect(Buffer.compare(Buffer.from(streamed), Buffer.from(await collect(gceFormat, plan, OPTS)))).toBe(0);
   });
 
   it('progress starts at 0, never goes back, ends at covered = total, and is throttled', async () => {
@@ -192,9 +193,9 @@ describe('streamImage', () => {
       const sparse = tmp.path('sparse.img');
       const full = tmp.path('full.img');
       const direct = tmp.path('direct.img');
-      expect(await writePartsAsync(sparse, streamImage(plan, rawFormat, OPTS))).toBe(plan.size);
-      expect(await writePartsAsync(full, streamImage(plan, rawFormat, { ...OPTS, fillHoles: true }))).toBe(plan.size);
-      writeParts(direct, rawFormat.write(plan, OPTS));
+      expect(await writeFile(sparse, plan, rawFormat, OPTS)).toBe(plan.size);
+      expect(await writeFile(full, plan, rawFormat, { ...OPTS, seekable: false })).toBe(plan.size);
+      expect(await writeFile(direct, plan, rawFormat, OPTS)).toBe(plan.size);
       fileMatchesPlan(sparse, plan);
       run('cmp', [sparse, full]);
       run('cmp', [sparse, direct]);

@@ -28,7 +28,7 @@ import {
   sparseTar,
   storedSize,
 } from '../src/core/formats/tar';
-import { writeParts } from './helpers/sink';
+import { writeFile } from './helpers/sink';
 import { run, tempDir, tools } from './helpers/tools';
 import { GiB, MiB, kernelLikePlan, mbrLike, randomBytes, spread } from './helpers/synthetic-plans';
 
@@ -189,9 +189,9 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
     ],
   ];
   for (const [name, detect, plan] of cases) {
-    it(name, () => {
+    it(name, async () => {
       const raw = tmp.path('disk.raw');
-      writeParts(raw, rawFormat.write(plan, { timestamp: T, seed: 0 }));
+      await writeFile(raw, plan, rawFormat, { timestamp: T, seed: 0 });
       const ours = ourTar(plan, T);
       for (const format of ['gnu', 'oldgnu']) {
         const out = tmp.path(`gnu-${format}.tar`);
@@ -216,7 +216,7 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
     });
   }
 
-  it('any plan, with zero sectors inside pieces and pieces at odd offsets (fast-check)', () => {
+  it('any plan, with zero sectors inside pieces and pieces at odd offsets (fast-check)', async () => {
     // 4 MiB disks keep tar's raw scan quick; pieces are random bytes with
     // some sectors zeroed and start anywhere, so sectors are shared by pieces.
     const size = 4 * MiB;
@@ -226,8 +226,8 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
       seed: fc.integer({ min: 1, max: 1 << 30 }),
       zeroSectors: fc.array(fc.integer({ min: 0, max: 11 }), { maxLength: 6 }),
     });
-    fc.assert(
-      fc.property(fc.array(pieceArb, { minLength: 0, maxLength: 8 }), (specs) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(pieceArb, { minLength: 0, maxLength: 8 }), async (specs) => {
         const pieces: { offset: number; bytes: Uint8Array }[] = [];
         let end = 0;
         for (const s of [...specs].sort((a, b) => a.offset - b.offset)) {
@@ -239,7 +239,7 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
         }
         const plan = makePlan(size, pieces);
         const raw = tmp.path('disk.raw');
-        writeParts(raw, rawFormat.write(plan, { timestamp: T, seed: 0 }));
+        await writeFile(raw, plan, rawFormat, { timestamp: T, seed: 0 });
         const out = tmp.path('gnu-prop.tar');
         run('tar', [
           '--format=gnu',

@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
-import { build, blobSink, portSink, STREAM_CHUNK, type Sink } from '../src/web/build';
-import { findFormat } from '../src/core/formats/index';
+import { build, blobSink, portSink, STREAM_CHUNK, type WorkerSink as Sink } from '../src/web/build';
+import { FORMATS, requireFormat } from '../src/core/formats/index';
+import { collect } from '../src/core/sink';
 import { planImage } from '../src/core/image';
 import { solo5Kernel } from './helpers/fixtures';
 import type { DownloadMessage } from '../src/web/protocol';
@@ -15,23 +16,17 @@ import { createHash } from 'node:crypto';
 
 const MiB = 1 << 20;
 const kernel = solo5Kernel({ abiTarget: 3 });
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** What the format writer itself gives, holes as zeros: the reference bytes. */
-function reference(formatId: string, size: number, args: string): { hash: string; length: number } {
+/** What the core writes for these inputs (the CLI's bytes), holes as zeros: the reference. */
+async function reference(formatId: string, size: number, args: string, fileName: string) {
   const built = planImage(kernel, { size, args });
-  const h = createHash('sha256');
-  let length = 0;
-  const zero = new Uint8Array(MiB);
-  for (const p of findFormat(formatId)!.write(built.plan, { timestamp: built.timestamp, seed: built.seed })) {
-    if (p.kind === 'data') {
-      h.update(p.bytes);
-      length += p.bytes.length;
-    } else {
-      for (let left = p.length; left > 0; left -= MiB) h.update(zero.subarray(0, Math.min(MiB, left)));
-      length += p.length;
-    }
-  }
-  return { hash: h.digest('hex'), length };
+  const file = await collect(requireFormat(formatId), built.plan, {
+    timestamp: built.timestamp,
+    seed: built.seed,
+    fileName,
+  });
+  return { hash: sha(file), length: file.length };
 }
 
 /** A seekable in-memory sink that records writes (a stand-in for a File System Access writable). */
@@ -44,7 +39,7 @@ function memorySink(size: number) {
     async write(pos, bytes) {
       file.set(bytes, pos);
     },
-    async end(n) {
+    async close(n) {
       length = n;
     },
     async abort() {
@@ -54,16 +49,14 @@ function memorySink(size: number) {
   return { sink, log, bytes: () => file.subarray(0, length) };
 }
 
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
 describe('build() over the sinks', () => {
-  for (const formatId of ['raw', 'tar', 'qcow2', 'vhd', 'vdi']) {
-    it(`${formatId}: a seekable sink gets the format's bytes`, async () => {
-      if (!findFormat(formatId)) return;
-      const size = formatId === 'tar' ? 1024 * MiB : 64 * MiB;
+  for (const { id: formatId, extension } of FORMATS) {
+    it(`${formatId}: a seekable sink gets the format's bytes, file name included`, async () => {
+      const size = 1024 * MiB; // every format's size rule accepts 1 GiB
+      const fileName = `my disk${extension}`;
       const m = memorySink(size);
-      const r = await build({ kernel, size, args: 'a b', formatId }, m.sink);
-      const ref = reference(formatId, size, 'a b');
+      const r = await build({ kernel, size, args: 'a b', formatId, fileName }, m.sink);
+      const ref = await reference(formatId, size, 'a b', fileName);
       expect(r.fileSize).toBe(ref.length);
       expect(sha(m.bytes())).toBe(ref.hash);
     });
@@ -72,13 +65,16 @@ describe('build() over the sinks', () => {
   it('the Blob sink gives the same bytes, and refuses output over its cap', async () => {
     const size = 64 * MiB;
     const r = await build(
-      { kernel, size, args: 'x', formatId: 'raw' },
+      { kernel, size, args: 'x', formatId: 'raw', fileName: 'disk.img' },
       blobSink('application/octet-stream', 128 * MiB),
     );
     expect(r.blob!.size).toBe(size);
-    expect(sha(new Uint8Array(await r.blob!.arrayBuffer()))).toBe(reference('raw', size, 'x').hash);
+    expect(sha(new Uint8Array(await r.blob!.arrayBuffer()))).toBe((await reference('raw', size, 'x', 'disk.img')).hash);
     await expect(
-      build({ kernel, size: 256 * MiB, args: 'x', formatId: 'raw' }, blobSink('application/octet-stream', 128 * MiB)),
+      build(
+        { kernel, size: 256 * MiB, args: 'x', formatId: 'raw', fileName: 'disk.img' },
+        blobSink('application/octet-stream', 128 * MiB),
+      ),
     ).rejects.toMatchObject({ code: 'BLOB_TOO_BIG' });
   });
 
@@ -106,14 +102,14 @@ describe('build() over the sinks', () => {
     inFlight = 2;
     ch.port1.postMessage({ type: 'pull' });
     ch.port1.postMessage({ type: 'pull' });
-    const r = await build({ kernel, size, args: 'x', formatId: 'raw' }, sink);
+    const r = await build({ kernel, size, args: 'x', formatId: 'raw', fileName: 'disk.img' }, sink);
     await ended;
     ch.port1.close();
     expect(r.fileSize).toBe(size);
     expect(maxInFlight).toBeLessThanOrEqual(2);
     const all = Buffer.concat(got);
     expect(all.length).toBe(size);
-    expect(sha(all)).toBe(reference('raw', size, 'x').hash);
+    expect(sha(all)).toBe((await reference('raw', size, 'x', 'disk.img')).hash);
   });
 
   it("cancelling aborts the sink and rejects with the core's ABORTED error", async () => {
@@ -128,14 +124,16 @@ describe('build() over the sinks', () => {
       },
     };
     await expect(
-      build({ kernel, size: 16 * 1024 * MiB, args: '', formatId: 'raw' }, sink, { signal: ctl.signal }),
+      build({ kernel, size: 16 * 1024 * MiB, args: '', formatId: 'raw', fileName: 'disk.img' }, sink, {
+        signal: ctl.signal,
+      }),
     ).rejects.toMatchObject({ code: 'ABORTED' });
     expect(m.log).toEqual(['abort']);
   });
 
   it("an unknown format is the page's sentence, not a crash", async () => {
     await expect(
-      build({ kernel, size: 64 * MiB, args: '', formatId: 'zip' }, memorySink(0).sink),
+      build({ kernel, size: 64 * MiB, args: '', formatId: 'zip', fileName: 'disk.img' }, memorySink(0).sink),
     ).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN' });
   });
 });

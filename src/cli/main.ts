@@ -1,29 +1,19 @@
 /**
  * solo5-virtio-mkimage: a drop-in for Solo5's shell tool of the same name.
  * A thin Node adapter around src/core: parse arguments, read the kernel,
- * plan the image, stream the chosen format into a temporary file next to
- * IMAGE, rename it into place. Nothing else lives here.
+ * plan the image, and write it with the core's `writeImage` into the file
+ * sink (a temporary file next to IMAGE, renamed into place). Nothing else lives here.
  */
-import {
-  closeSync,
-  fstatSync,
-  ftruncateSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { describeKernel } from '../core/kernel';
 import { ImageError, isImageError } from '../core/errors';
 import { formatBytes } from '../core/units';
 import { FORMATS, requireFormat } from '../core/formats/index';
 import { planImage, DEFAULT_LABEL, DEFAULT_TIMESTAMP, type BuiltImage } from '../core/image';
 import { checkImageSize, parseSize, DEFAULT_SIZE } from '../core/size';
-import { streamImage } from '../core/stream';
+import { writeImage } from '../core/sink';
+import { openFileSink } from './file-sink';
 import { DEMO_KERNEL } from '../core/demo-kernel.generated';
 
 declare const __VERSION__: string;
@@ -195,41 +185,6 @@ function readKernel(path: string): Uint8Array {
   }
 }
 
-/** Open a temporary file next to `image` so that the final rename is atomic. */
-function openTemp(image: string): { fd: number; path: string } {
-  const dir = dirname(resolve(image));
-  const path = join(dir, `.${basename(image)}.${process.pid}.tmp`);
-  try {
-    const st = statSync(image, { throwIfNoEntry: false });
-    if (st?.isDirectory())
-      throw new ImageError(
-        'OUTPUT_UNWRITABLE',
-        `The output ${image} is a directory; give a file name, e.g. ${join(image, 'disk.img')}.`,
-      );
-    return { fd: openSync(path, 'wx', 0o644), path };
-  } catch (e) {
-    if (isImageError(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      throw new ImageError(
-        'OUTPUT_UNWRITABLE',
-        `Cannot write ${image}: the directory ${dir} does not exist; create it first.`,
-      );
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new ImageError(
-        'OUTPUT_UNWRITABLE',
-        `Cannot write ${image}: no permission to create files in ${dir}${code === 'EROFS' ? ' (read-only file system)' : ''}; choose another location.`,
-      );
-    }
-    throw new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${image}: ${(e as Error).message}.`);
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array, pos: number): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, pos + done);
-}
-
 /** A progress line on a TTY: shown only when the work takes a while. */
 function progressPrinter(enabled: boolean) {
   const start = Date.now();
@@ -269,7 +224,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!opts) return 0;
 
-  let temp: { fd: number; path: string } | undefined;
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) =>
     controller.abort(new ImageError('ABORTED', `Interrupted by ${sig}; no image was written.`));
@@ -282,28 +236,16 @@ export async function main(argv: string[]): Promise<number> {
     const kernel = readKernel(opts.kernel);
     const built: BuiltImage = planImage(kernel, { size, args: opts.args.join(' '), label: opts.label, timestamp });
 
-    temp = openTemp(opts.image);
+    const sink = openFileSink(opts.image);
     const progress = progressPrinter(!opts.quiet && process.stderr.isTTY === true);
-    let pos = 0;
-    for await (const part of streamImage(built.plan, format, {
+    await writeImage(built.plan, format, sink, {
       signal: controller.signal,
       timestamp,
       seed: built.seed,
       fileName: basename(opts.image),
       onProgress: (p) => progress.update(p.covered, p.total),
-    })) {
-      if (part.kind === 'data') {
-        writeAll(temp.fd, part.bytes, pos);
-        pos += part.bytes.length;
-      } else pos += part.length;
-    }
+    });
     progress.done();
-    // Holes at the end: extend the file without writing (sparse).
-    if (fstatSync(temp.fd).size !== pos) ftruncateSync(temp.fd, pos);
-    fsyncSync(temp.fd);
-    closeSync(temp.fd);
-    renameSync(temp.path, opts.image);
-    temp = undefined;
     if (!opts.quiet) {
       const what = opts.kernel === '--demo' ? 'the demo kernel' : opts.kernel;
       process.stderr.write(
@@ -312,18 +254,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (temp) {
-      try {
-        closeSync(temp.fd);
-      } catch {
-        /* already closed */
-      }
-      try {
-        unlinkSync(temp.path);
-      } catch {
-        /* nothing to remove */
-      }
-    }
     if (isImageError(e)) {
       process.stderr.write(`${PROG}: error: ${e.message}\n`);
       return e.code === 'ABORTED' ? 130 : EXIT_FAIL;

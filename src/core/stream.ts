@@ -9,7 +9,7 @@
  * asks for the next one, and must copy rather than transfer it to another
  * thread (transferring a view detaches the whole buffer under it).
  */
-import { ImageError, isImageError } from './errors';
+import { aborted, isImageError, type ImageError } from './errors';
 import type { FormatOptions, OutputFormat, OutputPart } from './formats/types';
 import type { ImagePlan } from './plan';
 
@@ -84,8 +84,7 @@ function nextTask(): Promise<void> {
 /** The ImageError to throw: the signal's reason when it is one (the CLI's "Interrupted by SIGINT"), else ABORTED. */
 function abortError(signal: AbortSignalLike): ImageError {
   if (isImageError(signal.reason)) return signal.reason;
-  const why = signal.reason instanceof Error && signal.reason.message ? ` (${signal.reason.message})` : '';
-  return new ImageError('ABORTED', `The image was cancelled before it was finished${why}.`);
+  return aborted(signal.reason instanceof Error && signal.reason.message ? signal.reason.message : undefined);
 }
 
 /**
@@ -165,27 +164,4 @@ export async function* streamImage(
   check();
   covered = total;
   onProgress?.({ covered, total, written });
-}
-
-/**
- * Run a format synchronously and return the whole file, holes written as
- * zeros. For small images (tests, a tar.gz of a few MiB); a raw image of
- * N GiB takes N GiB of memory here, so real sinks use streamImage.
- */
-export function collect(format: OutputFormat, plan: ImagePlan, opts: FormatOptions): Uint8Array {
-  const parts: OutputPart[] = [];
-  let n = 0;
-  for (const p of format.write(plan, opts)) {
-    // Copy data: a format may reuse its buffers between parts.
-    parts.push(p.kind === 'data' ? { kind: 'data', bytes: p.bytes.slice() } : p);
-    n += p.kind === 'data' ? p.bytes.length : p.length;
-  }
-  if (n > 2 ** 31) throw new Error(`internal: collect() of ${n} bytes; stream images this big with streamImage`);
-  const out = new Uint8Array(n);
-  let pos = 0;
-  for (const p of parts) {
-    if (p.kind === 'data') out.set(p.bytes, pos);
-    pos += p.kind === 'data' ? p.bytes.length : p.length;
-  }
-  return out;
 }

@@ -5,10 +5,9 @@
  */
 import { inspectKernel } from '../core/kernel';
 import { planImage } from '../core/image';
-import { streamImage } from '../core/stream';
 import { requireFormat } from '../core/formats/index';
-import type { OutputPart } from '../core/formats/types';
-import { fail } from '../core/errors';
+import { aborted, fail } from '../core/errors';
+import { writeImage, type Sink } from '../core/sink';
 import { checkImageSize } from '../core/size';
 import type {
   BuildRequest,
@@ -58,64 +57,41 @@ export interface RunOptions {
   onProgress?: (p: Progress) => void;
 }
 
-/** A place for output parts; `end` gets the final file length. */
-export interface Sink {
-  /** Whether holes may be skipped (the sink can seek) rather than written as zeros. */
-  seekable: boolean;
-  write(position: number, bytes: Uint8Array): Promise<void>;
-  end(length: number): Promise<BuildResult['blob'] | void>;
-  abort(reason: unknown): Promise<void>;
-}
+/** What the worker's sinks return from close(): only the blob sink has something. */
+export type WorkerSink = Sink<Blob | void>;
 
-/** The same error the core's stream throws when its signal fires. */
-function cancelled(): never {
-  fail('ABORTED', 'The image was cancelled before it was finished.');
-}
-
-/** Plan, stream and write one image. On any failure or cancel the sink is aborted. */
-export async function build(req: BuildRequest, sink: Sink, opts: RunOptions = {}): Promise<BuildResult> {
-  const format = requireFormat(req.formatId);
+/** Plan and write one image through the core's one write loop; the sink is aborted on any failure or cancel. */
+export async function build(req: BuildRequest, sink: WorkerSink, opts: RunOptions = {}): Promise<BuildResult> {
+  let built;
   try {
+    const format = requireFormat(req.formatId);
     checkImageSize(req.size, format);
-    const built = planImage(req.kernel, { size: req.size, args: req.args });
-    let pos = 0;
-    const parts: AsyncIterable<OutputPart> = streamImage(built.plan, format, {
+    built = planImage(req.kernel, { size: req.size, args: req.args });
+    const { fileSize, result } = await writeImage(built.plan, format, sink, {
+      fileName: req.fileName,
       signal: opts.signal,
       onProgress: opts.onProgress,
-      chunkSize: sink.seekable ? CHUNK : STREAM_CHUNK,
-      fillHoles: !sink.seekable,
       timestamp: built.timestamp,
       seed: built.seed,
     });
-    for await (const part of parts) {
-      if (part.kind === 'data') {
-        await sink.write(pos, part.bytes);
-        pos += part.bytes.length;
-      } else {
-        // Only seekable sinks get holes (fillHoles is off for them).
-        pos += part.length;
-      }
-      if (opts.signal?.aborted) cancelled();
-    }
-    // Last chance to cancel: after end() the file is in place.
-    if (opts.signal?.aborted) cancelled();
-    const blob = await sink.end(pos);
-    return { fileSize: pos, diskSize: built.plan.size, ...(blob ? { blob } : {}) };
+    return { fileSize, diskSize: built.plan.size, ...(result ? { blob: result } : {}) };
   } catch (e) {
-    await sink.abort(e).catch(() => {});
+    // writeImage aborts the sink itself; a failure before it started must too.
+    if (!built) await Promise.resolve(sink.abort(e)).catch(() => {});
     throw e;
   }
 }
 
 /** File System Access sink: positioned writes, holes skipped, `truncate` sets the length. */
-export async function fileSink(handle: FileSystemFileHandle): Promise<Sink> {
+export async function fileSink(handle: FileSystemFileHandle): Promise<WorkerSink> {
   const w = await handle.createWritable({ keepExistingData: false });
   return {
     seekable: true,
+    chunkSize: CHUNK,
     async write(position, bytes) {
       await w.write({ type: 'write', position, data: bytes as Uint8Array<ArrayBuffer> });
     },
-    async end(length) {
+    async close(length) {
       await w.truncate(length);
       await w.close();
     },
@@ -138,7 +114,7 @@ export async function fileSink(handle: FileSystemFileHandle): Promise<Sink> {
  * Service-worker download sink: a chunk goes out only when the service worker
  * pulls, so at most a few chunks are in memory however large the image.
  */
-export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () => void): Sink {
+export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () => void): WorkerSink {
   let credits = 0;
   let wake: (() => void) | null = null;
   let dropped = false; // the user cancelled the download in the browser
@@ -162,12 +138,13 @@ export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () 
       await new Promise<void>((r) => (wake = r));
     }
     if (dropped) fail('DOWNLOAD_CANCELLED', 'The download was cancelled in the browser, so the image was not saved.');
-    if (signal?.aborted) cancelled();
+    if (signal?.aborted) throw aborted();
     credits--;
   };
   const send = (m: DownloadMessage, transfer: Transferable[] = []) => port.postMessage(m, transfer);
   return {
     seekable: false,
+    chunkSize: STREAM_CHUNK,
     async write(_position, bytes) {
       // Send in CHUNK-sized pieces; copy so the core's buffers are never detached.
       for (let off = 0; off < bytes.length; off += STREAM_CHUNK) {
@@ -176,7 +153,7 @@ export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () 
         send({ type: 'chunk', bytes: piece }, [piece.buffer]);
       }
     },
-    async end() {
+    async close() {
       send({ type: 'end' });
       port.close();
     },
@@ -196,7 +173,7 @@ export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () 
  * Blob sink, the last resort: holes become repeats of one zero Blob (browsers
  * share the backing store), data parts are kept. Refuses output above `cap`.
  */
-export function blobSink(mime: string, cap: number): Sink {
+export function blobSink(mime: string, cap: number): WorkerSink {
   const parts: BlobPart[] = [];
   let size = 0;
   let zero: Blob | null = null;
@@ -209,8 +186,9 @@ export function blobSink(mime: string, cap: number): Sink {
       );
     }
   };
-  return {
+  const sink: WorkerSink = {
     seekable: true,
+    chunkSize: CHUNK,
     async write(position, bytes) {
       // Fill any gap since the last part with shared zero blobs.
       let gap = position - size;
@@ -226,17 +204,18 @@ export function blobSink(mime: string, cap: number): Sink {
       check(bytes.length);
       parts.push(bytes.slice() as Uint8Array<ArrayBuffer>);
     },
-    async end(length) {
-      await this.write(length, new Uint8Array(0));
+    async close(length) {
+      await sink.write(length, new Uint8Array(0));
       return new Blob(parts, { type: mime });
     },
     async abort() {
       parts.length = 0;
     },
   };
+  return sink;
 }
 
-export async function openSink(spec: SinkSpec, mime: string, signal?: AbortSignal): Promise<Sink> {
+export async function openSink(spec: SinkSpec, mime: string, signal?: AbortSignal): Promise<WorkerSink> {
   switch (spec.kind) {
     case 'file':
       return fileSink(spec.handle);

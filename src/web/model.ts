@@ -248,7 +248,7 @@ export function createModel(deps: ModelDeps) {
     };
     try {
       const result = await deps.backend.build(
-        { kernel: k.bytes, size: s.bytes, args: args.value, formatId: fmt.id },
+        { kernel: k.bytes, size: s.bytes, args: args.value, formatId: fmt.id, fileName: name },
         saver.spec,
         {
           signal: abort.signal,

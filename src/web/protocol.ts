@@ -35,6 +35,8 @@ export interface BuildRequest {
   size: number;
   args: string;
   formatId: string;
+  /** The output file's base name: some formats record it (a VMDK's extent), so the page's bytes equal the CLI's. */
+  fileName: string;
 }
 
 /** Where the worker puts the bytes. */

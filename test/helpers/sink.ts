@@ -1,49 +1,23 @@
 /**
- * A tiny Node sink for tests: writes OutputParts to a file, seeking over holes
- * so that raw images come out sparse. (The CLI has its own, with a temporary
- * file and rename; this one only has to be obviously right.)
+ * Tests write images the way the CLI does: the core's `writeImage` into the
+ * CLI's file sink (temporary file, holes skipped, renamed into place).
  */
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import type { OutputPart } from '../../src/core/formats/types';
+import { openFileSink } from '../../src/cli/file-sink';
+import type { FormatOptions, OutputFormat } from '../../src/core/formats/types';
+import type { ImagePlan } from '../../src/core/plan';
+import { writeImage } from '../../src/core/sink';
 
-function writeAll(fd: number, bytes: Uint8Array, pos: number): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, pos + done);
-}
-
-/** Write parts to `path` (created or truncated); returns the file size. */
-export function writeParts(path: string, parts: Iterable<OutputPart>): number {
-  const fd = openSync(path, 'w');
-  try {
-    let pos = 0;
-    for (const p of parts) {
-      if (p.kind === 'data') {
-        writeAll(fd, p.bytes, pos);
-        pos += p.bytes.length;
-      } else pos += p.length;
-    }
-    // A trailing hole leaves the file short: set its length explicitly.
-    ftruncateSync(fd, pos);
-    return pos;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The same for an async stream of parts (streamImage). */
-export async function writePartsAsync(path: string, parts: AsyncIterable<OutputPart>): Promise<number> {
-  const fd = openSync(path, 'w');
-  try {
-    let pos = 0;
-    for await (const p of parts) {
-      if (p.kind === 'data') {
-        writeAll(fd, p.bytes, pos);
-        pos += p.bytes.length;
-      } else pos += p.length;
-    }
-    ftruncateSync(fd, pos);
-    return pos;
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * Write `format` over `plan` to `path`; returns the file size. `seekable:
+ * false` makes the sink append-only, so holes arrive as zero data.
+ */
+export async function writeFile(
+  path: string,
+  plan: ImagePlan,
+  format: OutputFormat,
+  opts: FormatOptions & { seekable?: boolean },
+): Promise<number> {
+  const sink = { ...openFileSink(path), seekable: opts.seekable ?? true };
+  const { fileSize } = await writeImage(plan, format, sink, { fileName: opts.fileName ?? 'disk', ...opts });
+  return fileSize;
 }
