@@ -32,11 +32,11 @@ describe.skipIf(!tools('7zz', 'cmp'))('7-Zip reads our containers', () => {
   for (const [format, type] of CASES) {
     for (const size of SIZES) {
       if (format.id === 'vhd' && size % MiB) continue; // refused by design (Azure)
-      it(`${format.id}, ${size} bytes: 7zz extracts exactly the plan`, () => {
+      it(`${format.id}, ${size} bytes: 7zz extracts exactly the plan`, async () => {
         const t = tempDir();
         try {
           const plan = syntheticPlan(size);
-          const w = writeFormat(format, plan, t.path(`disk${format.extension}`));
+          const w = await writeFormat(format, plan, t.path(`disk${format.extension}`));
           writeRaw(plan, t.path('ref.raw'));
           const x = runAll('sh', ['-c', `7zz e -t${type} -so "$1" > "$2"`, 'sh', w.path, t.path('out.raw')]);
           expect(x.status, x.stderr).toBe(0);
@@ -48,11 +48,11 @@ describe.skipIf(!tools('7zz', 'cmp'))('7-Zip reads our containers', () => {
       });
     }
 
-    it(`${format.id}: 7zz finds /unikernel.bin through the MBR and FAT of a real image`, () => {
+    it(`${format.id}: 7zz finds /unikernel.bin through the MBR and FAT of a real image`, async () => {
       const t = tempDir();
       try {
         const img = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'x' });
-        const w = writeFormat(format, img.plan, t.path(`disk${format.extension}`), {
+        const w = await writeFormat(format, img.plan, t.path(`disk${format.extension}`), {
           timestamp: img.timestamp,
           seed: img.seed,
         });

@@ -38,11 +38,11 @@ describe.skipIf(!tools('qcowinfo', 'vhdiinfo', 'vmdkinfo'))('libyal readers pars
   for (const [format, info, , , type] of CASES) {
     for (const size of SIZES) {
       if (format.id === 'vhd' && size % MiB) continue; // refused by design (Azure)
-      it(`${format.id}, ${size} bytes: ${info} reports the type and the media size`, () => {
+      it(`${format.id}, ${size} bytes: ${info} reports the type and the media size`, async () => {
         const t = tempDir();
         try {
           const name = `app${format.extension}`;
-          const w = writeFormat(format, syntheticPlan(size), t.path(name), {
+          const w = await writeFormat(format, syntheticPlan(size), t.path(name), {
             timestamp: 1_700_000_000,
             seed: 3,
             fileName: name,
@@ -64,7 +64,7 @@ describe.skipIf(!tools('qcowmount', 'vhdimount', 'vmdkmount', 'umount', 'cmp') |
     for (const [format, , mount, exposed] of CASES) {
       for (const size of SIZES) {
         if (format.id === 'vhd' && size % MiB) continue;
-        it(`${format.id}, ${size} bytes: ${mount} gives the plan byte for byte`, () => {
+        it(`${format.id}, ${size} bytes: ${mount} gives the plan byte for byte`, async () => {
           const t = tempDir();
           const mnt = t.path('mnt');
           mkdirSync(mnt);
@@ -73,7 +73,7 @@ describe.skipIf(!tools('qcowmount', 'vhdimount', 'vmdkmount', 'umount', 'cmp') |
             const plan = syntheticPlan(size);
             // The VMDK descriptor names its extent file: write the name we use.
             const name = `app${format.extension}`;
-            writeFormat(format, plan, t.path(name), {
+            await writeFormat(format, plan, t.path(name), {
               timestamp: 1_700_000_000,
               seed: 3,
               fileName: name,

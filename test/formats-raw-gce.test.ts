@@ -78,7 +78,8 @@ describe('raw format', () => {
   it('describes itself', () => {
     expect(rawFormat.id).toBe('raw');
     expect(rawFormat.extension).toBe('.img');
-    expect(rawFormat.sparse).toBe(true);
+    expect(rawFormat.qemuDriver).toBe('raw');
+    expect(rawFormat.outputLength?.(GiB)).toBe(GiB);
   });
 
   it('accepts whole sectors and refuses anything else', () => {

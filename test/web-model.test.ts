@@ -4,7 +4,8 @@
  * for inspect/preview, and a build whose progress and outcome the test controls.
  */
 import { describe, expect, it } from 'vitest';
-import { createModel, defaultFileName, gceImageName, runInstructions, type Saver } from '../src/web/model';
+import { createModel, defaultFileName, type Saver } from '../src/web/model';
+import { gceImageName } from '../src/core/formats/instructions';
 import { BuildError, type Backend } from '../src/web/bridge';
 import { flattenRegions, layoutBands, regionKind } from '../src/web/layout';
 import { FORMATS } from '../src/core/formats/index';
@@ -93,15 +94,35 @@ describe('file names and instructions', () => {
     expect(gceImageName('a'.repeat(80) + '.tar.gz')).toHaveLength(63);
   });
   it('shows a qemu line for raw and gcloud lines for GCE, with the virtio-blk note', () => {
-    const raw = runInstructions('raw', 'hello.img');
+    const steps = (id: string, file: string) => FORMATS.find((f) => f.id === id)!.nextSteps(file);
+    const raw = steps('raw', 'hello.img');
     expect(raw.commands[0]).toBe(
       'qemu-system-x86_64 -m 512 -display none -serial stdio -drive file=hello.img,format=raw',
     );
     expect(raw.note).toMatch(/virtio-blk/);
-    const gce = runInstructions('tar', 'my disk.tar.gz');
+    const gce = steps('tar', 'my disk.tar.gz');
     expect(gce.commands.join('\n')).toContain(
       "gcloud compute images create my-disk --source-uri gs://YOUR_BUCKET/'my disk.tar.gz'",
     );
+    expect(gce.intro).toMatch(/Cloud Storage/);
+  });
+  it('names QEMU drivers that exist: vpc for both VHDs, vmdk for both VMDKs (no format=vhd-dynamic)', () => {
+    const drivers = Object.fromEntries(FORMATS.map((f) => [f.id, f.qemuDriver]));
+    expect(drivers).toEqual({
+      raw: 'raw',
+      tar: undefined,
+      qcow2: 'qcow2',
+      vhd: 'vpc',
+      'vhd-dynamic': 'vpc',
+      vmdk: 'vmdk',
+      'vmdk-sparse': 'vmdk',
+      vdi: 'vdi',
+    });
+    for (const f of FORMATS) {
+      const text = f.nextSteps(`disk${f.extension}`).commands.join('\n');
+      if (f.qemuDriver) expect(text).toContain(`format=${f.qemuDriver},`.slice(0, -1));
+      expect(text).not.toMatch(/format=(vhd-dynamic|vmdk-sparse|vhd\b)/);
+    }
   });
 });
 

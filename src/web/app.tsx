@@ -4,15 +4,10 @@
  * save needs the user's gesture).
  */
 import { useEffect, useRef } from 'preact/hooks';
-import { formatBytes } from '../core/units';
+import { formatBytes, hex } from '../core/units';
 import { Layout } from './layout';
 import type { Model } from './model';
-import { runInstructions } from './model';
 import { BLOB_CAP, blobSaver, canPickFile, downloadSaver, pickFileSaver } from './save';
-
-function hex(n: number): string {
-  return '0x' + n.toString(16).toUpperCase();
-}
 
 /** Text from the core, where `backquoted` parts are commands: shown as code. */
 function Prose({ text }: { text: string }) {
@@ -348,7 +343,7 @@ function Outcome({ model }: { model: Model }) {
         </a>
       </>
     );
-  const run = runInstructions(b.formatId, b.fileName);
+  const run = (model.formats.find((f) => f.id === b.formatId) ?? model.formats[0]).nextSteps(b.fileName);
   const blobNote = b.where === 'blob' ? <BlobWarning /> : null;
   return (
     <div class="done" role="status" id="outcome">
@@ -356,11 +351,7 @@ function Outcome({ model }: { model: Model }) {
         {where}: {formatBytes(b.fileSize)} ({b.fileSize.toLocaleString('en')} bytes) for a {formatBytes(b.diskSize)}{' '}
         disk, in {b.seconds.toFixed(1)} s.
       </p>
-      <p>
-        {b.formatId === 'tar' || b.formatId === 'gce'
-          ? 'Upload it to a Cloud Storage bucket and create an image:'
-          : 'Run it:'}
-      </p>
+      <p>{run.intro}</p>
       <pre>
         <code>{run.commands.join('\n')}</code>
       </pre>

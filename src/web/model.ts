@@ -7,17 +7,13 @@ import { batch, computed, signal } from '@preact/signals';
 import type { Backend } from './bridge';
 import { BuildError } from './bridge';
 import type { KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
+import type { OutputFormat } from '../core/formats/types';
 
-/** What the model needs to know about an output format (a subset of OutputFormat). */
-export interface FormatInfo {
-  id: string;
-  label: string;
-  extension: string;
-  mime: string;
-  usedFor: string;
-  sparse: boolean;
-  checkSize?(size: number): void;
-}
+/** What the model needs to know about an output format: the core's descriptor, without the writer. */
+export type FormatInfo = Pick<
+  OutputFormat,
+  'id' | 'label' | 'extension' | 'mime' | 'usedFor' | 'checkSize' | 'qemuDriver' | 'outputLength' | 'nextSteps'
+>;
 
 export type KernelState =
   | { status: 'none' }
@@ -68,45 +64,6 @@ export function defaultFileName(kernelName: string, extension: string): string {
   const stem = base.includes('.') && !base.startsWith('.') ? base.slice(0, base.lastIndexOf('.')) : base;
   const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '');
   return (safe || 'unikernel') + extension;
-}
-
-/** A GCE image name: lower case letters, digits and dashes, starting with a letter, at most 63. */
-export function gceImageName(fileName: string): string {
-  let s = fileName
-    .replace(/\.tar\.gz$/i, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  if (!/^[a-z]/.test(s)) s = 'unikernel-' + s;
-  return s.slice(0, 63).replace(/-+$/, '');
-}
-
-/** Quote a file name for a POSIX shell when it needs it. */
-function sh(s: string): string {
-  return /^[A-Za-z0-9._\/=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** QEMU's -drive format= value for our format ids. */
-const QEMU_FORMAT: Record<string, string> = { raw: 'raw', qcow2: 'qcow2', vhd: 'vpc', vmdk: 'vmdk', vdi: 'vdi' };
-
-/** The commands the end message shows: how to run or upload what was built. */
-export function runInstructions(formatId: string, fileName: string): { commands: string[]; note: string } {
-  if (formatId === 'tar' || formatId === 'gce') {
-    const image = gceImageName(fileName);
-    return {
-      commands: [
-        `gcloud storage cp ${sh(fileName)} gs://YOUR_BUCKET/${sh(fileName)}`,
-        `gcloud compute images create ${image} --source-uri gs://YOUR_BUCKET/${sh(fileName)}`,
-        `gcloud compute instances create ${image} --image ${image} --metadata serial-port-enable=true`,
-      ],
-      note: 'Compute Engine disks are virtio-scsi: Solo5 boots from them but gets no block device there. Read the console with `gcloud compute instances get-serial-port-output`.',
-    };
-  }
-  const qf = QEMU_FORMAT[formatId] ?? formatId;
-  return {
-    commands: [`qemu-system-x86_64 -m 512 -display none -serial stdio -drive file=${sh(fileName)},format=${qf}`],
-    note: 'This attaches the disk as IDE. Attached as virtio-blk (if=virtio) the boot disk also becomes Solo5’s block device, so only a unikernel that declares a block device in its manifest will start.',
-  };
 }
 
 export function createModel(deps: ModelDeps) {

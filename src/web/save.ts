@@ -81,7 +81,7 @@ export async function downloadSaver(fileName: string, format: FormatInfo, size: 
     id,
     name: fileName,
     mime: format.mime,
-    size: format.id === 'raw' ? size : undefined,
+    size: format.outputLength?.(size),
   };
   const ok = await new Promise<boolean>((resolve) => {
     const t = setTimeout(() => resolve(false), 3000);

@@ -9,6 +9,7 @@ import { fail } from '../errors';
 import { formatBytes } from '../units';
 import type { ImagePlan } from '../plan';
 import { sparseTar } from './tar';
+import { gceSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
 const GiB = 1024 ** 3;
@@ -76,7 +77,7 @@ export const gceFormat: OutputFormat = {
   extension: '.tar.gz',
   mime: 'application/gzip',
   usedFor: 'Google Compute Engine: upload to Cloud Storage, then `gcloud compute images create --source-uri`',
-  sparse: false,
+  nextSteps: gceSteps,
   checkSize(size: number): void {
     if (!Number.isSafeInteger(size) || size <= 0 || size % GiB !== 0) {
       const n = Number.isFinite(size) ? Math.max(1, Math.round(size / GiB)) : 1;

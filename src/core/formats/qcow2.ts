@@ -21,6 +21,7 @@ import { u32be, u64be } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes } from '../units';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
+import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
 export const QCOW2 = {
@@ -223,6 +224,7 @@ export const qcow2Format: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'QEMU/KVM, OpenStack Glance, Proxmox: sparse, only the data clusters are stored',
   checkSize,
-  sparse: false,
+  qemuDriver: 'qcow2',
+  nextSteps: (fileName) => qemuSteps(fileName, 'qcow2'),
   write,
 };

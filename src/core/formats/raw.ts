@@ -3,6 +3,7 @@
  * so a sink that can seek writes a sparse file and a stream sink writes zeros.
  */
 import { extents, type ImagePlan } from '../plan';
+import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
 /** Largest data part: big pieces (a kernel of tens of MiB) are sliced, never copied. */
@@ -28,7 +29,9 @@ export const rawFormat: OutputFormat = {
   extension: '.img',
   mime: 'application/octet-stream',
   usedFor: 'QEMU, VirtualBox (after conversion), dd to a USB stick, most clouds that import raw disks',
-  sparse: true,
+  qemuDriver: 'raw',
+  outputLength: (diskSize) => diskSize,
+  nextSteps: (fileName) => qemuSteps(fileName, 'raw'),
   write(plan: ImagePlan, _opts: FormatOptions): Iterable<OutputPart> {
     return writeRaw(plan);
   },

@@ -1,4 +1,5 @@
 import type { ImagePlan } from '../plan';
+import type { NextSteps } from './instructions';
 
 /**
  * What an output format produces: a sequence of parts written one after the
@@ -37,8 +38,12 @@ export interface OutputFormat {
    * sectors, at most 2 TiB) are checked once, by `checkImageSize` in size.ts.
    */
   checkSize?(size: number): void;
-  /** Whether the output may contain holes worth seeking over. */
-  sparse: boolean;
+  /** QEMU's block driver for this file (`-drive format=`, `qemu-img -f`); none when QEMU cannot open it as it is. */
+  qemuDriver?: 'raw' | 'qcow2' | 'vpc' | 'vmdk' | 'vdi';
+  /** The file's length before it is written, when the disk size decides it (a download's Content-Length). */
+  outputLength?(diskSize: number): number;
+  /** What to do with the file: the commands the page and the CLI show after a build. */
+  nextSteps(fileName: string): NextSteps;
   /** Walk the plan and produce the file. Memory is bounded by the part size. */
   write(plan: ImagePlan, opts: FormatOptions): Iterable<OutputPart>;
 }

@@ -16,6 +16,7 @@ import type { ImagePlan } from '../plan';
 import { ascii, deriveBytes, u32le, u64le } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes } from '../units';
+import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
@@ -141,7 +142,8 @@ export const vdiFormat: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'VirtualBox: dynamic image, only the 1 MiB blocks holding data are stored',
   checkSize,
-  sparse: true,
+  qemuDriver: 'vdi',
+  nextSteps: (fileName) => qemuSteps(fileName, 'vdi'),
   write(plan, opts) {
     checkSize(plan.size);
     return lastCovers(parts(plan, opts), plan.size);

@@ -16,6 +16,7 @@ import { extents, readPlan } from '../plan';
 import { ascii, deriveBytes, u16be, u32be, u64be } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes } from '../units';
+import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { nonZeroBlocks } from './blocks';
 
@@ -247,7 +248,9 @@ export const vhdFormat: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'Azure page blobs, Hyper-V, AWS ImportSnapshot: the raw disk plus a 512-byte footer (size in whole MiB)',
   checkSize: checkFixed,
-  sparse: true,
+  qemuDriver: 'vpc',
+  outputLength: (diskSize) => diskSize + VHD.FOOTER_SIZE,
+  nextSteps: (fileName) => qemuSteps(fileName, 'vpc'),
   write(plan, opts) {
     checkFixed(plan.size);
     return writeFixed(plan, opts);
@@ -261,7 +264,8 @@ export const vhdDynamicFormat: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'Hyper-V, Virtual PC, VirtualBox, AWS ImportSnapshot: only the 2 MiB blocks holding data are stored',
   checkSize: checkDynamic,
-  sparse: false,
+  qemuDriver: 'vpc',
+  nextSteps: (fileName) => qemuSteps(fileName, 'vpc'),
   write(plan, opts) {
     checkDynamic(plan.size);
     return writeDynamic(plan, opts);

@@ -21,6 +21,7 @@ import { readPlan } from '../plan';
 import { derive32, u32le, u64le, utf8 } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes } from '../units';
+import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
@@ -343,7 +344,8 @@ export const vmdkFormat: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'VMware ESXi/vSphere and OVA, AWS ImportSnapshot: compressed grains, written as a stream',
   checkSize: (size) => checkSize('vmdk', size),
-  sparse: false,
+  qemuDriver: 'vmdk',
+  nextSteps: (fileName) => qemuSteps(fileName, 'vmdk'),
   write(plan, opts) {
     checkSize('vmdk', plan.size);
     return writeStream(plan, opts);
@@ -357,7 +359,8 @@ export const vmdkSparseFormat: OutputFormat = {
   mime: 'application/octet-stream',
   usedFor: 'VMware Workstation/Fusion/Player, VirtualBox: one growable file, uncompressed',
   checkSize: (size) => checkSize('vmdk-sparse', size),
-  sparse: true,
+  qemuDriver: 'vmdk',
+  nextSteps: (fileName) => qemuSteps(fileName, 'vmdk'),
   write(plan, opts) {
     checkSize('vmdk-sparse', plan.size);
     return lastCovers(writeSparse(plan, opts), plan.size);
