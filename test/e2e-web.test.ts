@@ -10,8 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import {
   buildPage,
@@ -27,6 +27,7 @@ import { solo5Kernel } from './helpers/fixtures';
 import { boot } from './helpers/qemu';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { inspectKernel } from '../src/core/kernel';
+import { FORMATS } from '../src/core/formats/index';
 
 const BIN = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 const PORT = 4391;
@@ -99,9 +100,12 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
   const cliCache = new Map<string, string>();
 
   /** The CLI's output for the same inputs (cached per format/size/kernel). */
-  function cli(format: string, size: string, kernel: string, args: string): string {
-    const key = `${format}-${size}-${kernel.replace(/\W/g, '_')}`;
-    const out = tmp.path(`cli-${key}`);
+  function cli(format: string, size: string, kernel: string, args: string, fileName = 'disk'): string {
+    const key = `${format}-${size}-${kernel.replace(/\W/g, '_')}-${fileName}`;
+    // The file's own name, as in the page: a VMDK records it in its descriptor.
+    const dir = tmp.path(`cli-${key.replace(/\W/g, '_')}`);
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, fileName);
     if (!cliCache.has(key)) {
       const r = spawnSync(
         process.execPath,
@@ -288,6 +292,23 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       .split('\n');
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/ 1073741824 .* disk\.raw$/);
+  });
+
+  it('builds every other format through the file picker, byte-identical to the CLI (file name included)', async () => {
+    const { page } = await open('opfs');
+    await choose(page, demoPath());
+    // raw and tar are above; 64 MiB suits every container's size rule.
+    for (const format of FORMATS.filter((f) => !['raw', 'tar'].includes(f.id))) {
+      await setFormat(page, format.id, '64M');
+      const name = `demo${format.extension}`;
+      expect(await page.getByLabel('File name').inputValue()).toBe(name);
+      const text = await buildAndWait(page);
+      expect(text, format.id).toContain('Saved to the file you chose');
+      if (format.qemuDriver) expect(text, format.id).toContain(`format=${format.qemuDriver}`);
+      expect(await opfsHashes(page, name), format.id).toEqual(
+        sliceHashes(cli(format.id, '64M', demoPath(), ARGS, name)),
+      );
+    }
   });
 
   it('opens with the demo kernel chosen, so one click builds it; the demo button brings it back', async () => {
