@@ -1,4 +1,3 @@
-/// <reference lib="webworker" />
 /**
  * The one service worker: precaches the app (vite-plugin-pwa injectManifest
  * fills __WB_MANIFEST) so the page works offline, and serves streamed

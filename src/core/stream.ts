@@ -52,7 +52,9 @@ type Later = (cb: () => void) => void;
  * timeouts in browsers), else setTimeout, else a microtask.
  */
 const later: Later = (() => {
-  const g = globalThis as {
+  // The core's own view of the host: each runtime's lib types describe these globals
+  // differently (Node's MessagePort declares no onmessage), and every one is tested below.
+  const g = globalThis as unknown as {
     setImmediate?: (cb: () => void) => unknown;
     setTimeout?: (cb: () => void, ms: number) => unknown;
     MessageChannel?: new () => {

@@ -1,4 +1,3 @@
-/// <reference lib="webworker" />
 /**
  * The build worker: message plumbing around build.ts. One job at a time per
  * id; `cancel` aborts it, and the sink is aborted so no partial file stays.
