@@ -8,8 +8,8 @@
 import { crc32, rd16le, rd32le, rd64le, u16le, u32le, u64le, utf8 } from '../bytes';
 import { FOUR_GIB, hex, PARTITION_LBA, SECTOR } from '../units';
 import type { LoadSegment } from '../load-plan';
-import type { BootCode, BootInput } from './index';
-import { MAX_CMDLINE, STAGE2_LBA } from './index';
+import type { BootCode, BootInput } from './types';
+import { MAX_CMDLINE, STAGE2_LBA } from './types';
 import {
   CMDLINE_OFF,
   FLAG_DEBUG_EXIT,

@@ -1,0 +1,32 @@
+/**
+ * The boot loader slot's contract with the image engine: what the engine
+ * gives (`BootInput`), what it gets back (`BootCode`), and the two limits both
+ * sides use. Its own module so that index.ts (the slot's front door) and
+ * params.ts (the encoder) both import it and neither imports the other.
+ */
+import type { LoadPlan } from '../load-plan';
+
+export interface BootInput {
+  /** Absolute LBA (512-byte sectors) of the first byte of /unikernel.bin; the file is contiguous. */
+  kernelLba: number;
+  /** Size of /unikernel.bin in bytes. */
+  kernelSize: number;
+  /** CRC-32 (zlib) of the whole kernel file, checked by the loader before it jumps. */
+  kernelCrc32: number;
+  /** Segments, bss and entry, from kernel inspection. */
+  load: LoadPlan;
+  /** The Multiboot command line as the kernel receives it: "unikernel.bin <args>". */
+  cmdline: string;
+}
+
+export interface BootCode {
+  /** At most 440 bytes. */
+  mbrCode: Uint8Array;
+  /** A whole number of 512-byte sectors, written at STAGE2_LBA. */
+  stage2: Uint8Array;
+}
+
+/** First sector of stage 2; it must end before the partition (LBA 2048). */
+export const STAGE2_LBA = 1;
+/** Longest command line (bytes, including "unikernel.bin ") the loader passes. */
+export const MAX_CMDLINE = 8191;
