@@ -52,7 +52,7 @@ export default defineConfig({
       strategies: 'injectManifest',
       srcDir: 'src',
       filename: 'sw.ts',
-      // We register the service worker ourselves (src/web/sw-client.ts): no inline script.
+      // We register the service worker ourselves (src/web/main.tsx): no inline script.
       injectRegister: null,
       injectManifest: {
         rollupFormat: 'iife',

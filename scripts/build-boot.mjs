@@ -94,8 +94,6 @@ export const DEMO_KERNEL: Uint8Array = decodeBase64(
 ${b64lines(kernel)}
   ].join(''),
 );
-
-export const DEMO_KERNEL_NAME = 'demo.virtio';
 `;
 }
 

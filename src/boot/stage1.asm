@@ -2,8 +2,9 @@
 ;
 ; Entry (from the BIOS): CS:IP = 0000:7C00 or 07C0:0000, DL = boot drive.
 ; Job: normalise CS, set up segments and a stack, save DL, check INT 13h
-; extensions, read stage 2 (STAGE2_SECTORS sectors from STAGE2_LBA) to
-; 0000:8000 in one extended read, check the parameter block magic, jump.
+; extensions, read stage 2 (s1_stage2_sectors sectors from s1_stage2_lba, the
+; two patched fields below) to 0000:8000 in one extended read, check the
+; parameter block magic, jump.
 ; Exit (to stage 2): CS=DS=ES=SS=0, SP below 0x7C00, DL = boot drive,
 ; COM1 initialised, interrupts on.
 ;

@@ -87,5 +87,3 @@ export const DEMO_KERNEL: Uint8Array = decodeBase64(
   'rwD//wAAAJLPABcAoAUQAAAAAAAAAAAAAABUQUlMTUFSS1RBSUxNQVJL',
   ].join(''),
 );
-
-export const DEMO_KERNEL_NAME = 'demo.virtio';

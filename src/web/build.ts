@@ -146,7 +146,7 @@ export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () 
     seekable: false,
     chunkSize: STREAM_CHUNK,
     async write(_position, bytes) {
-      // Send in CHUNK-sized pieces; copy so the core's buffers are never detached.
+      // Send in STREAM_CHUNK-sized pieces; copy so the core's buffers are never detached.
       for (let off = 0; off < bytes.length; off += STREAM_CHUNK) {
         await waitCredit();
         const piece = bytes.slice(off, Math.min(bytes.length, off + STREAM_CHUNK));
