@@ -12,6 +12,9 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 await build({
   entryPoints: [new URL('../src/cli/entry.ts', import.meta.url).pathname],
   outfile: new URL('../dist-cli/cli.cjs', import.meta.url).pathname,
+  // The Node runtime's tsconfig (strict, so the bundle starts with "use strict"); the
+  // root tsconfig.json only lists the per-runtime ones.
+  tsconfig: new URL('../tsconfig.node.json', import.meta.url).pathname,
   bundle: true,
   platform: 'node',
   format: 'cjs',
