@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { planImage, minimumSize, type BuiltImage } from '../src/core/image';
 import { PARTITION_LBA } from '../src/core/units';
 import { ImageError } from '../src/core/errors';
-import { formatFat } from '../src/core/fat';
+import { formatFat } from '../src/core/fat/index';
 import { makePlan } from '../src/core/plan';
 import { parseSize } from '../src/core/size';
 import { solo5Kernel } from './helpers/fixtures';

@@ -9,7 +9,7 @@ import { buildBootCode, MAX_CMDLINE, STAGE2_LBA } from './boot/index';
 import { crc32, derive32, utf8 } from './bytes';
 import { fail, isImageError } from './errors';
 import { formatBytes, MIB, PARTITION_LBA, SECTOR } from './units';
-import { chooseLayout, clustersNeeded, formatFat, type FatVolume } from './fat';
+import { chooseLayout, clustersNeeded, FAT_EPOCH, formatFat, rootClusters, type FatVolume } from './fat/index';
 import { inspectKernel, type KernelInfo } from './kernel';
 import { encodeMbr } from './mbr';
 import { makePlan, type ImagePlan, type Piece, type Region } from './plan';
@@ -18,7 +18,7 @@ import { checkSize, DEFAULT_SIZE } from './size';
 export const KERNEL_NAME = 'unikernel.bin';
 export const DEFAULT_LABEL = 'UNIKERNEL';
 /** 1980-01-01T00:00:00Z, the earliest time FAT can store. */
-export const DEFAULT_TIMESTAMP = 315532800;
+export const DEFAULT_TIMESTAMP = FAT_EPOCH;
 
 export interface ImageOptions {
   /** Disk size in bytes (default 1 GiB). */
@@ -77,8 +77,9 @@ export function minimumSize(kernelSize: number): number {
     if (sectors < 64) return false;
     try {
       const l = chooseLayout(sectors);
-      const root = l.type === 32 ? 1 : 0;
-      return root + clustersNeeded([{ size: kernelSize }], l.sectorsPerCluster * SECTOR) <= l.clusterCount;
+      return (
+        rootClusters(l.type) + clustersNeeded([{ size: kernelSize }], l.sectorsPerCluster * SECTOR) <= l.clusterCount
+      );
     } catch (e) {
       if (isImageError(e)) return false;
       throw e;
@@ -153,6 +154,7 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
   const stage2End = STAGE2_LBA * SECTOR + boot.stage2.length;
   const regions: Region[] = [
     {
+      kind: 'mbr',
       name: 'MBR',
       start: 0,
       length: SECTOR,
@@ -161,6 +163,7 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
   ];
   if (boot.stage2.length) {
     regions.push({
+      kind: 'loader',
       name: 'Boot loader',
       start: SECTOR,
       length: boot.stage2.length,
@@ -168,6 +171,7 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
     });
   }
   regions.push({
+    kind: 'gap',
     name: 'Gap',
     start: stage2End,
     length: partStart - stage2End,
@@ -175,6 +179,7 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
   });
   for (const r of fat.regions) regions.push({ ...r, start: partStart + r.start });
   regions.push({
+    kind: 'kernel',
     name: KERNEL_NAME,
     start: partStart + file.offset,
     length: file.size,

@@ -15,16 +15,16 @@ export const MBR = {
 /** Partition type bytes by FAT variant. */
 export const PART_TYPE = { fat12: 0x01, fat16lba: 0x0e, fat32lba: 0x0c } as const;
 
-/** CHS geometry used for the legacy fields: 255 heads, 63 sectors per track. */
-const HEADS = 255;
-const SPT = 63;
+/** CHS geometry used for the legacy fields (here and in the FAT BPB): 255 heads, 63 sectors per track. */
+export const CHS_HEADS = 255;
+export const CHS_SECTORS_PER_TRACK = 63;
 
 /** Encode an LBA as the 3 CHS bytes; 0xFE 0xFF 0xFF beyond cylinder 1023. */
 export function chs(lba: number): [number, number, number] {
-  const cyl = Math.floor(lba / (HEADS * SPT));
+  const cyl = Math.floor(lba / (CHS_HEADS * CHS_SECTORS_PER_TRACK));
   if (cyl > 1023) return [0xfe, 0xff, 0xff];
-  const head = Math.floor(lba / SPT) % HEADS;
-  const sector = (lba % SPT) + 1;
+  const head = Math.floor(lba / CHS_SECTORS_PER_TRACK) % CHS_HEADS;
+  const sector = (lba % CHS_SECTORS_PER_TRACK) + 1;
   return [head, (sector & 0x3f) | ((cyl >> 2) & 0xc0), cyl & 0xff];
 }
 

@@ -10,8 +10,26 @@ export interface Piece {
   bytes: Uint8Array;
 }
 
+/**
+ * What a region is, for the page's colours and explanations and for tests
+ * (which never look at a region's name):
+ *   mbr           LBA 0: boot loader stage 1, disk signature, partition table
+ *   loader        boot loader stage 2 and its parameter block (LBA 1..)
+ *   gap           unused sectors between the loader and the 1 MiB-aligned partition
+ *   fat-reserved  the FAT volume's reserved sectors: boot sector with the BPB
+ *                 (FAT32: also FSInfo and the boot record's backup)
+ *   fat           one copy of the file allocation table
+ *   root          the fixed FAT12/16 root directory (FAT32's root lies in the data area)
+ *   data          the FAT data area: clusters, holding the files
+ *   kernel        /unikernel.bin's bytes, inside the data area
+ */
+export const REGION_KINDS = ['mbr', 'loader', 'gap', 'fat-reserved', 'fat', 'root', 'data', 'kernel'] as const;
+export type RegionKind = (typeof REGION_KINDS)[number];
+
 /** A named part of the disk, for the layout picture and for tests. */
 export interface Region {
+  kind: RegionKind;
+  /** For people; may change at any time, so nothing may depend on it. */
   name: string;
   start: number;
   length: number;

@@ -48,7 +48,13 @@ export function preview(kernel: Uint8Array, size: number, args: string): Preview
     size: built.plan.size,
     fatType: built.fat.type,
     cmdline: built.cmdline,
-    regions: built.plan.regions.map((r) => ({ name: r.name, start: r.start, length: r.length, note: r.note })),
+    regions: built.plan.regions.map((r) => ({
+      kind: r.kind,
+      name: r.name,
+      start: r.start,
+      length: r.length,
+      note: r.note,
+    })),
   };
 }
 

@@ -1,0 +1,12 @@
+/**
+ * FAT12/16/32, split by job:
+ *   layout.ts       type, cluster size and where each structure goes (pure arithmetic)
+ *   boot-sector.ts  BPB / FSInfo field offsets, their encoders, a BPB decoder
+ *   dir.ts          directory entries: short names, long names, the volume label, DOS dates
+ *   table.ts        the allocation table's entries and chains
+ *   format.ts       formatFat(): files → plan pieces and regions of one volume
+ */
+export { formatFat, type FatFile, type FatFileLocation, type FatOptions, type FatVolume } from './format';
+export { chooseLayout, clustersNeeded, rootClusters, typeForCount, type FatLayout, type FatType } from './layout';
+export { dosDateTime, FAT_EPOCH, lfnChecksum, normaliseLabel, shortName } from './dir';
+export { decodeBootSector, encodeBootSector, encodeFsInfo, type BootSector } from './boot-sector';
