@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { planImage, minimumSize, type BuiltImage } from '../src/core/image';
-import { PARTITION_LBA } from '../src/core/units';
+import { PARTITION_LBA, SECTOR } from '../src/core/units';
 import { ImageError } from '../src/core/errors';
 import { formatFat } from '../src/core/fat/index';
-import { makePlan } from '../src/core/plan';
+import { makePlan, REGION_KINDS } from '../src/core/plan';
 import { parseSize } from '../src/core/size';
 import { solo5Kernel } from './helpers/fixtures';
 import { writePlanRange } from './helpers/image-files';
@@ -175,6 +175,41 @@ describe('reproducible and input-sensitive', () => {
     writePlanRange(img.plan, disk);
     if (tools('mdir')) expect(run('mdir', ['-i', `${disk}@@1M`, '::'])).toContain('2024-01-31  12:00');
   });
+});
+
+describe('regions carry a kind', () => {
+  const kernel = solo5Kernel({ dataSize: 100 * 1024 });
+  for (const [size, type] of [
+    ['2M', 12],
+    ['5M', 12],
+    ['64M', 16],
+    ['511M', 16],
+    ['1G', 32],
+    ['16G', 32],
+  ] as const) {
+    it(`${size} (FAT${type}): every region has a kind, in disk order, covering the disk`, () => {
+      const img = planImage(kernel, { size: parseSize(size) });
+      expect(img.fat.type).toBe(type);
+      const regions = img.plan.regions;
+      for (const r of regions) expect(REGION_KINDS).toContain(r.kind);
+      const fat = type === 32 ? ['fat-reserved', 'fat', 'fat', 'data'] : ['fat-reserved', 'fat', 'fat', 'root', 'data'];
+      expect(regions.map((r) => r.kind)).toEqual(['mbr', 'loader', 'gap', ...fat, 'kernel']);
+      // All but the kernel tile the disk; the kernel lies inside the data area, where the loader reads it.
+      let pos = 0;
+      for (const r of regions.filter((r) => r.kind !== 'kernel')) {
+        expect(r.start).toBe(pos);
+        pos += r.length;
+      }
+      expect(pos).toBe(img.plan.size);
+      const data = regions.find((r) => r.kind === 'data')!;
+      const k = regions.find((r) => r.kind === 'kernel')!;
+      expect(k).toMatchObject({ start: img.kernelLba * SECTOR, length: kernel.length });
+      expect(k.start).toBeGreaterThanOrEqual(data.start);
+      expect(k.start + k.length).toBeLessThanOrEqual(data.start + data.length);
+      const reserved = regions.find((r) => r.kind === 'fat-reserved')!;
+      expect(reserved.start).toBe(img.partition.startLba * SECTOR);
+    });
+  }
 });
 
 describe('size and fit errors', () => {

@@ -4,10 +4,12 @@
  * for inspect/preview, and a build whose progress and outcome the test controls.
  */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createModel, defaultFileName, type Saver } from '../src/web/model';
 import { gceImageName } from '../src/core/formats/instructions';
 import { BuildError, type Backend } from '../src/web/bridge';
-import { flattenRegions, layoutBands, regionKind } from '../src/web/layout';
+import { BAND_KINDS, bandClass, flattenRegions, layoutBands, type BandKind } from '../src/web/layout';
+import { REGION_KINDS } from '../src/core/plan';
 import { FORMATS } from '../src/core/formats/index';
 import { DEFAULT_SIZE, parseSize } from '../src/core/size';
 import { inspectKernel } from '../src/core/kernel';
@@ -286,15 +288,47 @@ describe('the model', () => {
 });
 
 describe('the layout picture', () => {
-  it('names region kinds', () => {
-    expect(regionKind('MBR')).toBe('mbr');
-    expect(regionKind('Boot loader')).toBe('boot');
-    expect(regionKind('Boot sector')).toBe('fat');
-    expect(regionKind('FAT 1')).toBe('fat');
-    expect(regionKind('unikernel.bin')).toBe('kernel');
-    expect(regionKind('Gap')).toBe('free');
-    expect(regionKind('Data')).toBe('data');
+  it('has a colour and an explanation for every region kind, and a CSS rule for every colour', () => {
+    expect(Object.keys(BAND_KINDS).sort()).toEqual([...REGION_KINDS, 'unused'].sort());
+    const css = readFileSync(new URL('../src/web/style.css', import.meta.url), 'utf8');
+    for (const [kind, { colour, explain }] of Object.entries(BAND_KINDS)) {
+      expect(explain.length, kind).toBeGreaterThan(10);
+      expect(css, `no .band-${colour} rule for ${kind}`).toMatch(new RegExp(`\\.band-${colour}\\s*\\{[^}]*fill:`));
+    }
+    const colours: Record<BandKind, string> = {
+      mbr: 'band-mbr',
+      loader: 'band-boot',
+      gap: 'band-free',
+      'fat-reserved': 'band-fat',
+      fat: 'band-fat',
+      root: 'band-fat',
+      data: 'band-data',
+      kernel: 'band-kernel',
+      unused: 'band-free',
+    };
+    for (const [kind, cls] of Object.entries(colours)) expect(bandClass(kind as BandKind)).toBe(cls);
   });
+
+  it('shows space no region covers as an unused band', () => {
+    const items = flattenRegions([{ kind: 'mbr', name: 'MBR', start: 0, length: 512 }], 4096);
+    expect(items).toEqual([
+      { kind: 'mbr', name: 'MBR', start: 0, length: 512, note: undefined },
+      { kind: 'unused', name: 'unused', start: 512, length: 3584 },
+    ]);
+  });
+
+  for (const size of ['5M', '64M', '1G']) {
+    it(`colours a ${size} disk by region kind: renaming every region changes no colour`, () => {
+      const built = planImage(solo5Kernel(), { size: parseSize(size) });
+      const bands = flattenRegions(built.plan.regions, built.plan.size);
+      const renamed = built.plan.regions.map((r, i) => ({ ...r, name: ['Data', 'MBR', 'kernel', 'Gap'][i % 4] }));
+      const again = flattenRegions(renamed, built.plan.size);
+      expect(again.map((b) => [b.start, b.length, b.kind])).toEqual(bands.map((b) => [b.start, b.length, b.kind]));
+      expect(again.map((b) => bandClass(b.kind))).toEqual(bands.map((b) => bandClass(b.kind)));
+      // Every kind of the plan gets its own band(s): the map is by kind, not one colour for all.
+      expect(new Set(bands.map((b) => b.kind))).toEqual(new Set(built.plan.regions.map((r) => r.kind)));
+    });
+  }
 
   for (const size of [64 * 2 ** 20, 2 ** 30]) {
     it(`covers a ${size / 2 ** 20} MiB disk exactly once, kernel split out of the data area`, () => {

@@ -48,13 +48,7 @@ export function preview(kernel: Uint8Array, size: number, args: string): Preview
     size: built.plan.size,
     fatType: built.fat.type,
     cmdline: built.cmdline,
-    regions: built.plan.regions.map((r) => ({
-      kind: r.kind,
-      name: r.name,
-      start: r.start,
-      length: r.length,
-      note: r.note,
-    })),
+    regions: built.plan.regions.map((r) => ({ ...r })),
   };
 }
 

@@ -4,29 +4,46 @@
  * A 1 GiB disk with a 2 MiB kernel cannot be drawn to scale, so widths grow
  * with the logarithm of the size; the table has the real numbers.
  */
-import { formatBytes } from '../core/units';
-import type { Region } from '../core/plan';
+import { formatBytes, hex, SECTOR } from '../core/units';
+import type { Region, RegionKind } from '../core/plan';
 import type { PreviewResult } from './protocol';
+
+/** What a band of the picture shows: a region's kind, or space no region covers. */
+export type BandKind = RegionKind | 'unused';
+
+/** The colours of style.css, one `.band-<colour>` class each. */
+export type BandColour = 'mbr' | 'boot' | 'fat' | 'data' | 'kernel' | 'free';
+
+/**
+ * How the page shows each kind: its colour and what it is, in a few words.
+ * Keyed by kind (the type checker wants every kind here), never by a region's
+ * name, so renaming a region changes neither.
+ */
+export const BAND_KINDS: Record<BandKind, { colour: BandColour; explain: string }> = {
+  mbr: { colour: 'mbr', explain: 'The first sector: boot code, disk signature and partition table' },
+  loader: { colour: 'boot', explain: 'The boot loader, which loads the kernel from its sectors and starts it' },
+  gap: { colour: 'free', explain: 'Unused space before the partition, which starts at 1 MiB' },
+  'fat-reserved': { colour: 'fat', explain: "The FAT volume's first sectors: boot sector and parameter block" },
+  fat: { colour: 'fat', explain: 'A file allocation table: which clusters each file occupies' },
+  root: { colour: 'fat', explain: 'The root directory: name, size and first cluster of each file' },
+  data: { colour: 'data', explain: 'The data area: the files, in clusters' },
+  kernel: { colour: 'kernel', explain: 'The kernel, /unikernel.bin, stored contiguously' },
+  unused: { colour: 'free', explain: 'Zeros: a hole, never written' },
+};
+
+/** The CSS class that colours a band of this kind. */
+export function bandClass(kind: BandKind): string {
+  return `band-${BAND_KINDS[kind].colour}`;
+}
 
 export interface Band {
   name: string;
   start: number;
   length: number;
   note?: string;
-  kind: string;
+  kind: BandKind;
   x: number;
   width: number;
-}
-
-/** The CSS class of a region, from its name. */
-export function regionKind(name: string): string {
-  const n = name.toLowerCase();
-  if (n === 'mbr' || n.includes('partition table')) return 'mbr';
-  if (n.includes('boot loader') || n.includes('stage')) return 'boot';
-  if (n.includes('kernel')) return 'kernel';
-  if (n.includes('gap') || n.includes('free') || n.includes('unused')) return 'free';
-  if (n === 'data' || n.includes('data area')) return 'data';
-  return 'fat';
 }
 
 type Item = Omit<Band, 'x' | 'width'>;
@@ -64,11 +81,10 @@ export function flattenRegions(regions: readonly Region[], size: number): Item[]
   for (const r of sorted) {
     closeUpTo(r.start);
     if (r.start > pos) {
-      push({ name: 'unused', start: pos, length: r.start - pos, kind: 'free', note: 'Zeros: a hole, never written' });
+      push({ name: 'unused', start: pos, length: r.start - pos, kind: 'unused' });
       pos = r.start;
     }
-    const kind = regionKind(r.name);
-    const item: Item = { name: r.name, start: r.start, length: r.length, note: r.note, kind };
+    const item: Item = { name: r.name, start: r.start, length: r.length, note: r.note, kind: r.kind };
     const end = r.start + r.length;
     const nestedChild = sorted.some(
       (c) => c !== r && c.start >= r.start && c.start + c.length <= end && c.length < r.length,
@@ -81,8 +97,7 @@ export function flattenRegions(regions: readonly Region[], size: number): Item[]
     }
   }
   closeUpTo(size);
-  if (pos < size)
-    push({ name: 'unused', start: pos, length: size - pos, kind: 'free', note: 'Zeros: a hole, never written' });
+  if (pos < size) push({ name: 'unused', start: pos, length: size - pos, kind: 'unused' });
   return out;
 }
 
@@ -98,10 +113,6 @@ export function layoutBands(regions: readonly Region[], size: number, total = 10
     x += width;
     return band;
   });
-}
-
-function hex(n: number): string {
-  return '0x' + n.toString(16).toUpperCase();
 }
 
 export function Layout({ preview }: { preview: PreviewResult }) {
@@ -125,7 +136,7 @@ export function Layout({ preview }: { preview: PreviewResult }) {
         {bands.map((b) => (
           <rect
             key={b.start + b.name}
-            class={`band band-${b.kind}`}
+            class={`band ${bandClass(b.kind)}`}
             x={b.x}
             y={0}
             width={Math.max(b.width - 2, 1)}
@@ -141,8 +152,8 @@ export function Layout({ preview }: { preview: PreviewResult }) {
       </div>
       <ul class="legend" aria-hidden="true">
         {bands.map((b) => (
-          <li key={b.start + b.name}>
-            <span class={`swatch band-${b.kind}`} /> {b.name} <span class="muted">{formatBytes(b.length)}</span>
+          <li key={b.start + b.name} title={BAND_KINDS[b.kind].explain}>
+            <span class={`swatch ${bandClass(b.kind)}`} /> {b.name} <span class="muted">{formatBytes(b.length)}</span>
           </li>
         ))}
       </ul>
@@ -166,13 +177,13 @@ export function Layout({ preview }: { preview: PreviewResult }) {
               {bands.map((b) => (
                 <tr key={b.start + b.name}>
                   <th scope="row">
-                    <span class={`swatch band-${b.kind}`} aria-hidden="true" /> {b.name}
+                    <span class={`swatch ${bandClass(b.kind)}`} aria-hidden="true" /> {b.name}
                   </th>
                   <td>
-                    {hex(b.start)} <span class="muted">(LBA {Math.floor(b.start / 512)})</span>
+                    {hex(b.start)} <span class="muted">(LBA {Math.floor(b.start / SECTOR)})</span>
                   </td>
                   <td>{formatBytes(b.length)}</td>
-                  <td>{b.note ?? ''}</td>
+                  <td>{b.note ?? BAND_KINDS[b.kind].explain}</td>
                 </tr>
               ))}
             </tbody>
