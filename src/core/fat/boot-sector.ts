@@ -35,6 +35,9 @@ export const BPB = {
   signature: 510, // 55 AA
 } as const;
 
+/** Lengths of the boot sector's text fields (space-padded ASCII). */
+export const TEXT_LENGTH = { oemName: 8, volumeLabel: 11, fsType: 8 } as const;
+
 /** FAT32's extension of the BPB. */
 export const BPB32 = {
   fatSectors32: 36, // u32
@@ -87,6 +90,7 @@ const NOP = 0x90;
 const DRIVE_HARD_DISK = 0x80;
 const EXT_BOOT_SIGNATURE = 0x29;
 const SIGNATURE = [0x55, 0xaa];
+const PAD = 0x20;
 /** cli; hlt; jmp $-1: what this sector does if a BIOS or chain loader ever runs it. */
 const HALT_CODE = [0xfa, 0xf4, 0xeb, 0xfd];
 /** The 16-bit total-sectors field holds counts below this (FAT12/16 only). */
@@ -129,8 +133,9 @@ export function encodeBootSector(f: BootSector): Uint8Array {
   const b = new Uint8Array(SECTOR);
   const code = bootCodeOffset(f.type);
   const small = f.type !== 32 && f.totalSectors < TOTAL16_LIMIT;
+  // The jump's displacement counts from the end of its two bytes.
   b.set([JMP_SHORT, code - 2, NOP], BPB.jump);
-  ascii(b, BPB.oemName, f.oemName, 8, 0x20);
+  ascii(b, BPB.oemName, f.oemName, TEXT_LENGTH.oemName, PAD);
   u16le(b, BPB.bytesPerSector, SECTOR);
   b[BPB.sectorsPerCluster] = f.sectorsPerCluster;
   u16le(b, BPB.reservedSectors, f.reservedSectors);
@@ -156,8 +161,8 @@ export function encodeBootSector(f: BootSector): Uint8Array {
   b[ext + EBPB.driveNumber] = DRIVE_HARD_DISK;
   b[ext + EBPB.bootSignature] = EXT_BOOT_SIGNATURE;
   u32le(b, ext + EBPB.volumeId, f.volumeId);
-  ascii(b, ext + EBPB.volumeLabel, f.volumeLabel, 11, 0x20);
-  ascii(b, ext + EBPB.fsType, `FAT${f.type}`, 8, 0x20);
+  ascii(b, ext + EBPB.volumeLabel, f.volumeLabel, TEXT_LENGTH.volumeLabel, PAD);
+  ascii(b, ext + EBPB.fsType, `FAT${f.type}`, TEXT_LENGTH.fsType, PAD);
   b.set(HALT_CODE, code);
   b.set(SIGNATURE, BPB.signature);
   return b;
@@ -210,7 +215,7 @@ export function decodeBootSector(b: Uint8Array): BootSector {
   const ext = bpb32 ? EBPB_AT[32] : EBPB_AT[16];
   return {
     type,
-    oemName: text(b, BPB.oemName, 8),
+    oemName: text(b, BPB.oemName, TEXT_LENGTH.oemName),
     sectorsPerCluster,
     reservedSectors,
     numFats,
@@ -220,7 +225,7 @@ export function decodeBootSector(b: Uint8Array): BootSector {
     fatSectors,
     hiddenSectors: rd32le(b, BPB.hiddenSectors),
     volumeId: rd32le(b, ext + EBPB.volumeId),
-    volumeLabel: text(b, ext + EBPB.volumeLabel, 11),
+    volumeLabel: text(b, ext + EBPB.volumeLabel, TEXT_LENGTH.volumeLabel),
     ...(bpb32
       ? {
           fat32: {

@@ -127,8 +127,8 @@ export function lfnEntries(name: string, checksum: number): Uint8Array[] {
   const n = LFN.unitsPerEntry;
   const units: number[] = [];
   for (let i = 0; i < name.length; i++) units.push(name.charCodeAt(i));
-  units.push(0);
-  while (units.length % n) units.push(0xffff);
+  units.push(0); // always NUL-terminated (even when the name fills its last entry exactly)...
+  while (units.length % n) units.push(0xffff); // ...then padded with FFFF to whole entries
   const count = units.length / n;
   const out: Uint8Array[] = [];
   for (let k = count; k >= 1; k--) {
