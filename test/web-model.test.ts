@@ -10,6 +10,7 @@ import { gceImageName } from '../src/core/formats/instructions';
 import { BuildError, type Backend } from '../src/web/bridge';
 import { BAND_KINDS, bandClass, flattenRegions, layoutBands, type BandKind } from '../src/web/layout';
 import { REGION_KINDS } from '../src/core/plan';
+import { preview } from '../src/web/build';
 import { FORMATS } from '../src/core/formats/index';
 import { DEFAULT_SIZE, parseSize } from '../src/core/size';
 import { inspectKernel } from '../src/core/kernel';
@@ -307,6 +308,14 @@ describe('the layout picture', () => {
       unused: 'band-free',
     };
     for (const [kind, cls] of Object.entries(colours)) expect(bandClass(kind as BandKind)).toBe(cls);
+  });
+
+  it("gets each region's kind from the worker's preview", () => {
+    const size = parseSize('64M');
+    const shown = preview(solo5Kernel(), size, 'a b');
+    expect(shown.regions).toEqual(planImage(solo5Kernel(), { size, args: 'a b' }).plan.regions);
+    expect(shown.regions.map((r) => r.kind)).toContain('kernel');
+    expect(structuredClone(shown)).toEqual(shown);
   });
 
   it('shows space no region covers as an unused band', () => {

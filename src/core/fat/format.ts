@@ -185,22 +185,17 @@ function rootOffset(l: FatLayout): number {
 
 /** The volume's regions, relative to its start, each with its kind. */
 function fatRegions(l: FatLayout, sectors: number): Region[] {
+  const fat32 = l.type === 32;
   const regions: Region[] = [
-    l.type === 32
-      ? {
-          kind: 'fat-reserved',
-          name: 'Reserved sectors',
-          start: 0,
-          length: at(l.reservedSectors),
-          note: 'FAT32 boot record, FSInfo and their backups (reserved sectors)',
-        }
-      : {
-          kind: 'fat-reserved',
-          name: 'Boot sector',
-          start: 0,
-          length: at(l.reservedSectors),
-          note: 'Boot sector with the BIOS parameter block',
-        },
+    {
+      kind: 'fat-reserved',
+      name: fat32 ? 'Reserved sectors' : 'Boot sector',
+      start: 0,
+      length: at(l.reservedSectors),
+      note: fat32
+        ? 'FAT32 boot record, FSInfo and their backups (reserved sectors)'
+        : 'Boot sector with the BIOS parameter block',
+    },
   ];
   for (let i = 0; i < NUM_FATS; i++) {
     regions.push({
@@ -211,7 +206,7 @@ function fatRegions(l: FatLayout, sectors: number): Region[] {
       note: i === 0 ? `File allocation table: one ${l.type}-bit entry per cluster` : 'Second copy of the FAT',
     });
   }
-  if (l.type !== 32)
+  if (!fat32)
     regions.push({
       kind: 'root',
       name: 'Root directory',
