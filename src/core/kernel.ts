@@ -2,9 +2,9 @@
  * Kernel inspection: everything the image engine, the boot loader and the page
  * need to know about a unikernel file, validated as untrusted input.
  */
-import { rd32le } from './bytes';
 import { elfNotes, isElf, parseElf, PT_LOAD, type ElfFile } from './elf';
 import { fail, isImageError } from './errors';
+import { readSolo5Notes, type Solo5Device } from './solo5';
 import { formatBytes, hex } from './units';
 import { checkLoadPlan, type LoadPlan, type LoadSegment } from './load-plan';
 import { MAX_SEGMENTS } from './boot/loader.generated';
@@ -18,11 +18,6 @@ import {
   type MultibootHeader,
 } from './multiboot';
 
-/** Solo5 ABI note: name "Solo5", type "ABI1", desc {u32 target, u32 version}. */
-const SOLO5_NOTE_NAME = 'Solo5';
-const SOLO5_NOTE_ABI1 = 0x31494241;
-const SOLO5_TARGETS: Record<number, string> = { 1: 'hvt', 2: 'spt', 3: 'virtio', 4: 'muen', 5: 'genode', 6: 'xen' };
-
 export interface KernelInfo {
   size: number;
   /** 'binary' for a non-ELF Multiboot image loaded through the a.out kludge. */
@@ -34,6 +29,13 @@ export interface KernelInfo {
   /** Solo5 target named by the ABI note, when there is one ('virtio' here). */
   solo5Target?: string;
   solo5AbiVersion?: number;
+  /** Whether the kernel carries a Solo5 manifest note (MFT1) at all. */
+  solo5Manifest: boolean;
+  /**
+   * Devices the Solo5 manifest declares, in manifest order (Solo5's virtio
+   * target binds virtio devices to them in PCI order); empty without a manifest.
+   */
+  devices: Solo5Device[];
   /** Things worth telling the user that do not stop the build. */
   notes: string[];
 }
@@ -50,15 +52,15 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   let elf: ElfFile | undefined;
   let solo5Target: string | undefined;
   let solo5AbiVersion: number | undefined;
+  let solo5Manifest = false;
+  let devices: Solo5Device[] = [];
   if (isElf(b)) {
     elf = parseElf(b, what);
-    for (const n of elfNotes(b, elf)) {
-      if (n.name === SOLO5_NOTE_NAME && n.type === SOLO5_NOTE_ABI1 && n.desc.length >= 8) {
-        const t = rd32le(n.desc, 0);
-        solo5Target = SOLO5_TARGETS[t] ?? `unknown (${t})`;
-        solo5AbiVersion = rd32le(n.desc, 4);
-      }
-    }
+    const solo5 = readSolo5Notes(elfNotes(b, elf), what);
+    solo5Target = solo5.abi?.target;
+    solo5AbiVersion = solo5.abi?.version;
+    solo5Manifest = solo5.manifest;
+    devices = solo5.devices;
     if (solo5Target !== undefined && solo5Target !== 'virtio') {
       fail(
         'SOLO5_WRONG_TARGET',
@@ -104,6 +106,8 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
     load,
     solo5Target,
     solo5AbiVersion,
+    solo5Manifest,
+    devices,
     notes,
   };
 }

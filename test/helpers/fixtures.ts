@@ -4,6 +4,8 @@
  * layout of a real Solo5 virtio kernel (ELF64, header at file offset 0x1000+,
  * flags 0x10003, a.out-kludge fields, load at 0x100000).
  */
+import { encodeManifest, type Solo5Device } from '../../src/core/solo5';
+
 const MB_MAGIC = 0x1badb002;
 
 function w16(b: Uint8Array, o: number, v: number) {
@@ -39,6 +41,26 @@ export interface Solo5KernelOptions {
   entryAddr?: number;
   /** Fill byte for the data (a pattern by default). */
   fill?: number;
+  /** Solo5 ABI version in the ABI note (default 1). */
+  abiVersion?: number;
+  /** Raw ABI note descriptor, instead of {abiTarget, abiVersion, 0, 0}. */
+  abiDesc?: Uint8Array;
+  /** Declared devices: adds an MFT1 manifest note (in its own PT_NOTE segment after the load slice). */
+  devices?: Solo5Device[];
+  /** Raw MFT1 descriptor (padding first), instead of one encoded from `devices`. */
+  manifestDesc?: Uint8Array;
+  /** Write the manifest note twice. */
+  twoManifests?: boolean;
+}
+
+function note(type: number, desc: Uint8Array): Uint8Array {
+  const n = new Uint8Array(20 + ((desc.length + 7) & ~7)); // padded for an 8-aligned PT_NOTE
+  w32(n, 0, 6); // namesz "Solo5\0"
+  w32(n, 4, desc.length);
+  w32(n, 8, type);
+  n.set([0x53, 0x6f, 0x6c, 0x6f, 0x35, 0], 12);
+  n.set(desc, 20);
+  return n;
 }
 
 /**
@@ -51,7 +73,16 @@ export function solo5Kernel(o: Solo5KernelOptions = {}): Uint8Array {
   const dataSize = o.dataSize ?? 0x3000;
   const sliceSize = 0x1000 + dataSize;
   const fileSize = 0x1000 + sliceSize;
-  const b = new Uint8Array(fileSize);
+  const mftDesc = o.manifestDesc ?? (o.devices ? encodeManifest(o.devices) : undefined);
+  let mftNotes = new Uint8Array(0);
+  if (mftDesc) {
+    const one = note(0x3154464d, mftDesc);
+    mftNotes = new Uint8Array(one.length * (o.twoManifests ? 2 : 1));
+    mftNotes.set(one, 0);
+    if (o.twoManifests) mftNotes.set(one, one.length);
+  }
+  const mftAt = (fileSize + 7) & ~7;
+  const b = new Uint8Array(mftDesc ? mftAt + mftNotes.length : fileSize);
   // ELF header
   b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0);
   w16(b, 16, 2); // ET_EXEC
@@ -61,8 +92,8 @@ export function solo5Kernel(o: Solo5KernelOptions = {}): Uint8Array {
   w64(b, 32, 64); // e_phoff
   w16(b, 52, 64);
   w16(b, 54, 56);
-  const notes = o.abiTarget !== undefined;
-  w16(b, 56, notes ? 2 : 1);
+  const notes = o.abiTarget !== undefined || o.abiDesc !== undefined;
+  w16(b, 56, 1 + (notes ? 1 : 0) + (mftDesc ? 1 : 0));
   // PT_LOAD
   const ph = 64;
   w32(b, ph, 1);
@@ -73,22 +104,31 @@ export function solo5Kernel(o: Solo5KernelOptions = {}): Uint8Array {
   w64(b, ph + 32, sliceSize);
   w64(b, ph + 40, sliceSize + (o.bssSize ?? 0x2000));
   w64(b, ph + 48, 0x1000);
+  const ptNote = (at: number, size: number, align: number) => {
+    const p = ph + 56 * w16count++;
+    w32(b, p, 4);
+    w32(b, p + 4, 4);
+    w64(b, p + 8, at);
+    w64(b, p + 32, size);
+    w64(b, p + 40, size);
+    w64(b, p + 48, align);
+  };
+  let w16count = 1;
   if (notes) {
     // PT_NOTE pointing at a "Solo5" ABI1 note at file offset 0x200
-    const ph2 = ph + 56;
-    const at = 0x200;
-    w32(b, ph2, 4);
-    w32(b, ph2 + 4, 4);
-    w64(b, ph2 + 8, at);
-    w64(b, ph2 + 32, 28);
-    w64(b, ph2 + 40, 28);
-    w64(b, ph2 + 48, 4);
-    w32(b, at, 6); // namesz "Solo5\0"
-    w32(b, at + 4, 8); // descsz
-    w32(b, at + 8, 0x31494241); // "ABI1"
-    b.set([0x53, 0x6f, 0x6c, 0x6f, 0x35, 0], at + 12);
-    w32(b, at + 20, o.abiTarget!);
-    w32(b, at + 24, 1);
+    let desc = o.abiDesc;
+    if (!desc) {
+      desc = new Uint8Array(16);
+      w32(desc, 0, o.abiTarget!);
+      w32(desc, 4, o.abiVersion ?? 1);
+    }
+    const n = note(0x31494241, desc);
+    b.set(n, 0x200);
+    ptNote(0x200, n.length, 4);
+  }
+  if (mftDesc) {
+    b.set(mftNotes, mftAt);
+    ptNote(mftAt, mftNotes.length, 8);
   }
   // Load slice content: a recognisable pattern.
   for (let i = 0x2000; i < fileSize; i++) b[i] = o.fill ?? (i * 7 + (i >>> 8)) & 0xff;
