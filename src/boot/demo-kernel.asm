@@ -24,6 +24,12 @@
 ;                second PT_LOAD segment at 0x400000 from an unaligned file
 ;                offset, with its own bss: tests loaders that use the ELF
 ;                program headers (QEMU -kernel refuses this ELF64 variant)
+;   MFT_BLOCKS   block devices its Solo5 manifest declares (default 0): one is
+;                named `storage` (as Solo5's test_blk), more are storage0, 1, ...
+;   MFT_NETS     net devices it declares (default 0): service0, service1, ...
+;   MFT_ALTERNATE  declare them alternately, a net device first (service0,
+;                storage0, service1, ...), rather than blocks then nets
+;                (at most 63 devices in all: entry 0 is reserved)
 ;   REBOOT_TEST  on the first boot, fill the bss with 0xA5, leave a mark in
 ;                RAM above the kernel and reset the machine (keyboard
 ;                controller); the second boot then proves that the loader
@@ -44,6 +50,15 @@
 %endif
 %ifndef P_ALIGN
   %define P_ALIGN 0x1000
+%endif
+%ifndef MFT_BLOCKS
+  %define MFT_BLOCKS 0
+%endif
+%ifndef MFT_NETS
+  %define MFT_NETS 0
+%endif
+%if MFT_BLOCKS + MFT_NETS > 63
+  %error "at most 63 devices: the manifest holds 64 entries and entry 0 is reserved"
 %endif
 
 LOAD_ADDR   equ 0x100000
@@ -81,9 +96,9 @@ elf_header:
     dq 0                        ; no section headers
     dd 0
 %ifdef SPLIT
-    dw 64, 56, 2, 64, 0, 0
+    dw 64, 56, 3, 64, 0, 0
 %else
-    dw 64, 56, 1, 64, 0, 0      ; ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    dw 64, 56, 2, 64, 0, 0      ; ehsize, phentsize, phnum, shentsize, shnum, shstrndx
 %endif
 program_header:
     dd 1                        ; PT_LOAD
@@ -101,6 +116,11 @@ program_header:
     dq SEG2_SIZE, SEG2_SIZE + SEG2_BSS
     dq 1
 %endif
+    dd 4, 4                     ; PT_NOTE, R: the Solo5 manifest, after the loaded slice
+    dq MFT_NOTE_OFF
+    dq 0, 0
+    dq mft_note_end - mft_note, mft_note_end - mft_note
+    dq 4                        ; p_align 4: the descriptor starts 20 bytes in (readelf -n agrees)
 %if LOAD_OFFSET > 0
     times LOAD_OFFSET - ($ - file_start) db 0
 %endif
@@ -521,11 +541,87 @@ BSS_CHECK_START equ file_start + ((load_end - file_start + 3) & ~3)
     times TRAILER db 0x5A         ; in the file, not in the load slice
 %endif
 
+; ---- Solo5 manifest note (.note.solo5.manifest), in the file, not loaded ----
+; Layout (public Solo5 ABI, mft_abi.h): note header {namesz 6, descsz, type
+; "MFT1"}, name "Solo5" padded to 8; the descriptor starts with 4 bytes of
+; padding (struct mft is 8-byte aligned), then u32 version 1, u32 entries,
+; then 104-byte entries {char name[68]; u32 type; 32 bytes the tender fills}.
+MFT_TYPE_BLOCK    equ 1
+MFT_TYPE_NET      equ 2
+MFT_TYPE_RESERVED equ 1 << 30
+MFT_ENTRY_SIZE    equ 104
+MFT_NAME_SIZE     equ 68
+
+; mft_dev TYPE, "prefix", NUM: one manifest entry named prefix + NUM in
+; decimal (no number when NUM is -1).
+%macro mft_dev 3
+%%start:
+  %ifnempty %2
+    db %2
+  %endif
+  %if %3 >= 10
+    db '0' + %3 / 10
+  %endif
+  %if %3 >= 0
+    db '0' + %3 % 10
+  %endif
+    times MFT_NAME_SIZE - ($ - %%start) db 0
+    dd %1
+    times MFT_ENTRY_SIZE - ($ - %%start) db 0
+%endmacro
+
+; The note itself (emitted after the load slice, or after SPLIT's second segment).
+%macro mft_note_block 0
+mft_note:
+    dd 6                        ; namesz: "Solo5\0"
+    dd mft_desc_end - mft_desc  ; descsz (counts the padding, as Solo5's does)
+    dd 0x3154464D               ; type "MFT1"
+    db "Solo5", 0, 0, 0
+mft_desc:
+    dd 0                        ; padding
+    dd 1                        ; version
+    dd 1 + MFT_BLOCKS + MFT_NETS ; entries, the reserved one included
+    mft_dev MFT_TYPE_RESERVED, , -1
+%assign mft_b 0
+%assign mft_n 0
+%rep MFT_BLOCKS + MFT_NETS
+  %ifdef MFT_ALTERNATE
+    %if mft_n < MFT_NETS && (mft_n <= mft_b || mft_b >= MFT_BLOCKS)
+      %assign mft_net 1
+    %else
+      %assign mft_net 0
+    %endif
+  %else
+    %assign mft_net mft_b >= MFT_BLOCKS
+  %endif
+  %if mft_net
+    mft_dev MFT_TYPE_NET, "service", mft_n
+    %assign mft_n mft_n + 1
+  %elif MFT_BLOCKS == 1
+    mft_dev MFT_TYPE_BLOCK, "storage", -1
+    %assign mft_b mft_b + 1
+  %else
+    mft_dev MFT_TYPE_BLOCK, "storage", mft_b
+    %assign mft_b mft_b + 1
+  %endif
+%endrep
+mft_desc_end:
+mft_note_end:
+%endmacro
+
+%ifndef SPLIT
+    align 8, db 0               ; a file offset: the section starts at file offset 0
+    mft_note_block
+MFT_NOTE_OFF equ mft_note - file_start
+%endif
+
 %ifdef SPLIT
 section seg2 follows=.text vstart=SEG2_ADDR align=1
     db "SEG2HEAD"
     times SEG2_SIZE - 16 db 0x3C
     db "SEG2TAIL"
+    mft_note_block              ; in the file after the segment's bytes, not loaded
+MFT_NOTE_OFF equ (load_end - file_start) + TRAILER + (mft_note - SEG2_ADDR)
 %endif
 
 ; ---- bss (not in the file) ----

@@ -54,7 +54,7 @@ export interface Solo5KernelOptions {
 }
 
 function note(type: number, desc: Uint8Array): Uint8Array {
-  const n = new Uint8Array(20 + ((desc.length + 7) & ~7)); // padded for an 8-aligned PT_NOTE
+  const n = new Uint8Array(20 + ((desc.length + 3) & ~3));
   w32(n, 0, 6); // namesz "Solo5\0"
   w32(n, 4, desc.length);
   w32(n, 8, type);
@@ -128,7 +128,7 @@ export function solo5Kernel(o: Solo5KernelOptions = {}): Uint8Array {
   }
   if (mftDesc) {
     b.set(mftNotes, mftAt);
-    ptNote(mftAt, mftNotes.length, 8);
+    ptNote(mftAt, mftNotes.length, 4); // p_align 4, as readelf reads Solo5 notes
   }
   // Load slice content: a recognisable pattern.
   for (let i = 0x2000; i < fileSize; i++) b[i] = o.fill ?? (i * 7 + (i >>> 8)) & 0xff;
