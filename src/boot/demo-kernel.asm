@@ -116,9 +116,9 @@ program_header:
     dq SEG2_SIZE, SEG2_SIZE + SEG2_BSS
     dq 1
 %endif
-    dd 4, 4                     ; PT_NOTE, R: the Solo5 manifest, after the loaded slice
+    dd 4, 4                     ; PT_NOTE, R: the Solo5 manifest (inside the loaded slice)
     dq MFT_NOTE_OFF
-    dq 0, 0
+    dq mft_note, mft_note       ; p_vaddr, p_paddr
     dq mft_note_end - mft_note, mft_note_end - mft_note
     dq 4                        ; p_align 4: the descriptor starts 20 bytes in (readelf -n agrees)
 %if LOAD_OFFSET > 0
@@ -526,22 +526,8 @@ gdt64_ptr:
 mbi:            dd 0
 bss_dirty_at:   dd 0
 ram_at_1m:      db 0
-    align 8, db 0
-tail_expected:  db "TAILMARK"
 
-%if PAD_TO > 0
-    times (PAD_TO - 8 - ($ - file_start)) / 8 dq 0xA5A5A5A5A5A5A5A5  ; 8 at a time: fast
-    times PAD_TO - 8 - ($ - file_start) db 0xA5
-%endif
-tail_marker:    db "TAILMARK"     ; last 8 bytes of the loaded slice
-load_end:
-BSS_CHECK_START equ file_start + ((load_end - file_start + 3) & ~3)
-
-%if TRAILER > 0
-    times TRAILER db 0x5A         ; in the file, not in the load slice
-%endif
-
-; ---- Solo5 manifest note (.note.solo5.manifest), in the file, not loaded ----
+; ---- Solo5 manifest note (.note.solo5.manifest), inside the load slice as in Solo5's builds ----
 ; Layout (public Solo5 ABI, mft_abi.h): note header {namesz 6, descsz, type
 ; "MFT1"}, name "Solo5" padded to 8; the descriptor starts with 4 bytes of
 ; padding (struct mft is 8-byte aligned), then u32 version 1, u32 entries,
@@ -570,7 +556,6 @@ MFT_NAME_SIZE     equ 68
     times MFT_ENTRY_SIZE - ($ - %%start) db 0
 %endmacro
 
-; The note itself (emitted after the load slice, or after SPLIT's second segment).
 %macro mft_note_block 0
 mft_note:
     dd 6                        ; namesz: "Solo5\0"
@@ -609,19 +594,31 @@ mft_desc_end:
 mft_note_end:
 %endmacro
 
-%ifndef SPLIT
     align 8, db 0               ; a file offset: the section starts at file offset 0
     mft_note_block
 MFT_NOTE_OFF equ mft_note - file_start
+
+    align 8, db 0
+tail_expected:  db "TAILMARK"
+
+%if PAD_TO > 0
+    times (PAD_TO - 8 - ($ - file_start)) / 8 dq 0xA5A5A5A5A5A5A5A5  ; 8 at a time: fast
+    times PAD_TO - 8 - ($ - file_start) db 0xA5
 %endif
+tail_marker:    db "TAILMARK"     ; last 8 bytes of the loaded slice
+load_end:
+BSS_CHECK_START equ file_start + ((load_end - file_start + 3) & ~3)
+
+%if TRAILER > 0
+    times TRAILER db 0x5A         ; in the file, not in the load slice
+%endif
+
 
 %ifdef SPLIT
 section seg2 follows=.text vstart=SEG2_ADDR align=1
     db "SEG2HEAD"
     times SEG2_SIZE - 16 db 0x3C
     db "SEG2TAIL"
-    mft_note_block              ; in the file after the segment's bytes, not loaded
-MFT_NOTE_OFF equ (load_end - file_start) + TRAILER + (mft_note - SEG2_ADDR)
 %endif
 
 ; ---- bss (not in the file) ----
