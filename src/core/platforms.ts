@@ -148,7 +148,7 @@ export const DESTINATIONS: readonly Destination[] = [
     },
     net: {
       offer: 'yes',
-      how: 'the network card is virtio-net on first- and second-generation machine types (N1, N2, N2D, E2, C2); third-generation ones (C3, N4, …) require gVNIC, which Solo5 lacks',
+      how: 'the network card is virtio-net on first- and second-generation machine types (N1, N2, N2D, E2, C2)',
     },
     traps: [
       'Choose a first- or second-generation machine type such as `e2-small` or `n1-standard-1`: newer families require gVNIC, which Solo5 cannot drive.',
@@ -345,7 +345,6 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
   };
   const sentences: string[] = [];
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
-  const missing = kinds.filter((k) => d[k].offer === 'no');
   for (const k of kinds) {
     const of = devs.filter((x) => x.kind === k);
     const offer = d[k];
@@ -353,13 +352,12 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
       raise('fail');
       const word = k === 'block' ? 'block' : 'network';
       sentences.push(
-        `${d.short} has no virtio ${word} devices: ${names(of)} cannot be attached and the unikernel will abort at start (${offer.how}). Build it without ${word} devices, or run it on ${alternatives(missing)}.`,
+        `${capital(d.short)} has no virtio ${word} devices: ${names(of)} cannot be attached and the unikernel will abort at start. Build it without ${word} devices, or run it on ${alternatives(kinds)}.`,
+        `${capital(offer.how)}.`,
       );
-    } else if (offer.offer === 'setting') {
-      raise('warn');
-      sentences.push(`${capital(plural(k, of.length))} ${names(of)}: on ${d.short}, ${offer.how}.`);
     } else {
-      sentences.push(`${capital(plural(k, of.length))} ${names(of)}: ${offer.how}.`);
+      if (offer.offer === 'setting') raise('warn');
+      sentences.push(`On ${d.short}, ${offer.how} (${names(of)}).`);
     }
   }
   if (d.id === 'proxmox') {
@@ -391,8 +389,10 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
       'Check the serial console (`openstack console log show`) the first time: if Nova gives the volumes PCI slots out of manifest order, Solo5 attaches the wrong disk or stops.',
     );
   }
-  if (level === 'ok')
-    sentences.unshift(`The unikernel declares ${describeDevices(devs)}; ${d.short} can attach all of them.`);
+  if (level === 'ok') {
+    const all = devs.length === 1 ? 'it' : 'all of them';
+    sentences.unshift(`The unikernel declares ${describeDevices(devs)}; ${d.short} can attach ${all}.`);
+  }
   return { level, sentences };
 }
 
