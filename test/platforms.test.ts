@@ -1,0 +1,213 @@
+/**
+ * Platform verdicts and next commands: every destination x {no devices, block,
+ * net, both}; the format -> destination table against FORMATS; and the QEMU
+ * command run by QEMU itself, its PCI bus read back through the monitor.
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { FORMATS } from '../src/core/formats/index';
+import {
+  DESTINATIONS,
+  destinationForFormat,
+  findDestination,
+  nextSteps,
+  qemuDriver,
+  shellQuote,
+  verdict,
+  type DestinationId,
+  type Level,
+} from '../src/core/platforms';
+import type { Solo5Device } from '../src/core/solo5';
+import { planImage } from '../src/core/image';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { writePlan } from './helpers/qemu';
+import { tempDir, tools } from './helpers/tools';
+
+const storage: Solo5Device = { name: 'storage', kind: 'block' };
+const service0: Solo5Device = { name: 'service0', kind: 'net' };
+const KERNELS: Record<string, Solo5Device[]> = {
+  none: [],
+  block: [storage],
+  net: [service0],
+  'block, net': [storage, service0],
+  'net, block': [service0, storage],
+};
+
+/**
+ * What each destination offers (solo5-devices.md): fail where a declared
+ * kind has no virtio device; warn where it needs a non-default setting or
+ * an order the platform chooses; Proxmox cannot put a net before a block.
+ */
+const EXPECTED: Record<DestinationId, Record<string, Level>> = {
+  qemu: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'ok' },
+  libvirt: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'ok' },
+  proxmox: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'fail' },
+  openstack: { none: 'ok', block: 'warn', net: 'ok', 'block, net': 'warn', 'net, block': 'warn' },
+  gce: { none: 'ok', block: 'fail', net: 'ok', 'block, net': 'fail', 'net, block': 'fail' },
+  virtualbox: { none: 'ok', block: 'fail', net: 'warn', 'block, net': 'fail', 'net, block': 'fail' },
+  vmware: { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
+  azure: { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
+  aws: { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
+  'bare-metal': { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
+};
+
+describe('verdicts for every destination', () => {
+  test('the table covers every destination', () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual(DESTINATIONS.map((d) => d.id).sort());
+  });
+
+  for (const d of DESTINATIONS) {
+    for (const [label, devices] of Object.entries(KERNELS)) {
+      test(`${d.id}, ${label}`, () => {
+        const v = verdict({ devices, solo5Manifest: true }, d);
+        expect(v.level).toBe(EXPECTED[d.id][label]);
+        expect(v.sentences.length).toBeGreaterThan(0);
+        // every declared device is named, and a failure says what to do
+        for (const dev of devices) expect(v.sentences.join(' ')).toContain(`\`${dev.name}\``);
+        if (v.level === 'fail') expect(v.sentences.join(' ')).toMatch(/Build it without|Declare block devices first/);
+        if (devices.length === 0) expect(v.sentences.join(' ')).toContain('declares no devices');
+      });
+    }
+  }
+
+  test('GCE and a block device: the issue’s sentence', () => {
+    expect(verdict({ devices: [storage] }, 'gce')).toEqual({
+      level: 'fail',
+      sentences: [
+        'GCE has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
+        'GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).',
+      ],
+    });
+  });
+
+  test('a network device on GCE: second-generation machine types, VIRTIO_NET', () => {
+    const v = verdict({ devices: [service0] }, 'gce');
+    expect(v.level).toBe('ok');
+    expect(v.sentences.join(' ')).toContain('`e2-small` or `n1-standard-1`');
+  });
+
+  test('VMware with both kinds names both and advises destinations that offer both', () => {
+    const v = verdict({ devices: [storage, service0] }, 'vmware');
+    expect(v.sentences[0]).toBe(
+      'VMware has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
+    );
+    expect(v.sentences[2]).toBe(
+      'VMware has no virtio network devices: `service0` cannot be attached and the unikernel will abort at start. Build it without network devices, or run it on QEMU, libvirt or Proxmox.',
+    );
+  });
+
+  test('Proxmox: a net declared before a block cannot be matched', () => {
+    const v = verdict({ devices: [service0, storage] }, 'proxmox');
+    expect(v.sentences.join(' ')).toContain(
+      'the manifest declares network device `service0` before block device `storage`',
+    );
+  });
+
+  test('a kernel without a Solo5 manifest is judged as a plain Multiboot kernel', () => {
+    expect(verdict({ devices: [], solo5Manifest: false }, 'gce')).toEqual({
+      level: 'ok',
+      sentences: [
+        'The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on GCE as a plain Multiboot kernel.',
+      ],
+    });
+  });
+});
+
+describe('formats and destinations', () => {
+  test('every format has a default destination that lists it; every listed format exists', () => {
+    const ids = FORMATS.map((f) => f.id);
+    for (const id of ids) {
+      const d = destinationForFormat(id);
+      expect(d, id).toBeDefined();
+      expect(d!.formats).toContain(id);
+    }
+    for (const d of DESTINATIONS) for (const f of d.formats) expect(ids).toContain(f);
+    expect(destinationForFormat('tar')!.id).toBe('gce');
+    expect(destinationForFormat('no-such-format')).toBeUndefined();
+    expect(findDestination('gce')!.name).toBe('Google Compute Engine');
+  });
+
+  test('QEMU reads every format but the GCE tar', () => {
+    for (const f of FORMATS) {
+      if (destinationForFormat(f.id)!.id === 'gce') expect(qemuDriver(f.id)).toBeUndefined();
+      else expect(qemuDriver(f.id)).toMatch(/^(raw|qcow2|vpc|vmdk|vdi)$/);
+    }
+  });
+
+  test('next steps exist for every destination and kernel, name the file, and carry the flags that matter', () => {
+    for (const d of DESTINATIONS) {
+      for (const devices of Object.values(KERNELS)) {
+        const steps = nextSteps({ devices }, d, { file: `disk${d.formats[0]}` });
+        expect(steps.length).toBeGreaterThan(0);
+        const text = steps.map((s) => s.command).join('\n');
+        expect(text).toContain(`disk${d.formats[0]}`);
+        expect(text).not.toMatch(/undefined|\[object/);
+      }
+    }
+    const gce = nextSteps({ devices: [service0] }, 'gce', { file: 'app.tar.gz' }).map((s) => s.command);
+    expect(gce.join('\n')).toContain('--machine-type e2-small');
+    expect(gce.join('\n')).toContain('--network-interface=nic-type=VIRTIO_NET');
+    const os = nextSteps({ devices: [] }, 'openstack', { file: 'disk.qcow2' }).map((s) => s.command);
+    expect(os.join('\n')).toContain('--property hw_disk_bus=scsi');
+    const pve = nextSteps({ devices: [storage, service0] }, 'proxmox', { file: 'disk.qcow2' }).map((s) => s.command);
+    expect(pve.join('\n')).toContain('--virtio0 local-lvm:1');
+    expect(pve.join('\n')).toContain('--net0 virtio,bridge=vmbr0');
+  });
+
+  test('shellQuote leaves plain words alone and quotes the rest', () => {
+    expect(shellQuote('disk.qcow2')).toBe('disk.qcow2');
+    expect(shellQuote("it's mine.img")).toBe(`'it'\\''s mine.img'`);
+  });
+});
+
+describe.skipIf(!tools('qemu-system-x86_64'))('the QEMU command, run by QEMU', () => {
+  const t = tempDir('ukd-plat-');
+  afterAll(() => t.cleanup());
+
+  /** QEMU's `info pci` for the command of nextSteps: [slot, vendor:device] of each virtio function. */
+  function virtioSlots(devices: Solo5Device[]) {
+    const image = writePlan(t.path('disk.img'), planImage(DEMO_KERNEL, { args: '' }).plan);
+    for (const d of devices) if (d.kind === 'block') writeFileSync(t.path(`${d.name}.img`), new Uint8Array(1 << 20));
+    const steps = nextSteps({ devices }, 'qemu', { file: image, formatId: 'raw' });
+    const run = steps[steps.length - 1].command.replace(/ \\\n\s*/g, ' ');
+    // the same command, without KVM or tap (root), paused, with the monitor on stdin
+    const args = run
+      .split(' ')
+      .slice(1)
+      .map((a) => (a === 'kvm' ? 'tcg' : a))
+      .map((a) => a.replace(/^tap,id=([^,]+),.*$/, 'user,id=$1'))
+      .map((a) => a.replace(/^file=([^,/][^,]*\.img),/, `file=${t.dir}/$1,`))
+      .filter((a) => a !== '-nographic');
+    const r = spawnSync(
+      'qemu-system-x86_64',
+      [...args, '-S', '-display', 'none', '-serial', 'none', '-monitor', 'stdio'],
+      { input: 'info pci\nquit\n', encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
+    const stdout = r.stdout.replace(/\r/g, '');
+    const found: [number, string, string][] = [];
+    const re =
+      /Bus\s+0, device\s+(\d+), function 0:\n\s+[^\n]*PCI device (1af4:[0-9a-f]{4})\n\s+PCI subsystem 1af4:([0-9a-f]{4})/g;
+    for (const m of stdout.matchAll(re)) found.push([Number(m[1]), m[2], m[3]]);
+    return { found, stdout };
+  }
+
+  test('declared devices appear as legacy virtio functions at increasing slots in manifest order; the boot disk is not virtio', () => {
+    const devices: Solo5Device[] = [service0, storage, { name: 'service1', kind: 'net' }];
+    const { found, stdout } = virtioSlots(devices);
+    // transitional device ids (0x1000 net, 0x1001 block) and the subsystem ids
+    // Solo5 reads to tell them apart (1 net, 2 block)
+    expect(found, stdout).toEqual([
+      [0x10, '1af4:1000', '0001'],
+      [0x11, '1af4:1001', '0002'],
+      [0x12, '1af4:1000', '0001'],
+    ]);
+  });
+
+  test('a kernel that declares nothing gets no virtio function at all', () => {
+    const { found, stdout } = virtioSlots([]);
+    expect(found, stdout).toEqual([]);
+    expect(stdout).toMatch(/IDE controller/);
+  });
+});
