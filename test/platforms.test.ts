@@ -72,13 +72,33 @@ describe('verdicts for every destination', () => {
   }
 
   test('GCE and a block device: the issue’s sentence', () => {
-    expect(verdict({ devices: [storage] }, 'gce')).toEqual({
-      level: 'fail',
-      sentences: [
-        'GCE has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
-        'GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).',
-      ],
-    });
+    const why = [
+      'GCE has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
+      'GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).',
+    ];
+    expect(verdict({ devices: [storage] }, 'gce')).toEqual({ level: 'fail', sentences: why, problems: why });
+    // with a network device too: the failure first, and only it among the problems
+    const both = verdict({ devices: [service0, storage] }, 'gce');
+    expect(both.sentences.slice(0, 2)).toEqual(why);
+    expect(both.problems).toEqual(why);
+  });
+
+  test('problems are the sentences behind the level', () => {
+    expect(verdict({ devices: [storage, service0] }, 'qemu').problems).toEqual([]);
+    const pve = verdict({ devices: [service0, storage] }, 'proxmox');
+    expect(pve.problems).toHaveLength(1);
+    expect(pve.problems[0]).toMatch(/^Proxmox puts every virtio block disk on the PCI bus before every network card/);
+    const os = verdict({ devices: [storage] }, 'openstack');
+    expect(os.level).toBe('warn');
+    expect(os.problems[0]).toContain('`disk_bus=virtio`');
+    const many = verdict(
+      { devices: Array.from({ length: 7 }, (_, i) => ({ name: `d${i}`, kind: 'block' as const })) },
+      'proxmox',
+    );
+    expect(many.level).toBe('warn');
+    expect(many.problems).toEqual([
+      '7 block devices are more than the 6 that Proxmox places on the first PCI bus; the rest go behind bridges, in an order that may not follow the manifest.',
+    ]);
   });
 
   test('a network device on GCE: second-generation machine types, VIRTIO_NET', () => {
@@ -110,6 +130,7 @@ describe('verdicts for every destination', () => {
       sentences: [
         'The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on GCE as a plain Multiboot kernel.',
       ],
+      problems: [],
     });
   });
 });

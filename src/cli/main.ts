@@ -15,6 +15,7 @@ import { checkImageSize, parseSize, DEFAULT_SIZE } from '../core/size';
 import { writeImage } from '../core/sink';
 import { openFileSink } from './file-sink';
 import { DEMO_KERNEL } from '../core/demo-kernel.generated';
+import { deviceSummary, platformWarnings } from './report';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
@@ -54,7 +55,7 @@ ${formats}
       --label LABEL    FAT volume label (default ${DEFAULT_LABEL})
       --timestamp T    time stored in the image: seconds since 1970 or an ISO date
                        (default: $SOURCE_DATE_EPOCH, else 1980-01-01T00:00:00Z)
-  -q, --quiet          print nothing but errors
+  -q, --quiet          print nothing but warnings and errors
   -d                   accepted for compatibility and ignored (no Docker needed)
   -h, --help           show this help
   -V, --version        show the version
@@ -235,6 +236,7 @@ export async function main(argv: string[]): Promise<number> {
     const timestamp = parseTimestamp(opts.timestamp, process.env);
     const kernel = readKernel(opts.kernel);
     const built: BuiltImage = planImage(kernel, { size, args: opts.args.join(' '), label: opts.label, timestamp });
+    for (const line of platformWarnings(PROG, built.kernel, format)) process.stderr.write(`${line}\n`);
 
     const sink = openFileSink(opts.image);
     const progress = progressPrinter(!opts.quiet && process.stderr.isTTY === true);
@@ -249,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!opts.quiet) {
       const what = opts.kernel === '--demo' ? 'the demo kernel' : opts.kernel;
       process.stderr.write(
-        `${PROG}: wrote ${opts.image} (${format.label}, ${formatBytes(size)} disk, FAT${built.fat.type}) from ${what}: ${describeKernel(built.kernel)}; command line "${built.cmdline}"\n`,
+        `${PROG}: wrote ${opts.image} (${format.label}, ${formatBytes(size)} disk, FAT${built.fat.type}) from ${what}: ${describeKernel(built.kernel)}; ${deviceSummary(built.kernel)}; command line "${built.cmdline}"\n`,
       );
     }
     return 0;

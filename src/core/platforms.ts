@@ -26,8 +26,10 @@ export type Offer = 'yes' | 'setting' | 'no';
 
 export interface DeviceOffer {
   offer: Offer;
-  /** One sentence: what the platform offers and how to attach it. */
+  /** What the platform offers and how to attach it: a sentence without its capital and full stop. */
   how: string;
+  /** A sentence of advice when the kernel declares a device of this kind. */
+  advice?: string;
 }
 
 export interface Destination {
@@ -47,6 +49,11 @@ export interface Destination {
   net: DeviceOffer;
   /** Things that go wrong there, one sentence each. */
   traps: readonly string[];
+  /**
+   * When the platform fixes the PCI slots itself: all virtio block disks come
+   * before all network cards, `perKind` of each on the first bus.
+   */
+  pciSlots?: { perKind: number };
 }
 
 export const DESTINATIONS: readonly Destination[] = [
@@ -108,6 +115,7 @@ export const DESTINATIONS: readonly Destination[] = [
       offer: 'yes',
       how: 'declared network devices are VirtIO network cards `net0`, `net1`, … (PCI slots 18–23), in manifest order',
     },
+    pciSlots: { perKind: 6 },
     traps: [
       'Proxmox fixes the PCI slots: VirtIO Block disks (slots 10–15) always come before network cards (slots 18–23), so a manifest that declares a network device before a block device cannot be matched.',
       'At most six VirtIO Block disks and six network cards sit on the first PCI bus; more go behind bridges, in another order.',
@@ -124,6 +132,8 @@ export const DESTINATIONS: readonly Destination[] = [
     block: {
       offer: 'setting',
       how: 'declared block devices must be volumes attached as virtio-blk (`disk_bus=virtio`) when the server is created; Nova chooses their PCI slots',
+      advice:
+        'Check the serial console (`openstack console log show`) the first time: if Nova gives the volumes PCI slots out of manifest order, Solo5 attaches the wrong disk or stops.',
     },
     net: {
       offer: 'yes',
@@ -149,6 +159,8 @@ export const DESTINATIONS: readonly Destination[] = [
     net: {
       offer: 'yes',
       how: 'the network card is virtio-net on first- and second-generation machine types (N1, N2, N2D, E2, C2)',
+      advice:
+        'Create the VM with a first- or second-generation machine type such as `e2-small` or `n1-standard-1` and a `VIRTIO_NET` network interface: newer families require gVNIC, which Solo5 cannot drive.',
     },
     traps: [
       'Choose a first- or second-generation machine type such as `e2-small` or `n1-standard-1`: newer families require gVNIC, which Solo5 cannot drive.',
@@ -292,8 +304,10 @@ export type Level = 'ok' | 'warn' | 'fail';
 
 export interface Verdict {
   level: Level;
-  /** Plain sentences, most important first. Code is in backticks. */
+  /** Plain sentences, most important first (failures, then warnings, then the rest). Code is in backticks. */
   sentences: string[];
+  /** The sentences that make the level 'fail' or 'warn' (none when 'ok'). */
+  problems: string[];
 }
 
 /** What a verdict needs to know about a kernel (KernelInfo has it). */
@@ -302,8 +316,6 @@ export interface KernelDevices {
   /** False when the kernel has no Solo5 manifest at all (a plain Multiboot kernel). */
   solo5Manifest?: boolean;
 }
-
-const ORDER: Readonly<Record<Level, number>> = { ok: 0, warn: 1, fail: 2 };
 
 function names(devs: readonly Solo5Device[]): string {
   const q = devs.map((d) => `\`${d.name}\``);
@@ -337,63 +349,48 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
           ? `The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on ${d.short} as a plain Multiboot kernel.`
           : `The unikernel declares no devices, so ${d.short} needs to attach nothing: it boots and runs there.`,
       ],
+      problems: [],
     };
   }
-  let level: Level = 'ok';
-  const raise = (l: Level) => {
-    if (ORDER[l] > ORDER[level]) level = l;
-  };
-  const sentences: string[] = [];
+  const said: Record<Level, string[]> = { fail: [], warn: [], ok: [] };
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
   for (const k of kinds) {
     const of = devs.filter((x) => x.kind === k);
     const offer = d[k];
     if (offer.offer === 'no') {
-      raise('fail');
       const word = k === 'block' ? 'block' : 'network';
-      sentences.push(
+      said.fail.push(
         `${capital(d.short)} has no virtio ${word} devices: ${names(of)} cannot be attached and the unikernel will abort at start. Build it without ${word} devices, or run it on ${alternatives(kinds)}.`,
         `${capital(offer.how)}.`,
       );
-    } else {
-      if (offer.offer === 'setting') raise('warn');
-      sentences.push(`On ${d.short}, ${offer.how} (${names(of)}).`);
+      continue;
     }
+    said[offer.offer === 'setting' ? 'warn' : 'ok'].push(`On ${d.short}, ${offer.how} (${names(of)}).`);
+    if (offer.advice) said[offer.offer === 'setting' ? 'warn' : 'ok'].push(offer.advice);
   }
-  if (d.id === 'proxmox') {
+  if (d.pciSlots) {
     const firstNet = devs.findIndex((x) => x.kind === 'net');
     const lastBlock = devs.map((x) => x.kind).lastIndexOf('block');
     if (firstNet >= 0 && lastBlock > firstNet) {
-      raise('fail');
-      sentences.push(
-        `Proxmox puts every VirtIO Block disk on the PCI bus before every network card, but the manifest declares network device \`${devs[firstNet].name}\` before block device \`${devs[lastBlock].name}\`: Solo5 binds devices in PCI order, so the kinds would not match and the unikernel would abort. Declare block devices first, or run it on QEMU or libvirt, where the order is yours.`,
+      said.fail.push(
+        `${d.short} puts every virtio block disk on the PCI bus before every network card, but the manifest declares network device \`${devs[firstNet].name}\` before block device \`${devs[lastBlock].name}\`: Solo5 binds devices in PCI order, so the kinds would not match and the unikernel would abort. Declare block devices first, or run it on QEMU or libvirt, where the order is yours.`,
       );
     }
     for (const k of kinds) {
       const n = devs.filter((x) => x.kind === k).length;
-      if (n > 6) {
-        raise('warn');
-        sentences.push(
-          `${n} ${plural(k, n)} is more than the six Proxmox places on the first PCI bus; the rest go behind bridges, in an order that may not follow the manifest.`,
+      if (n > d.pciSlots.perKind) {
+        said.warn.push(
+          `${n} ${plural(k, n)} are more than the ${d.pciSlots.perKind} that ${d.short} places on the first PCI bus; the rest go behind bridges, in an order that may not follow the manifest.`,
         );
       }
     }
   }
-  if (d.id === 'gce' && kinds.includes('net')) {
-    sentences.push(
-      'Create the VM with a first- or second-generation machine type such as `e2-small` or `n1-standard-1` and a `VIRTIO_NET` network interface: newer families require gVNIC, which Solo5 cannot drive.',
-    );
-  }
-  if (d.id === 'openstack' && kinds.includes('block')) {
-    sentences.push(
-      'Check the serial console (`openstack console log show`) the first time: if Nova gives the volumes PCI slots out of manifest order, Solo5 attaches the wrong disk or stops.',
-    );
-  }
+  const level: Level = said.fail.length ? 'fail' : said.warn.length ? 'warn' : 'ok';
   if (level === 'ok') {
     const all = devs.length === 1 ? 'it' : 'all of them';
-    sentences.unshift(`The unikernel declares ${describeDevices(devs)}; ${d.short} can attach ${all}.`);
+    said.ok.unshift(`The unikernel declares ${describeDevices(devs)}; ${d.short} can attach ${all}.`);
   }
-  return { level, sentences };
+  return { level, sentences: [...said.fail, ...said.warn, ...said.ok], problems: level === 'ok' ? [] : said[level] };
 }
 
 function capital(s: string): string {
