@@ -48,6 +48,8 @@ function fakeBackend() {
           entry: i.load.entry,
           source: i.load.source,
           solo5Target: i.solo5Target,
+          solo5Manifest: i.solo5Manifest,
+          devices: i.devices,
           notes: i.notes,
         };
       }),

@@ -6,6 +6,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { formatBytes, hex } from '../core/units';
 import { Layout } from './layout';
+import { WhereItRuns } from './where';
 import type { Model } from './model';
 import { BLOB_CAP, blobSaver, canPickFile, downloadSaver, pickFileSaver } from './save';
 
@@ -377,6 +378,7 @@ export function App({ model, demo }: { model: Model; demo: (() => Uint8Array) | 
       <main>
         <KernelPicker model={model} demo={demo} />
         <Options model={model} />
+        <WhereItRuns model={model} />
         <BuildPanel model={model} />
       </main>
       <footer>

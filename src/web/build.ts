@@ -38,6 +38,8 @@ export function inspect(kernel: Uint8Array): KernelSummary {
     entry: info.load.entry,
     source: info.load.source,
     solo5Target: info.solo5Target,
+    solo5Manifest: info.solo5Manifest,
+    devices: info.devices.map((d) => ({ name: d.name, kind: d.kind })),
     notes: [...info.notes],
   };
 }

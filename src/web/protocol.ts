@@ -18,6 +18,9 @@ export interface KernelSummary {
   source: string;
   /** 'virtio', or undefined when the kernel has no Solo5 note. */
   solo5Target?: string;
+  /** Whether the kernel carries a Solo5 manifest, and the devices it declares, in manifest order. */
+  solo5Manifest: boolean;
+  devices: { name: string; kind: 'block' | 'net' }[];
   /** Things worth telling the user that do not stop the build. */
   notes: string[];
 }
