@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { FORMATS } from '../src/core/formats/index';
 import {
   DESTINATIONS,
@@ -174,6 +174,11 @@ describe('formats and destinations', () => {
     const pve = nextSteps({ devices: [storage, service0] }, 'proxmox', { file: 'disk.qcow2' }).map((s) => s.command);
     expect(pve.join('\n')).toContain('--virtio0 local-lvm:1');
     expect(pve.join('\n')).toContain('--net0 virtio,bridge=vmbr0');
+  });
+
+  test('docs/platforms.md has a section or row for every destination', () => {
+    const doc = readFileSync(new URL('../docs/platforms.md', import.meta.url), 'utf8');
+    for (const d of DESTINATIONS) expect(doc, d.name).toContain(d.name.replace(/ \(.*\)$/, ''));
   });
 
   test('shellQuote leaves plain words alone and quotes the rest', () => {
