@@ -22,6 +22,7 @@ import type { Solo5Device } from '../src/core/solo5';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { writePlan } from './helpers/qemu';
+import { runnableQemuArgs } from './helpers/demo-variants';
 import { tempDir, tools } from './helpers/tools';
 
 const storage: Solo5Device = { name: 'storage', kind: 'block' };
@@ -196,15 +197,9 @@ describe.skipIf(!tools('qemu-system-x86_64'))('the QEMU command, run by QEMU', (
     const image = writePlan(t.path('disk.img'), planImage(DEMO_KERNEL, { args: '' }).plan);
     for (const d of devices) if (d.kind === 'block') writeFileSync(t.path(`${d.name}.img`), new Uint8Array(1 << 20));
     const steps = nextSteps({ devices }, 'qemu', { file: image, formatId: 'raw' });
-    const run = steps[steps.length - 1].command.replace(/ \\\n\s*/g, ' ');
+    const run = steps[steps.length - 1].command;
     // the same command, without KVM or tap (root), paused, with the monitor on stdin
-    const args = run
-      .split(' ')
-      .slice(1)
-      .map((a) => (a === 'kvm' ? 'tcg' : a))
-      .map((a) => a.replace(/^tap,id=([^,]+),.*$/, 'user,id=$1'))
-      .map((a) => a.replace(/^file=([^,/][^,]*\.img),/, `file=${t.dir}/$1,`))
-      .filter((a) => a !== '-nographic');
+    const args = runnableQemuArgs(run, t.dir);
     const r = spawnSync(
       'qemu-system-x86_64',
       [...args, '-S', '-display', 'none', '-serial', 'none', '-monitor', 'stdio'],

@@ -30,6 +30,9 @@
 ;   MFT_ALTERNATE  declare them alternately, a net device first (service0,
 ;                storage0, service1, ...), rather than blocks then nets
 ;                (at most 63 devices in all: entry 0 is reserved)
+;   BIND_DEVICES bind the virtio devices on PCI bus 0 to the manifest as Solo5's
+;                virtio target does (slot order, kinds must match, every
+;                declared device attached) and fail the run otherwise
 ;   REBOOT_TEST  on the first boot, fill the bss with 0xA5, leave a mark in
 ;                RAM above the kernel and reset the machine (keyboard
 ;                controller); the second boot then proves that the loader
@@ -374,6 +377,9 @@ start64:
 .seg2_bad:
     call ok_or_fail
 %endif
+%ifdef BIND_DEVICES
+    call bind_devices
+%endif
 
     test r14d, r14d
     jnz .failed
@@ -393,6 +399,115 @@ halt64:
     cli
     hlt
     jmp halt64
+
+%ifdef BIND_DEVICES
+; bind_devices: give the virtio devices on PCI bus 0 to the manifest entries
+; the way Solo5's virtio target does (slot order, function 0; each virtio-net
+; or virtio-blk to the next entry, whose type must match; other virtio
+; devices skipped; every declared device must end up attached), printing one
+; line per device. Each mismatch or missing device counts as a failure.
+; IN: R14D = failures so far.  OUT: R14D updated.  clobbers: RAX, RCX, RDX,
+; RSI, RBX, R8-R13, R15
+PCI_ADDR        equ 0xCF8
+PCI_DATA        equ 0xCFC
+VIRTIO_VENDOR   equ 0x1AF4
+bind_devices:
+    lea rsi, [rel msg_bind]
+    call puts
+    mov r15d, [rel mft_desc + 8]        ; entries, the reserved one included
+    mov r13d, 1                         ; next manifest entry
+    xor r12d, r12d                      ; PCI slot
+.slot:
+    mov eax, r12d
+    shl eax, 11
+    or eax, 0x80000000                  ; enable, bus 0, slot, function 0, register 0
+    mov r8d, eax
+    mov dx, PCI_ADDR
+    out dx, eax
+    mov dx, PCI_DATA
+    in eax, dx
+    cmp ax, VIRTIO_VENDOR
+    jne .next
+    mov eax, r8d
+    or eax, 0x2C                        ; subsystem vendor/id
+    mov dx, PCI_ADDR
+    out dx, eax
+    mov dx, PCI_DATA
+    in eax, dx
+    shr eax, 16                         ; subsystem id: 1 net, 2 block
+    mov r9d, MFT_TYPE_NET
+    lea r10, [rel msg_kind_net]
+    cmp eax, 1
+    je .known
+    mov r9d, MFT_TYPE_BLOCK
+    lea r10, [rel msg_kind_blk]
+    cmp eax, 2
+    je .known
+    jmp .next                           ; another virtio device: skipped
+.known:
+    lea rsi, [rel msg_dev]              ; "demo: virtio-xxx at PCI slot 0x..: "
+    call puts
+    mov rsi, r10
+    call puts
+    lea rsi, [rel msg_at_slot]
+    call puts
+    mov eax, r12d
+    call put_hex32
+    lea rsi, [rel msg_colon]
+    call puts
+    cmp r13d, r15d
+    jb .entry
+    lea rsi, [rel msg_not_in_mft]
+    call puts
+    inc r14d
+    jmp .next
+.entry:
+    imul ebx, r13d, MFT_ENTRY_SIZE
+    lea rax, [rel mft_desc + 12]
+    add rbx, rax                        ; RBX = the entry
+    cmp [rbx + MFT_NAME_SIZE], r9d
+    je .match
+    lea rsi, [rel msg_kinds_differ]
+    call puts
+    mov rsi, rbx
+    call puts
+    lea rsi, [rel msg_tick_nl]
+    call puts
+    inc r14d
+    inc r13d                            ; Solo5 would stop here; we go on to report the rest
+    jmp .next
+.match:
+    lea rsi, [rel msg_attached]
+    call puts
+    mov rsi, rbx
+    call puts
+    lea rsi, [rel msg_tick_nl]
+    call puts
+    inc r13d
+.next:
+    inc r12d
+    cmp r12d, 32
+    jb .slot
+.missing:                               ; declared devices left without one
+    cmp r13d, r15d
+    jae .done
+    imul ebx, r13d, MFT_ENTRY_SIZE
+    lea rax, [rel mft_desc + 12]
+    add rbx, rax
+    lea rsi, [rel msg_missing]
+    call puts
+    mov rsi, rbx
+    call puts
+    lea rsi, [rel msg_missing2]
+    call puts
+    inc r14d
+    inc r13d
+    jmp .missing
+.done:
+    lea rsi, [rel msg_bound]
+    call puts
+    ret
+%endif
 
 ; ok_or_fail: flags from a cmp; ZF=1 prints "ok", else "FAILED" and counts it.
 ok_or_fail:
@@ -513,6 +628,21 @@ msg_ok:         db "ok", 10, 0
 msg_failed:     db "FAILED", 10, 0
 msg_success:    db "demo: SUCCESS, exiting through isa-debug-exit (status 83)", 10, 0
 msg_failure:    db "demo: FAILURE", 10, 0
+%ifdef BIND_DEVICES
+msg_bind:         db "demo: binding virtio devices to the manifest, as Solo5 does", 10, 0
+msg_dev:          db "demo: ", 0
+msg_kind_net:     db "virtio-net", 0
+msg_kind_blk:     db "virtio-blk", 0
+msg_at_slot:      db " at PCI slot ", 0
+msg_colon:        db ": ", 0
+msg_not_in_mft:   db "not in manifest", 10, 0
+msg_kinds_differ: db "FAILED: kinds differ from manifest entry `", 0
+msg_attached:     db "attached as `", 0
+msg_tick_nl:      db "`", 10, 0
+msg_missing:      db "demo: FAILED: declared device `", 0
+msg_missing2:     db "` is not attached", 10, 0
+msg_bound:        db "demo: binding done", 10, 0
+%endif
 
     align 8, db 0
 gdt64:

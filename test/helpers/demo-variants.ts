@@ -42,3 +42,20 @@ export const DEMO_VARIANTS = {
   /** The most a manifest holds: 63 devices (64 entries with the reserved one). */
   full: { file: 'full.virtio', defines: { MFT_BLOCKS: 40, MFT_NETS: 23 }, devices: [...blocks(40), ...nets(23)] },
 } satisfies Record<string, DemoVariant>;
+
+/**
+ * A QEMU command printed by `nextSteps(..., 'qemu', ...)`, made runnable in a
+ * test: TCG instead of KVM, user networking instead of tap (which needs
+ * root), relative `*.img` files taken from `dir`, no -nographic (the caller
+ * adds its own console options).
+ */
+export function runnableQemuArgs(command: string, dir: string): string[] {
+  return command
+    .replace(/ \\\n\s*/g, ' ')
+    .split(' ')
+    .slice(1)
+    .map((a) => (a === 'kvm' ? 'tcg' : a))
+    .map((a) => a.replace(/^tap,id=([^,]+),.*$/, 'user,id=$1'))
+    .map((a) => a.replace(/^file=([^,/][^,]*\.img),/, `file=${dir}/$1,`))
+    .filter((a) => a !== '-nographic');
+}
