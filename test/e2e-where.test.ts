@@ -70,6 +70,13 @@ describe.skipIf(!haveChromium())('where it will run, in the page', () => {
       'GCE has no virtio block devices: storage cannot be attached and the unikernel will abort at start.',
     );
     expect(await verdict().getAttribute('role')).toBe('alert');
+    // the next commands for GCE, with the flags that matter
+    await page.locator('#next-steps summary').click();
+    const steps = await page.locator('#next-steps').innerText();
+    expect(steps).toContain('Next commands for Google Compute Engine');
+    expect(steps).toContain('gcloud compute images create unikernel --source-uri gs://BUCKET/blk.tar.gz');
+    expect(steps).toContain('--machine-type e2-small');
+    expect(steps).toContain('--network-interface=nic-type=VIRTIO_NET,network=default');
     // the device names are shown as code
     expect(await verdict().locator('code', { hasText: 'storage' }).count()).toBeGreaterThan(0);
     await page.getByLabel('Format').selectOption('qcow2');

@@ -5,7 +5,7 @@
  * every sentence comes from src/core (solo5.ts, platforms.ts).
  */
 import { describeDevices } from '../core/solo5';
-import { destinationForFormat, verdict, type Level } from '../core/platforms';
+import { destinationForFormat, nextSteps, verdict, type Level } from '../core/platforms';
 import type { Model } from './model';
 
 /** Text from the core, where `backquoted` parts are code. */
@@ -29,6 +29,7 @@ export function WhereItRuns({ model }: { model: Model }) {
     ? `The unikernel declares ${describeDevices(info.devices)}.`
     : 'The kernel has no Solo5 manifest, so it declares no devices.';
   const v = dest ? verdict(info, dest) : null;
+  const steps = dest ? nextSteps(info, dest, { file: model.fileName.value, formatId: fmt.id }) : [];
   return (
     <section aria-labelledby="where-h" id="where">
       <h2 id="where-h">Where it will run</h2>
@@ -55,6 +56,21 @@ export function WhereItRuns({ model }: { model: Model }) {
             ))}
           </ul>
         </div>
+      ) : null}
+      {dest && steps.length ? (
+        <details id="next-steps">
+          <summary>Next commands for {dest.name}</summary>
+          <ol>
+            {steps.map((step) => (
+              <li key={step.command}>
+                <Prose text={step.what} />
+                <pre>
+                  <code>{step.command}</code>
+                </pre>
+              </li>
+            ))}
+          </ol>
+        </details>
       ) : null}
     </section>
   );
