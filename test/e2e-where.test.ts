@@ -76,6 +76,7 @@ describe.skipIf(!haveChromium())('where it will run, in the page', () => {
     expect(steps).toContain('Next commands for Google Compute Engine');
     expect(steps).toContain('gcloud compute images create unikernel --source-uri gs://BUCKET/blk.tar.gz');
     expect(steps).toContain('--machine-type e2-small');
+    expect(steps).toContain('Good to know about Google Compute Engine:');
     expect(steps).toContain('--network-interface=nic-type=VIRTIO_NET,network=default');
     // the device names are shown as code
     expect(await verdict().locator('code', { hasText: 'storage' }).count()).toBeGreaterThan(0);

@@ -423,10 +423,10 @@ function deviceId(dev: Solo5Device, i: number): string {
 }
 
 /** First PCI slot for the declared devices: well clear of QEMU's own (host bridge, ISA/IDE, VGA, default NIC). */
-const FIRST_SLOT = 0x10;
+export const FIRST_PCI_SLOT = 0x10;
 
 function slot(i: number): string {
-  return `0x${(FIRST_SLOT + i).toString(16)}`;
+  return `0x${(FIRST_PCI_SLOT + i).toString(16)}`;
 }
 
 /**

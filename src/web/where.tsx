@@ -70,6 +70,14 @@ export function WhereItRuns({ model }: { model: Model }) {
               </li>
             ))}
           </ol>
+          <p>Good to know about {dest.name}:</p>
+          <ul id="traps">
+            {dest.traps.map((t) => (
+              <li key={t}>
+                <Prose text={t} />
+              </li>
+            ))}
+          </ul>
         </details>
       ) : null}
     </section>
