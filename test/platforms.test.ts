@@ -45,7 +45,7 @@ const EXPECTED: Record<DestinationId, Record<string, Level>> = {
   libvirt: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'ok' },
   proxmox: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'fail' },
   openstack: { none: 'ok', block: 'warn', net: 'ok', 'block, net': 'warn', 'net, block': 'warn' },
-  gce: { none: 'ok', block: 'fail', net: 'ok', 'block, net': 'fail', 'net, block': 'fail' },
+  gce: { none: 'warn', block: 'fail', net: 'ok', 'block, net': 'fail', 'net, block': 'fail' },
   virtualbox: { none: 'ok', block: 'fail', net: 'warn', 'block, net': 'fail', 'net, block': 'fail' },
   vmware: { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
   azure: { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
@@ -67,7 +67,7 @@ describe('verdicts for every destination', () => {
         // every declared device is named, and a failure says what to do
         for (const dev of devices) expect(v.sentences.join(' ')).toContain(`\`${dev.name}\``);
         if (v.level === 'fail') expect(v.sentences.join(' ')).toMatch(/Build it without|Declare block devices first/);
-        if (devices.length === 0) expect(v.sentences.join(' ')).toContain('declares no devices');
+        if (devices.length === 0) expect(v.sentences.join(' ')).toMatch(/declares no (devices|network device)/);
       });
     }
   }
@@ -77,7 +77,10 @@ describe('verdicts for every destination', () => {
       'GCE has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
       'GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).',
     ];
-    expect(verdict({ devices: [storage] }, 'gce')).toEqual({ level: 'fail', sentences: why, problems: why });
+    const v = verdict({ devices: [storage] }, 'gce');
+    expect(v.level).toBe('fail');
+    expect(v.problems).toEqual(why);
+    expect(v.sentences.slice(0, 2)).toEqual(why);
     // with a network device too: the failure first, and only it among the problems
     const both = verdict({ devices: [service0, storage] }, 'gce');
     expect(both.sentences.slice(0, 2)).toEqual(why);
@@ -100,6 +103,19 @@ describe('verdicts for every destination', () => {
     expect(many.problems).toEqual([
       '7 block devices are more than the 6 that Proxmox places on the first PCI bus; the rest go behind bridges, in an order that may not follow the manifest.',
     ]);
+  });
+
+  test('GCE and a kernel without a network device: a warning about the network card it did not declare', () => {
+    for (const devices of [[], [storage]]) {
+      const v = verdict({ devices, solo5Manifest: true }, 'gce');
+      expect(v.sentences.join(' ')).toContain('a unikernel that declares no network device may abort there');
+    }
+    const none = verdict({ devices: [], solo5Manifest: true }, 'gce');
+    expect(none.level).toBe('warn');
+    expect(none.problems).toEqual([expect.stringMatching(/^Every GCE VM has a network card/)]);
+    expect(verdict({ devices: [service0], solo5Manifest: true }, 'gce').sentences.join(' ')).not.toContain(
+      'Every GCE VM',
+    );
   });
 
   test('a network device on GCE: second-generation machine types, VIRTIO_NET', () => {

@@ -40,7 +40,7 @@ export const ERRORS = {
   MFT_RESERVED_ENTRY: 'the Solo5 manifest entry 0 is not the reserved entry, or a later one is',
   MFT_BAD_TYPE: 'a Solo5 manifest entry has a device type other than block (1) or net (2)',
   MFT_NAME_UNTERMINATED: 'a Solo5 manifest entry name has no NUL within its 68 bytes',
-  MFT_BAD_NAME: 'a Solo5 manifest device name is empty, not printable ASCII, or repeated',
+  MFT_BAD_NAME: 'a Solo5 manifest device name is empty, not letters and digits, or repeated',
   LOAD_BELOW_1MIB: 'the kernel loads below 1 MiB, over the BIOS and the loader',
   LOAD_ABOVE_4GIB: 'the kernel reaches above 4 GiB, out of a 32-bit loader’s reach',
   LOAD_ENTRY_OUTSIDE: 'the entry point is not inside the bytes loaded from the file',

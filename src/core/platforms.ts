@@ -54,6 +54,12 @@ export interface Destination {
    * before all network cards, `perKind` of each on the first bus.
    */
   pciSlots?: { perKind: number };
+  /**
+   * When every VM gets a virtio network card whether the unikernel declares
+   * one or not: the sentence saying so (Solo5 stops at a virtio device its
+   * manifest does not declare).
+   */
+  alwaysVirtioNet?: string;
 }
 
 export const DESTINATIONS: readonly Destination[] = [
@@ -162,8 +168,11 @@ export const DESTINATIONS: readonly Destination[] = [
       advice:
         'Create the VM with a first- or second-generation machine type such as `e2-small` or `n1-standard-1` and a `VIRTIO_NET` network interface: newer families require gVNIC, which Solo5 cannot drive.',
     },
+    alwaysVirtioNet:
+      'Every GCE VM has a network card, and on first- and second-generation machine types it is virtio-net; Solo5 gives each virtio device it finds to the next manifest entry and stops at one its manifest does not declare, so a unikernel that declares no network device may abort there. Declare a network device (and use it or not), and check the serial console after the first start.',
     traps: [
       'Choose a first- or second-generation machine type such as `e2-small` or `n1-standard-1`: newer families require gVNIC, which Solo5 cannot drive.',
+      'Every VM has a network card (virtio-net on those machine types): a unikernel that declares no network device meets a device it did not declare.',
       'The raw disk inside the tar must be a whole number of GiB.',
     ],
   },
@@ -336,23 +345,28 @@ function alternatives(kinds: readonly DeviceKind[]): string {
  * Will this kernel run there? `fail`: it will abort at start (a declared
  * device cannot be attached); `warn`: it runs only with a setting that is not
  * the default, or with care; `ok`: it runs as the next commands set it up.
- * A kernel that declares no devices is `ok` everywhere.
+ * A kernel that declares no devices is `ok` everywhere but where every VM gets
+ * a virtio network card it did not declare (GCE: `warn`, which the CLI does not print).
  */
 export function verdict(kernel: KernelDevices, dest: Destination | DestinationId): Verdict {
   const d = destination(dest);
   const devs = kernel.devices;
-  if (devs.length === 0) {
-    return {
-      level: 'ok',
-      sentences: [
-        kernel.solo5Manifest === false
-          ? `The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on ${d.short} as a plain Multiboot kernel.`
-          : `The unikernel declares no devices, so ${d.short} needs to attach nothing: it boots and runs there.`,
-      ],
-      problems: [],
-    };
-  }
   const said: Record<Level, string[]> = { fail: [], warn: [], ok: [] };
+  const undeclaredNet = kernel.solo5Manifest !== false && d.alwaysVirtioNet && !devs.some((x) => x.kind === 'net');
+  if (undeclaredNet) said.warn.push(d.alwaysVirtioNet!);
+  if (devs.length === 0) {
+    if (kernel.solo5Manifest === false) {
+      said.ok.push(
+        `The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on ${d.short} as a plain Multiboot kernel.`,
+      );
+    } else if (!undeclaredNet) {
+      said.ok.push(
+        `The unikernel declares no devices, so ${d.short} needs to attach nothing: it boots and runs there.`,
+      );
+    }
+    const level: Level = said.warn.length ? 'warn' : 'ok';
+    return { level, sentences: [...said.warn, ...said.ok], problems: said.warn };
+  }
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
   for (const k of kinds) {
     const of = devs.filter((x) => x.kind === k);

@@ -228,19 +228,26 @@ export function parseManifest(desc: Uint8Array, what = 'kernel'): Solo5Device[] 
   return devices;
 }
 
-/** Device names are shown on terminals and pages: printable ASCII only, never empty. */
+/**
+ * Device names are letters and digits only, 1 to 67 of them (Solo5's rule for
+ * manifests, issue #372); they are also shown on terminals and pages.
+ */
 function checkName(bytes: Uint8Array, i: number, where: string): string {
   if (bytes.length === 0) {
     fail('MFT_BAD_NAME', `${where}: entry ${i} has an empty name; every device needs one. ${DAMAGED}`);
   }
-  const bad = bytes.findIndex((c) => c < 0x21 || c > 0x7e);
+  const bad = bytes.findIndex((c) => !isAlnum(c));
   if (bad >= 0) {
     fail(
       'MFT_BAD_NAME',
-      `${where}: entry ${i}'s name has byte ${hex(bytes[bad])} at position ${bad}; names are printable ASCII without spaces. ${DAMAGED}`,
+      `${where}: entry ${i}'s name has byte ${hex(bytes[bad])} at position ${bad}; names are letters and digits only (A-Z, a-z, 0-9). ${DAMAGED}`,
     );
   }
   return String.fromCharCode(...bytes);
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 }
 
 /**
@@ -256,7 +263,7 @@ export function encodeManifest(devices: readonly Solo5Device[]): Uint8Array {
   u32le(d, MFT.FIRST_ENTRY + MFT.TYPE, MFT_TYPE.RESERVED_FIRST);
   devices.forEach((dev, i) => {
     const at = MFT.FIRST_ENTRY + (i + 1) * MFT.ENTRY_SIZE;
-    if (dev.name.length >= MFT.NAME_SIZE || !/^[\x21-\x7e]+$/.test(dev.name)) {
+    if (dev.name.length >= MFT.NAME_SIZE || !/^[A-Za-z0-9]+$/.test(dev.name)) {
       throw new Error(`internal: device name ${JSON.stringify(dev.name)} does not fit a manifest`);
     }
     for (let k = 0; k < dev.name.length; k++) d[at + MFT.NAME + k] = dev.name.charCodeAt(k);
