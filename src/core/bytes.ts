@@ -129,3 +129,20 @@ export function deriveBytes(count: number, salt: string, ...parts: (number | str
   for (let i = 0; i < count; i += 4) u32le(out, i, derive32(`${salt}#${i}`, ...parts));
   return out.slice(0, count);
 }
+
+export function rd16be(b: Uint8Array, off: number): number {
+  return (b[off] << 8) | b[off + 1];
+}
+export function rd32be(b: Uint8Array, off: number): number {
+  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+}
+/** Read 8 big-endian bytes; exact below 2^53, rounded above (callers compare against file sizes). */
+export function rd64be(b: Uint8Array, off: number): number {
+  return rd32be(b, off) * 0x1_0000_0000 + rd32be(b, off + 4);
+}
+/** Latin-1 text of bytes [off, off + len), stopping at the first NUL: for magic strings and names in headers. */
+export function latin1(b: Uint8Array, off: number, len: number): string {
+  let s = '';
+  for (let i = off; i < Math.min(b.length, off + len) && b[i] !== 0; i++) s += String.fromCharCode(b[i]);
+  return s;
+}

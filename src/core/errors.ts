@@ -65,6 +65,19 @@ export const ERRORS = {
   FAT_FILE_TOO_BIG: 'a file is 4 GiB or larger, more than FAT can hold',
   BAD_TIMESTAMP: 'the timestamp is not a time',
 
+  // Reading an image back (src/core/disk, the decoders beside each format's writer).
+  IMAGE_EMPTY: 'the image file has no bytes',
+  IMAGE_UNSUPPORTED: 'a container, version or feature this reader does not handle (VHDX, QED, zstd clusters...)',
+  IMAGE_BACKING_FILE: 'the image only holds changes against another file (backing file, parent, differencing disk)',
+  IMAGE_ENCRYPTED: 'the image is encrypted',
+  IMAGE_EXTENT_FILES: 'a VMDK descriptor whose data lives in other files',
+  IMAGE_TRUNCATED: 'the image ends before a structure or data its own tables point to',
+  IMAGE_CORRUPT: 'a header or table field of the image has an impossible value',
+  IMAGE_CHECKSUM: 'a header checksum of the image does not match its bytes',
+  IMAGE_TOO_LARGE: 'the image holds more than this reader keeps in memory or can address',
+  IMAGE_NOT_FOUND: 'the image path does not exist',
+  IMAGE_READ_ERROR: 'the image file could not be read (a directory, no permission, I/O error, changed while read)',
+
   // Running a build.
   ABORTED: 'the build was cancelled or interrupted before it finished',
   DOWNLOAD_CANCELLED: 'the browser’s download was cancelled',

@@ -1,0 +1,119 @@
+/**
+ * What every image decoder shares: exact reads from the source with a clear
+ * error when the file ends early, and `blockDisk()`, a DiskImage over a
+ * container that maps fixed-size blocks of the disk (qcow2 clusters, VHD and
+ * VDI blocks, VMDK grains) to places in the file. Memory: the decoder's own
+ * tables plus one decoded (decompressed) block.
+ */
+import { fail } from '../errors';
+import { formatBytes, hex } from '../units';
+import type { ByteSource, DiskExtent, DiskImage } from './types';
+
+/**
+ * Bytes [offset, offset + length) of the source, all of them: a file that
+ * ends earlier is truncated (IMAGE_TRUNCATED names `what` and where).
+ */
+export async function readExact(source: ByteSource, offset: number, length: number, what: string): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > source.size) {
+    fail(
+      'IMAGE_TRUNCATED',
+      `${what} at offset ${hex(offset)} (${formatBytes(length)}) ends past the end of the file (${formatBytes(source.size)}, ${source.size} bytes): the file is truncated or damaged; copy or download it again.`,
+    );
+  }
+  const b = await source.read(offset, length);
+  if (b.length < length) {
+    fail(
+      'IMAGE_READ_ERROR',
+      `${what}: reading ${length} bytes at offset ${hex(offset)} returned only ${b.length}: the file changed or shrank while it was being read; open it again.`,
+    );
+  }
+  return b;
+}
+
+/** Where a block of the disk is. */
+export type BlockLoc =
+  /** Not stored (unallocated, or marked as zeros): reads as zeros. */
+  | { kind: 'zero' }
+  /** Stored as it is at this file offset. */
+  | { kind: 'data'; offset: number }
+  /** Stored transformed (compressed): `decode` gives the whole block, once (it is cached). */
+  | { kind: 'decoded'; decode: () => Promise<Uint8Array> };
+
+export interface BlockTable {
+  /** Bytes per block (a power of two; the last block may extend past the disk's end). */
+  blockSize: number;
+  /** Where block `index` is; reads tables as needed. */
+  locate(index: number): Promise<BlockLoc>;
+  /**
+   * Allocated and unallocated runs from the container's tables, in order,
+   * covering [0, size) (adjacent runs of the same kind are merged by blockDisk).
+   */
+  runs(): AsyncIterable<DiskExtent>;
+}
+
+/** Merge adjacent runs of the same kind, clip to [0, size), and check they cover it in order. */
+export async function* mergeRuns(runs: AsyncIterable<DiskExtent>, size: number): AsyncGenerator<DiskExtent> {
+  let cur: DiskExtent | undefined;
+  let pos = 0;
+  for await (const r of runs) {
+    if (r.offset !== pos) throw new Error(`internal: extent at ${r.offset}, expected ${pos}`);
+    pos = r.offset + r.length;
+    const length = Math.min(r.length, size - r.offset);
+    if (length <= 0) continue;
+    if (cur && cur.allocated === r.allocated) cur.length += length;
+    else {
+      if (cur) yield cur;
+      cur = { offset: r.offset, length, allocated: r.allocated };
+    }
+    if (pos >= size) break;
+  }
+  if (pos < size) throw new Error(`internal: extents end at ${pos}, before the disk size ${size}`);
+  if (cur) yield cur;
+}
+
+/** Clip a read request to the disk, as ByteSource.read clips to the file. */
+export function clipRead(size: number, offset: number, length: number): number {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new Error(`internal: disk read at ${offset} of ${length} bytes`);
+  }
+  return Math.max(0, Math.min(length, size - offset));
+}
+
+/** A DiskImage over a block table. */
+export function blockDisk(formatId: string, size: number, source: ByteSource, table: BlockTable): DiskImage {
+  const bs = table.blockSize;
+  let cachedIndex = -1;
+  let cached: Uint8Array | undefined;
+  return {
+    formatId,
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      const n = clipRead(size, offset, length);
+      const out = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const pos = offset + done;
+        const index = Math.floor(pos / bs);
+        const inBlock = pos - index * bs;
+        const take = Math.min(n - done, bs - inBlock);
+        const loc = await table.locate(index);
+        if (loc.kind === 'data') {
+          const b = await readExact(source, loc.offset + inBlock, take, `${formatId}: block ${index} of the disk`);
+          out.set(b, done);
+        } else if (loc.kind === 'decoded') {
+          if (cachedIndex !== index || !cached) {
+            cached = undefined;
+            cached = await loc.decode();
+            cachedIndex = index;
+          }
+          out.set(cached.subarray(inBlock, inBlock + take), done);
+        }
+        done += take;
+      }
+      return out;
+    },
+    extents(): AsyncIterable<DiskExtent> {
+      return mergeRuns(table.runs(), size);
+    },
+  };
+}
