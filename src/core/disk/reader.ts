@@ -5,7 +5,8 @@
  * VDI blocks, VMDK grains) to places in the file. Memory: the decoder's own
  * tables plus one decoded (decompressed) block.
  */
-import { fail } from '../errors';
+import { inflateSync } from 'fflate';
+import { fail, isImageError } from '../errors';
 import { formatBytes, hex } from '../units';
 import type { ByteSource, DiskExtent, DiskImage } from './types';
 
@@ -116,4 +117,29 @@ export function blockDisk(formatId: string, size: number, source: ByteSource, ta
       return mergeRuns(table.runs(), size);
     },
   };
+}
+
+/**
+ * Raw deflate data (no zlib or gzip wrapper) of one block, which must fill
+ * it: qcow2 compressed clusters, VMDK grains (after their 2-byte zlib
+ * header). The output buffer is fixed, so hostile data cannot make it grow.
+ */
+export function inflateBlock(z: Uint8Array, size: number, what: string): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = inflateSync(z, { out: new Uint8Array(size) });
+  } catch (e) {
+    if (isImageError(e)) throw e;
+    fail(
+      'IMAGE_CORRUPT',
+      `${what}: the compressed data does not decompress (${(e as Error).message}): the image is damaged.`,
+    );
+  }
+  if (out.length !== size) {
+    fail(
+      'IMAGE_CORRUPT',
+      `${what}: the compressed data decompresses to ${out.length} bytes, not the block size ${size}: the image is damaged.`,
+    );
+  }
+  return out;
 }

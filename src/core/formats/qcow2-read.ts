@@ -8,10 +8,9 @@
  * Memory: the L1 table (at most 32 MiB, QEMU's limit), a few L2 tables and
  * one decompressed cluster.
  */
-import { inflateSync } from 'fflate';
 import { latin1, rd32be, rd64be } from '../bytes';
-import { fail, isImageError } from '../errors';
-import { blockDisk, readExact, type BlockLoc } from '../disk/reader';
+import { fail } from '../errors';
+import { blockDisk, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { QCOW2, qcow2Format } from './qcow2';
@@ -197,7 +196,7 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
           );
         }
         const z = await readExact(source, offset, length, `qcow2: compressed cluster ${index}`);
-        return inflateCluster(z, cluster, `qcow2: compressed cluster ${index} at ${hex(offset)}`);
+        return inflateBlock(z, cluster, `qcow2: compressed cluster ${index} at ${hex(offset)}`);
       },
     };
   }
@@ -248,25 +247,4 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
   }
 
   return blockDisk(ID, size, source, { blockSize: cluster, locate, runs });
-}
-
-/** Raw deflate (no zlib header) of one cluster, which must fill it exactly. */
-export function inflateCluster(z: Uint8Array, size: number, what: string): Uint8Array {
-  let out: Uint8Array;
-  try {
-    out = inflateSync(z, { out: new Uint8Array(size) });
-  } catch (e) {
-    if (isImageError(e)) throw e;
-    fail(
-      'IMAGE_CORRUPT',
-      `${what}: the compressed data does not decompress (${(e as Error).message}): the image is damaged.`,
-    );
-  }
-  if (out.length !== size) {
-    fail(
-      'IMAGE_CORRUPT',
-      `${what}: the compressed data decompresses to ${out.length} bytes, not the cluster size ${size}: the image is damaged.`,
-    );
-  }
-  return out;
 }
