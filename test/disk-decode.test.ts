@@ -1,0 +1,326 @@
+/**
+ * The image decoders (src/core/disk, src/core/formats/*-read.ts): every
+ * format we write decodes to the plan's bytes; images made by other tools
+ * (qemu-img convert, GNU tar + gzip) decode to the raw disk they were made
+ * from, with the holes their own tables say (checked against `qemu-img map`);
+ * what cannot be read gets one coded error.
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { planImage } from '../src/core/image';
+import { FORMATS } from '../src/core/formats/index';
+import { gceFormat } from '../src/core/formats/gce';
+import { qcow2Format } from '../src/core/formats/qcow2';
+import { vhdDynamicFormat, vhdFormat, VHD, vhdChecksum } from '../src/core/formats/vhd';
+import { vmdkFormat, vmdkSparseFormat } from '../src/core/formats/vmdk';
+import { vdiFormat, VDI } from '../src/core/formats/vdi';
+import { rawFormat } from '../src/core/formats/raw';
+import { detectContainer, openDisk } from '../src/core/disk/open';
+import { isImageError, type ErrorCode } from '../src/core/errors';
+import type { ImagePlan } from '../src/core/plan';
+import { blobSource } from '../src/web/source';
+import { fdSource } from '../src/cli/source';
+import { GiB, MiB, OPTS, qemuInfo, qemuMapData, syntheticPlan, writeFormat, writeRaw } from './helpers/containers';
+import { run, runAll, tempDir, tools } from './helpers/tools';
+import {
+  allExtents,
+  expectHolesZero,
+  expectSameDisk,
+  mergeRanges,
+  planReference,
+  sourceReference,
+  withFile,
+} from './helpers/disk-read';
+
+const ARGS = '--ipv4=10.0.0.2/24 hello';
+
+/** The plans: the demo kernel's real image, and the synthetic one that crosses every table boundary. */
+function plans(): { name: string; plan: ImagePlan }[] {
+  return [
+    { name: 'demo 64 MiB', plan: planImage(DEMO_KERNEL, { size: 64 * MiB, args: ARGS }).plan },
+    { name: 'synthetic 48 MiB', plan: syntheticPlan(48 * MiB) },
+  ];
+}
+
+/** Decode a file and check it against a reference; returns the extents. */
+async function decodeFile(path: string, ref: Parameters<typeof expectSameDisk>[1], label: string, formatId: string) {
+  return withFile(path, async (src) => {
+    const disk = await openDisk(src);
+    expect(disk.formatId, label).toBe(formatId);
+    await expectSameDisk(disk, ref, label);
+    const extents = await allExtents(disk);
+    await expectHolesZero(extents, ref, label);
+    // Bounded memory: no single read of the file is larger than two blocks (a compressed grain and its marker).
+    expect(src.stats.largest, `${label}: largest read`).toBeLessThanOrEqual(2 * MiB + 4096);
+    return { disk, extents };
+  });
+}
+
+/** Our allocated extents equal qemu-img map's data ranges (merged), for formats qemu reads. */
+function expectSameMap(
+  extents: { offset: number; length: number; allocated: boolean }[],
+  path: string,
+  fmt: string,
+  size: number,
+) {
+  const ours = mergeRanges(extents.filter((e) => e.allocated).map((e) => ({ start: e.offset, length: e.length })));
+  const theirs = mergeRanges(qemuMapData(path, fmt))
+    .map((r) => ({ start: r.start, length: Math.min(r.length, size - r.start) }))
+    .filter((r) => r.length > 0);
+  expect(ours, `${path}: allocated extents vs qemu-img map`).toEqual(theirs);
+}
+
+describe('our writers decode back to the plan', () => {
+  const t = tempDir('ukd-dec-');
+  afterAll(() => t.cleanup());
+  for (const { name, plan } of plans()) {
+    for (const format of FORMATS) {
+      if (format.id === gceFormat.id) continue; // whole GiB only: below
+      it(`${format.id}, ${name}`, async () => {
+        const path = t.path(`ours-${format.id}${format.extension}`);
+        writeFormat(format, plan, path);
+        const { extents } = await decodeFile(path, planReference(plan), `${format.id} ${name}`, format.id);
+        if (format.id !== rawFormat.id && format.id !== vhdFormat.id) {
+          // Sparse containers: something is unallocated.
+          expect(extents.some((e) => !e.allocated)).toBe(true);
+        }
+      });
+    }
+  }
+  it('tar (GCE), demo kernel, 1 GiB: read front to back, holes from the sparse map', async () => {
+    const plan = planImage(DEMO_KERNEL, { size: GiB, args: ARGS }).plan;
+    const path = t.path('ours.tar.gz');
+    writeFormat(gceFormat, plan, path);
+    const { extents } = await decodeFile(path, planReference(plan), 'tar 1 GiB', gceFormat.id);
+    const allocated = extents.filter((e) => e.allocated).reduce((n, e) => n + e.length, 0);
+    expect(allocated).toBeGreaterThan(DEMO_KERNEL.length);
+    expect(allocated).toBeLessThan(4 * MiB);
+  });
+  it('a Blob source (the page) reads the same as a file descriptor (the CLI)', async () => {
+    const plan = syntheticPlan(48 * MiB);
+    const path = t.path('blob.qcow2');
+    writeFormat(qcow2Format, plan, path);
+    const disk = await openDisk(blobSource(new Blob([readFileSync(path)])));
+    await expectSameDisk(disk, planReference(plan), 'qcow2 via Blob');
+  });
+});
+
+describe.skipIf(!tools('qemu-img', 'tar', 'gzip'))('images made by other tools decode to the raw disk', () => {
+  const t = tempDir('ukd-dec-q-');
+  afterAll(() => t.cleanup());
+  const CONVERSIONS: { name: string; args: string[]; qemuFmt: string; id: string; ext: string }[] = [
+    { name: 'qcow2', args: ['-O', 'qcow2'], qemuFmt: 'qcow2', id: qcow2Format.id, ext: 'qcow2' },
+    { name: 'qcow2 -c (compressed)', args: ['-c', '-O', 'qcow2'], qemuFmt: 'qcow2', id: qcow2Format.id, ext: 'qcow2' },
+    {
+      name: 'qcow2 compat=0.10 (v2)',
+      args: ['-O', 'qcow2', '-o', 'compat=0.10'],
+      qemuFmt: 'qcow2',
+      id: qcow2Format.id,
+      ext: 'qcow2',
+    },
+    {
+      name: 'qcow2 -c, 4 KiB clusters',
+      args: ['-c', '-O', 'qcow2', '-o', 'cluster_size=4096'],
+      qemuFmt: 'qcow2',
+      id: qcow2Format.id,
+      ext: 'qcow2',
+    },
+    { name: 'vpc fixed', args: ['-O', 'vpc', '-o', 'subformat=fixed'], qemuFmt: 'vpc', id: vhdFormat.id, ext: 'vhd' },
+    { name: 'vpc dynamic', args: ['-O', 'vpc'], qemuFmt: 'vpc', id: vhdDynamicFormat.id, ext: 'vhd' },
+    {
+      name: 'vpc dynamic force_size',
+      args: ['-O', 'vpc', '-o', 'force_size=on'],
+      qemuFmt: 'vpc',
+      id: vhdDynamicFormat.id,
+      ext: 'vhd',
+    },
+    {
+      name: 'vmdk monolithicSparse',
+      args: ['-O', 'vmdk', '-o', 'subformat=monolithicSparse'],
+      qemuFmt: 'vmdk',
+      id: vmdkSparseFormat.id,
+      ext: 'vmdk',
+    },
+    {
+      name: 'vmdk streamOptimized',
+      args: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'],
+      qemuFmt: 'vmdk',
+      id: vmdkFormat.id,
+      ext: 'vmdk',
+    },
+    { name: 'vdi', args: ['-O', 'vdi'], qemuFmt: 'vdi', id: vdiFormat.id, ext: 'vdi' },
+    { name: 'vdi static', args: ['-O', 'vdi', '-o', 'static=on'], qemuFmt: 'vdi', id: vdiFormat.id, ext: 'vdi' },
+  ];
+  for (const { name: planName, plan } of plans()) {
+    const raw = () => t.path(`${planName.replace(/\W/g, '_')}.raw`);
+    beforeAll(() => writeRaw(plan, raw()));
+    for (const c of CONVERSIONS) {
+      it(`qemu-img convert ${c.name}, ${planName}`, async () => {
+        const out = t.path(`q-${c.name.replace(/\W/g, '_')}.${c.ext}`);
+        run('qemu-img', ['convert', '-f', 'raw', ...c.args, raw(), out]);
+        await withFile(raw(), async (rawSrc) => {
+          const { disk, extents } = await decodeFile(out, sourceReference(rawSrc), `${c.name} ${planName}`, c.id);
+          if (c.qemuFmt !== 'vpc' || c.name.includes('dynamic')) {
+            expect(disk.size).toBe(qemuInfo(out, c.qemuFmt)['virtual-size']);
+          }
+          expectSameMap(extents, out, c.qemuFmt, disk.size);
+        });
+      });
+    }
+    for (const tarFormat of ['gnu', 'oldgnu', 'posix']) {
+      it(`GNU tar --format=${tarFormat} --sparse | gzip of disk.raw, ${planName}`, async () => {
+        const dir = t.path(`tar-${tarFormat}`);
+        run('mkdir', ['-p', dir]);
+        run('cp', ['--sparse=always', raw(), `${dir}/disk.raw`]);
+        run('tar', [`--format=${tarFormat}`, '--sparse', '-cf', `${dir}.tar`, '-C', dir, 'disk.raw']);
+        run('gzip', ['-f', `${dir}.tar`]);
+        await withFile(raw(), (rawSrc) =>
+          decodeFile(`${dir}.tar.gz`, sourceReference(rawSrc), `tar ${tarFormat}`, gceFormat.id),
+        );
+      });
+    }
+  }
+});
+
+async function expectCode(path: string, code: ErrorCode, words?: RegExp): Promise<void> {
+  const err = await withFile(path, async (src) => {
+    try {
+      const d = await openDisk(src);
+      for await (const e of d.extents()) if (e.allocated) await d.read(e.offset, Math.min(e.length, MiB));
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  });
+  expect(isImageError(err), `${path}: ${String(err)}`).toBe(true);
+  expect((err as { code: string }).code, (err as Error).message).toBe(code);
+  if (words) expect((err as Error).message).toMatch(words);
+}
+
+describe('what cannot be read gets one clear coded error', () => {
+  const t = tempDir('ukd-dec-e-');
+  afterAll(() => t.cleanup());
+  const plan = syntheticPlan(48 * MiB);
+  const write = (format: (typeof FORMATS)[number], name: string) => writeFormat(format, plan, t.path(name), OPTS).path;
+
+  it('an empty file, a kernel instead of an image, an xz file', async () => {
+    writeFileSync(t.path('empty'), '');
+    await expectCode(t.path('empty'), 'IMAGE_EMPTY');
+    writeFileSync(t.path('kernel'), DEMO_KERNEL);
+    await expectCode(t.path('kernel'), 'IMAGE_UNSUPPORTED', /ELF/);
+    writeFileSync(t.path('x.xz'), Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0));
+    await expectCode(t.path('x.xz'), 'IMAGE_UNSUPPORTED', /xz/);
+  });
+  it('truncated containers', async () => {
+    for (const [format, cut] of [
+      [qcow2Format, 0.5],
+      [vhdDynamicFormat, 0.5],
+      [vmdkFormat, 0.7],
+      [vmdkSparseFormat, 0.6],
+      [vdiFormat, 0.6],
+    ] as const) {
+      const p = write(format, `cut-${format.id}`);
+      truncateSync(p, Math.floor((statSync(p).size * cut) / 512) * 512);
+      await expectCode(p, 'IMAGE_TRUNCATED');
+    }
+    const plan1g = planImage(DEMO_KERNEL, { size: GiB }).plan;
+    const gz = writeFormat(gceFormat, plan1g, t.path('cut.tar.gz')).path;
+    truncateSync(gz, Math.floor(statSync(gz).size / 2));
+    await expectCode(gz, 'IMAGE_TRUNCATED');
+  });
+  it('a damaged VHD footer checksum, a VDI or VHD differencing image', async () => {
+    const vhd = write(vhdDynamicFormat, 'bad.vhd');
+    const b = readFileSync(vhd);
+    b[b.length - VHD.FOOTER_SIZE + VHD.FOOTER.timestamp] ^= 1;
+    b[VHD.FOOTER.timestamp] ^= 1;
+    writeFileSync(vhd, b);
+    await expectCode(vhd, 'IMAGE_CHECKSUM');
+    const diff = write(vhdDynamicFormat, 'diff.vhd');
+    const d = readFileSync(diff);
+    for (const at of [0, d.length - VHD.FOOTER_SIZE]) {
+      d.writeUInt32BE(4, at + VHD.FOOTER.diskType);
+      d.writeUInt32BE(vhdChecksum(d.subarray(at, at + VHD.FOOTER_SIZE), VHD.FOOTER.checksum), at + VHD.FOOTER.checksum);
+    }
+    writeFileSync(diff, d);
+    await expectCode(diff, 'IMAGE_BACKING_FILE', /differencing/);
+    const vdi = write(vdiFormat, 'diff.vdi');
+    const v = readFileSync(vdi);
+    v.writeUInt32LE(4, VDI.OFF.imageType);
+    writeFileSync(vdi, v);
+    await expectCode(vdi, 'IMAGE_BACKING_FILE', /differencing/);
+  });
+  describe.skipIf(!tools('qemu-img'))('made by qemu-img', () => {
+    it('a qcow2 with a backing file names it', async () => {
+      const base = write(qcow2Format, 'base.qcow2');
+      const top = t.path('top.qcow2');
+      run('qemu-img', ['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top]);
+      await expectCode(top, 'IMAGE_BACKING_FILE', /base\.qcow2/);
+    });
+    it('an encrypted (LUKS) qcow2', async () => {
+      const p = t.path('enc.qcow2');
+      const r = runAll('qemu-img', [
+        'create',
+        '--object',
+        'secret,id=sec0,data=password',
+        '-f',
+        'qcow2',
+        '-o',
+        'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10',
+        p,
+        '1M',
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      await expectCode(p, 'IMAGE_ENCRYPTED');
+    });
+    it('VMDK descriptors whose data is in other files', async () => {
+      const raw = t.path('d.raw');
+      writeRaw(plan, raw);
+      run('qemu-img', [
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'vmdk',
+        '-o',
+        'subformat=monolithicFlat',
+        raw,
+        t.path('flat.vmdk'),
+      ]);
+      await expectCode(t.path('flat.vmdk'), 'IMAGE_EXTENT_FILES', /flat-flat\.vmdk.*raw disk/);
+      // The flat extent itself is the raw disk.
+      expect(await withFile(t.path('flat-flat.vmdk'), (s) => detectContainer(s))).toBe('raw');
+      run('qemu-img', [
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'vmdk',
+        '-o',
+        'subformat=twoGbMaxExtentSparse',
+        raw,
+        t.path('two.vmdk'),
+      ]);
+      await expectCode(t.path('two.vmdk'), 'IMAGE_EXTENT_FILES', /two-s001\.vmdk/);
+    });
+    it('a VHDX is named, not read as raw', async () => {
+      const p = t.path('x.vhdx');
+      run('qemu-img', ['create', '-f', 'vhdx', p, '16M']);
+      await expectCode(p, 'IMAGE_UNSUPPORTED', /VHDX/);
+    });
+  });
+  it('a file descriptor source reports a file that shrank while read', async () => {
+    const p = write(vdiFormat, 'shrink.vdi');
+    const fd = openSync(p, 'r+');
+    try {
+      const src = fdSource(fd);
+      const disk = await openDisk(src);
+      truncateSync(p, 4096);
+      const err = await disk.read(0, MiB).catch((e: unknown) => e);
+      expect(isImageError(err) && err.code).toBe('IMAGE_READ_ERROR');
+      writeSync(fd, new Uint8Array(1), 0, 1, 0);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
