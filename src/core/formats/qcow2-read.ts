@@ -88,10 +88,10 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
   let headerLength: number = R.V2_HEADER_LENGTH;
   if (version >= 3) {
     headerLength = rd32be(h, O.headerLength);
-    if (headerLength < QCOW2.HEADER_LENGTH || headerLength > h.length) {
+    if (headerLength < QCOW2.HEADER_LENGTH || headerLength % 8 !== 0 || headerLength > 2 ** clusterBits) {
       fail(
         'IMAGE_CORRUPT',
-        `qcow2: header_length is ${headerLength}, outside ${QCOW2.HEADER_LENGTH}..${h.length}: the header is damaged.`,
+        `qcow2: header_length is ${headerLength}, not a multiple of 8 from ${QCOW2.HEADER_LENGTH} to the cluster size: the header is damaged.`,
       );
     }
     const incHi = rd32be(h, O.incompatibleFeatures);
