@@ -25,7 +25,7 @@ const RUN_MS = 5000;
 const MAX_READ = 32 * MiB + 4 * KiB;
 
 interface Mutation {
-  where: 'meta' | 'tail' | 'any';
+  where: 'head' | 'meta' | 'tail' | 'any';
   at: number;
   kind: 'byte' | 'ones' | 'zeros';
   value: number;
@@ -33,7 +33,7 @@ interface Mutation {
 }
 
 const mutation: fc.Arbitrary<Mutation> = fc.record({
-  where: fc.constantFrom<Mutation['where']>('meta', 'meta', 'meta', 'tail', 'tail', 'any'),
+  where: fc.constantFrom<Mutation['where']>('head', 'head', 'head', 'meta', 'meta', 'tail', 'tail', 'any'),
   at: fc.nat(),
   kind: fc.constantFrom<Mutation['kind']>('byte', 'byte', 'ones', 'zeros'),
   value: fc.integer({ min: 0, max: 255 }),
@@ -46,7 +46,13 @@ function mutate(base: Uint8Array, ms: Mutation[], cut: number | null): Uint8Arra
   const tail = Math.min(b.length, 4 * KiB);
   for (const m of ms) {
     const at =
-      m.where === 'meta' ? m.at % meta : m.where === 'tail' ? b.length - tail + (m.at % tail) : m.at % b.length;
+      m.where === 'head'
+        ? m.at % Math.min(b.length, KiB)
+        : m.where === 'meta'
+          ? m.at % meta
+          : m.where === 'tail'
+            ? b.length - tail + (m.at % tail)
+            : m.at % b.length;
     for (let i = 0; i < m.width && at + i < b.length; i++) {
       b[at + i] = m.kind === 'ones' ? 0xff : m.kind === 'zeros' ? 0 : m.value;
     }
