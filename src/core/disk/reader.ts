@@ -7,7 +7,7 @@
  */
 import { inflateSync } from 'fflate';
 import { fail, isImageError } from '../errors';
-import { formatBytes, hex } from '../units';
+import { formatBytes, hex, MIB } from '../units';
 import type { ByteSource, DiskExtent, DiskImage } from './types';
 
 /**
@@ -72,6 +72,26 @@ export async function* mergeRuns(runs: AsyncIterable<DiskExtent>, size: number):
   if (cur) yield cur;
 }
 
+/**
+ * Runs of `count` blocks from `start`, merged while `allocated(i)` stays the
+ * same: one run per change, not one per block (a 2 TiB disk has a million
+ * 2 MiB blocks).
+ */
+export function* blockRuns(
+  start: number,
+  count: number,
+  blockSize: number,
+  allocated: (i: number) => boolean,
+): Generator<DiskExtent> {
+  let from = 0;
+  for (let i = 1; i <= count; i++) {
+    if (i === count || allocated(i) !== allocated(from)) {
+      yield { offset: start + from * blockSize, length: (i - from) * blockSize, allocated: allocated(from) };
+      from = i;
+    }
+  }
+}
+
 /** Clip a read request to the disk, as ByteSource.read clips to the file. */
 export function clipRead(size: number, offset: number, length: number): number {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
@@ -79,6 +99,9 @@ export function clipRead(size: number, offset: number, length: number): number {
   }
   return Math.max(0, Math.min(length, size - offset));
 }
+
+/** Largest single read of stored blocks (contiguous blocks are read together up to this). */
+const MAX_RUN = 4 * MIB;
 
 /** A DiskImage over a block table. */
 export function blockDisk(formatId: string, size: number, source: ByteSource, table: BlockTable): DiskImage {
@@ -91,6 +114,14 @@ export function blockDisk(formatId: string, size: number, source: ByteSource, ta
     async read(offset: number, length: number): Promise<Uint8Array> {
       const n = clipRead(size, offset, length);
       const out = new Uint8Array(n);
+      // Blocks stored one after the other in the file are read with one call.
+      let run: { file: number; at: number; length: number; first: number } | undefined;
+      const flush = async () => {
+        if (!run) return;
+        const r = run;
+        run = undefined;
+        out.set(await readExact(source, r.file, r.length, `${formatId}: block ${r.first} of the disk`), r.at);
+      };
       let done = 0;
       while (done < n) {
         const pos = offset + done;
@@ -99,18 +130,26 @@ export function blockDisk(formatId: string, size: number, source: ByteSource, ta
         const take = Math.min(n - done, bs - inBlock);
         const loc = await table.locate(index);
         if (loc.kind === 'data') {
-          const b = await readExact(source, loc.offset + inBlock, take, `${formatId}: block ${index} of the disk`);
-          out.set(b, done);
-        } else if (loc.kind === 'decoded') {
-          if (cachedIndex !== index || !cached) {
-            cached = undefined;
-            cached = await loc.decode();
-            cachedIndex = index;
+          const file = loc.offset + inBlock;
+          if (run && run.file + run.length === file && run.length < MAX_RUN) run.length += take;
+          else {
+            await flush();
+            run = { file, at: done, length: take, first: index };
           }
-          out.set(cached.subarray(inBlock, inBlock + take), done);
+        } else {
+          await flush();
+          if (loc.kind === 'decoded') {
+            if (cachedIndex !== index || !cached) {
+              cached = undefined;
+              cached = await loc.decode();
+              cachedIndex = index;
+            }
+            out.set(cached.subarray(inBlock, inBlock + take), done);
+          }
         }
         done += take;
       }
+      await flush();
       return out;
     },
     extents(): AsyncIterable<DiskExtent> {

@@ -10,7 +10,7 @@
  */
 import { latin1, rd32be, rd64be } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
+import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { QCOW2, qcow2Format } from './qcow2';
@@ -228,21 +228,13 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
         yield { offset: i * span, length: span, allocated: false };
         continue;
       }
-      let start = i * span;
-      let state: boolean | undefined;
-      for (let j = 0; j < l2Entries; j++) {
+      yield* blockRuns(i * span, l2Entries, cluster, (j) => {
         const hi = rd32be(t, j * 8);
         const lo = rd32be(t, j * 8 + 4);
+        if (hi & R.COMPRESSED_HI) return true;
         const off = (hi & R.OFFSET_MASK_HI) * 0x1_0000_0000 + ((lo & ~0x1ff) >>> 0);
-        const allocated = (hi & R.COMPRESSED_HI) !== 0 || (off !== 0 && !(version >= 3 && lo & R.ZERO_LO));
-        if (state !== undefined && allocated !== state) {
-          const end = i * span + j * cluster;
-          yield { offset: start, length: end - start, allocated: state };
-          start = end;
-        }
-        state = allocated;
-      }
-      yield { offset: start, length: (i + 1) * span - start, allocated: state! };
+        return off !== 0 && !(version >= 3 && lo & R.ZERO_LO);
+      });
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import { rd32le, rd64le } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, readExact, type BlockLoc } from '../disk/reader';
+import { blockDisk, blockRuns, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { VDI, vdiFormat } from './vdi';
@@ -97,8 +97,7 @@ export async function openVdi(source: ByteSource): Promise<DiskImage> {
     return { kind: 'data', offset: dataOffset + e * stride + extra };
   }
   async function* runs(): AsyncGenerator<DiskExtent> {
-    for (let i = 0; i < needed; i++)
-      yield { offset: i * blockSize, length: blockSize, allocated: entry(i) < R.BLOCK_ZERO };
+    yield* blockRuns(0, needed, blockSize, (i) => entry(i) < R.BLOCK_ZERO);
   }
   return blockDisk(vdiFormat.id, size, source, { blockSize, locate, runs });
 }

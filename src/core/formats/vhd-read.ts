@@ -11,7 +11,7 @@
  */
 import { latin1, rd32be, rd64be } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, readExact, type BlockLoc } from '../disk/reader';
+import { blockDisk, blockRuns, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { VHD, vhdChecksum, vhdDynamicFormat, vhdFormat } from './vhd';
@@ -157,9 +157,7 @@ async function openDynamic(
     return { kind: 'data', offset: e * SECTOR + bitmapBytes };
   }
   async function* runs(): AsyncGenerator<DiskExtent> {
-    for (let i = 0; i < blocks; i++) {
-      yield { offset: i * blockSize, length: blockSize, allocated: rd32be(bat, i * 4) !== R.BAT_FREE };
-    }
+    yield* blockRuns(0, blocks, blockSize, (i) => rd32be(bat, i * 4) !== R.BAT_FREE);
   }
   return blockDisk(vhdDynamicFormat.id, size, source, { blockSize, locate, runs });
 }

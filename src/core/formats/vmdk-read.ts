@@ -14,7 +14,7 @@
  */
 import { latin1, rd32le, rd64le } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
+import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
 import { formatBytes, hex, KIB, MIB, SECTOR } from '../units';
 import { VMDK, vmdkFormat, vmdkSparseFormat } from './vmdk';
@@ -252,9 +252,7 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
         yield { offset: k * span, length: span, allocated: false };
         continue;
       }
-      for (let j = 0; j < h.gtes; j++) {
-        yield { offset: k * span + j * grain, length: grain, allocated: isAllocated(rd32le(t, j * 4)) };
-      }
+      yield* blockRuns(k * span, h.gtes, grain, (j) => isAllocated(rd32le(t, j * 4)));
     }
   }
   const id = compressed || createType === 'streamOptimized' ? vmdkFormat.id : vmdkSparseFormat.id;
