@@ -82,7 +82,7 @@ describe('our writers decode back to the plan', () => {
       if (format.id === gceFormat.id) continue; // whole GiB only: below
       it(`${format.id}, ${name}`, async () => {
         const path = t.path(`ours-${format.id}${format.extension}`);
-        writeFormat(format, plan, path);
+        await writeFormat(format, plan, path);
         const { extents } = await decodeFile(path, planReference(plan), `${format.id} ${name}`, format.id);
         if (format.id !== rawFormat.id && format.id !== vhdFormat.id) {
           // Sparse containers: something is unallocated.
@@ -94,7 +94,7 @@ describe('our writers decode back to the plan', () => {
   it('tar (GCE), demo kernel, 1 GiB: read front to back, holes from the sparse map', async () => {
     const plan = planImage(DEMO_KERNEL, { size: GiB, args: ARGS }).plan;
     const path = t.path('ours.tar.gz');
-    writeFormat(gceFormat, plan, path);
+    await writeFormat(gceFormat, plan, path);
     const { extents } = await decodeFile(path, planReference(plan), 'tar 1 GiB', gceFormat.id);
     const allocated = extents.filter((e) => e.allocated).reduce((n, e) => n + e.length, 0);
     expect(allocated).toBeGreaterThan(DEMO_KERNEL.length);
@@ -103,7 +103,7 @@ describe('our writers decode back to the plan', () => {
   it('tar (GCE) split over several gzip members (as concatenated .gz files are) reads the same', async () => {
     const plan = planImage(DEMO_KERNEL, { size: GiB, args: ARGS }).plan;
     const path = t.path('members.tar.gz');
-    const tar = gunzipSync(readFileSync(writeFormat(gceFormat, plan, path).path));
+    const tar = gunzipSync(readFileSync((await writeFormat(gceFormat, plan, path)).path));
     const third = Math.ceil(tar.length / 3);
     const parts = [0, 1, 2].map((i) => gzipSync(tar.subarray(i * third, (i + 1) * third)));
     writeFileSync(path, Buffer.concat(parts));
@@ -113,7 +113,7 @@ describe('our writers decode back to the plan', () => {
   it('a Blob source (the page) reads the same as a file descriptor (the CLI)', async () => {
     const plan = syntheticPlan(48 * MiB);
     const path = t.path('blob.qcow2');
-    writeFormat(qcow2Format, plan, path);
+    await writeFormat(qcow2Format, plan, path);
     const disk = await openDisk(blobSource(new Blob([readFileSync(path)])));
     await expectSameDisk(disk, planReference(plan), 'qcow2 via Blob');
   });
@@ -215,7 +215,8 @@ describe('what cannot be read gets one clear coded error', () => {
   const t = tempDir('ukd-dec-e-');
   afterAll(() => t.cleanup());
   const plan = syntheticPlan(48 * MiB);
-  const write = (format: (typeof FORMATS)[number], name: string) => writeFormat(format, plan, t.path(name), OPTS).path;
+  const write = async (format: (typeof FORMATS)[number], name: string) =>
+    (await writeFormat(format, plan, t.path(name), OPTS)).path;
 
   it('an empty file, a kernel instead of an image, an xz file', async () => {
     writeFileSync(t.path('empty'), '');
@@ -249,23 +250,23 @@ describe('what cannot be read gets one clear coded error', () => {
       [vmdkSparseFormat, 0.6],
       [vdiFormat, 0.6],
     ] as const) {
-      const p = write(format, `cut-${format.id}`);
+      const p = await write(format, `cut-${format.id}`);
       truncateSync(p, Math.floor((statSync(p).size * cut) / 512) * 512);
       await expectCode(p, 'IMAGE_TRUNCATED');
     }
     const plan1g = planImage(DEMO_KERNEL, { size: GiB }).plan;
-    const gz = writeFormat(gceFormat, plan1g, t.path('cut.tar.gz')).path;
+    const gz = (await writeFormat(gceFormat, plan1g, t.path('cut.tar.gz'))).path;
     truncateSync(gz, Math.floor(statSync(gz).size / 2));
     await expectCode(gz, 'IMAGE_TRUNCATED');
   });
   it('a damaged VHD footer checksum, a VDI or VHD differencing image', async () => {
-    const vhd = write(vhdDynamicFormat, 'bad.vhd');
+    const vhd = await write(vhdDynamicFormat, 'bad.vhd');
     const b = readFileSync(vhd);
     b[b.length - VHD.FOOTER_SIZE + VHD.FOOTER.timestamp] ^= 1;
     b[VHD.FOOTER.timestamp] ^= 1;
     writeFileSync(vhd, b);
     await expectCode(vhd, 'IMAGE_CHECKSUM');
-    const diff = write(vhdDynamicFormat, 'diff.vhd');
+    const diff = await write(vhdDynamicFormat, 'diff.vhd');
     const d = readFileSync(diff);
     for (const at of [0, d.length - VHD.FOOTER_SIZE]) {
       d.writeUInt32BE(4, at + VHD.FOOTER.diskType);
@@ -273,7 +274,7 @@ describe('what cannot be read gets one clear coded error', () => {
     }
     writeFileSync(diff, d);
     await expectCode(diff, 'IMAGE_BACKING_FILE', /differencing/);
-    const vdi = write(vdiFormat, 'diff.vdi');
+    const vdi = await write(vdiFormat, 'diff.vdi');
     const v = readFileSync(vdi);
     v.writeUInt32LE(4, VDI.OFF.imageType);
     writeFileSync(vdi, v);
@@ -281,7 +282,7 @@ describe('what cannot be read gets one clear coded error', () => {
   });
   describe.skipIf(!tools('qemu-img'))('made by qemu-img', () => {
     it('a qcow2 with a backing file names it', async () => {
-      const base = write(qcow2Format, 'base.qcow2');
+      const base = await write(qcow2Format, 'base.qcow2');
       const top = t.path('top.qcow2');
       run('qemu-img', ['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top]);
       await expectCode(top, 'IMAGE_BACKING_FILE', /base\.qcow2/);
@@ -339,7 +340,7 @@ describe('what cannot be read gets one clear coded error', () => {
     });
   });
   it('a file descriptor source reports a file that shrank while read', async () => {
-    const p = write(vdiFormat, 'shrink.vdi');
+    const p = await write(vdiFormat, 'shrink.vdi');
     const fd = openSync(p, 'r+');
     try {
       const src = fdSource(fd);
