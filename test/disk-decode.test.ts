@@ -110,6 +110,34 @@ describe('our writers decode back to the plan', () => {
     const disk = await openDisk(blobSource(new Blob([readFileSync(path)])));
     await expectSameDisk(disk, planReference(plan), 'tar in 3 gzip members');
   });
+  it('a 2040 GiB disk in every format: opened, extents walked, its data read, in bounded time and reads', async () => {
+    const size = 2040 * GiB;
+    const plan = planImage(DEMO_KERNEL, { size, args: ARGS }).plan;
+    for (const format of FORMATS) {
+      const path = t.path(`huge${format.extension}`);
+      await writeFormat(format, plan, path);
+      await withFile(path, async (src) => {
+        const t0 = performance.now();
+        const disk = await openDisk(src);
+        expect(disk.size).toBe(size);
+        const extents = await allExtents(disk);
+        // Every piece of the plan reads back, and its non-zero bytes lie in allocated extents.
+        for (const p of plan.pieces) {
+          const got = await disk.read(p.offset, p.bytes.length);
+          expect(Buffer.compare(Buffer.from(got), Buffer.from(p.bytes)), `${format.id}: piece at ${p.offset}`).toBe(0);
+          for (const e of extents) {
+            const from = Math.max(e.offset, p.offset);
+            const to = Math.min(e.offset + e.length, p.offset + p.bytes.length);
+            if (!e.allocated && from < to) {
+              expect(p.bytes.subarray(from - p.offset, to - p.offset).every((x) => x === 0)).toBe(true);
+            }
+          }
+        }
+        expect(performance.now() - t0, `${format.id}: open + extents + reads`).toBeLessThan(10_000);
+        expect(src.stats.largest).toBeLessThanOrEqual(8 * MiB);
+      });
+    }
+  });
   it('a Blob source (the page) reads the same as a file descriptor (the CLI)', async () => {
     const plan = syntheticPlan(48 * MiB);
     const path = t.path('blob.qcow2');
@@ -119,101 +147,110 @@ describe('our writers decode back to the plan', () => {
   });
 });
 
-describe.skipIf(!tools('qemu-img', 'qemu-io', 'tar', 'gzip'))('images made by other tools decode to the raw disk', () => {
-  const t = tempDir('ukd-dec-q-');
-  afterAll(() => t.cleanup());
-  const CONVERSIONS: { name: string; args: string[]; qemuFmt: string; id: string; ext: string }[] = [
-    { name: 'qcow2', args: ['-O', 'qcow2'], qemuFmt: 'qcow2', id: qcow2Format.id, ext: 'qcow2' },
-    { name: 'qcow2 -c (compressed)', args: ['-c', '-O', 'qcow2'], qemuFmt: 'qcow2', id: qcow2Format.id, ext: 'qcow2' },
-    {
-      name: 'qcow2 compat=0.10 (v2)',
-      args: ['-O', 'qcow2', '-o', 'compat=0.10'],
-      qemuFmt: 'qcow2',
-      id: qcow2Format.id,
-      ext: 'qcow2',
-    },
-    {
-      name: 'qcow2 -c, 4 KiB clusters',
-      args: ['-c', '-O', 'qcow2', '-o', 'cluster_size=4096'],
-      qemuFmt: 'qcow2',
-      id: qcow2Format.id,
-      ext: 'qcow2',
-    },
-    { name: 'vpc fixed', args: ['-O', 'vpc', '-o', 'subformat=fixed'], qemuFmt: 'vpc', id: vhdFormat.id, ext: 'vhd' },
-    { name: 'vpc dynamic', args: ['-O', 'vpc'], qemuFmt: 'vpc', id: vhdDynamicFormat.id, ext: 'vhd' },
-    {
-      name: 'vpc dynamic force_size',
-      args: ['-O', 'vpc', '-o', 'force_size=on'],
-      qemuFmt: 'vpc',
-      id: vhdDynamicFormat.id,
-      ext: 'vhd',
-    },
-    {
-      name: 'vmdk monolithicSparse',
-      args: ['-O', 'vmdk', '-o', 'subformat=monolithicSparse'],
-      qemuFmt: 'vmdk',
-      id: vmdkSparseFormat.id,
-      ext: 'vmdk',
-    },
-    {
-      name: 'vmdk streamOptimized',
-      args: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'],
-      qemuFmt: 'vmdk',
-      id: vmdkFormat.id,
-      ext: 'vmdk',
-    },
-    { name: 'vdi', args: ['-O', 'vdi'], qemuFmt: 'vdi', id: vdiFormat.id, ext: 'vdi' },
-    { name: 'vdi static', args: ['-O', 'vdi', '-o', 'static=on'], qemuFmt: 'vdi', id: vdiFormat.id, ext: 'vdi' },
-  ];
-  for (const { name: planName, plan } of plans()) {
-    const raw = () => t.path(`${planName.replace(/\W/g, '_')}.raw`);
-    beforeAll(() => writeRaw(plan, raw()));
-    for (const c of CONVERSIONS) {
-      it(`qemu-img convert ${c.name}, ${planName}`, async () => {
-        const out = t.path(`q-${c.name.replace(/\W/g, '_')}.${c.ext}`);
-        run('qemu-img', ['convert', '-f', 'raw', ...c.args, raw(), out]);
-        await withFile(raw(), async (rawSrc) => {
-          const { disk, extents } = await decodeFile(out, sourceReference(rawSrc), `${c.name} ${planName}`, c.id);
-          if (c.qemuFmt !== 'vpc' || c.name.includes('dynamic')) {
-            expect(disk.size).toBe(qemuInfo(out, c.qemuFmt)['virtual-size']);
-          }
-          expectSameMap(extents, out, c.qemuFmt, disk.size);
+describe.skipIf(!tools('qemu-img', 'qemu-io', 'tar', 'gzip'))(
+  'images made by other tools decode to the raw disk',
+  () => {
+    const t = tempDir('ukd-dec-q-');
+    afterAll(() => t.cleanup());
+    const CONVERSIONS: { name: string; args: string[]; qemuFmt: string; id: string; ext: string }[] = [
+      { name: 'qcow2', args: ['-O', 'qcow2'], qemuFmt: 'qcow2', id: qcow2Format.id, ext: 'qcow2' },
+      {
+        name: 'qcow2 -c (compressed)',
+        args: ['-c', '-O', 'qcow2'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      {
+        name: 'qcow2 compat=0.10 (v2)',
+        args: ['-O', 'qcow2', '-o', 'compat=0.10'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      {
+        name: 'qcow2 -c, 4 KiB clusters',
+        args: ['-c', '-O', 'qcow2', '-o', 'cluster_size=4096'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      { name: 'vpc fixed', args: ['-O', 'vpc', '-o', 'subformat=fixed'], qemuFmt: 'vpc', id: vhdFormat.id, ext: 'vhd' },
+      { name: 'vpc dynamic', args: ['-O', 'vpc'], qemuFmt: 'vpc', id: vhdDynamicFormat.id, ext: 'vhd' },
+      {
+        name: 'vpc dynamic force_size',
+        args: ['-O', 'vpc', '-o', 'force_size=on'],
+        qemuFmt: 'vpc',
+        id: vhdDynamicFormat.id,
+        ext: 'vhd',
+      },
+      {
+        name: 'vmdk monolithicSparse',
+        args: ['-O', 'vmdk', '-o', 'subformat=monolithicSparse'],
+        qemuFmt: 'vmdk',
+        id: vmdkSparseFormat.id,
+        ext: 'vmdk',
+      },
+      {
+        name: 'vmdk streamOptimized',
+        args: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'],
+        qemuFmt: 'vmdk',
+        id: vmdkFormat.id,
+        ext: 'vmdk',
+      },
+      { name: 'vdi', args: ['-O', 'vdi'], qemuFmt: 'vdi', id: vdiFormat.id, ext: 'vdi' },
+      { name: 'vdi static', args: ['-O', 'vdi', '-o', 'static=on'], qemuFmt: 'vdi', id: vdiFormat.id, ext: 'vdi' },
+    ];
+    for (const { name: planName, plan } of plans()) {
+      const raw = () => t.path(`${planName.replace(/\W/g, '_')}.raw`);
+      beforeAll(() => writeRaw(plan, raw()));
+      for (const c of CONVERSIONS) {
+        it(`qemu-img convert ${c.name}, ${planName}`, async () => {
+          const out = t.path(`q-${c.name.replace(/\W/g, '_')}.${c.ext}`);
+          run('qemu-img', ['convert', '-f', 'raw', ...c.args, raw(), out]);
+          await withFile(raw(), async (rawSrc) => {
+            const { disk, extents } = await decodeFile(out, sourceReference(rawSrc), `${c.name} ${planName}`, c.id);
+            if (c.qemuFmt !== 'vpc' || c.name.includes('dynamic')) {
+              expect(disk.size).toBe(qemuInfo(out, c.qemuFmt)['virtual-size']);
+            }
+            expectSameMap(extents, out, c.qemuFmt, disk.size);
+          });
+        });
+      }
+      it(`qcow2 (compressed) with an internal snapshot, then written by qemu-io: the active state is read, ${planName}`, async () => {
+        const out = t.path('snap.qcow2');
+        const ref = t.path('snap.raw');
+        run('qemu-img', ['convert', '-f', 'raw', '-c', '-O', 'qcow2', raw(), out]);
+        run('qemu-img', ['snapshot', '-c', 'before', out]);
+        run('cp', ['--sparse=always', raw(), ref]);
+        // The same writes on the image and on a raw copy: into a compressed cluster, across clusters, zeros.
+        const writes = ['write -P 0xab 70000 5000', 'write -P 0x5c 1048000 200000', 'write -z 5242880 65536'];
+        for (const [file, fmt] of [
+          [out, 'qcow2'],
+          [ref, 'raw'],
+        ]) {
+          run('qemu-io', ['-f', fmt, ...writes.flatMap((w) => ['-c', w]), file]);
+        }
+        await withFile(ref, async (refSrc) => {
+          const { extents } = await decodeFile(out, sourceReference(refSrc), `snapshot ${planName}`, qcow2Format.id);
+          expectSameMap(extents, out, 'qcow2', plan.size);
         });
       });
-    }
-    it(`qcow2 (compressed) with an internal snapshot, then written by qemu-io: the active state is read, ${planName}`, async () => {
-      const out = t.path('snap.qcow2');
-      const ref = t.path('snap.raw');
-      run('qemu-img', ['convert', '-f', 'raw', '-c', '-O', 'qcow2', raw(), out]);
-      run('qemu-img', ['snapshot', '-c', 'before', out]);
-      run('cp', ['--sparse=always', raw(), ref]);
-      // The same writes on the image and on a raw copy: into a compressed cluster, across clusters, zeros.
-      const writes = ['write -P 0xab 70000 5000', 'write -P 0x5c 1048000 200000', 'write -z 5242880 65536'];
-      for (const [file, fmt] of [
-        [out, 'qcow2'],
-        [ref, 'raw'],
-      ]) {
-        run('qemu-io', ['-f', fmt, ...writes.flatMap((w) => ['-c', w]), file]);
+      for (const tarFormat of ['gnu', 'oldgnu', 'posix']) {
+        it(`GNU tar --format=${tarFormat} --sparse | gzip of disk.raw, ${planName}`, async () => {
+          const dir = t.path(`tar-${tarFormat}`);
+          run('mkdir', ['-p', dir]);
+          run('cp', ['--sparse=always', raw(), `${dir}/disk.raw`]);
+          run('tar', [`--format=${tarFormat}`, '--sparse', '-cf', `${dir}.tar`, '-C', dir, 'disk.raw']);
+          run('gzip', ['-f', `${dir}.tar`]);
+          await withFile(raw(), (rawSrc) =>
+            decodeFile(`${dir}.tar.gz`, sourceReference(rawSrc), `tar ${tarFormat}`, gceFormat.id),
+          );
+        });
       }
-      await withFile(ref, async (refSrc) => {
-        const { extents } = await decodeFile(out, sourceReference(refSrc), `snapshot ${planName}`, qcow2Format.id);
-        expectSameMap(extents, out, 'qcow2', plan.size);
-      });
-    });
-    for (const tarFormat of ['gnu', 'oldgnu', 'posix']) {
-      it(`GNU tar --format=${tarFormat} --sparse | gzip of disk.raw, ${planName}`, async () => {
-        const dir = t.path(`tar-${tarFormat}`);
-        run('mkdir', ['-p', dir]);
-        run('cp', ['--sparse=always', raw(), `${dir}/disk.raw`]);
-        run('tar', [`--format=${tarFormat}`, '--sparse', '-cf', `${dir}.tar`, '-C', dir, 'disk.raw']);
-        run('gzip', ['-f', `${dir}.tar`]);
-        await withFile(raw(), (rawSrc) =>
-          decodeFile(`${dir}.tar.gz`, sourceReference(rawSrc), `tar ${tarFormat}`, gceFormat.id),
-        );
-      });
     }
-  }
-});
+  },
+);
 
 async function expectCode(path: string, code: ErrorCode, words?: RegExp): Promise<void> {
   const err = await withFile(path, async (src) => {

@@ -12,6 +12,7 @@ import { latin1, rd32be, rd64be } from '../bytes';
 import { fail } from '../errors';
 import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import { isZero } from '../plan';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { QCOW2, qcow2Format } from './qcow2';
 
@@ -225,6 +226,10 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
     for (let i = 0; i < l1Needed; i++) {
       const t = await l2Table(i);
       if (!t) {
+        yield { offset: i * span, length: span, allocated: false };
+        continue;
+      }
+      if (isZero(t)) {
         yield { offset: i * span, length: span, allocated: false };
         continue;
       }

@@ -16,6 +16,7 @@ import { latin1, rd32le, rd64le } from '../bytes';
 import { fail } from '../errors';
 import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import { isZero } from '../plan';
 import { formatBytes, hex, KIB, MIB, SECTOR } from '../units';
 import { VMDK, vmdkFormat, vmdkSparseFormat } from './vmdk';
 
@@ -34,6 +35,8 @@ export const VMDK_READ = {
   /** zlib stream header: CM = 8 (deflate) in the low nibble, FDICT bit 0x20 in the second byte. */
   ZLIB_HEADER: 2,
   GT_CACHE: 4,
+  /** Contiguous grain tables read at once when walking the extents. */
+  GT_BATCH: MIB,
 } as const;
 
 const R = VMDK_READ;
@@ -246,15 +249,27 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
   }
   async function* runs(): AsyncGenerator<DiskExtent> {
     const span = grain * h.gtes;
-    for (let k = 0; k < gts; k++) {
-      const t = await table(k);
-      if (!t) {
+    const gtBytes = h.gtes * 4;
+    for (let k = 0; k < gts;) {
+      const at = rd32le(gd, k * 4);
+      if (at === 0 || (zeroGrains && at === R.GTE_ZEROED)) {
         yield { offset: k * span, length: span, allocated: false };
+        k++;
         continue;
       }
-      yield* blockRuns(k * span, h.gtes, grain, (j) => isAllocated(rd32le(t, j * 4)));
+      // Grain tables laid out one after another (monolithicSparse preallocates them all) are read together.
+      let n = 1;
+      while (k + n < gts && n * gtBytes < R.GT_BATCH && rd32le(gd, (k + n) * 4) === at + (n * gtBytes) / SECTOR) n++;
+      const batch = await readExact(source, at * SECTOR, n * gtBytes, `vmdk: grain tables ${k} to ${k + n - 1}`);
+      for (let i = 0; i < n; i++) {
+        const t = batch.subarray(i * gtBytes, (i + 1) * gtBytes);
+        if (isZero(t)) yield { offset: (k + i) * span, length: span, allocated: false };
+        else yield* blockRuns((k + i) * span, h.gtes, grain, (j) => isAllocated(rd32le(t, j * 4)));
+      }
+      k += n;
     }
   }
+
   const id = compressed || createType === 'streamOptimized' ? vmdkFormat.id : vmdkSparseFormat.id;
   return blockDisk(id, size, source, { blockSize: grain, locate, runs });
 }
