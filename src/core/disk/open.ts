@@ -14,7 +14,7 @@
  * Containers we recognise but do not read (VHDX, QED, compressed archives,
  * a kernel given instead of an image) get IMAGE_UNSUPPORTED with what it is.
  */
-import { latin1, rd32le } from '../bytes';
+import { latin1, rd32be, rd32le } from '../bytes';
 import { fail } from '../errors';
 import { VDI } from '../formats/vdi';
 import { VMDK } from '../formats/vmdk';
@@ -26,7 +26,6 @@ import { openVhd } from '../formats/vhd-read';
 import { openVdi } from '../formats/vdi-read';
 import { openVmdk, vmdkDescriptorError } from '../formats/vmdk-read';
 import { openGce } from '../formats/gce-read';
-import { rd32be } from '../bytes';
 import type { ByteSource, DiskImage } from './types';
 
 export type ContainerKind = 'raw' | 'qcow2' | 'vmdk' | 'vmdk-descriptor' | 'vdi' | 'vhd' | 'tar';
