@@ -109,6 +109,11 @@ describe('our writers decode back to the plan', () => {
     writeFileSync(path, Buffer.concat(parts));
     const disk = await openDisk(blobSource(new Blob([readFileSync(path)])));
     await expectSameDisk(disk, planReference(plan), 'tar in 3 gzip members');
+    // What follows the archive is ignored, as gzip does: zero padding, then garbage.
+    writeFileSync(path, Buffer.concat([...parts, new Uint8Array(1000), Buffer.from('trailing garbage')]));
+    expect(runAll('gzip', ['-t', path]).status).not.toBe(1); // gzip itself: OK or a warning (2), no error
+    const padded = await openDisk(blobSource(new Blob([readFileSync(path)])));
+    await expectSameDisk(padded, planReference(plan), 'tar.gz with trailing bytes');
   });
   it('a 2040 GiB disk in every format: opened, extents walked, its data read, in bounded time and reads', async () => {
     const size = 2040 * GiB;

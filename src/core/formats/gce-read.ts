@@ -13,7 +13,7 @@
  */
 import { Gunzip } from 'fflate';
 import { latin1 } from '../bytes';
-import { fail, isImageError } from '../errors';
+import { fail, ImageError, isImageError } from '../errors';
 import { clipRead, mergeRuns } from '../disk/reader';
 import { isZero } from '../plan';
 import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
@@ -59,6 +59,8 @@ class TarStream {
   private input: Uint8Array = new Uint8Array(0);
   private inputPos = 0;
   private done = false;
+  /** Why the inflater stopped early, thrown when bytes past that point are needed. */
+  private error?: ImageError;
   private readonly gunzip?: Gunzip;
   /** Bytes of the archive consumed so far. */
   pos = 0;
@@ -99,10 +101,14 @@ class TarStream {
       this.gunzip.push(piece, false);
     } catch (e) {
       if (isImageError(e)) throw e;
-      fail(
+      // Like gzip, ignore what follows the data we need (zero padding, trailing garbage):
+      // the error only counts if more bytes are asked for.
+      this.done = true;
+      this.error = new ImageError(
         'IMAGE_CORRUPT',
         `tar.gz: the gzip data does not decompress (${(e as Error).message}): the file is damaged; download it again.`,
       );
+      return this.queued > 0;
     }
     return true;
   }
@@ -127,6 +133,7 @@ class TarStream {
     while (left > 0) {
       while (this.queued === 0) {
         if (!(await this.step())) {
+          if (this.error) throw this.error;
           fail(
             'IMAGE_TRUNCATED',
             `tar.gz: the archive ends in the middle of ${what} (at byte ${this.pos + (n - left)} of the tar): the file is truncated; download it again.`,
@@ -156,7 +163,12 @@ class TarStream {
 
   /** At the end of the archive: does any byte follow? (false at the end of the file) */
   async atEnd(): Promise<boolean> {
-    while (this.queued === 0) if (!(await this.step())) return true;
+    while (this.queued === 0) {
+      if (!(await this.step())) {
+        if (this.error) throw this.error;
+        return true;
+      }
+    }
     return false;
   }
 }
