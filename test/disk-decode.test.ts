@@ -158,6 +158,41 @@ describe.skipIf(!tools('qemu-img', 'qemu-io', 'tar', 'gzip'))(
     const t = tempDir('ukd-dec-q-');
     afterAll(() => t.cleanup());
     const CONVERSIONS: { name: string; args: string[]; qemuFmt: string; id: string; ext: string }[] = [
+      {
+        name: 'qcow2 -c, 2 MiB clusters',
+        args: ['-c', '-O', 'qcow2', '-o', 'cluster_size=2M'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      {
+        name: 'qcow2 -c, 512-byte clusters',
+        args: ['-c', '-O', 'qcow2', '-o', 'cluster_size=512'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      {
+        name: 'qcow2 preallocation=metadata',
+        args: ['-O', 'qcow2', '-o', 'preallocation=metadata'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      {
+        name: 'qcow2 refcount_bits=1, lazy_refcounts',
+        args: ['-O', 'qcow2', '-o', 'refcount_bits=1,lazy_refcounts=on'],
+        qemuFmt: 'qcow2',
+        id: qcow2Format.id,
+        ext: 'qcow2',
+      },
+      {
+        name: 'vmdk monolithicSparse zeroed_grain',
+        args: ['-O', 'vmdk', '-o', 'subformat=monolithicSparse,zeroed_grain=on'],
+        qemuFmt: 'vmdk',
+        id: vmdkSparseFormat.id,
+        ext: 'vmdk',
+      },
       { name: 'qcow2', args: ['-O', 'qcow2'], qemuFmt: 'qcow2', id: qcow2Format.id, ext: 'qcow2' },
       {
         name: 'qcow2 -c (compressed)',
@@ -393,6 +428,38 @@ describe('what cannot be read gets one clear coded error', () => {
         t.path('two.vmdk'),
       ]);
       await expectCode(t.path('two.vmdk'), 'IMAGE_EXTENT_FILES', /two-s001\.vmdk/);
+    });
+    it('qcow2 features this reader does not handle: extended L2, zstd, an external data file', async () => {
+      const raw = t.path('f.raw');
+      writeRaw(plan, raw);
+      run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'extended_l2=on', raw, t.path('extl2.qcow2')]);
+      await expectCode(t.path('extl2.qcow2'), 'IMAGE_UNSUPPORTED', /subclusters/);
+      run('qemu-img', [
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'qcow2',
+        '-o',
+        `data_file=${t.path('data.bin')}`,
+        raw,
+        t.path('df.qcow2'),
+      ]);
+      await expectCode(t.path('df.qcow2'), 'IMAGE_UNSUPPORTED', /external data file/);
+      // zstd only where this qemu-img was built with it.
+      const z = runAll('qemu-img', [
+        'convert',
+        '-f',
+        'raw',
+        '-c',
+        '-O',
+        'qcow2',
+        '-o',
+        'compression_type=zstd',
+        raw,
+        t.path('z.qcow2'),
+      ]);
+      if (z.status === 0) await expectCode(t.path('z.qcow2'), 'IMAGE_UNSUPPORTED', /zstd/);
     });
     it('a VHDX is named, not read as raw', async () => {
       const p = t.path('x.vhdx');
