@@ -112,6 +112,17 @@ function bases(): { id: string; bytes: Uint8Array }[] {
       run('qemu-img', ['convert', '-O', 'qcow2', '-o', 'compat=0.10', raw, t.path('v2.qcow2')]);
       out.push({ id: 'qcow2 -c (qemu)', bytes: readFileSync(t.path('c.qcow2')) });
       out.push({ id: 'qcow2 v2 (qemu)', bytes: readFileSync(t.path('v2.qcow2')) });
+      // Other writers' layouts of the other containers.
+      for (const [name, args] of [
+        ['vpc dynamic (qemu)', ['-O', 'vpc']],
+        ['vmdk streamOptimized (qemu)', ['-O', 'vmdk', '-o', 'subformat=streamOptimized']],
+        ['vmdk monolithicSparse (qemu)', ['-O', 'vmdk', '-o', 'subformat=monolithicSparse']],
+        ['vdi (qemu)', ['-O', 'vdi']],
+      ] as const) {
+        const file = t.path('q.img');
+        run('qemu-img', ['convert', '-f', 'raw', ...args, raw, file]);
+        out.push({ id: name, bytes: readFileSync(file) });
+      }
     }
     return out;
   } finally {
