@@ -118,6 +118,7 @@ function bases(): { id: string; bytes: Uint8Array }[] {
         ['vmdk streamOptimized (qemu)', ['-O', 'vmdk', '-o', 'subformat=streamOptimized']],
         ['vmdk monolithicSparse (qemu)', ['-O', 'vmdk', '-o', 'subformat=monolithicSparse']],
         ['vdi (qemu)', ['-O', 'vdi']],
+        ['qcow2 extended L2 (qemu)', ['-O', 'qcow2', '-o', 'extended_l2=on,cluster_size=16k']],
       ] as const) {
         const file = t.path('q.img');
         run('qemu-img', ['convert', '-f', 'raw', ...args, raw, file]);

@@ -1,9 +1,9 @@
 /**
  * Reading qcow2 (versions 2 and 3), whoever wrote it: QEMU's `qemu-img`
- * (with `-c` compressed clusters, `compat=0.10` version 2), OpenStack, ours.
- * Only the active disk state is read (snapshots are ignored). Refused with a
- * clear error: a backing file (the image holds only changes), encryption,
- * an external data file, extended L2 entries (subclusters), zstd clusters.
+ * (with `-c` compressed clusters, `compat=0.10` version 2, extended L2
+ * entries with subclusters), OpenStack, ours. Only the active disk state is
+ * read (snapshots are ignored). Refused with a clear error: a backing file
+ * (the image holds only changes), encryption, an external data file, zstd.
  *
  * Memory: the L1 table (at most 32 MiB, QEMU's limit), a few L2 tables and
  * one decompressed cluster.
@@ -41,6 +41,9 @@ export const QCOW2_READ = {
   /** L2 entry bit 0: the cluster reads as zeros (version 3). */
   ZERO_LO: 1,
   L2_CACHE: 4,
+  /** Extended L2 entries: subclusters per cluster, and the smallest cluster (16 KiB) QEMU allows with them. */
+  SUBCLUSTERS: 32,
+  MIN_EXTL2_CLUSTER_BITS: 14,
 } as const;
 
 const R = QCOW2_READ;
@@ -87,6 +90,7 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
     );
   }
   let headerLength: number = R.V2_HEADER_LENGTH;
+  let extL2 = false;
   if (version >= 3) {
     headerLength = rd32be(h, O.headerLength);
     if (headerLength < QCOW2.HEADER_LENGTH || headerLength % 8 !== 0 || headerLength > 2 ** clusterBits) {
@@ -103,12 +107,6 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
         'qcow2: the disk data lives in an external data file, which cannot be opened from here; convert it with `qemu-img convert -O qcow2` and open the result.',
       );
     }
-    if (incLo & R.INCOMPAT_EXTL2) {
-      fail(
-        'IMAGE_UNSUPPORTED',
-        'qcow2: the image uses extended L2 entries (subclusters), not read here; convert it with `qemu-img convert -O qcow2` and open the result.',
-      );
-    }
     if (incLo & R.INCOMPAT_COMPRESSION) {
       const type = headerLength > R.COMPRESSION_TYPE_OFF ? h[R.COMPRESSION_TYPE_OFF] : 0;
       if (type !== 0) {
@@ -118,7 +116,8 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
         );
       }
     }
-    const known = R.INCOMPAT_DIRTY | R.INCOMPAT_CORRUPT | R.INCOMPAT_COMPRESSION;
+    extL2 = (incLo & R.INCOMPAT_EXTL2) !== 0;
+    const known = R.INCOMPAT_DIRTY | R.INCOMPAT_CORRUPT | R.INCOMPAT_COMPRESSION | R.INCOMPAT_EXTL2;
     if (incHi !== 0 || (incLo & ~known) !== 0) {
       fail(
         'IMAGE_UNSUPPORTED',
@@ -134,7 +133,17 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
     );
   }
   const cluster = 2 ** clusterBits;
-  const l2Entries = cluster / 8;
+  if (extL2 && clusterBits < R.MIN_EXTL2_CLUSTER_BITS) {
+    fail(
+      'IMAGE_CORRUPT',
+      `qcow2: extended L2 entries with cluster_bits ${clusterBits}, below ${R.MIN_EXTL2_CLUSTER_BITS} (subclusters under 512 bytes): the header is damaged.`,
+    );
+  }
+  // Extended L2 entries: 16 bytes, 32 subclusters per cluster with their own allocation and zero bits.
+  const entryBytes = extL2 ? 16 : 8;
+  const subs = extL2 ? R.SUBCLUSTERS : 1;
+  const sub = cluster / subs;
+  const l2Entries = cluster / entryBytes;
   const l1Size = rd32be(h, O.l1Size);
   const l1Offset = rd64be(h, O.l1TableOffset);
   const l1Needed = Math.ceil(size / (cluster * l2Entries));
@@ -180,8 +189,10 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
 
   // Compressed cluster descriptor: host offset in bits 0..x-1, extra sectors in x..61.
   const x = 62 - (clusterBits - 8);
+  // The last cluster inflated, so that its subclusters do not inflate it again.
+  let inflated: { offset: number; data: Uint8Array } | undefined;
 
-  function decodeCompressed(index: number, hi: number, lo: number): BlockLoc {
+  function decodeCompressed(c: number, s: number, hi: number, lo: number): BlockLoc {
     // Split at bit x without going through a 62-bit number (not exact as a double).
     const hiBits = x - 32;
     const offset = (hi & (2 ** hiBits - 1)) * 0x1_0000_0000 + lo;
@@ -190,58 +201,75 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
     return {
       kind: 'decoded',
       decode: async () => {
-        if (offset >= source.size || length <= 0) {
-          fail(
-            'IMAGE_TRUNCATED',
-            `qcow2: compressed cluster ${index} at ${hex(offset)} lies past the end of the file (${formatBytes(source.size)}): the file is truncated; copy it again.`,
-          );
+        if (inflated?.offset !== offset) {
+          if (offset >= source.size || length <= 0) {
+            fail(
+              'IMAGE_TRUNCATED',
+              `qcow2: compressed cluster ${c} at ${hex(offset)} lies past the end of the file (${formatBytes(source.size)}): the file is truncated; copy it again.`,
+            );
+          }
+          inflated = undefined;
+          const z = await readExact(source, offset, length, `qcow2: compressed cluster ${c}`);
+          inflated = { offset, data: inflateBlock(z, cluster, `qcow2: compressed cluster ${c} at ${hex(offset)}`) };
         }
-        const z = await readExact(source, offset, length, `qcow2: compressed cluster ${index}`);
-        return inflateBlock(z, cluster, `qcow2: compressed cluster ${index} at ${hex(offset)}`);
+        return inflated.data.subarray(s * sub, (s + 1) * sub);
       },
     };
   }
 
-  async function locate(index: number): Promise<BlockLoc> {
-    const t = await l2Table(Math.floor(index / l2Entries));
-    if (!t) return { kind: 'zero' };
-    const e = (index % l2Entries) * 8;
-    const hi = rd32be(t, e);
-    const lo = rd32be(t, e + 4);
-    if (hi & R.COMPRESSED_HI) return decodeCompressed(index, hi, lo);
-    if (version >= 3 && lo & R.ZERO_LO) return { kind: 'zero' };
+  /** Host offset of a standard L2 entry, checked. */
+  function hostOffset(c: number, hi: number, lo: number): number {
     const off = (hi & R.OFFSET_MASK_HI) * 0x1_0000_0000 + ((lo & ~0x1ff) >>> 0);
-    if (off === 0) return { kind: 'zero' };
     if (off % cluster !== 0) {
       fail(
         'IMAGE_CORRUPT',
-        `qcow2: the L2 entry of cluster ${index} points at ${hex(off)}, not a multiple of the cluster size (${cluster}): the image is damaged.`,
+        `qcow2: the L2 entry of cluster ${c} points at ${hex(off)}, not a multiple of the cluster size (${cluster}): the image is damaged.`,
       );
     }
-    return { kind: 'data', offset: off };
+    return off;
+  }
+
+  /** Whether subcluster s of the entry at e is stored (compressed or at a host offset, not marked zero). */
+  function stored(t: Uint8Array, e: number, s: number): boolean {
+    const hi = rd32be(t, e);
+    const lo = rd32be(t, e + 4);
+    if (hi & R.COMPRESSED_HI) return true;
+    if (extL2) return ((rd32be(t, e + 12) >>> s) & 1) === 1 && ((rd32be(t, e + 8) >>> s) & 1) === 0;
+    const off = (hi & R.OFFSET_MASK_HI) * 0x1_0000_0000 + ((lo & ~0x1ff) >>> 0);
+    return off !== 0 && !(version >= 3 && lo & R.ZERO_LO);
+  }
+
+  async function locate(index: number): Promise<BlockLoc> {
+    const c = Math.floor(index / subs);
+    const s = index % subs;
+    const t = await l2Table(Math.floor(c / l2Entries));
+    if (!t) return { kind: 'zero' };
+    const e = (c % l2Entries) * entryBytes;
+    const hi = rd32be(t, e);
+    const lo = rd32be(t, e + 4);
+    if (hi & R.COMPRESSED_HI) return decodeCompressed(c, s, hi, lo);
+    if (!stored(t, e, s)) return { kind: 'zero' };
+    const off = hostOffset(c, hi, lo);
+    if (off === 0) {
+      fail(
+        'IMAGE_CORRUPT',
+        `qcow2: subcluster ${s} of cluster ${c} is marked allocated but has no host offset: the image is damaged.`,
+      );
+    }
+    return { kind: 'data', offset: off + s * sub };
   }
 
   async function* runs(): AsyncGenerator<DiskExtent> {
     const span = cluster * l2Entries;
     for (let i = 0; i < l1Needed; i++) {
       const t = await l2Table(i);
-      if (!t) {
+      if (!t || isZero(t)) {
         yield { offset: i * span, length: span, allocated: false };
         continue;
       }
-      if (isZero(t)) {
-        yield { offset: i * span, length: span, allocated: false };
-        continue;
-      }
-      yield* blockRuns(i * span, l2Entries, cluster, (j) => {
-        const hi = rd32be(t, j * 8);
-        const lo = rd32be(t, j * 8 + 4);
-        if (hi & R.COMPRESSED_HI) return true;
-        const off = (hi & R.OFFSET_MASK_HI) * 0x1_0000_0000 + ((lo & ~0x1ff) >>> 0);
-        return off !== 0 && !(version >= 3 && lo & R.ZERO_LO);
-      });
+      yield* blockRuns(i * span, l2Entries * subs, sub, (b) => stored(t, Math.floor(b / subs) * entryBytes, b % subs));
     }
   }
 
-  return blockDisk(ID, size, source, { blockSize: cluster, locate, runs });
+  return blockDisk(ID, size, source, { blockSize: sub, locate, runs });
 }
