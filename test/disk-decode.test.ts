@@ -14,9 +14,9 @@ import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { planImage } from '../src/core/image';
 import { FORMATS } from '../src/core/formats/index';
 import { gceFormat } from '../src/core/formats/gce';
-import { qcow2Format } from '../src/core/formats/qcow2';
+import { QCOW2, qcow2Format } from '../src/core/formats/qcow2';
 import { vhdDynamicFormat, vhdFormat, VHD, vhdChecksum } from '../src/core/formats/vhd';
-import { vmdkFormat, vmdkSparseFormat } from '../src/core/formats/vmdk';
+import { VMDK, vmdkFormat, vmdkSparseFormat } from '../src/core/formats/vmdk';
 import { vdiFormat, VDI } from '../src/core/formats/vdi';
 import { rawFormat } from '../src/core/formats/raw';
 import { detectContainer, openDisk } from '../src/core/disk/open';
@@ -378,6 +378,24 @@ describe('what cannot be read gets one clear coded error', () => {
     });
     writeFileSync(t.path('big.tar.gz'), gzipSync(header));
     await expectCode(t.path('big.tar.gz'), 'IMAGE_TOO_LARGE', /1 GiB/);
+  });
+  it('tables shared by many entries (a hostile file that would make walking the extents endless) are refused', async () => {
+    const huge = syntheticPlan(2040 * GiB);
+    // qcow2: every L1 entry points at the first L2 table.
+    const q = readFileSync((await writeFormat(qcow2Format, huge, t.path('shared.qcow2'))).path);
+    const l1 = Number(q.readBigUInt64BE(QCOW2.OFF.l1TableOffset));
+    const l1Size = q.readUInt32BE(QCOW2.OFF.l1Size);
+    for (let i = 1; i < l1Size; i++) q.copy(q, l1 + i * 8, l1, l1 + 8);
+    writeFileSync(t.path('shared.qcow2'), q);
+    await expectCode(t.path('shared.qcow2'), 'IMAGE_CORRUPT', /share tables/);
+    // VMDK streamOptimized: every grain directory entry points at the first grain table.
+    const v = readFileSync((await writeFormat(vmdkFormat, huge, t.path('shared.vmdk'))).path);
+    const footer = v.length - 1024;
+    const gd = Number(v.readBigUInt64LE(footer + VMDK.OFF.gdOffset)) * 512;
+    const first = v.readUInt32LE(gd);
+    for (let k = 0; k < Math.ceil(huge.size / VMDK.GRAIN / VMDK.GTES_PER_GT); k++) v.writeUInt32LE(first, gd + k * 4);
+    writeFileSync(t.path('shared.vmdk'), v);
+    await expectCode(t.path('shared.vmdk'), 'IMAGE_CORRUPT', /share tables/);
   });
   it('truncated containers', async () => {
     for (const [format, cut] of [

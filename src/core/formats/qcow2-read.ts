@@ -167,6 +167,18 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
   }
   const l1 = l1Needed > 0 ? await readExact(source, l1Offset, l1Needed * 8, 'qcow2: the L1 table') : new Uint8Array(0);
 
+  // Every L2 table lives in the file, once: more tables than the file can hold means
+  // L1 entries share or overlap tables, and walking them would read the same bytes without end.
+  let l2Count = 0;
+  for (let i = 0; i < l1Needed; i++)
+    if (rd32be(l1, i * 8) & R.OFFSET_MASK_HI || rd32be(l1, i * 8 + 4) & ~0x1ff) l2Count++;
+  if (l2Count * cluster > source.size) {
+    fail(
+      'IMAGE_CORRUPT',
+      `qcow2: the L1 table points at ${l2Count} L2 tables (${formatBytes(l2Count * cluster)}), more than the ${formatBytes(source.size)} file holds: entries share tables; the image is damaged.`,
+    );
+  }
+
   const l2Cache = new Map<number, Uint8Array>();
   async function l2Table(i: number): Promise<Uint8Array | undefined> {
     const hi = rd32be(l1, i * 8);

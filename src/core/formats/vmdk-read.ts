@@ -224,6 +224,20 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
   const gd = await readExact(source, h.gdOffset * SECTOR, gts * 4, 'vmdk: the grain directory');
   const zeroGrains = (h.flags & R.FLAG_ZERO_GRAIN) !== 0;
 
+  // Every grain table lives in the file, once: more tables than the file can hold means
+  // directory entries share or overlap tables, and walking them would read the same bytes without end.
+  let gtCount = 0;
+  for (let k = 0; k < gts; k++) {
+    const at = rd32le(gd, k * 4);
+    if (at !== 0 && !(zeroGrains && at === R.GTE_ZEROED)) gtCount++;
+  }
+  if (gtCount * h.gtes * 4 > source.size) {
+    fail(
+      'IMAGE_CORRUPT',
+      `vmdk: the grain directory points at ${gtCount} grain tables (${formatBytes(gtCount * h.gtes * 4)}), more than the ${formatBytes(source.size)} file holds: entries share tables; the image is damaged.`,
+    );
+  }
+
   const gtCache = new Map<number, Uint8Array>();
   async function table(k: number): Promise<Uint8Array | undefined> {
     const at = rd32le(gd, k * 4);
