@@ -75,8 +75,10 @@ function expectSameMap(
 }
 
 describe('our writers decode back to the plan', () => {
-  const t = tempDir('ukd-dec-');
-  afterAll(() => t.cleanup());
+  // Made when a test of this block runs (a filtered run creates nothing to leave behind).
+  let dir: ReturnType<typeof tempDir> | undefined;
+  const t = { path: (name: string) => (dir ??= tempDir('ukd-dec-')).path(name) };
+  afterAll(() => dir?.cleanup());
   for (const { name, plan } of plans()) {
     for (const format of FORMATS) {
       if (format.id === gceFormat.id) continue; // whole GiB only: below
@@ -155,8 +157,10 @@ describe('our writers decode back to the plan', () => {
 describe.skipIf(!tools('qemu-img', 'qemu-io', 'tar', 'gzip'))(
   'images made by other tools decode to the raw disk',
   () => {
-    const t = tempDir('ukd-dec-q-');
-    afterAll(() => t.cleanup());
+    // Made when a test of this block runs (a filtered run creates nothing to leave behind).
+    let dir: ReturnType<typeof tempDir> | undefined;
+    const t = { path: (name: string) => (dir ??= tempDir('ukd-dec-q-')).path(name) };
+    afterAll(() => dir?.cleanup());
     const CONVERSIONS: { name: string; args: string[]; qemuFmt: string; id: string; ext: string }[] = [
       {
         name: 'qcow2 extended_l2',
@@ -349,8 +353,10 @@ async function expectCode(path: string, code: ErrorCode, words?: RegExp): Promis
 }
 
 describe('what cannot be read gets one clear coded error', () => {
-  const t = tempDir('ukd-dec-e-');
-  afterAll(() => t.cleanup());
+  // Made when a test of this block runs (a filtered run creates nothing to leave behind).
+  let dir: ReturnType<typeof tempDir> | undefined;
+  const t = { path: (name: string) => (dir ??= tempDir('ukd-dec-e-')).path(name) };
+  afterAll(() => dir?.cleanup());
   const plan = syntheticPlan(48 * MiB);
   const write = async (format: (typeof FORMATS)[number], name: string) =>
     (await writeFormat(format, plan, t.path(name), OPTS)).path;
