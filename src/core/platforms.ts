@@ -467,7 +467,9 @@ export function nextSteps(kernel: KernelDevices, dest: Destination | Destination
   switch (d.id) {
     case 'qemu': {
       const args = [
-        'qemu-system-x86_64 -accel kvm -m 512 -nographic',
+        // -no-reboot and isa-debug-exit: QEMU exits when the unikernel does (Solo5 and the
+        // demo write to port 0x501: status 83; the boot loader's failures: 255).
+        'qemu-system-x86_64 -accel kvm -accel tcg -m 512 -nographic -no-reboot -device isa-debug-exit',
         `-drive file=${file},format=${qemuDriver(fmt) ?? 'raw'},if=ide`,
       ];
       if (nets.length === 0) args.push('-nic none');
@@ -488,8 +490,8 @@ export function nextSteps(kernel: KernelDevices, dest: Destination | Destination
         ...createDisks,
         {
           what: devs.length
-            ? 'run it: the boot disk on IDE, the declared devices as virtio at increasing PCI slots in manifest order'
-            : 'run it (the boot disk on IDE)',
+            ? 'run it: the boot disk on IDE, the declared devices as virtio at increasing PCI slots in manifest order; QEMU exits when the unikernel does (status 83)'
+            : 'run it (the boot disk on IDE); QEMU exits when the unikernel does (status 83)',
           command: args.join(' \\\n  '),
         },
       ];
@@ -566,7 +568,9 @@ export function nextSteps(kernel: KernelDevices, dest: Destination | Destination
       return steps;
     }
     case 'gce': {
-      const create = [`gcloud compute instances create ${name}-vm --image ${name} --machine-type e2-small`];
+      const create = [
+        `gcloud compute instances create ${name}-vm --project PROJECT --zone ZONE --image ${name} --machine-type e2-small`,
+      ];
       if (nets.length) {
         nets.forEach(() => create.push('--network-interface=nic-type=VIRTIO_NET,network=default'));
       }
@@ -574,13 +578,16 @@ export function nextSteps(kernel: KernelDevices, dest: Destination | Destination
         { what: 'upload the tar to Cloud Storage', command: `gcloud storage cp ${file} gs://BUCKET/` },
         {
           what: 'make an image of it',
-          command: `gcloud compute images create ${name} --source-uri gs://BUCKET/${file}`,
+          command: `gcloud compute images create ${name} --project PROJECT --source-uri gs://BUCKET/${file}`,
         },
         {
           what: 'create the VM on a second-generation machine type (virtio-net, not gVNIC)',
           command: create.join(' \\\n  '),
         },
-        { what: 'read its serial console', command: `gcloud compute instances get-serial-port-output ${name}-vm` },
+        {
+          what: 'read its serial console',
+          command: `gcloud compute instances get-serial-port-output ${name}-vm --project PROJECT --zone ZONE`,
+        },
       ];
     }
     case 'virtualbox': {
