@@ -14,7 +14,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, write
 import { basename, join } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import {
+  axeViolations,
   buildPage,
+  contrast,
   haveChromium,
   launchChromium,
   NO_PICKER,
@@ -28,6 +30,7 @@ import { boot } from './helpers/qemu';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { inspectKernel } from '../src/core/kernel';
 import { FORMATS } from '../src/core/formats/index';
+import { DESTINATIONS, verdict } from '../src/core/platforms';
 
 const BIN = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 const PORT = 4391;
@@ -154,20 +157,39 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     });
   }
 
+  /** Wait until the model has previewed the image for these arguments (the layout is behind a disclosure). */
+  async function previewed(page: Page, args: string) {
+    await page.waitForFunction((a) => {
+      const m = (
+        window as unknown as { __model: { preview: { value: { status: string; value?: { cmdline: string } } } } }
+      ).__model;
+      const p = m.preview.value;
+      return p.status === 'ok' && p.value!.cmdline === (a ? `unikernel.bin ${a}` : 'unikernel.bin');
+    }, args);
+  }
+
   async function choose(page: Page, path: string, args = ARGS) {
     await page.getByLabel('Unikernel', { exact: true }).setInputFiles(path);
-    // The page opens with the demo kernel chosen: wait for this file's own verdict.
+    // The page opens with the demo kernel chosen: wait for this file's own status line.
     const name = basename(path);
     await page
-      .locator('.kernel-info', { hasText: name })
+      .locator('#kernel-status', { hasText: name })
       .or(page.locator('#kernel-error', { hasText: name }))
       .first()
       .waitFor();
     await page.getByLabel('Arguments').fill(args);
-    await page.locator('figure.layout figcaption', { hasText: args }).waitFor();
+    if (await page.locator('#kernel-status').count()) await previewed(page, args);
   }
 
+  /** Open a disclosure (details) by its summary text, if it is closed. */
+  async function disclose(page: Page, summary: string) {
+    const s = page.locator('summary', { hasText: summary });
+    if (!(await s.evaluate((el) => (el.parentElement as HTMLDetailsElement).open))) await s.click();
+  }
+
+  /** The raw format list lives under "Advanced". */
   async function setFormat(page: Page, id: string, size: string) {
+    await disclose(page, 'Advanced');
     await page.getByLabel('Format').selectOption(id);
     await page.getByLabel('Size').fill(size);
   }
@@ -224,6 +246,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
   it("shows what it found in a kernel, and the core's sentence for a bad one", async () => {
     const { page } = await open('opfs');
     await choose(page, demoPath());
+    // Internals are behind a disclosure, closed at first.
+    expect(await page.locator('.kernel-info').isVisible()).toBe(false);
+    await disclose(page, 'Kernel internals');
     const info = await page.locator('.kernel-info').innerText();
     const k = inspectKernel(DEMO_KERNEL);
     expect(info).toContain('0x' + k.load.entry.toString(16).toUpperCase());
@@ -258,12 +283,23 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     );
     await page.dispatchEvent('footer', 'dragover', { dataTransfer: dt });
     await page.dispatchEvent('footer', 'drop', { dataTransfer: dt });
-    await page.locator('.kernel-info', { hasText: 'dropped.virtio' }).waitFor();
+    await page.locator('#kernel-status', { hasText: 'dropped.virtio' }).waitFor();
     expect(await page.getByLabel('File name').inputValue()).toBe('dropped.img');
+    // The native picker shows what is loaded, never "No file chosen".
+    const shown = () =>
+      page.getByLabel('Unikernel', { exact: true }).evaluate((i: HTMLInputElement) => i.files?.[0]?.name ?? '');
+    expect(await shown()).toBe('dropped.virtio');
+    await page.getByRole('button', { name: 'Use the demo kernel' }).click();
+    await page.locator('#kernel-status', { hasText: 'Demo kernel' }).waitFor();
+    await expect.poll(shown).toBe('demo.virtio');
     // The GCE format wants whole GiB: said live, Build disabled.
     await choose(page, demoPath());
     await setFormat(page, 'tar', '1536M');
     await expect.poll(() => page.locator('#size-hint').innerText()).toMatch(/whole number of GiB/);
+    // Said on the page at once, but not as a live region: the announcer says it once typing pauses.
+    expect(await page.locator('#size-hint').getAttribute('role')).toBeNull();
+    expect(await page.locator('#size-hint').getAttribute('aria-live')).toBeNull();
+    await expect.poll(() => page.locator('#announcer').innerText()).toMatch(/whole number of GiB/);
     // The format's hint shows its command as code, not as `backquoted` text.
     expect(await page.locator('#format-hint code').innerText()).toBe('gcloud compute images create --source-uri');
     expect(await page.locator('#format-hint').innerText()).not.toContain('`');
@@ -274,6 +310,8 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     const { page } = await open('opfs');
     await choose(page, demoPath());
     expect(await page.getByLabel('File name').inputValue()).toBe('demo.img');
+    // The summary says what will be saved and how big, before building.
+    expect(await page.locator('#summary').innerText()).toMatch(/1 GiB disk → demo\.img\s+Raw disk image · 1 GiB file/);
     const text = await buildAndWait(page);
     expect(text).toContain('Saved to the file you chose');
     expect(text).toContain('qemu-system-x86_64');
@@ -282,8 +320,14 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
 
     await setFormat(page, 'tar', '1G');
     expect(await page.getByLabel('File name').inputValue()).toBe('demo.tar.gz');
+    // A compressed format's size is measured before building ("about"), and the measure is the file's.
+    await expect.poll(() => page.locator('.sum-sub').innerText()).toMatch(/about [\d.]+ KiB file/);
+    const about = (await page.locator('.sum-sub').innerText()).match(/about ([\d.]+ KiB)/)![1];
     const gceText = await buildAndWait(page);
-    expect(gceText).toContain('gcloud compute images create demo --source-uri gs://');
+    expect(gceText).toContain(`: ${about} (`);
+    expect(gceText).toContain(
+      'gcloud compute images create demo --project PROJECT --source-uri gs://BUCKET/demo.tar.gz',
+    );
     const gce = await opfsBytes(page, 'demo.tar.gz');
     const expected = readFileSync(cli('tar', '1G', demoPath(), ARGS));
     expect(gce.equals(expected)).toBe(true);
@@ -305,7 +349,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       expect(await page.getByLabel('File name').inputValue()).toBe(name);
       const text = await buildAndWait(page);
       expect(text, format.id).toContain('Saved to the file you chose');
-      if (format.qemuDriver) expect(text, format.id).toContain(`format=${format.qemuDriver}`);
+      // The next steps are the destination's: QEMU's command names the driver.
+      if (format.qemuDriver && (await page.getByRole('radio', { name: 'QEMU/KVM' }).isChecked()))
+        expect(text, format.id).toContain(`format=${format.qemuDriver}`);
       expect(await opfsHashes(page, name), format.id).toEqual(
         sliceHashes(cli(format.id, '64M', demoPath(), ARGS, name)),
       );
@@ -314,8 +360,8 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
 
   it('opens with the demo kernel chosen, so one click builds it; the demo button brings it back', async () => {
     const { page } = await open('opfs');
-    await page.locator('.kernel-info', { hasText: 'Demo kernel looks good' }).waitFor();
-    await page.locator('figure.layout').waitFor();
+    await page.locator('#kernel-status', { hasText: 'Demo kernel' }).waitFor();
+    await previewed(page, '');
     expect(await page.getByLabel('File name').inputValue()).toBe('demo.img');
     expect(await page.getByRole('button', { name: 'Build image' }).isEnabled()).toBe(true);
     const text = await buildAndWait(page);
@@ -330,7 +376,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await choose(page, tmp.path('other.virtio'));
     expect(await page.getByLabel('File name').inputValue()).toBe('other.img');
     await page.getByRole('button', { name: 'Use the demo kernel' }).click();
-    await page.locator('.kernel-info', { hasText: 'Demo kernel looks good' }).waitFor();
+    await page.locator('#kernel-status', { hasText: 'Demo kernel' }).waitFor();
     expect(await page.getByLabel('File name').inputValue()).toBe('demo.img');
   });
 
@@ -352,6 +398,16 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(b.serial).toContain('demo: SUCCESS');
     expect(b.status).toBe(83);
 
+    // The page's own QEMU command, as shown, exits when the unikernel does.
+    const command = await page.locator('#outcome pre').first().innerText();
+    expect(command).toMatch(/^qemu-system-x86_64 /);
+    const dir = tmp.path('qemu-run');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'demo.img'), readFileSync(raw));
+    const q = spawnSync('sh', ['-c', command], { cwd: dir, encoding: 'utf8', timeout: 90_000, input: '' });
+    expect(q.stdout).toContain('demo: SUCCESS');
+    expect(q.status, q.stderr).toBe(83);
+
     await setFormat(page, 'tar', '1G');
     const [dl2] = await Promise.all([page.waitForEvent('download', { timeout: 110_000 }), buildAndWait(page)]);
     expect(dl2.suggestedFilename()).toBe('demo.tar.gz');
@@ -364,6 +420,8 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
   it('falls back to a capped in-memory Blob when there is neither a picker nor a service worker, and says so', async () => {
     const { page } = await open('none', server.origin, 'block');
     await choose(page, demoPath());
+    // The limit is stated before building.
+    expect(await page.locator('#blob-limit').innerText()).toMatch(/saves through memory: at most 2 GiB/);
     await page.getByLabel('Size').fill('64M');
     const [dl, text] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), buildAndWait(page)]);
     expect(text).toContain('Downloaded from memory as demo.img');
@@ -371,9 +429,10 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     const file = tmp.path('blob.img');
     await dl.saveAs(file);
     expect(run('cmp', [file, cli('raw', '64M', demoPath(), ARGS)])).toBe('');
-    // Over the cap: the core's size is fine, the Blob path refuses with a sentence.
+    // Over the cap: the core's size is fine, but the page says before building that memory cannot hold it.
     await page.getByLabel('Size').fill('3G');
-    expect(await buildAndWait(page)).toMatch(/limit; choose a smaller Size/);
+    await expect.poll(() => page.locator('#blob-limit').innerText()).toMatch(/stops at 2 GiB .* choose a smaller Size/);
+    expect(await page.getByRole('button', { name: 'Build image' }).isDisabled()).toBe(true);
   });
 
   it('cancels a service-worker download mid-build and leaves nothing behind', async () => {
@@ -384,6 +443,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     await page.getByLabel('Size').fill('64G');
     const dlp = page.waitForEvent('download', { timeout: 60_000 });
     await page.getByRole('button', { name: 'Build image' }).click();
+    // A large download is confirmed first.
+    await page.getByRole('dialog', { name: 'Save a 64 GiB file?' }).waitFor();
+    await page.getByRole('button', { name: 'Build the 64 GiB image' }).click();
     await expect
       .poll(() => page.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), { timeout: 60_000 })
       .toBeGreaterThan(0);
@@ -449,6 +511,229 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(all.some((r) => r.serviceWorker() !== null || r.url().endsWith('/sw.js'))).toBe(true);
   });
 
+  it("chooses where it will run: each destination picks its format, and the verdict is the core's", async () => {
+    const { page } = await open('opfs');
+    await page.locator('#verdict').waitFor();
+    for (const d of DESTINATIONS) {
+      const radio = page.getByRole('radio', { name: d.name.replace(/\s*\(.*\)$/, ''), exact: true });
+      await radio.check();
+      const fmt = FORMATS.find((f) => f.id === d.formats[0])!;
+      expect(await page.getByLabel('Format').inputValue(), d.id).toBe(fmt.id);
+      expect(await page.getByLabel('File name').inputValue(), d.id).toBe(`demo${fmt.extension}`);
+      const shown = page.locator('#verdict');
+      await shown.locator('h2', { hasText: d.name }).waitFor();
+      // The core's verdict for the demo kernel there, word for word (code shown as code).
+      const v = verdict(inspectKernel(DEMO_KERNEL), d);
+      expect(await shown.getAttribute('data-level'), d.id).toBe(v.level);
+      for (const sentence of v.sentences) expect(await shown.innerText(), d.id).toContain(sentence.replace(/`/g, ''));
+    }
+    expect(await page.getByRole('radio', { name: 'Google Compute Engine' }).count()).toBe(1);
+    // A format from the Advanced list moves the destination to where it goes, when this one does not take it.
+    await setFormat(page, 'vdi', '1G');
+    expect(await page.getByRole('radio', { name: 'VirtualBox' }).isChecked()).toBe(true);
+
+    // A kernel with a block device and a network device: GCE cannot attach the disk, QEMU attaches both.
+    writeFileSync(
+      tmp.path('blk.virtio'),
+      solo5Kernel({
+        abiTarget: 3,
+        devices: [
+          { name: 'storage', kind: 'block' },
+          { name: 'service0', kind: 'net' },
+        ],
+      }),
+    );
+    await choose(page, tmp.path('blk.virtio'));
+    expect(await page.locator('#kernel-status').innerText()).toContain(
+      'declares 2 devices: block storage, network service0.',
+    );
+    await page.getByRole('radio', { name: 'Google Compute Engine' }).check();
+    await page.locator('#verdict[data-level="fail"]').waitFor();
+    const text = await page.locator('#verdict').innerText();
+    expect(text).toContain('Will not run on Google Compute Engine');
+    expect(text).toContain(
+      'GCE has no virtio block devices: storage cannot be attached and the unikernel will abort at start.',
+    );
+    expect(await page.locator('#verdict code', { hasText: 'storage' }).count()).toBeGreaterThan(0);
+    await page.getByRole('radio', { name: 'QEMU/KVM' }).check();
+    await page.locator('#verdict[data-level="ok"]').waitFor();
+    expect(await page.locator('#verdict').innerText()).toContain('QEMU can attach all of them.');
+    // The verdict informs; it does not block the build.
+    expect(await page.getByRole('button', { name: 'Build image' }).isEnabled()).toBe(true);
+  });
+
+  it('next steps: fields fill the placeholders, Copy copies the command as shown', async () => {
+    const { ctx, page } = await open('opfs');
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.origin });
+    await page.getByRole('radio', { name: 'Google Compute Engine' }).check();
+    const text = await buildAndWait(page);
+    expect(text).toContain('Next: run it on Google Compute Engine');
+    expect(text).toMatch(/Done in [\d.]+ s/);
+    for (const [label, value] of [
+      ['Bucket', 'my-bucket'],
+      ['Project', 'my-project'],
+      ['Zone', 'europe-west1-b'],
+    ])
+      await page.getByLabel(label, { exact: true }).fill(value);
+    const commands = await page.locator('#outcome pre').allInnerTexts();
+    expect(commands[0]).toBe('gcloud storage cp demo.tar.gz gs://my-bucket/');
+    expect(commands.join('\n')).toContain('--project my-project --zone europe-west1-b');
+    expect(commands.join('\n')).not.toMatch(/\b(BUCKET|PROJECT|ZONE)\b/);
+    expect(commands.join('\n')).toContain('--machine-type e2-small');
+    // The destination's traps follow the commands.
+    expect(await page.locator('#traps').innerText()).toContain(
+      DESTINATIONS.find((d) => d.id === 'gce')!.traps[0].replace(/`/g, ''),
+    );
+    const copies = page.locator('#outcome').getByRole('button', { name: 'Copy' });
+    expect(await copies.count()).toBe(commands.length);
+    await copies.nth(1).click();
+    await page.locator('#outcome', { hasText: 'Copied to the clipboard.' }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(commands[1]);
+  });
+
+  it('is calm and accessible in every state, desktop and phone, light and dark: axe finds nothing; focus follows the build; Escape cancels', async () => {
+    writeFileSync(tmp.path('hvt.virtio'), solo5Kernel({ abiTarget: 1 }));
+    const configs = [
+      { width: 1280, height: 800, colorScheme: 'light' },
+      { width: 1280, height: 800, colorScheme: 'dark' },
+      { width: 390, height: 844, colorScheme: 'light' },
+      { width: 390, height: 844, colorScheme: 'dark' },
+    ] as const;
+    for (const [n, c] of configs.entries()) {
+      const where = `${c.width}x${c.height} ${c.colorScheme}`;
+      const ctx = await browser.newContext({
+        acceptDownloads: true,
+        viewport: { width: c.width, height: c.height },
+        colorScheme: c.colorScheme,
+        hasTouch: c.width < 500,
+      });
+      const requests: Request[] = [];
+      ctx.on('request', (r) => requests.push(r));
+      contexts.push({ ctx, requests });
+      await ctx.addInitScript(NO_PICKER);
+      const page = await ctx.newPage();
+      await page.goto(server.origin + '/');
+      await serviceWorkerReady(page);
+      await page.locator('#verdict').waitFor();
+      await previewed(page, '');
+      const clean = async (state: string) => expect(await axeViolations(page), `${where}, ${state}`).toEqual([]);
+
+      // Initial. The theme follows the system, and Build is in view without scrolling.
+      await clean('initial');
+      if (n === 0) {
+        // axe is really looking: an unlabelled field and grey-on-white text are found.
+        await page.evaluate(() => {
+          const f = document.createElement('div');
+          f.id = 'axe-bait';
+          f.style.background = '#fff';
+          // (CSSOM, not a style attribute: the page's CSP blocks inline styles)
+          f.innerHTML = '<input type="text"><p>faint words</p>';
+          f.querySelector('p')!.style.color = '#d0d0d0';
+          document.querySelector('header')!.append(f);
+        });
+        const found = (await axeViolations(page)).map((v) => v.id);
+        expect(found).toEqual(expect.arrayContaining(['label', 'color-contrast']));
+        await page.evaluate(() => document.getElementById('axe-bait')!.remove());
+      }
+      const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      expect(contrast(bg, c.colorScheme === 'dark' ? 'rgb(0, 0, 0)' : 'rgb(255, 255, 255)'), where).toBeLessThan(1.3);
+      const build = page.getByRole('button', { name: 'Build image' });
+      const box = (await build.boundingBox())!;
+      expect(box.y + box.height, where).toBeLessThanOrEqual(c.height);
+      // Focus rings: at least 3:1 against what surrounds them.
+      await page.keyboard.press('Tab');
+      for (const target of [build, page.getByRole('radio', { name: 'QEMU/KVM' })]) {
+        await target.focus();
+        const ring = await target.evaluate((el) => {
+          const ringed = el.closest('.dest') ?? el;
+          const color = getComputedStyle(ringed).outlineColor;
+          let p: Element | null = ringed.parentElement;
+          while (p && getComputedStyle(p).backgroundColor === 'rgba(0, 0, 0, 0)') p = p.parentElement;
+          return {
+            color,
+            width: getComputedStyle(ringed).outlineWidth,
+            around: getComputedStyle(p ?? document.body).backgroundColor,
+          };
+        });
+        expect(ring.width, where).toBe('3px');
+        expect(contrast(ring.color, ring.around), `${where} ${JSON.stringify(ring)}`).toBeGreaterThanOrEqual(3);
+      }
+
+      // Details open.
+      await disclose(page, 'Kernel internals');
+      await disclose(page, 'Regions in detail');
+      await disclose(page, 'Advanced');
+      await clean('details open');
+
+      // Error.
+      await page.getByLabel('Unikernel', { exact: true }).setInputFiles(tmp.path('hvt.virtio'));
+      await page.locator('#kernel-error').waitFor();
+      await clean('kernel error');
+      await page.getByRole('button', { name: 'Use the demo kernel' }).click();
+      await page.locator('#kernel-status', { hasText: 'Demo kernel' }).waitFor();
+      await page.getByLabel('Size').fill('2.5G');
+      await page.getByRole('radio', { name: 'Google Compute Engine' }).check();
+      await page.locator('#size-hint.invalid').waitFor();
+      await clean('size error');
+      await page.getByRole('radio', { name: 'QEMU/KVM' }).check();
+
+      // A large download asks first; building; Escape cancels and focus returns to Build.
+      await page.getByLabel('Size').fill('64G');
+      await expect.poll(() => page.locator('.sum-sub').innerText()).toContain('64 GiB download');
+      const dlp = page.waitForEvent('download', { timeout: 60_000 });
+      await build.click();
+      await page.getByRole('dialog', { name: 'Save a 64 GiB file?' }).waitFor();
+      await clean('asking before a large download');
+      if (n === 0) {
+        // Count what the progress live region says, against how often the visible text changes.
+        await page.evaluate(() => {
+          const w = window as unknown as { __said: string[]; __shown: number };
+          w.__said = [];
+          w.__shown = 0;
+          new MutationObserver(() => {
+            const live = document.querySelector('#progress-area [role=status]')?.textContent ?? '';
+            if (live && live !== w.__said[w.__said.length - 1]) w.__said.push(live);
+            w.__shown++;
+          }).observe(document.body, { subtree: true, childList: true, characterData: true });
+        });
+      }
+      await page.getByRole('button', { name: 'Build the 64 GiB image' }).click();
+      await expect
+        .poll(() => page.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), { timeout: 60_000 })
+        .toBeGreaterThan(0);
+      await expect
+        .poll(() => page.evaluate(() => document.activeElement?.id), { message: where })
+        .toBe('progress-area');
+      await clean('building');
+      if (n === 0) {
+        await page.waitForTimeout(7000);
+        const { said, shown } = await page.evaluate(() => {
+          const w = window as unknown as { __said: string[]; __shown: number };
+          return { said: w.__said, shown: w.__shown };
+        });
+        expect(shown).toBeGreaterThan(10); // the visible progress moved all along
+        expect(said.length).toBeGreaterThanOrEqual(1);
+        expect(said.length).toBeLessThanOrEqual(3); // the live region: once every five seconds at most
+      }
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('#outcome').innerText()).toContain('Cancelled');
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id), { message: where }).toBe('build');
+      expect(await (await dlp).failure()).not.toBeNull();
+      await clean('cancelled');
+
+      // Done, with the next steps (and their placeholder fields); focus on the result.
+      await page.getByLabel('Size').fill('1G');
+      await page.getByRole('radio', { name: 'Google Compute Engine' }).check();
+      const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 110_000 }), build.click()]);
+      await page.locator('#outcome.done').waitFor({ timeout: 110_000 });
+      expect(await dl.failure()).toBeNull();
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id), { message: where }).toBe('outcome');
+      await clean('done');
+      // Nothing wider than the window.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), where).toBeLessThanOrEqual(c.width);
+    }
+  }, 300_000);
+
   it('looks right at desktop and narrow widths (screenshots in test-results/)', async () => {
     const { page } = await open('opfs');
     await choose(page, demoPath());
@@ -465,7 +750,9 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       await page.keyboard.press('Tab');
       seen.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || ''));
     }
-    for (const id of ['kernel-file', 'args', 'format', 'size', 'filename', 'build']) expect(seen).toContain(id);
+    for (const id of ['kernel-file', 'dest-qemu', 'size', 'filename', 'args', 'build']) expect(seen).toContain(id);
+    // Build comes after the steps, in reading order.
+    expect(seen.indexOf('build')).toBeGreaterThan(seen.indexOf('args'));
   });
 
   it('sent no request outside the origin, from the page, its worker or the service worker (runs last)', () => {

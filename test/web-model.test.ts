@@ -18,6 +18,10 @@ import { planImage } from '../src/core/image';
 import { isImageError } from '../src/core/errors';
 import { solo5Kernel } from './helpers/fixtures';
 import type { BuildRequest, BuildResult, Progress } from '../src/web/protocol';
+import { collect, writeImage } from '../src/core/sink';
+import { countingSink } from '../src/web/build';
+import { DESTINATIONS, nextSteps } from '../src/core/platforms';
+import { gceImageName as imageName } from '../src/core/formats/instructions';
 
 /** Core errors cross the worker as BuildError(message, code); do the same here. */
 function asWorker<T>(f: () => T): Promise<T> {
@@ -67,15 +71,32 @@ function fakeBackend() {
   return { backend, builds };
 }
 
-function setup() {
+function setup(opts: { savePath?: 'file' | 'download' | 'blob'; measured?: BuildRequest[] } = {}) {
   let t = 0;
   const fake = fakeBackend();
+  if (opts.measured) {
+    const measured = opts.measured;
+    // The dry run the worker does: the real format, written nowhere.
+    fake.backend.measure = async (req) => {
+      measured.push(req);
+      const built = planImage(req.kernel, { size: req.size, args: req.args });
+      const format = FORMATS.find((f) => f.id === req.formatId)!;
+      const { fileSize } = await writeImage(built.plan, format, countingSink(), {
+        fileName: req.fileName,
+        timestamp: built.timestamp,
+        seed: built.seed,
+      });
+      return fileSize;
+    };
+  }
   const model = createModel({
     formats: FORMATS,
     parseSize,
     defaultSize: DEFAULT_SIZE,
     backend: fake.backend,
     now: () => t,
+    savePath: opts.savePath,
+    blobCap: 2 * 2 ** 30,
   });
   return { model, builds: fake.builds, tick: (ms: number) => (t += ms) };
 }
@@ -287,6 +308,104 @@ describe('the model', () => {
     await Promise.all([first, second]);
     expect(model.kernel.value.status).toBe('ok');
     expect(model.kernel.value.status === 'ok' && model.kernel.value.name).toBe('good.virtio');
+  });
+});
+
+describe('destinations, the expected size and the verdict', () => {
+  it('starts on QEMU/KVM; a destination picks its usual format; a format moves to its destination only when needed', async () => {
+    const { model } = setup();
+    expect(model.destination.value.name).toBe('QEMU/KVM');
+    for (const d of DESTINATIONS) {
+      await model.setDestination(d.id);
+      expect(model.destination.value.id).toBe(d.id);
+      expect(model.formatId.value).toBe(d.formats[0]);
+    }
+    await model.setDestination('aws');
+    await model.setFormat('vhd'); // AWS takes VHD: stays
+    expect(model.destination.value.id).toBe('aws');
+    await model.setFormat('vdi'); // AWS does not take VDI: VirtualBox does
+    expect(model.destination.value.id).toBe('virtualbox');
+  });
+
+  it("judges the kernel for the chosen destination with the core's verdict", async () => {
+    const { model } = setup();
+    expect(model.verdict.value).toBeNull();
+    await model.chooseKernel(
+      'blk.virtio',
+      solo5Kernel({ abiTarget: 3, devices: [{ name: 'storage', kind: 'block' }] }),
+    );
+    expect(model.verdict.value?.level).toBe('ok');
+    await model.setDestination('gce');
+    expect(model.verdict.value?.level).toBe('fail');
+    expect(model.verdict.value?.sentences.join(' ')).toContain('`storage` cannot be attached');
+  });
+
+  it('knows the file size before building: from the descriptor, or measured by a dry run that equals the real file', async () => {
+    const measured: BuildRequest[] = [];
+    const { model } = setup({ measured });
+    const kernel = solo5Kernel();
+    await model.chooseKernel('hello.virtio', kernel);
+    expect(model.expected.value).toEqual({ status: 'ok', bytes: 2 ** 30, measured: false });
+    expect(measured).toHaveLength(0); // raw: the disk size decides
+    await model.setDestination('gce');
+    await expect.poll(() => model.expected.value.status).toBe('ok');
+    const e = model.expected.value;
+    expect(e.status === 'ok' && e.measured).toBe(true);
+    const built = planImage(kernel, { size: 2 ** 30, args: '' });
+    const real = await collect(
+      FORMATS.find((f) => f.id === 'tar')!,
+      built.plan,
+      {
+        timestamp: built.timestamp,
+        seed: built.seed,
+        fileName: 'hello.tar.gz',
+      },
+    );
+    expect(e.status === 'ok' && e.bytes).toBe(real.length);
+    // Stale measures are not shown: another size is measured again.
+    await model.setSize('2G');
+    expect(model.expected.value.status).toBe('measuring');
+    await expect.poll(() => model.expected.value.status).toBe('ok');
+    expect(measured.map((r) => r.size)).toEqual([2 ** 30, 2 ** 31]);
+  });
+
+  it('counts the command line in bytes against the limit', async () => {
+    const { model } = setup();
+    expect(model.cmdlineBytes.value).toBe('unikernel.bin'.length);
+    await model.setArgs('héllo');
+    expect(model.cmdlineBytes.value).toBe('unikernel.bin héllo'.length + 1);
+  });
+
+  it('says large outputs are large, and refuses beforehand what the in-memory fallback cannot hold', async () => {
+    const { model } = setup({ savePath: 'blob' });
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    expect(model.large.value).toBe(false);
+    expect(model.blobLimit.value).toBeNull();
+    await model.setSize('3G');
+    expect(model.blobLimit.value).toMatch(
+      /stops at 2 GiB of output, and this image is 3\.0 GiB; choose a smaller Size/,
+    );
+    expect(model.canBuild.value).toBe(false);
+    model.savePath.value = 'file';
+    expect(model.canBuild.value).toBe(true);
+    await model.setSize('5G');
+    expect(model.large.value).toBe(true);
+  });
+
+  it('ends a build with the next steps for the destination it was built for', async () => {
+    const { model, builds } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    await model.setDestination('gce');
+    const done = model.startBuild(saver());
+    builds[0].resolve({ fileSize: 1234, diskSize: 2 ** 30 });
+    await done;
+    const b = model.build.value;
+    expect(b.phase).toBe('done');
+    if (b.phase !== 'done') return;
+    expect(b.destinationId).toBe('gce');
+    expect(b.steps).toEqual(
+      nextSteps({ devices: [] }, 'gce', { file: 'hello.tar.gz', formatId: 'tar', name: imageName('hello.tar.gz') }),
+    );
   });
 });
 

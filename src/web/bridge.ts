@@ -34,6 +34,8 @@ export interface Backend {
     sink: SinkSpec,
     opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void },
   ): Promise<BuildResult>;
+  /** The exact length of the file `build` would write, without writing it. */
+  measure?(req: BuildRequest, opts: { signal?: AbortSignal }): Promise<number>;
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -90,5 +92,6 @@ export function workerBackend(makeWorker: () => Worker): Backend {
     inspect: (kernel) => call({ type: 'inspect', kernel }, []),
     preview: (kernel, size, args) => call({ type: 'preview', kernel, size, args }, []),
     build: (req, sink, opts) => call({ type: 'build', req, sink }, sink.kind === 'port' ? [sink.port] : [], opts),
+    measure: (req, opts) => call({ type: 'measure', req }, [], opts),
   };
 }

@@ -84,6 +84,15 @@ export async function build(req: BuildRequest, sink: WorkerSink, opts: RunOption
   }
 }
 
+/**
+ * A sink that keeps nothing and skips holes: `build` through it gives the
+ * exact length of the file a build would write (the page's download size for
+ * formats whose length the disk size does not decide).
+ */
+export function countingSink(): WorkerSink {
+  return { seekable: true, chunkSize: CHUNK, write() {}, close() {}, abort() {} };
+}
+
 /** File System Access sink: positioned writes, holes skipped, `truncate` sets the length. */
 export async function fileSink(handle: FileSystemFileHandle): Promise<WorkerSink> {
   const w = await handle.createWritable({ keepExistingData: false });

@@ -163,7 +163,7 @@ export function Layout({ preview }: { preview: PreviewResult }) {
       </figcaption>
       <details>
         <summary>Regions in detail</summary>
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Regions in detail">
           <table>
             <thead>
               <tr>

@@ -5,14 +5,25 @@ import { FORMATS } from '../core/formats/index';
 import { App } from './app';
 import { workerBackend } from './bridge';
 import { DEMO_KERNEL } from './demo';
-import { createModel } from './model';
+import { createModel, type Where } from './model';
+import { BLOB_CAP, canPickFile } from './save';
 
 const model = createModel({
   formats: FORMATS,
   parseSize,
   defaultSize: DEFAULT_SIZE,
   backend: workerBackend(() => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'build' })),
+  blobCap: BLOB_CAP,
 });
+
+/** How this browser will save, as far as the page can tell before Build (the summary states the memory limit). */
+function savePath(): Where {
+  if (canPickFile()) return 'file';
+  return 'serviceWorker' in navigator && navigator.serviceWorker.controller ? 'download' : 'blob';
+}
+model.savePath.value = savePath();
+if ('serviceWorker' in navigator)
+  navigator.serviceWorker.addEventListener('controllerchange', () => (model.savePath.value = savePath()));
 
 const demo = DEMO_KERNEL ? () => DEMO_KERNEL!.slice() : null;
 

@@ -8,6 +8,24 @@ import type { Backend } from './bridge';
 import { BuildError } from './bridge';
 import type { KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
 import type { OutputFormat } from '../core/formats/types';
+import { gceImageName } from '../core/formats/instructions';
+import { commandLine } from '../core/image';
+import { MAX_CMDLINE } from '../core/boot/index';
+import {
+  DESTINATIONS,
+  destinationForFormat,
+  findDestination,
+  nextSteps,
+  verdict as judge,
+  type Destination,
+  type NextStep,
+  type Verdict,
+} from '../core/platforms';
+
+export { MAX_CMDLINE };
+
+/** Above this output size the page asks before building (a download of many GiB is rarely meant). */
+export const LARGE_OUTPUT = 4 * 2 ** 30;
 
 /** What the model needs to know about an output format: the core's descriptor, without the writer. */
 export type FormatInfo = Pick<
@@ -23,6 +41,10 @@ export type KernelState =
 
 export type Where = 'file' | 'download' | 'blob';
 
+/** The file's expected length before building: exact (the descriptor's outputLength, or a measured dry run), or pending. */
+export type Expected =
+  { status: 'none' } | { status: 'measuring' } | { status: 'ok'; bytes: number; measured: boolean };
+
 export type BuildState =
   | { phase: 'idle' }
   | { phase: 'building'; where: Where; fileName: string; progress: Progress; startedAt: number; bytesPerSecond: number }
@@ -31,6 +53,9 @@ export type BuildState =
       where: Where;
       fileName: string;
       formatId: string;
+      destinationId: string;
+      /** What to do next with the file, for the destination it was built for. */
+      steps: NextStep[];
       fileSize: number;
       diskSize: number;
       seconds: number;
@@ -56,6 +81,10 @@ export interface ModelDeps {
   defaultSize: number;
   backend: Backend;
   now?: () => number;
+  /** Where saving will go when nothing else is known (the page sets `savePath` as it learns). */
+  savePath?: Where;
+  /** Cap of the in-memory fallback (save.ts's BLOB_CAP). */
+  blobCap?: number;
 }
 
 /** "hello.virtio" + ".img" -> "hello.img"; keeps names safe for every file system. */
@@ -73,6 +102,10 @@ export function createModel(deps: ModelDeps) {
   const kernel = signal<KernelState>({ status: 'none' });
   const args = signal('');
   const formatId = signal(formats[0]?.id ?? 'raw');
+  const destinationId = signal<string>(destinationForFormat(formatId.value)?.id ?? DESTINATIONS[0].id);
+  /** How this browser will save: decided by the page (picker, service worker, memory). */
+  const savePath = signal<Where>(deps.savePath ?? 'file');
+  const measuredLength = signal<{ key: string; bytes: number } | null>(null);
   const sizeText = signal(`${deps.defaultSize / 2 ** 30}G`);
   /** The user's own file name, or null to follow the default. */
   const fileNameOverride = signal<string | null>(null);
@@ -82,6 +115,14 @@ export function createModel(deps: ModelDeps) {
   const build = signal<BuildState>({ phase: 'idle' });
 
   const format = computed(() => formats.find((f) => f.id === formatId.value) ?? formats[0]);
+  const destination = computed<Destination>(() => findDestination(destinationId.value) ?? DESTINATIONS[0]);
+  /** Will the unikernel run at the chosen destination: the core's verdict, once a kernel is read. */
+  const verdict = computed<Verdict | null>(() => {
+    const k = kernel.value;
+    return k.status === 'ok' ? judge(k.info, destination.value) : null;
+  });
+  /** Bytes of the command line the boot loader passes ("unikernel.bin " + arguments), against MAX_CMDLINE. */
+  const cmdlineBytes = computed(() => new TextEncoder().encode(commandLine(args.value)).length);
 
   /** The size in bytes, or the sentence saying why the text is not a size for this format. */
   const size = computed<{ ok: true; bytes: number } | { ok: false; message: string }>(() => {
@@ -104,18 +145,78 @@ export function createModel(deps: ModelDeps) {
     return null;
   });
   const busy = computed(() => build.value.phase === 'building');
+
+  /** What a measurement is valid for: the inputs that decide the file's bytes. */
+  const measureKey = computed(() => {
+    const k = kernel.value;
+    const s = size.value;
+    if (k.status !== 'ok' || !s.ok) return '';
+    return `${k.name}|${k.bytes.length}|${s.bytes}|${format.value.id}|${fileName.value.trim()}|${args.value}`;
+  });
+  const expected = computed<Expected>(() => {
+    const s = size.value;
+    if (!s.ok || kernel.value.status !== 'ok' || preview.value.status !== 'ok') return { status: 'none' };
+    const len = format.value.outputLength?.(s.bytes);
+    if (len !== undefined) return { status: 'ok', bytes: len, measured: false };
+    const m = measuredLength.value;
+    return m && m.key === measureKey.value ? { status: 'ok', bytes: m.bytes, measured: true } : { status: 'measuring' };
+  });
+  /** The output is large enough that Build asks first. */
+  const large = computed(() => {
+    const e = expected.value;
+    return e.status === 'ok' && e.bytes > LARGE_OUTPUT;
+  });
+  /** When saving goes through memory, the sentence that says why this build cannot (null when it can). */
+  const blobLimit = computed(() => {
+    const e = expected.value;
+    const cap = deps.blobCap;
+    if (savePath.value !== 'blob' || cap === undefined || e.status !== 'ok' || e.bytes <= cap) return null;
+    return `This browser saves through memory here, which stops at ${cap / 2 ** 30} GiB of output, and this image is ${(e.bytes / 2 ** 30).toFixed(1)} GiB; choose a smaller Size, or use Chrome or Edge (they save directly) or the command-line tool.`;
+  });
   const canBuild = computed(
     () =>
       kernel.value.status === 'ok' &&
       size.value.ok &&
       !fileNameError.value &&
       preview.value.status === 'ok' &&
+      !blobLimit.value &&
       !busy.value,
   );
 
   let kernelSeq = 0;
   let previewSeq = 0;
   let abort: AbortController | null = null;
+  let measuring: AbortController | null = null;
+
+  /** Measure the file a build would write, for formats whose length the disk size does not decide. */
+  async function refreshMeasure(): Promise<void> {
+    measuring?.abort();
+    measuring = null;
+    const k = kernel.value;
+    const s = size.value;
+    const key = measureKey.value;
+    if (!deps.backend.measure || k.status !== 'ok' || !s.ok || preview.value.status !== 'ok') return;
+    if (format.value.outputLength || measuredLength.value?.key === key || busy.value) return;
+    const ctl = new AbortController();
+    measuring = ctl;
+    try {
+      const bytes = await deps.backend.measure(
+        {
+          kernel: k.bytes,
+          size: s.bytes,
+          args: args.value,
+          formatId: format.value.id,
+          fileName: fileName.value.trim(),
+        },
+        { signal: ctl.signal },
+      );
+      if (!ctl.signal.aborted) measuredLength.value = { key, bytes };
+    } catch {
+      /* cancelled, or the build will say what is wrong */
+    } finally {
+      if (measuring === ctl) measuring = null;
+    }
+  }
 
   async function refreshPreview(): Promise<void> {
     const seq = ++previewSeq;
@@ -131,6 +232,7 @@ export function createModel(deps: ModelDeps) {
     } catch (e) {
       if (seq === previewSeq) preview.value = { status: 'error', message: e instanceof Error ? e.message : String(e) };
     }
+    if (seq === previewSeq) void refreshMeasure();
   }
 
   /** Choose a kernel: inspect it at once, show what was found or the core's error. */
@@ -168,8 +270,24 @@ export function createModel(deps: ModelDeps) {
     settle();
     return refreshPreview();
   }
+  /** A format from the Advanced list: the destination stays when it takes that format, else follows it. */
   function setFormat(id: string) {
-    formatId.value = id;
+    batch(() => {
+      formatId.value = id;
+      if (!destination.value.formats.includes(id))
+        destinationId.value = destinationForFormat(id)?.id ?? destinationId.value;
+    });
+    settle();
+    return refreshPreview();
+  }
+  /** Where it will run: picks that destination's usual format. */
+  function setDestination(id: string) {
+    const d = findDestination(id);
+    if (!d) return Promise.resolve();
+    batch(() => {
+      destinationId.value = d.id;
+      formatId.value = d.formats[0];
+    });
     settle();
     return refreshPreview();
   }
@@ -181,6 +299,7 @@ export function createModel(deps: ModelDeps) {
   function setFileName(name: string) {
     fileNameOverride.value = name === defaultFileName(kernelName.value, format.value.extension) ? null : name;
     settle();
+    void refreshMeasure();
   }
 
   /** Build with the given saver. Resolves when the build ended, whatever the outcome. */
@@ -193,7 +312,10 @@ export function createModel(deps: ModelDeps) {
     }
     const name = fileName.value.trim();
     const fmt = format.value;
+    const dest = destination.value;
+    const devices = { devices: k.info.devices, solo5Manifest: k.info.solo5Manifest };
     const startedAt = now();
+    measuring?.abort();
     abort = new AbortController();
     build.value = {
       phase: 'building',
@@ -223,6 +345,8 @@ export function createModel(deps: ModelDeps) {
         where: saver.where,
         fileName: name,
         formatId: fmt.id,
+        destinationId: dest.id,
+        steps: nextSteps(devices, dest, { file: name, formatId: fmt.id, name: gceImageName(name) }),
         fileSize: result.fileSize,
         diskSize: result.diskSize,
         seconds: (now() - startedAt) / 1000,
@@ -240,6 +364,7 @@ export function createModel(deps: ModelDeps) {
       abort = null;
       saver.dispose?.();
     }
+    void refreshMeasure();
   }
 
   function cancel() {
@@ -253,9 +378,18 @@ export function createModel(deps: ModelDeps) {
 
   return {
     formats,
+    destinations: DESTINATIONS,
     kernel,
     args,
     formatId,
+    destinationId,
+    destination,
+    verdict,
+    cmdlineBytes,
+    savePath,
+    expected,
+    large,
+    blobLimit,
     sizeText,
     fileNameOverride,
     preview,
@@ -269,6 +403,7 @@ export function createModel(deps: ModelDeps) {
     chooseKernel,
     setArgs,
     setFormat,
+    setDestination,
     setSize,
     setFileName,
     startBuild,

@@ -73,6 +73,8 @@ export type ToWorker =
   | { type: 'inspect'; id: number; kernel: Uint8Array }
   | { type: 'preview'; id: number; kernel: Uint8Array; size: number; args: string }
   | { type: 'build'; id: number; req: BuildRequest; sink: SinkSpec }
+  /** Write the image nowhere, counting its bytes: the download size of a compressed format. */
+  | { type: 'measure'; id: number; req: BuildRequest }
   | { type: 'cancel'; id: number };
 
 export type FromWorker =

@@ -4,7 +4,7 @@
  */
 import { isImageError } from '../core/errors';
 import { findFormat } from '../core/formats/index';
-import { build, inspect, openSink, preview } from './build';
+import { build, countingSink, inspect, openSink, preview } from './build';
 import type { FromWorker, Progress, ToWorker } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -54,6 +54,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
     let value: unknown;
     if (m.type === 'inspect') value = inspect(m.kernel);
     else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args);
+    else if (m.type === 'measure') value = (await build(m.req, countingSink(), { signal: ctl.signal })).fileSize;
     else {
       const mime = findFormat(m.req.formatId)?.mime ?? 'application/octet-stream';
       const sink = await openSink(m.sink, mime, ctl.signal);

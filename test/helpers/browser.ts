@@ -3,8 +3,9 @@
  * Chromium with playwright-core (no downloaded browsers).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const VITE = 'node_modules/.bin/vite';
@@ -93,3 +94,52 @@ export const OPFS_PICKER = `
 
 /** An init script that removes showSaveFilePicker, forcing the service-worker download. */
 export const NO_PICKER = `delete window.showSaveFilePicker; delete Window.prototype.showSaveFilePicker;`;
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** WCAG 2.0 to 2.2, A and AA (2.2 brings target size), and axe's best practices. */
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+
+/** One axe-core violation, short enough to read in a failed assertion. */
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/**
+ * Run axe-core in the page (WCAG 2.0-2.2 A and AA, and best practices) and
+ * return its violations. Injected through the DevTools protocol, so the
+ * page's strict CSP needs no exception.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  // Plain strings: this helper is also compiled without the DOM types (scripts/screenshot.ts uses it).
+  if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(AXE_SOURCE + '\n;0');
+  return page.evaluate(`(async () => {
+    const r = await axe.run(document, {
+      runOnly: { type: 'tag', values: ${JSON.stringify(AXE_TAGS)} },
+      resultTypes: ['violations'],
+    });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => n.target.join(' ')),
+    }));
+  })()`);
+}
+
+/** WCAG contrast ratio of two CSS colours as `getComputedStyle` gives them (rgb()/rgba(), opaque). */
+export function contrast(a: string, b: string): number {
+  const lum = (c: string) => {
+    const [r, g, bl] = (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+    const f = (v: number) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(bl);
+  };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
