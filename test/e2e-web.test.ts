@@ -33,8 +33,9 @@ import { FORMATS } from '../src/core/formats/index';
 import { DESTINATIONS, verdict } from '../src/core/platforms';
 
 const BIN = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
-const PORT = 4391;
-const OFFLINE_PORT = 4392;
+// E2E_PORT moves both ports, so that two checkouts can run this file at once.
+const PORT = Number(process.env.E2E_PORT ?? 4391);
+const OFFLINE_PORT = PORT + 1;
 const SLICE = 16 << 20;
 const ARGS = 'hello world';
 
@@ -759,7 +760,8 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     const urls = contexts.flatMap((c) => c.requests.map((r) => r.url()));
     expect(urls.length).toBeGreaterThan(20);
     expect(urls.some((u) => u.includes('/assets/worker-'))).toBe(true);
-    const foreign = urls.filter((u) => !/^http:\/\/127\.0\.0\.1:439[12]\//.test(u) && !/^(blob|data):/.test(u));
+    const ours = [server.origin, `http://127.0.0.1:${OFFLINE_PORT}`].map((o) => o + '/');
+    const foreign = urls.filter((u) => !ours.some((o) => u.startsWith(o)) && !/^(blob|data):/.test(u));
     expect(foreign).toEqual([]);
   });
 });
