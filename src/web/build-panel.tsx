@@ -202,6 +202,12 @@ export function BuildPanel({ model }: { model: Model }) {
   );
 }
 
+/** "40 ms", "2.4 s", "95 s". */
+function tookText(seconds: number): string {
+  if (seconds < 1) return `${Math.max(1, Math.round(seconds * 1000))} ms`;
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
+}
+
 /** Shown whenever the last-resort save path is in use. */
 function BlobWarning() {
   return (
@@ -265,7 +271,7 @@ export function Outcome({ model }: { model: Model }) {
         <span class="badge" aria-hidden="true">
           ✓
         </span>{' '}
-        Done in {b.seconds < 10 ? b.seconds.toFixed(1) : Math.round(b.seconds)} s
+        Done in {tookText(b.seconds)}
       </h2>
       <p>
         {where}: {formatBytes(b.fileSize)} ({b.fileSize.toLocaleString('en')} bytes) holding a {formatBytes(b.diskSize)}{' '}
