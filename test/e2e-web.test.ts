@@ -301,6 +301,17 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     expect(await page.locator('#size-hint').getAttribute('role')).toBeNull();
     expect(await page.locator('#size-hint').getAttribute('aria-live')).toBeNull();
     await expect.poll(() => page.locator('#announcer').innerText()).toMatch(/whole number of GiB/);
+    // Typed key by key, the intermediate states are shown but never announced.
+    const size = page.getByLabel('Size');
+    await size.fill('');
+    const said: string[] = [];
+    for (const key of '2560M') {
+      await size.press(key);
+      said.push(await page.locator('#announcer').innerText());
+      await page.waitForTimeout(150);
+    }
+    expect(new Set(said).size).toBe(1);
+    await expect.poll(() => page.locator('#announcer').innerText()).toMatch(/2560 MiB|2\.5 GiB|whole number of GiB/);
     // The format's hint shows its command as code, not as `backquoted` text.
     expect(await page.locator('#format-hint code').innerText()).toBe('gcloud compute images create --source-uri');
     expect(await page.locator('#format-hint').innerText()).not.toContain('`');
