@@ -80,7 +80,7 @@ export function NextSteps({
           </p>
         </div>
       ) : null}
-      <ol class="steps">
+      <ol class="step-list">
         {steps.map((s, i) => {
           const cmd = fillPlaceholders(s.command, values);
           return (
