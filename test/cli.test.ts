@@ -192,7 +192,7 @@ describe('bad input: one line, exit 1, nothing written', () => {
     [
       'kernel larger than the image',
       ['--size', '64M', 'out.img', 'big.virtio'],
-      /^solo5-virtio-mkimage: error: A disk of 64 MiB cannot hold this 70 MiB kernel .* use a size of at least 72 MiB, e\.g\. --size 72M\./,
+      /^solo5-virtio-mkimage: error: A disk of 64 MiB cannot hold this 70 MiB kernel .* use a size of at least 72 MiB \(--size 72M\)\./,
     ],
     [
       'size too small',

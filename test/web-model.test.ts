@@ -13,7 +13,7 @@ import { REGION_KINDS } from '../src/core/plan';
 import { preview } from '../src/web/build';
 import { FORMATS } from '../src/core/formats/index';
 import { DEFAULT_SIZE, parseSize } from '../src/core/size';
-import { inspectKernel } from '../src/core/kernel';
+import { inspectKernel, MAX_KERNEL_SIZE } from '../src/core/kernel';
 import { planImage } from '../src/core/image';
 import { isImageError } from '../src/core/errors';
 import { solo5Kernel } from './helpers/fixtures';
@@ -197,6 +197,27 @@ describe('the model', () => {
     expect(k.message).toBe(expected);
     expect(k.message).not.toMatch(/\n\s+at /);
     expect(model.canBuild.value).toBe(false);
+  });
+
+  it('refuses a file larger than any kernel by its size, without reading it (issue 9)', async () => {
+    const { model } = setup();
+    let read = false;
+    const huge = {
+      size: MAX_KERNEL_SIZE + 1,
+      arrayBuffer: async () => {
+        read = true;
+        return new ArrayBuffer(0);
+      },
+    };
+    await model.chooseKernel('disk.img', huge);
+    const k = model.kernel.value;
+    expect(read).toBe(false);
+    expect(k).toMatchObject({ status: 'error', code: 'KERNEL_SIZE_LIMIT' });
+    if (k.status === 'error') expect(k.message).toMatch(/^The kernel file is 1 GiB \(1073741825 bytes\); the largest kernel accepted is 1 GiB \(1073741824 bytes\)/);
+    // A file within the limit is read and inspected.
+    const small = solo5Kernel();
+    await model.chooseKernel('ok.virtio', { size: small.length, arrayBuffer: async () => small.slice().buffer });
+    expect(model.kernel.value.status).toBe('ok');
   });
 
   it('validates the size live, including whole GiB for GCE', async () => {

@@ -4,7 +4,7 @@
  * bounds-checked and every failure names the field, the value and the limit.
  */
 import { fail } from './errors';
-import { hex } from './units';
+import { formatBytes, hex, MIB } from './units';
 import { rd16le, rd32le, rd64le } from './bytes';
 
 export const EM_386 = 3;
@@ -128,23 +128,53 @@ export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
   return { class: is64 ? 64 : 32, machine, type, entry, phdrs };
 }
 
-/** Notes from PT_NOTE segments; malformed notes end the walk of their segment quietly. */
-export function elfNotes(b: Uint8Array, elf: ElfFile): ElfNote[] {
+/**
+ * The most note bytes a kernel may have us walk, over all its PT_NOTE
+ * segments together. A Solo5 kernel has a few hundred bytes of notes (the ABI
+ * note, a build id, a manifest of a few KiB); 1 MiB is far beyond any real
+ * one. The cap keeps the walk bounded by a constant, not by the number of
+ * program headers times the bytes each one points at (65535 PT_NOTE headers
+ * over one 1 MiB region would otherwise be 64 GiB of walking).
+ */
+export const MAX_NOTE_BYTES = MIB;
+
+/**
+ * Notes from PT_NOTE segments; malformed notes end the walk of their segment
+ * quietly. Segments naming the same bytes as an earlier one are walked once;
+ * more than MAX_NOTE_BYTES of notes in all is refused (ELF_BAD_NOTES).
+ */
+export function elfNotes(b: Uint8Array, elf: ElfFile, what = 'kernel'): ElfNote[] {
   const notes: ElfNote[] = [];
+  const seen = new Set<string>();
+  let walked = 0;
+  let segments = 0;
   for (const ph of elf.phdrs) {
     if (ph.type !== PT_NOTE) continue;
     const align = ph.align === 8 ? 8 : 4;
-    const pad = (n: number) => (n + align - 1) & ~(align - 1);
-    let o = ph.offset;
+    const start = Math.min(ph.offset, b.length);
     const end = Math.min(ph.offset + ph.filesz, b.length);
+    const key = `${start}:${end}:${align}`;
+    if (end - start < 12 || seen.has(key)) continue;
+    seen.add(key);
+    segments++;
+    walked += end - start;
+    if (walked > MAX_NOTE_BYTES) {
+      fail(
+        'ELF_BAD_NOTES',
+        `The ${what}'s ${segments} PT_NOTE program headers name more than ${formatBytes(MAX_NOTE_BYTES)} of notes in all (a real kernel has a few KiB). The file is damaged or not a kernel; rebuild it.`,
+      );
+    }
+    const pad = (n: number) => Math.ceil(n / align) * align;
+    let o = start;
     while (o + 12 <= end) {
       const namesz = rd32le(b, o);
       const descsz = rd32le(b, o + 4);
       const type = rd32le(b, o + 8);
       const nameAt = o + 12;
+      if (namesz > 256 || descsz > end) break;
       const descAt = nameAt + pad(namesz);
       const next = descAt + pad(descsz);
-      if (namesz > 256 || descAt + descsz > end) break;
+      if (descAt + descsz > end) break;
       let name = '';
       for (let i = 0; i < namesz && b[nameAt + i] !== 0; i++) name += String.fromCharCode(b[nameAt + i]);
       notes.push({ name, type, desc: b.subarray(descAt, descAt + descsz) });

@@ -11,6 +11,7 @@
 export const ERRORS = {
   // The kernel file (validated once, by inspectKernel).
   KERNEL_EMPTY: 'the kernel file has no bytes',
+  KERNEL_SIZE_LIMIT: 'the kernel file is larger than MAX_KERNEL_SIZE (1 GiB): not a unikernel',
   NOT_A_KERNEL: 'neither ELF nor Multiboot: some other kind of file',
   ELF_TRUNCATED: 'the ELF header or program headers end past the end of the file',
   ELF_BAD_CLASS: 'ELF class is neither 32- nor 64-bit',
@@ -20,6 +21,7 @@ export const ERRORS = {
   ELF_BAD_SEGMENT: 'a PT_LOAD segment is larger in the file than in memory',
   ELF_SEGMENT_PAST_EOF: 'a PT_LOAD segment reads bytes past the end of the file',
   ELF_SEGMENT_OVERLAP: 'two PT_LOAD segments overlap in memory',
+  ELF_BAD_NOTES: 'the PT_NOTE segments name more note bytes than any kernel has',
   ELF_NO_LOAD: 'no PT_LOAD segment and no Multiboot address fields: nothing to load',
   MB_NO_HEADER: 'no Multiboot header in the first 8192 bytes',
   MB_BAD_CHECKSUM: 'the Multiboot header checksum does not match',
@@ -57,13 +59,14 @@ export const ERRORS = {
   SIZE_FORMAT_LIMIT: 'the size is above what the output format can describe',
   FORMAT_UNKNOWN: 'no output format has this id',
   ARGS_NUL: 'the kernel arguments contain a NUL character',
+  ARGS_NOT_UTF8: 'an argument is not valid UTF-8 text (bytes on the command line, a lone surrogate in a string)',
   ARGS_TOO_LONG: 'the command line is longer than the boot loader passes',
   FAT_BAD_LABEL: 'the volume label is not 1 to 11 FAT characters',
   FAT_NO_LAYOUT: 'no FAT type fits the partition',
   FAT_FULL: 'the files do not fit in the FAT volume',
   FAT_ROOT_FULL: 'too many files for the FAT root directory',
   FAT_FILE_TOO_BIG: 'a file is 4 GiB or larger, more than FAT can hold',
-  BAD_TIMESTAMP: 'the timestamp is not a time',
+  BAD_TIMESTAMP: 'the timestamp is not a time, not a real date, not whole seconds, or outside FAT’s 1980..2107',
 
   // Reading an image back (src/core/disk, the decoders beside each format's writer).
   IMAGE_EMPTY: 'the image file has no bytes',

@@ -13,7 +13,8 @@ import { chooseLayout, clustersNeeded, FAT_EPOCH, formatFat, rootClusters, type 
 import { inspectKernel, type KernelInfo } from './kernel';
 import { encodeMbr } from './mbr';
 import { makePlan, type ImagePlan, type Piece, type Region } from './plan';
-import { checkSize, DEFAULT_SIZE } from './size';
+import { checkSize, DEFAULT_SIZE, sizeText } from './size';
+import { checkTimestamp } from './timestamp';
 
 export const KERNEL_NAME = 'unikernel.bin';
 export const DEFAULT_LABEL = 'UNIKERNEL';
@@ -29,6 +30,11 @@ export interface ImageOptions {
   label?: string;
   /** Seconds since 1970 UTC for FAT and container timestamps (default 1980-01-01). */
   timestamp?: number;
+  /**
+   * The unit the output format's sizes come in (its `sizeStep`: GCE's GiB),
+   * so that a suggested size is one the format accepts. Default 1 MiB.
+   */
+  sizeStep?: number;
 }
 
 export interface BuiltImage {
@@ -59,6 +65,18 @@ export function checkArgs(args: string): string {
       'The kernel arguments contain a NUL character, which would end the command line early; remove it.',
     );
   }
+  for (let i = 0; i < args.length; i++) {
+    const c = args.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && (args.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      i++;
+      continue;
+    }
+    fail(
+      'ARGS_NOT_UTF8',
+      `The kernel arguments are not valid text: character ${i + 1} is half of a UTF-16 surrogate pair (U+${c.toString(16).toUpperCase()}), which has no UTF-8 form. Remove it.`,
+    );
+  }
   const cmdline = commandLine(args);
   const n = utf8(cmdline).length;
   if (n > MAX_CMDLINE) {
@@ -70,30 +88,48 @@ export function checkArgs(args: string): string {
   return cmdline;
 }
 
-/** The smallest whole-MiB disk that holds a kernel of `kernelSize` bytes. */
-export function minimumSize(kernelSize: number): number {
-  const fits = (mib: number) => {
-    const sectors = (mib * MIB) / SECTOR - PARTITION_LBA;
-    if (sectors < 64) return false;
-    try {
-      const l = chooseLayout(sectors);
-      return (
-        rootClusters(l.type) + clustersNeeded([{ size: kernelSize }], l.sectorsPerCluster * SECTOR) <= l.clusterCount
-      );
-    } catch (e) {
-      if (isImageError(e)) return false;
-      throw e;
-    }
-  };
-  let lo = 2;
-  let hi = 4;
-  while (!fits(hi)) hi *= 2;
+/**
+ * Whether a disk of exactly `size` bytes (whole sectors) holds a kernel of
+ * `kernelSize` bytes: the same layout the formatter will choose, so what this
+ * accepts, the build accepts, to the sector.
+ */
+export function kernelFits(size: number, kernelSize: number): boolean {
+  const sectors = size / SECTOR - PARTITION_LBA;
+  if (!Number.isInteger(sectors) || sectors < MIN_PARTITION_SECTORS) return false;
+  try {
+    const l = chooseLayout(sectors);
+    return (
+      rootClusters(l.type) + clustersNeeded([{ size: kernelSize }], l.sectorsPerCluster * SECTOR) <= l.clusterCount
+    );
+  } catch (e) {
+    if (isImageError(e)) return false;
+    throw e;
+  }
+}
+
+/** A FAT volume needs a few sectors (boot sector, FAT, root directory, one cluster). */
+const MIN_PARTITION_SECTORS = 64;
+
+/**
+ * The smallest disk, a whole number of `step`s (a whole number of MiB: 1 MiB,
+ * or a format's own unit such as GCE's GiB), that holds a kernel of
+ * `kernelSize` bytes; every larger multiple of MiB holds it too (what fits in
+ * the FAT grows with the disk at every whole MiB, checked by
+ * test/hostile-core.test.ts from 2 MiB to 2 TiB), so "at least" is true.
+ * Smaller disks that are not whole MiB may also fit: `kernelFits` is the
+ * check, this is the suggestion.
+ */
+export function minimumSize(kernelSize: number, step = MIB): number {
+  if (step % MIB !== 0) throw new Error(`internal: minimumSize step ${step} is not a whole number of MiB`);
+  let lo = 1;
+  let hi = 2;
+  while (!kernelFits(hi * step, kernelSize)) hi *= 2;
   while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (fits(mid)) hi = mid;
+    const mid = Math.floor((lo + hi) / 2);
+    if (kernelFits(mid * step, kernelSize)) hi = mid;
     else lo = mid + 1;
   }
-  return lo * MIB;
+  return lo * step;
 }
 
 export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): BuiltImage {
@@ -102,15 +138,15 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
   const args = opts.args ?? '';
   const cmdline = checkArgs(args);
   const label = opts.label ?? DEFAULT_LABEL;
-  const timestamp = opts.timestamp ?? DEFAULT_TIMESTAMP;
+  const timestamp = checkTimestamp(opts.timestamp ?? DEFAULT_TIMESTAMP);
   const kernelCrc = crc32(kernelBytes);
 
   const partSectors = size / SECTOR - PARTITION_LBA;
-  const min = minimumSize(kernelBytes.length);
-  if (size < min) {
+  if (!kernelFits(size, kernelBytes.length)) {
+    const min = minimumSize(kernelBytes.length, Math.max(MIB, opts.sizeStep ?? MIB));
     fail(
       kernelBytes.length > size / 2 ? 'KERNEL_TOO_BIG' : 'SIZE_TOO_SMALL',
-      `A disk of ${formatBytes(size)} cannot hold this ${formatBytes(kernelBytes.length)} kernel (1 MiB goes to the partition table and boot loader, and FAT needs room too); use a size of at least ${formatBytes(min)}, e.g. --size ${Math.ceil(min / MIB)}M.`,
+      `A disk of ${formatBytes(size)} cannot hold this ${formatBytes(kernelBytes.length)} kernel (1 MiB goes to the partition table and boot loader, and FAT needs room too); use a size of at least ${formatBytes(min)} (--size ${sizeText(min)}).`,
     );
   }
 

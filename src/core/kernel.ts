@@ -5,7 +5,7 @@
 import { elfNotes, isElf, parseElf, PT_LOAD, type ElfFile } from './elf';
 import { fail, isImageError } from './errors';
 import { readSolo5Notes, type Solo5Device } from './solo5';
-import { formatBytes, hex } from './units';
+import { formatBytes, GIB, hex } from './units';
 import { checkLoadPlan, type LoadPlan, type LoadSegment } from './load-plan';
 import { MAX_SEGMENTS } from './boot/loader.generated';
 import {
@@ -40,8 +40,31 @@ export interface KernelInfo {
   notes: string[];
 }
 
+/**
+ * The largest kernel file we accept: 1 GiB. Hard limits lie higher (FAT32
+ * files and the parameter block's kernel size are below 4 GiB), but every
+ * adapter holds the whole kernel in memory as one array (Node's readFile and
+ * browsers stop at 2 GiB), and at boot the loader reads and checksums every
+ * byte through the BIOS, 60 KiB per call. A real Solo5 kernel is a few MiB
+ * (tens with debug information), so a larger file is something else, most
+ * often a disk image given by mistake. Adapters check the size before reading
+ * (`checkKernelSize`), so such a file is refused without being read.
+ */
+export const MAX_KERNEL_SIZE = GIB;
+
+/** Refuse a kernel file larger than MAX_KERNEL_SIZE; call with the size before reading the file. */
+export function checkKernelSize(size: number, what = 'kernel'): void {
+  if (size > MAX_KERNEL_SIZE) {
+    fail(
+      'KERNEL_SIZE_LIMIT',
+      `The ${what} file is ${formatBytes(size)} (${size} bytes); the largest kernel accepted is ${formatBytes(MAX_KERNEL_SIZE)} (${MAX_KERNEL_SIZE} bytes), and a Solo5 kernel is a few MiB. Choose the .virtio file your unikernel build produced, not a disk image or an archive.`,
+    );
+  }
+}
+
 /** Inspect a kernel file; throws ImageError with a stable code on bad input. */
 export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
+  checkKernelSize(b.length, what);
   if (b.length === 0) {
     fail(
       'KERNEL_EMPTY',
@@ -56,7 +79,7 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   let devices: Solo5Device[] = [];
   if (isElf(b)) {
     elf = parseElf(b, what);
-    const solo5 = readSolo5Notes(elfNotes(b, elf), what);
+    const solo5 = readSolo5Notes(elfNotes(b, elf, what), what);
     solo5Target = solo5.abi?.target;
     solo5AbiVersion = solo5.abi?.version;
     solo5Manifest = solo5.manifest;

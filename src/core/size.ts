@@ -33,21 +33,41 @@ export function parseSize(text: string): number {
   return checkSize(bytes, text);
 }
 
+/**
+ * A size as --size takes it, exact: "2G", "1536M", "640K", "1536" (bytes):
+ * the largest binary unit that divides it. What suggestions are written in,
+ * so that each can be fed back as it is.
+ */
+export function sizeText(bytes: number): string {
+  for (const [u, n] of [
+    ['T', TIB],
+    ['G', GIB],
+    ['M', MIB],
+    ['K', KIB],
+  ] as const) {
+    if (bytes >= n && bytes % n === 0) return `${bytes / n}${u}`;
+  }
+  return String(bytes);
+}
+
+/** "1 byte", "1000 bytes": an exact count, for messages. */
+function exactBytes(n: number): string {
+  return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+}
+
 /** Check a size in bytes: a positive whole number of sectors, within what an MBR can address. */
 export function checkSize(bytes: number, text = String(bytes)): number {
+  const shown = text === String(bytes) || Number(text) === bytes ? exactBytes(bytes) : `${text} (${exactBytes(bytes)})`;
   if (bytes > MAX_SIZE) {
     fail(
       'SIZE_TOO_LARGE',
-      `The size ${text} (${formatBytes(bytes)}) is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.`,
+      `The size ${text === String(bytes) ? text : `${text}${bytes < 2 ** 64 ? ` (${formatBytes(bytes)})` : ''}`} is larger than 2 TiB, the most an MBR partition table can describe; choose 2T or less.`,
     );
   }
   if (!Number.isSafeInteger(bytes) || bytes <= 0 || bytes % SECTOR !== 0) {
-    const shown = text === String(bytes) ? `${bytes} bytes` : `${text} (${bytes} bytes)`;
     const fix =
       bytes > 0 && Number.isFinite(bytes)
-        ? bytes >= MIB
-          ? `${Math.ceil(bytes / MIB)}M`
-          : `${Math.ceil(bytes / SECTOR) * SECTOR} bytes`
+        ? sizeText(bytes >= MIB ? Math.ceil(bytes / MIB) * MIB : Math.ceil(bytes / SECTOR) * SECTOR)
         : '1G';
     fail(
       'SIZE_NOT_SECTORS',

@@ -68,7 +68,7 @@ export async function build(req: BuildRequest, sink: WorkerSink, opts: RunOption
   try {
     const format = requireFormat(req.formatId);
     checkImageSize(req.size, format);
-    built = planImage(req.kernel, { size: req.size, args: req.args });
+    built = planImage(req.kernel, { size: req.size, args: req.args, sizeStep: format.sizeStep });
     const { fileSize, result } = await writeImage(built.plan, format, sink, {
       fileName: req.fileName,
       signal: opts.signal,

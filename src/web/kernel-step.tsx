@@ -39,7 +39,7 @@ export function KernelStep({ model, demo }: { model: Model; demo: (() => Uint8Ar
   const busy = model.busy.value;
   const onFile = async (file: File | undefined) => {
     if (!file) return;
-    await model.chooseKernel(file.name, new Uint8Array(await file.arrayBuffer()));
+    await model.chooseKernel(file.name, file); // refused by its size before it is read
   };
   // The demo is loaded by the page, not the input: show it there too.
   useEffect(() => {

@@ -26,6 +26,13 @@ export { MAX_CMDLINE };
 
 /** Above this output size the page asks before building (a download of many GiB is rarely meant). */
 export const LARGE_OUTPUT = 4 * 2 ** 30;
+import { checkKernelSize } from '../core/kernel';
+
+/** A kernel file not yet read (a File): its size is checked first. */
+export interface KernelFile {
+  size: number;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
 
 /** What the model needs to know about an output format: the core's descriptor, without the writer. */
 export type FormatInfo = Pick<
@@ -235,8 +242,12 @@ export function createModel(deps: ModelDeps) {
     if (seq === previewSeq) void refreshMeasure();
   }
 
-  /** Choose a kernel: inspect it at once, show what was found or the core's error. */
-  async function chooseKernel(name: string, bytes: Uint8Array, demo = false): Promise<void> {
+  /**
+   * Choose a kernel: inspect it at once, show what was found or the core's
+   * error. A file (anything with a size and arrayBuffer(), like a File) is
+   * refused by its size before it is read, so a huge file never fills memory.
+   */
+  async function chooseKernel(name: string, source: Uint8Array | KernelFile, demo = false): Promise<void> {
     const seq = ++kernelSeq;
     batch(() => {
       kernel.value = { status: 'reading', name };
@@ -244,6 +255,13 @@ export function createModel(deps: ModelDeps) {
       if (build.value.phase !== 'building') build.value = { phase: 'idle' };
     });
     try {
+      let bytes: Uint8Array;
+      if (source instanceof Uint8Array) bytes = source;
+      else {
+        checkKernelSize(source.size);
+        bytes = new Uint8Array(await source.arrayBuffer());
+        if (seq !== kernelSeq) return;
+      }
       const info = await deps.backend.inspect(bytes);
       if (seq !== kernelSeq) return;
       kernel.value = { status: 'ok', name, bytes, info, demo };

@@ -78,9 +78,10 @@ export const gceFormat: OutputFormat = {
   mime: 'application/gzip',
   usedFor: 'Google Compute Engine: upload to Cloud Storage, then `gcloud compute images create --source-uri`',
   nextSteps: gceSteps,
+  sizeStep: GiB,
   checkSize(size: number): void {
     if (!Number.isSafeInteger(size) || size <= 0 || size % GiB !== 0) {
-      const n = Number.isFinite(size) ? Math.max(1, Math.round(size / GiB)) : 1;
+      const n = Number.isFinite(size) ? Math.max(1, Math.ceil(size / GiB)) : 1;
       fail(
         'SIZE_NOT_GIB',
         `Google Compute Engine needs a disk size that is a whole number of GiB, and ${formatBytes(size)} (${size} bytes) is not: use ${n} GiB (--size ${n}G) instead.`,

@@ -44,6 +44,11 @@ export interface OutputFormat {
   outputLength?(diskSize: number): number;
   /** What to do with the file: the commands the page and the CLI show after a build. */
   nextSteps(fileName: string): NextSteps;
+  /**
+   * The unit this format's sizes must be a multiple of, when it has one
+   * beyond whole sectors (GCE: 1 GiB): suggested sizes are rounded to it.
+   */
+  sizeStep?: number;
   /** Walk the plan and produce the file. Memory is bounded by the part size. */
   write(plan: ImagePlan, opts: FormatOptions): Iterable<OutputPart>;
 }

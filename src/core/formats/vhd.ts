@@ -251,6 +251,7 @@ export const vhdFormat: OutputFormat = {
   qemuDriver: 'vpc',
   outputLength: (diskSize) => diskSize + VHD.FOOTER_SIZE,
   nextSteps: (fileName) => qemuSteps(fileName, 'vpc'),
+  sizeStep: MiB,
   write(plan, opts) {
     checkFixed(plan.size);
     return writeFixed(plan, opts);
