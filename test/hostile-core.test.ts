@@ -14,7 +14,7 @@ import { kernelFits, minimumSize, planImage, checkArgs } from '../src/core/image
 import { checkImageSize, checkSize, parseSize, MAX_SIZE } from '../src/core/size';
 import { checkTimestamp, parseTimestamp, MAX_TIMESTAMP, MIN_TIMESTAMP } from '../src/core/timestamp';
 import { FORMATS } from '../src/core/formats/index';
-import { collect } from '../src/core/stream';
+import { collect } from '../src/core/sink';
 import { chooseLayout } from '../src/core/fat';
 import { GIB, MIB, SECTOR, PARTITION_LBA } from '../src/core/units';
 import { elf32Kernel, solo5Kernel } from './helpers/fixtures';
