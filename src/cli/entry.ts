@@ -1,12 +1,12 @@
 /** Entry point of the bundled CLI (dist-cli/cli.cjs). */
-import { main } from './main';
+import { main, say } from './main';
 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`solo5-virtio-mkimage: internal error (please report it): ${(e as Error)?.stack ?? e}\n`);
+    say(2, `solo5-virtio-mkimage: internal error (please report it): ${(e as Error)?.stack ?? e}\n`);
     process.exitCode = 1;
   },
 );

@@ -3,17 +3,31 @@
  * target and renamed over it only when every byte is in place, so a failed
  * or interrupted run leaves no partial file. Holes are skipped (a sparse
  * file). Used by the CLI, the bench and the tests, through `writeImage`.
+ *
+ * What the target may be (`resolveOutput`): a new name, or an existing
+ * regular file we may write (replaced with its permission bits, and its owner
+ * where we may set it). A symbolic link is followed, as `cp` and `dd` do: the
+ * file it points to gets the image and the link stays a link. Anything else
+ * (a directory, a block or character device, a FIFO, a socket) is refused:
+ * renaming a file over a device node would delete the node and write nothing
+ * to the disk.
  */
 import {
+  accessSync,
   closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
+  lstatSync,
   openSync,
+  readlinkSync,
   renameSync,
-  statSync,
   unlinkSync,
   writeSync,
+  type Stats,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ImageError, isImageError } from '../core/errors';
@@ -24,41 +38,160 @@ export interface FileSink extends Sink<void> {
   readonly tempPath: string;
 }
 
+/** Where the image goes: the real file (symbolic links followed) and what is there now. */
+export interface OutputTarget {
+  /** The name as the user gave it, for messages. */
+  name: string;
+  /** The file that gets the image: `name` with every symbolic link followed. */
+  path: string;
+  /** The regular file that will be replaced, if there is one. */
+  existing?: Stats;
+}
+
+/** Longest file name (one path component) on Linux, macOS and the BSDs, in bytes. */
+export const NAME_MAX = 255;
+/** Symbolic links followed before giving up, as Linux does (ELOOP). */
+const MAX_LINKS = 40;
+
 function writeAll(fd: number, bytes: Uint8Array, pos: number): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, pos + done);
 }
 
-/** Open a temporary file next to `target`; `close` renames it over `target`, `abort` removes it. */
-export function openFileSink(target: string): FileSink {
-  const dir = dirname(resolve(target));
-  const tempPath = join(dir, `.${basename(target)}.${process.pid}.tmp`);
-  let fd: number;
-  try {
-    const st = statSync(target, { throwIfNoEntry: false });
-    if (st?.isDirectory()) {
+function kindOf(st: Stats): string {
+  if (st.isBlockDevice()) return 'a block device (a disk)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** The one OUTPUT_UNWRITABLE sentence for a failed system call on `name`. */
+function unwritable(name: string, dir: string, e: unknown): ImageError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new ImageError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write ${name}: the directory ${dir} does not exist; create it first.`,
+    );
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new ImageError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write ${name}: no permission to create files in ${dir}${code === 'EROFS' ? ' (read-only file system)' : ''}; choose another location.`,
+    );
+  }
+  if (code === 'ENOTDIR') {
+    return new ImageError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write ${name}: a part of the path before the file name is not a directory.`,
+    );
+  }
+  if (code === 'ENAMETOOLONG') {
+    return new ImageError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write ${name}: the name is too long for the file system; choose a shorter one.`,
+    );
+  }
+  return new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${name}: ${(e as Error).message}.`);
+}
+
+/**
+ * Follow `name` to the file that gets the image and check that we may
+ * replace it. Throws OUTPUT_NOT_A_FILE for devices, FIFOs and sockets,
+ * OUTPUT_UNWRITABLE for directories, loops and files we may not write.
+ */
+export function resolveOutput(name: string): OutputTarget {
+  let path = name;
+  for (let hops = 0; hops <= MAX_LINKS; hops++) {
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(path, { throwIfNoEntry: false });
+    } catch (e) {
+      throw unwritable(name, dirname(resolve(path)), e);
+    }
+    if (!st) return { name, path };
+    if (st.isSymbolicLink()) {
+      path = resolve(dirname(path), readlinkSync(path));
+      continue;
+    }
+    if (st.isDirectory()) {
       throw new ImageError(
         'OUTPUT_UNWRITABLE',
-        `The output ${target} is a directory; give a file name, e.g. ${join(target, 'disk.img')}.`,
+        `The output ${name} is a directory; give a file name, e.g. ${join(name, 'disk.img')}.`,
       );
     }
-    fd = openSync(tempPath, 'wx', 0o644);
-  } catch (e) {
-    if (isImageError(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
+    if (!st.isFile()) {
+      const dev = st.isBlockDevice() ? name : '/dev/sdX';
+      throw new ImageError(
+        'OUTPUT_NOT_A_FILE',
+        `The output ${name}${path !== name ? ` (${path})` : ''} is ${kindOf(st)}, not a file; this tool writes image files and never replaces such a node. Write a file, then copy it: \`solo5-virtio-mkimage disk.img UNIKERNEL && dd if=disk.img of=${dev} bs=4M conv=fsync\` (or give - to write the image to standard output).`,
+      );
+    }
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
       throw new ImageError(
         'OUTPUT_UNWRITABLE',
-        `Cannot write ${target}: the directory ${dir} does not exist; create it first.`,
+        `The output ${name} is a read-only file (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); make it writable (chmod u+w ${name}) or remove it first, if it is really to be replaced.`,
       );
     }
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new ImageError(
-        'OUTPUT_UNWRITABLE',
-        `Cannot write ${target}: no permission to create files in ${dir}${code === 'EROFS' ? ' (read-only file system)' : ''}; choose another location.`,
-      );
+    return { name, path, existing: st };
+  }
+  throw new ImageError(
+    'OUTPUT_UNWRITABLE',
+    `Cannot write ${name}: more than ${MAX_LINKS} symbolic links in a row (a loop?); give the file's real path.`,
+  );
+}
+
+/**
+ * `.NAME.PID.N.tmp` in the target's directory, with NAME cut (at a character
+ * boundary) so that the whole stays within NAME_MAX bytes.
+ */
+export function tempName(target: string, n = 0): string {
+  const suffix = `.${process.pid}.${n}.tmp`;
+  let base = basename(target);
+  const room = NAME_MAX - 1 - Buffer.byteLength(suffix);
+  if (Buffer.byteLength(base) > room) {
+    const chars = Array.from(base);
+    while (Buffer.byteLength(chars.join('')) > room) chars.pop();
+    base = chars.join('');
+  }
+  return join(dirname(target), `.${base}${suffix}`);
+}
+
+/**
+ * Open a temporary file next to the target; `close` renames it over the
+ * target (with the replaced file's permission bits and owner), `abort`
+ * removes it.
+ */
+export function openFileSink(output: string | OutputTarget): FileSink {
+  const target = typeof output === 'string' ? resolveOutput(output) : output;
+  const dir = dirname(resolve(target.path));
+  let fd = -1;
+  let tempPath = '';
+  for (let n = 0; fd < 0; n++) {
+    tempPath = tempName(resolve(target.path), n);
+    try {
+      fd = openSync(tempPath, 'wx', 0o666);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && n < 100) continue;
+      throw isImageError(e) ? e : unwritable(target.name, dir, e);
     }
-    throw new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${target}: ${(e as Error).message}.`);
+  }
+  const old = target.existing;
+  if (old) {
+    try {
+      // Owner first (chown clears set-id bits), then the permission bits.
+      if (old.uid !== process.getuid?.() || old.gid !== process.getgid?.()) fchownSync(fd, old.uid, old.gid);
+    } catch {
+      /* not ours to give away: the new file keeps our owner */
+    }
+    try {
+      fchmodSync(fd, old.mode & 0o7777);
+    } catch {
+      /* a file system without modes */
+    }
   }
   let open = true;
   const closeFd = () => {
@@ -78,7 +211,18 @@ export function openFileSink(target: string): FileSink {
       if (fstatSync(fd).size !== length) ftruncateSync(fd, length);
       fsyncSync(fd);
       closeFd();
-      renameSync(tempPath, target);
+      renameSync(tempPath, target.path);
+      try {
+        // Make the rename itself durable.
+        const d = openSync(dir, 'r');
+        try {
+          fsyncSync(d);
+        } finally {
+          closeSync(d);
+        }
+      } catch {
+        /* not every system can fsync a directory */
+      }
     },
     abort() {
       try {

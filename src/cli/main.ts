@@ -4,16 +4,30 @@
  * plan the image, and write it with the core's `writeImage` into the file
  * sink (a temporary file next to IMAGE, renamed into place). Nothing else lives here.
  */
-import { readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeSync,
+  constants,
+  type Stats,
+} from 'node:fs';
+import { constants as os } from 'node:os';
+import { isatty } from 'node:tty';
 import { basename } from 'node:path';
-import { describeKernel } from '../core/kernel';
+import { checkKernelSize, describeKernel } from '../core/kernel';
 import { ImageError, isImageError } from '../core/errors';
 import { formatBytes } from '../core/units';
 import { FORMATS, requireFormat } from '../core/formats/index';
 import { planImage, DEFAULT_LABEL, DEFAULT_TIMESTAMP, type BuiltImage } from '../core/image';
 import { checkImageSize, parseSize, DEFAULT_SIZE } from '../core/size';
-import { writeImage } from '../core/sink';
-import { openFileSink } from './file-sink';
+import { parseTimestamp } from '../core/timestamp';
+import { writeImage, type Sink } from '../core/sink';
+import { openFileSink, resolveOutput, type OutputTarget } from './file-sink';
+import { openStdoutSink } from './stdout-sink';
 import { DEMO_KERNEL } from '../core/demo-kernel.generated';
 import { deviceSummary, platformWarnings } from './report';
 
@@ -48,12 +62,18 @@ The disk has one active FAT partition holding the kernel and our own BIOS
 boot loader, which starts it with ARGUMENTS (joined with single spaces and
 passed verbatim, even those that look like options). Same inputs, same bytes.
 
+IMAGE - writes the image to standard output (a pipe or a redirection).
+Options may be clustered (-qf tar); long options take values as --size 1G or
+--size=1G.
+
 Options (before IMAGE):
   -f, --format FORMAT  output format (default raw):
 ${formats}
   -s, --size SIZE      disk size, e.g. 64M, 1G, 10G (default 1G; whole GiB for tar)
       --label LABEL    FAT volume label (default ${DEFAULT_LABEL})
       --timestamp T    time stored in the image: seconds since 1970 or an ISO date
+                       (2024-01-31, 2024-01-31T12:00:00Z; UTC unless a zone is
+                       given), 1980-01-01 to 2107-12-31 (what FAT can store)
                        (default: $SOURCE_DATE_EPOCH, else 1980-01-01T00:00:00Z)
   -q, --quiet          print nothing but warnings and errors
   -d                   accepted for compatibility and ignored (no Docker needed)
@@ -68,14 +88,51 @@ Examples:
 `;
 }
 
-/** Parse argv (without node and script). Returns null when --help/--version was handled. */
+/** Options that take a value, by short and long name. */
+const VALUE_OPTIONS: Record<string, 'format' | 'size' | 'label' | 'timestamp'> = {
+  f: 'format',
+  s: 'size',
+  '--format': 'format',
+  '--size': 'size',
+  '--label': 'label',
+  '--timestamp': 'timestamp',
+};
+/** Options without a value. */
+const FLAGS = new Set(['q', 'd', 'h', 'V', '--quiet', '--help', '--version']);
+
+/**
+ * Parse argv (without node and script) as getopt(3) and getopt_long do:
+ * short options cluster (-qf tar, -qftar, -s1G), a value is the rest of the
+ * cluster or the next argument; long options take `--name value` or
+ * `--name=value`, and only options with a value accept `=`. Options end at
+ * `--` or at the first operand (IMAGE, which may be `-`). Returns null when
+ * --help/--version was handled (after `out` wrote it).
+ */
 export function parseArgs(argv: string[], out: (s: string) => void): CliOptions | null {
   const o: Partial<CliOptions> & { args: string[] } = { format: 'raw', quiet: false, args: [] };
   let i = 0;
-  const value = (name: string, inline?: string): string => {
-    if (inline !== undefined) return inline;
-    if (i + 1 >= argv.length) throw new UsageError(`option ${name} needs a value`);
-    return argv[++i];
+  const flag = (name: string): boolean => {
+    switch (name) {
+      case 'h':
+      case '--help':
+        out(help());
+        return false;
+      case 'V':
+      case '--version':
+        out(`${PROG} ${VERSION}\n`);
+        return false;
+      case 'q':
+      case '--quiet':
+        o.quiet = true;
+        return true;
+      case 'd':
+        say(
+          2,
+          `${PROG}: note: -d (build in Docker) is not needed and is ignored: this tool runs anywhere Node does.\n`,
+        );
+        return true;
+    }
+    throw new Error(`internal: flag ${name}`);
   };
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -84,53 +141,38 @@ export function parseArgs(argv: string[], out: (s: string) => void): CliOptions 
       break;
     }
     if (!a.startsWith('-') || a === '-') break;
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    switch (name) {
-      case '-h':
-      case '--help':
-        out(help());
-        return null;
-      case '-V':
-      case '--version':
-        out(`${PROG} ${VERSION}\n`);
-        return null;
-      case '-f':
-      case '--format':
-        o.format = value(name, inline);
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(0, eq) : a;
+      const key = VALUE_OPTIONS[name];
+      if (key) {
+        if (eq > 0) o[key] = a.slice(eq + 1);
+        else if (i + 1 < argv.length) o[key] = argv[++i];
+        else throw new UsageError(`option ${name} needs a value`);
+        continue;
+      }
+      if (FLAGS.has(name)) {
+        if (eq > 0) throw new UsageError(`option ${name} takes no value (remove "${a.slice(eq)}")`);
+        if (!flag(name)) return null;
+        continue;
+      }
+      if (name === '--demo') {
+        throw new UsageError(`--demo goes in place of UNIKERNEL, after IMAGE: ${PROG} IMAGE --demo [ARGUMENTS ...]`);
+      }
+      throw new UsageError(`unknown option ${name}`);
+    }
+    // A cluster of short options: -q, -qd, -qf tar, -qftar, -s1G.
+    for (let j = 1; j < a.length; j++) {
+      const c = a[j];
+      const key = VALUE_OPTIONS[c];
+      if (key) {
+        if (j + 1 < a.length) o[key] = a.slice(j + 1);
+        else if (i + 1 < argv.length) o[key] = argv[++i];
+        else throw new UsageError(`option -${c} needs a value`);
         break;
-      case '-s':
-      case '--size':
-        o.size = value(name, inline);
-        break;
-      case '--label':
-        o.label = value(name, inline);
-        break;
-      case '--timestamp':
-        o.timestamp = value(name, inline);
-        break;
-      case '-q':
-      case '--quiet':
-        o.quiet = true;
-        break;
-      case '-d':
-        process.stderr.write(
-          `${PROG}: note: -d (build in Docker) is not needed and is ignored: this tool runs anywhere Node does.\n`,
-        );
-        break;
-      default:
-        // getopts style: -fraw, -s1G
-        if (/^-[fs]./.test(a)) {
-          if (a[1] === 'f') o.format = a.slice(2);
-          else o.size = a.slice(2);
-          break;
-        }
-        if (a === '--demo')
-          throw new UsageError(
-            '--demo goes in place of UNIKERNEL, after IMAGE: ' + `${PROG} IMAGE --demo [ARGUMENTS ...]`,
-          );
-        throw new UsageError(`unknown option ${a}`);
+      }
+      if (!FLAGS.has(c)) throw new UsageError(`unknown option -${c}${a.length > 2 ? ` (in ${a})` : ''}`);
+      if (!flag(c)) return null;
     }
   }
   const rest = argv.slice(i);
@@ -142,35 +184,111 @@ export function parseArgs(argv: string[], out: (s: string) => void): CliOptions 
   return o as CliOptions;
 }
 
-/** SOURCE_DATE_EPOCH, an ISO date or seconds → seconds since 1970. */
-export function parseTimestamp(text: string | undefined, env: NodeJS.ProcessEnv): number {
-  const src = text ?? env.SOURCE_DATE_EPOCH;
-  if (src === undefined || src === '') return DEFAULT_TIMESTAMP;
-  const what = text !== undefined ? '--timestamp' : 'SOURCE_DATE_EPOCH';
-  if (/^\d+$/.test(src)) return Number(src);
-  const ms = Date.parse(src);
-  if (Number.isNaN(ms) || text === undefined) {
+/** --timestamp, else SOURCE_DATE_EPOCH (whole seconds, as reproducible-builds.org defines it), else 1980. */
+export function timestampFrom(text: string | undefined, env: NodeJS.ProcessEnv): number {
+  if (text !== undefined) return parseTimestamp(text, '--timestamp');
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch === undefined || epoch === '') return DEFAULT_TIMESTAMP;
+  if (!/^\d+$/.test(epoch)) {
     throw new ImageError(
       'BAD_TIMESTAMP',
-      `${what} "${src}" is not a time: give seconds since 1970 (e.g. 1700000000)${text !== undefined ? ' or an ISO date (e.g. 2024-01-31T12:00:00Z)' : ''}.`,
+      `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a time: it must be whole seconds since 1970, digits only (e.g. 1700000000), as reproducible-builds.org defines it.`,
     );
   }
-  return Math.floor(ms / 1000);
+  return parseTimestamp(epoch, 'SOURCE_DATE_EPOCH');
 }
 
-function readKernel(path: string): Uint8Array {
-  if (path === '--demo') return DEMO_KERNEL;
+/**
+ * Write `text` to a file descriptor (1 or 2) without ever throwing: a full
+ * disk, a closed pipe or a closed descriptor must not turn a written image
+ * into a failure, nor print a stack. Returns false when not all was written.
+ * (process.stdout/stderr are not used: their errors arrive as events.)
+ */
+export function say(fd: number, text: string): boolean {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  let waits = 0;
+  while (done < bytes.length) {
+    try {
+      done += writeSync(fd, bytes, done, bytes.length - done);
+    } catch (e) {
+      // A non-blocking descriptor that is full: wait a little, a few times.
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN' && waits++ < 200) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        continue;
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Every argument that is not valid UTF-8, as Linux gave them to us (/proc/self/cmdline). */
+function invalidUtf8(argv: string[]): { index: number; byte: number; at: number } | undefined {
+  if (!argv.some((a) => a.includes('\ufffd'))) return undefined;
+  let raw: Buffer[];
   try {
-    const st = statSync(path);
-    if (st.isDirectory())
-      throw new ImageError(
-        'KERNEL_UNREADABLE',
-        `The unikernel ${path} is a directory; give the .virtio file inside it.`,
-      );
-    const b = readFileSync(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    const all = readFileSync('/proc/self/cmdline');
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let k = 0; k < all.length; k++) {
+      if (all[k] === 0) {
+        parts.push(all.subarray(from, k));
+        from = k + 1;
+      }
+    }
+    raw = parts.slice(parts.length - argv.length);
+  } catch {
+    return undefined; // no /proc: Node's strings are all we have
+  }
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  for (let k = 0; k < argv.length; k++) {
+    if (!argv[k].includes('\ufffd') || raw[k] === undefined) continue;
+    if (raw[k].toString('utf8') !== argv[k]) return undefined; // not the same list: do not guess
+    try {
+      strict.decode(raw[k]);
+    } catch {
+      // Find the first bad byte for the message.
+      for (let end = 1; end <= raw[k].length; end++) {
+        try {
+          strict.decode(raw[k].subarray(0, end), { stream: true });
+        } catch {
+          return { index: k, byte: raw[k][end - 1], at: end };
+        }
+      }
+      return { index: k, byte: raw[k][raw[k].length - 1], at: raw[k].length };
+    }
+  }
+  return undefined;
+}
+
+/** What a path is, for messages. */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+interface KernelFile {
+  bytes?: Uint8Array;
+  /** Device and inode, to refuse writing the image over the kernel. */
+  stat?: Stats;
+}
+
+/**
+ * Look at the kernel without reading it: a regular file no larger than any
+ * kernel. Devices (/dev/zero), FIFOs, sockets and directories are refused
+ * here, since reading them may never end.
+ */
+function statKernel(path: string): KernelFile {
+  if (path === '--demo') return { bytes: DEMO_KERNEL };
+  let st: Stats;
+  try {
+    st = statSync(path);
   } catch (e) {
-    if (isImageError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new ImageError(
@@ -184,7 +302,77 @@ function readKernel(path: string): Uint8Array {
       );
     throw new ImageError('KERNEL_UNREADABLE', `The unikernel file ${path} cannot be read: ${(e as Error).message}.`);
   }
+  if (st.isDirectory()) {
+    throw new ImageError('KERNEL_NOT_A_FILE', `The unikernel ${path} is a directory; give the .virtio file inside it.`);
+  }
+  if (!st.isFile()) {
+    throw new ImageError(
+      'KERNEL_NOT_A_FILE',
+      `The unikernel ${path} is ${kindOf(st)}, not a file, so it cannot be a kernel (reading it might never end); give the .virtio file your build produced.`,
+    );
+  }
+  checkKernelSize(st.size, `unikernel ${path}`);
+  return { stat: st };
 }
+
+/**
+ * Read the kernel checked by statKernel: opened without blocking (a FIFO
+ * swapped in meanwhile would otherwise wait for a writer), checked again on
+ * the open descriptor, then read up to the size seen.
+ */
+function readKernel(path: string, seen: Stats): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new ImageError('KERNEL_UNREADABLE', `The unikernel file ${path} cannot be read: ${(e as Error).message}.`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== seen.ino || st.dev !== seen.dev) {
+      throw new ImageError(
+        'KERNEL_NOT_A_FILE',
+        `The unikernel ${path} changed while it was being opened; give a file nothing else is writing.`,
+      );
+    }
+    checkKernelSize(st.size, `unikernel ${path}`);
+    const bytes = new Uint8Array(st.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, bytes.length - done, done);
+      if (n === 0) break; // it shrank: inspection judges what is there
+      done += n;
+    }
+    return done === bytes.length ? bytes : bytes.subarray(0, done);
+  } catch (e) {
+    if (isImageError(e)) throw e;
+    throw new ImageError('KERNEL_UNREADABLE', `The unikernel file ${path} cannot be read: ${(e as Error).message}.`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Signals that end the process and can be caught: each removes the
+ * temporary file before the process exits with 128 + the signal's number
+ * (SIGHUP 129, SIGINT 130, SIGPIPE 141, SIGTERM 143...). SIGKILL and SIGSTOP
+ * cannot be caught; SIGUSR1 belongs to Node's inspector; SIGPROF to V8's
+ * profiler.
+ */
+const CLEANUP_SIGNALS = (
+  [
+    'SIGHUP',
+    'SIGINT',
+    'SIGQUIT',
+    'SIGPIPE',
+    'SIGALRM',
+    'SIGTERM',
+    'SIGUSR2',
+    'SIGXCPU',
+    'SIGXFSZ',
+    'SIGVTALRM',
+  ] as const
+).filter((s) => s in os.signals);
 
 /** A progress line on a TTY: shown only when the work takes a while. */
 function progressPrinter(enabled: boolean) {
@@ -199,78 +387,145 @@ function progressPrinter(enabled: boolean) {
       last = now;
       shown = true;
       const pct = total ? Math.floor((covered / total) * 100) : 0;
-      process.stderr.write(
-        `\r${PROG}: ${String(pct).padStart(3)}%  ${formatBytes(covered)} of ${formatBytes(total)}\x1b[K`,
-      );
+      say(2, `\r${PROG}: ${String(pct).padStart(3)}%  ${formatBytes(covered)} of ${formatBytes(total)}\x1b[K`);
     },
     done() {
-      if (shown) process.stderr.write('\r\x1b[K');
+      if (shown) say(2, '\r\x1b[K');
     },
   };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const print = (s: string) => process.stdout.write(s);
+  let helpFailed = false;
+  const print = (s: string) => {
+    if (!say(1, s)) helpFailed = true;
+  };
   let opts: CliOptions | null;
   try {
+    const bad = invalidUtf8(argv);
+    if (bad) {
+      throw new ImageError(
+        'ARGS_NOT_UTF8',
+        `Argument ${bad.index + 1} on the command line is not valid UTF-8 (byte 0x${bad.byte.toString(16).toUpperCase().padStart(2, '0')} at position ${bad.at}); file names and kernel arguments must be UTF-8 text: convert it (e.g. with iconv) or rename the file.`,
+      );
+    }
     opts = parseArgs(argv, print);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(
-        `${PROG}: ${e.message}\nUsage: ${PROG} [OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]  (try --help)\n`,
-      );
+      say(2, `${PROG}: ${e.message}\nUsage: ${PROG} [OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]  (try --help)\n`);
       return EXIT_USAGE;
+    }
+    if (isImageError(e)) {
+      say(2, `${PROG}: error: ${e.message}\n`);
+      return EXIT_FAIL;
     }
     throw e;
   }
-  if (!opts) return 0;
+  if (!opts) {
+    if (helpFailed) {
+      say(2, `${PROG}: error: could not write to standard output (closed, or its disk is full).\n`);
+      return EXIT_FAIL;
+    }
+    return 0;
+  }
 
+  const toStdout = opts.image === '-';
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) =>
-    controller.abort(new ImageError('ABORTED', `Interrupted by ${sig}; no image was written.`));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    caught ??= sig;
+    controller.abort(
+      new ImageError(
+        'ABORTED',
+        toStdout
+          ? `Interrupted by ${sig}; the image on standard output is incomplete.`
+          : `Interrupted by ${sig}; no image was written.`,
+      ),
+    );
+  };
+  const signalExit = () => 128 + (os.signals[caught ?? 'SIGINT'] ?? 2);
+  let listening = false;
   try {
     const format = requireFormat(opts.format);
     const size = checkImageSize(opts.size !== undefined ? parseSize(opts.size) : DEFAULT_SIZE, format);
-    const timestamp = parseTimestamp(opts.timestamp, process.env);
-    const kernel = readKernel(opts.kernel);
-    const built: BuiltImage = planImage(kernel, { size, args: opts.args.join(' '), label: opts.label, timestamp });
-    for (const line of platformWarnings(PROG, built.kernel, format)) process.stderr.write(`${line}\n`);
+    const timestamp = timestampFrom(opts.timestamp, process.env);
+    const kernelFile = statKernel(opts.kernel);
+    let target: OutputTarget | undefined;
+    if (!toStdout) {
+      target = resolveOutput(opts.image);
+      const k = kernelFile.stat;
+      if (k && target.existing && target.existing.dev === k.dev && target.existing.ino === k.ino) {
+        throw new ImageError(
+          'OUTPUT_IS_KERNEL',
+          `IMAGE ${opts.image} and UNIKERNEL ${opts.kernel} are the same file${target.path !== opts.image ? ` (${target.path})` : ''}; writing the image would destroy the kernel. Give the image another name.`,
+        );
+      }
+    }
+    // Until here nothing was created: a signal ends the process the default
+    // way. Reading the kernel is synchronous, so it must stay interruptible.
+    const kernel = kernelFile.bytes ?? readKernel(opts.kernel, kernelFile.stat!);
+    const built: BuiltImage = planImage(kernel, {
+      size,
+      args: opts.args.join(' '),
+      label: opts.label,
+      timestamp,
+      sizeStep: format.sizeStep,
+    });
+    for (const line of platformWarnings(PROG, built.kernel, format)) say(2, `${line}\n`);
 
-    const sink = openFileSink(opts.image);
-    const progress = progressPrinter(!opts.quiet && process.stderr.isTTY === true);
+    for (const s of CLEANUP_SIGNALS) process.on(s, onSignal);
+    listening = true;
+    const sink: Sink<void> = target ? openFileSink(target) : openStdoutSink();
+    const progress = progressPrinter(!opts.quiet && !toStdout && isatty(2));
     await writeImage(built.plan, format, sink, {
       signal: controller.signal,
       timestamp,
       seed: built.seed,
-      fileName: basename(opts.image),
+      // Standard output has no name: formats that record one use their default.
+      fileName: toStdout ? '' : basename(target!.path),
       onProgress: (p) => progress.update(p.covered, p.total),
     });
     progress.done();
     if (!opts.quiet) {
       const what = opts.kernel === '--demo' ? 'the demo kernel' : opts.kernel;
-      process.stderr.write(
-        `${PROG}: wrote ${opts.image} (${format.label}, ${formatBytes(size)} disk, FAT${built.fat.type}) from ${what}: ${describeKernel(built.kernel)}; ${deviceSummary(built.kernel)}; command line "${built.cmdline}"\n`,
+      const where = toStdout ? 'standard output' : opts.image;
+      // The image is in place: whatever happens to stderr now, the answer is 0.
+      say(
+        2,
+        `${PROG}: wrote ${where} (${format.label}, ${formatBytes(size)} disk, FAT${built.fat.type}) from ${what}: ${describeKernel(built.kernel)}; ${deviceSummary(built.kernel)}; command line "${built.cmdline}"\n`,
       );
     }
     return 0;
   } catch (e) {
     if (isImageError(e)) {
-      process.stderr.write(`${PROG}: error: ${e.message}\n`);
-      return e.code === 'ABORTED' ? 130 : EXIT_FAIL;
+      say(2, `${PROG}: error: ${e.message}\n`);
+      if (e.code === 'ABORTED') return signalExit();
+      if (e.code === 'OUTPUT_CLOSED') return 128 + os.signals.SIGPIPE;
+      return EXIT_FAIL;
     }
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') {
-      process.stderr.write(
-        `${PROG}: error: the disk holding ${opts.image} is full; free some space or write elsewhere. No image was written.\n`,
+    const where = toStdout ? 'standard output' : opts.image;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      say(
+        2,
+        `${PROG}: error: the disk holding ${where} is full${code === 'EDQUOT' ? ' (disk quota)' : ''}; free some space or write elsewhere. ${toStdout ? 'The image on standard output is incomplete.' : 'No image was written.'}\n`,
       );
       return EXIT_FAIL;
     }
-    process.stderr.write(`${PROG}: internal error (please report it): ${(e as Error).stack ?? e}\n`);
+    if (code === 'EFBIG') {
+      say(
+        2,
+        `${PROG}: error: ${where} cannot grow that large (the file system's limit, or ulimit -f); write it elsewhere or raise the limit. ${toStdout ? 'The image on standard output is incomplete.' : 'No image was written.'}\n`,
+      );
+      return EXIT_FAIL;
+    }
+    if (code === 'EIO') {
+      say(2, `${PROG}: error: the disk holding ${where} reported an input/output error; no image was written.\n`);
+      return EXIT_FAIL;
+    }
+    say(2, `${PROG}: internal error (please report it): ${(e as Error).stack ?? e}\n`);
     return EXIT_FAIL;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    if (listening) for (const s of CLEANUP_SIGNALS) process.off(s, onSignal);
   }
 }

@@ -89,7 +89,13 @@ export const ERRORS = {
   NOT_ALLOWED: 'the browser did not allow writing to the chosen file',
   KERNEL_NOT_FOUND: 'the kernel path does not exist',
   KERNEL_UNREADABLE: 'the kernel path exists but cannot be read as a file',
+  KERNEL_NOT_A_FILE: 'the kernel path is a directory, device, FIFO or socket, not a regular file',
+  OUTPUT_IS_KERNEL: 'the image would be written over the kernel file itself',
+  OUTPUT_NOT_A_FILE: 'the image path is a device, FIFO or socket: never replaced',
+  OUTPUT_IS_TERMINAL: 'the image would go to standard output, and that is a terminal',
+  OUTPUT_CLOSED: 'standard output was closed before the whole image was written',
   OUTPUT_UNWRITABLE: 'the image cannot be written where asked',
+  OUTPUT_TOO_LARGE: 'the file system or a limit (ulimit -f) refused a file this large',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
