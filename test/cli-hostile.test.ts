@@ -43,6 +43,7 @@ function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; stdio?: StdioOptio
     env: { ...process.env, SOURCE_DATE_EPOCH: '', ...opts.env },
     stdio: opts.stdio,
     timeout: opts.timeout ?? 60_000,
+    killSignal: 'SIGKILL',
     maxBuffer: 64 << 20,
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
@@ -55,6 +56,7 @@ function sh(script: string, timeout = 60_000) {
     encoding: 'utf8',
     env: { ...process.env, SOURCE_DATE_EPOCH: '', BIN, NODE: process.execPath },
     timeout,
+    killSignal: 'SIGKILL',
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

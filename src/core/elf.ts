@@ -144,10 +144,10 @@ export const MAX_NOTE_BYTES = MIB;
  * more than MAX_NOTE_BYTES of notes in all is refused (ELF_BAD_NOTES).
  */
 export function elfNotes(b: Uint8Array, elf: ElfFile, what = 'kernel'): ElfNote[] {
-  const notes: ElfNote[] = [];
+  // The distinct note ranges first, so that too many bytes are refused before any walking.
+  const ranges: { start: number; end: number; align: number }[] = [];
   const seen = new Set<string>();
-  let walked = 0;
-  let segments = 0;
+  let total = 0;
   for (const ph of elf.phdrs) {
     if (ph.type !== PT_NOTE) continue;
     const align = ph.align === 8 ? 8 : 4;
@@ -156,14 +156,17 @@ export function elfNotes(b: Uint8Array, elf: ElfFile, what = 'kernel'): ElfNote[
     const key = `${start}:${end}:${align}`;
     if (end - start < 12 || seen.has(key)) continue;
     seen.add(key);
-    segments++;
-    walked += end - start;
-    if (walked > MAX_NOTE_BYTES) {
-      fail(
-        'ELF_BAD_NOTES',
-        `The ${what}'s ${segments} PT_NOTE program headers name more than ${formatBytes(MAX_NOTE_BYTES)} of notes in all (a real kernel has a few KiB). The file is damaged or not a kernel; rebuild it.`,
-      );
-    }
+    ranges.push({ start, end, align });
+    total += end - start;
+  }
+  if (total > MAX_NOTE_BYTES) {
+    fail(
+      'ELF_BAD_NOTES',
+      `The ${what}'s ${ranges.length} PT_NOTE program headers name ${formatBytes(total)} of notes in all, more than the ${formatBytes(MAX_NOTE_BYTES)} this tool reads (a real kernel has a few KiB). The file is damaged or not a kernel; rebuild it.`,
+    );
+  }
+  const notes: ElfNote[] = [];
+  for (const { start, end, align } of ranges) {
     const pad = (n: number) => Math.ceil(n / align) * align;
     let o = start;
     while (o + 12 <= end) {
@@ -175,9 +178,12 @@ export function elfNotes(b: Uint8Array, elf: ElfFile, what = 'kernel'): ElfNote[
       const descAt = nameAt + pad(namesz);
       const next = descAt + pad(descsz);
       if (descAt + descsz > end) break;
-      let name = '';
-      for (let i = 0; i < namesz && b[nameAt + i] !== 0; i++) name += String.fromCharCode(b[nameAt + i]);
-      notes.push({ name, type, desc: b.subarray(descAt, descAt + descsz) });
+      // A note without an owner name means nothing to anyone: skip it.
+      if (namesz > 0 && b[nameAt] !== 0) {
+        let name = '';
+        for (let i = 0; i < namesz && b[nameAt + i] !== 0; i++) name += String.fromCharCode(b[nameAt + i]);
+        notes.push({ name, type, desc: b.subarray(descAt, descAt + descsz) });
+      }
       o = next;
     }
   }
