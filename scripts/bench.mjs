@@ -143,6 +143,14 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
       say(
         `| ${size / GiB} GiB | ${format} | ${fmtMs(ours.ms)} | ${fmtMs(ours.nodeMs)} | ${(ours.memKiB / 1024).toFixed(0)} MiB | ${fmtMs(old.ms)} (${(old.memKiB / 1024).toFixed(0)} MiB) | ${fmtMs(lean.ms)} (${(lean.memKiB / 1024).toFixed(0)} MiB) | ${(old.ms / ours.ms).toFixed(0)}× / ${(lean.ms / ours.ms).toFixed(1)}× |`,
       );
+      if (size === GiB) {
+        // Issue 9: the CLI's own cost, whole processes, Node's start-up measured in turns with it.
+        const over = ours.ms - ours.nodeMs;
+        const limit = format === 'tar' ? 30 : Infinity;
+        targets.push(
+          `${format} at 1 GiB: ${fmtMs(over)} on top of Node's start-up (${fmtMs(ours.ms)} vs ${fmtMs(ours.nodeMs)})${Number.isFinite(limit) ? `; target at most ${limit} ms: ${over <= limit ? 'met' : 'NOT met'}` : ''}.`,
+        );
+      }
       if (size === GiB && pipelineOk) {
         const x = old.ms / ours.ms;
         targets.push(

@@ -212,17 +212,6 @@ export function openFileSink(output: string | OutputTarget): FileSink {
       fsyncSync(fd);
       closeFd();
       renameSync(tempPath, target.path);
-      try {
-        // Make the rename itself durable.
-        const d = openSync(dir, 'r');
-        try {
-          fsyncSync(d);
-        } finally {
-          closeSync(d);
-        }
-      } catch {
-        /* not every system can fsync a directory */
-      }
     },
     abort() {
       try {

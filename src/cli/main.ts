@@ -16,7 +16,6 @@ import {
   type Stats,
 } from 'node:fs';
 import { constants as os } from 'node:os';
-import { isatty } from 'node:tty';
 import { basename } from 'node:path';
 import { checkKernelSize, describeKernel } from '../core/kernel';
 import { ImageError, isImageError } from '../core/errors';
@@ -475,8 +474,10 @@ export async function main(argv: string[]): Promise<number> {
 
     for (const s of CLEANUP_SIGNALS) process.on(s, onSignal);
     listening = true;
-    const sink: Sink<void> = target ? openFileSink(target) : openStdoutSink();
-    const progress = progressPrinter(!opts.quiet && !toStdout && isatty(2));
+    // node:tty loads Node's stream stack: only when a terminal matters (start-up time).
+    const tty: typeof import('node:tty') | undefined = toStdout || !opts.quiet ? require('node:tty') : undefined; // eslint-disable-line
+    const sink: Sink<void> = target ? openFileSink(target) : openStdoutSink(tty!.isatty(1));
+    const progress = progressPrinter(!opts.quiet && !toStdout && tty!.isatty(2));
     await writeImage(built.plan, format, sink, {
       signal: controller.signal,
       timestamp,

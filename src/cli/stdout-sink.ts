@@ -8,7 +8,6 @@
  * terminal: an image is binary.
  */
 import { fstatSync, write } from 'node:fs';
-import { isatty } from 'node:tty';
 import { ImageError } from '../core/errors';
 import type { Sink } from '../core/sink';
 import { MIB } from '../core/units';
@@ -31,8 +30,9 @@ function writeOnce(bytes: Uint8Array, from: number): Promise<number> {
   );
 }
 
-export function openStdoutSink(): Sink<void> {
-  if (isatty(STDOUT)) {
+/** `terminal`: whether standard output is a terminal (isatty(1)), then refused. */
+export function openStdoutSink(terminal: boolean): Sink<void> {
+  if (terminal) {
     throw new ImageError(
       'OUTPUT_IS_TERMINAL',
       'Standard output is a terminal, and an image is binary: redirect it (`solo5-virtio-mkimage - app.virtio > disk.img`) or pipe it (`... | gcloud storage cp - gs://BUCKET/disk.tar.gz`).',
