@@ -213,7 +213,10 @@ describe('the model', () => {
     const k = model.kernel.value;
     expect(read).toBe(false);
     expect(k).toMatchObject({ status: 'error', code: 'KERNEL_SIZE_LIMIT' });
-    if (k.status === 'error') expect(k.message).toMatch(/^The kernel file is 1 GiB \(1073741825 bytes\); the largest kernel accepted is 1 GiB \(1073741824 bytes\)/);
+    if (k.status === 'error')
+      expect(k.message).toMatch(
+        /^The kernel file is 1 GiB \(1073741825 bytes\); the largest kernel accepted is 1 GiB \(1073741824 bytes\)/,
+      );
     // A file within the limit is read and inspected.
     const small = solo5Kernel();
     await model.chooseKernel('ok.virtio', { size: small.length, arrayBuffer: async () => small.slice().buffer });

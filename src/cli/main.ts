@@ -475,7 +475,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const s of CLEANUP_SIGNALS) process.on(s, onSignal);
     listening = true;
     // node:tty loads Node's stream stack: only when a terminal matters (start-up time).
-    const tty: typeof import('node:tty') | undefined = toStdout || !opts.quiet ? require('node:tty') : undefined; // eslint-disable-line
+    const tty: typeof import('node:tty') | undefined = toStdout || !opts.quiet ? require('node:tty') : undefined;
     const sink: Sink<void> = target ? openFileSink(target) : openStdoutSink(tty!.isatty(1));
     const progress = progressPrinter(!opts.quiet && !toStdout && tty!.isatty(2));
     await writeImage(built.plan, format, sink, {
