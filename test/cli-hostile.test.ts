@@ -141,6 +141,31 @@ describe('never destroy what the user did not ask to write', () => {
     expect(lstatSync(p('fifo2')).isFIFO()).toBe(true);
   });
 
+  it('odd IMAGE names get one sentence, never an internal error', () => {
+    const cases: [string, RegExp][] = [
+      ['', /^solo5-virtio-mkimage: error: IMAGE is empty; give a file name \(or - for standard output\)\.\n$/],
+      ['new.img/', /The output new\.img\/ ends with \/, so it names a directory, and there is none/],
+      [
+        '/proc/self/status',
+        /Cannot write \/proc\/self\/status: no file can be created in \/proc\/\d+ \(a special file system\?\)/,
+      ],
+    ];
+    for (const [image, re] of cases) {
+      const r = cli([image, 'app.virtio']);
+      expect(r.status, image).toBe(1);
+      oneLine(r.stderr);
+      expect(r.stderr).toMatch(re);
+    }
+    // /dev/stdout: a pipe is refused (with a pointer to -), a redirected file gets the image.
+    const piped = sh('"$NODE" "$BIN" -q -s 8M /dev/stdout app.virtio | cat > /dev/null');
+    expect(piped.stderr).toMatch(
+      /The output \/dev\/stdout is a named pipe \(FIFO\), not a file; .* \(or give - to write the image to standard output\)\.\n$/,
+    );
+    expect(sh('"$NODE" "$BIN" -q -s 8M /dev/stdout app.virtio > redirected.img').status).toBe(0);
+    expect(statSync(p('redirected.img')).size).toBe(8 << 20);
+    noTemps();
+  });
+
   it('IMAGE and UNIKERNEL the same file (same path, hard link, symlink, ..): refused, the kernel unchanged', () => {
     mkdirSync(p('sub'));
     writeFileSync(p('k.virtio'), solo5Kernel());

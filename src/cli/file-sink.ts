@@ -16,6 +16,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  existsSync,
   fchmodSync,
   fchownSync,
   fstatSync,
@@ -24,7 +25,9 @@ import {
   lstatSync,
   openSync,
   readlinkSync,
+  realpathSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
   type Stats,
@@ -72,7 +75,9 @@ function unwritable(name: string, dir: string, e: unknown): ImageError {
   if (code === 'ENOENT') {
     return new ImageError(
       'OUTPUT_UNWRITABLE',
-      `Cannot write ${name}: the directory ${dir} does not exist; create it first.`,
+      existsSync(dir)
+        ? `Cannot write ${name}: no file can be created in ${dir} (a special file system?); choose another location.`
+        : `Cannot write ${name}: the directory ${dir} does not exist; create it first.`,
     );
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
@@ -102,18 +107,21 @@ function unwritable(name: string, dir: string, e: unknown): ImageError {
  * OUTPUT_UNWRITABLE for directories, loops and files we may not write.
  */
 export function resolveOutput(name: string): OutputTarget {
-  let path = name;
-  for (let hops = 0; hops <= MAX_LINKS; hops++) {
-    let st: Stats | undefined;
+  if (name === '') {
+    throw new ImageError('OUTPUT_UNWRITABLE', 'IMAGE is empty; give a file name (or - for standard output).');
+  }
+  let st: Stats | undefined;
+  try {
+    st = statSync(name, { throwIfNoEntry: false }); // follows symbolic links
+  } catch (e) {
+    throw unwritable(name, dirname(resolve(name)), e);
+  }
+  if (st) {
+    let path = name;
     try {
-      st = lstatSync(path, { throwIfNoEntry: false });
-    } catch (e) {
-      throw unwritable(name, dirname(resolve(path)), e);
-    }
-    if (!st) return { name, path };
-    if (st.isSymbolicLink()) {
-      path = resolve(dirname(path), readlinkSync(path));
-      continue;
+      path = realpathSync(name);
+    } catch {
+      /* shown as given */
     }
     if (st.isDirectory()) {
       throw new ImageError(
@@ -125,7 +133,7 @@ export function resolveOutput(name: string): OutputTarget {
       const dev = st.isBlockDevice() ? name : '/dev/sdX';
       throw new ImageError(
         'OUTPUT_NOT_A_FILE',
-        `The output ${name}${path !== name ? ` (${path})` : ''} is ${kindOf(st)}, not a file; this tool writes image files and never replaces such a node. Write a file, then copy it: \`solo5-virtio-mkimage disk.img UNIKERNEL && dd if=disk.img of=${dev} bs=4M conv=fsync\` (or give - to write the image to standard output).`,
+        `The output ${name}${path !== name && path !== resolve(name) && lstatSync(path, { throwIfNoEntry: false }) ? ` (${path})` : ''} is ${kindOf(st)}, not a file; this tool writes image files and never replaces such a node. Write a file, then copy it: \`solo5-virtio-mkimage disk.img UNIKERNEL && dd if=disk.img of=${dev} bs=4M conv=fsync\` (or give - to write the image to standard output).`,
       );
     }
     try {
@@ -138,10 +146,25 @@ export function resolveOutput(name: string): OutputTarget {
     }
     return { name, path, existing: st };
   }
-  throw new ImageError(
-    'OUTPUT_UNWRITABLE',
-    `Cannot write ${name}: more than ${MAX_LINKS} symbolic links in a row (a loop?); give the file's real path.`,
-  );
+  // Nothing there: a new file, possibly at the end of dangling symbolic links.
+  if (name.endsWith('/')) {
+    throw new ImageError(
+      'OUTPUT_UNWRITABLE',
+      `The output ${name} ends with /, so it names a directory, and there is none; give a file name, e.g. ${join(name, 'disk.img')}.`,
+    );
+  }
+  let path = name;
+  for (let hops = 0; ; hops++) {
+    const l = lstatSync(path, { throwIfNoEntry: false });
+    if (!l?.isSymbolicLink()) return { name, path };
+    if (hops === MAX_LINKS) {
+      throw new ImageError(
+        'OUTPUT_UNWRITABLE',
+        `Cannot write ${name}: more than ${MAX_LINKS} symbolic links in a row (a loop?); give the file's real path.`,
+      );
+    }
+    path = resolve(dirname(path), readlinkSync(path));
+  }
 }
 
 /**
