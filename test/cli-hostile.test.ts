@@ -25,6 +25,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
+import { constants } from 'node:os';
 import { createHash } from 'node:crypto';
 import { solo5Kernel } from './helpers/fixtures';
 import { have, inCI, tempDir } from './helpers/tools';
@@ -334,6 +335,36 @@ describe('interrupts: every catchable signal cleans up', () => {
       noTemps();
     }, 60_000);
   }
+
+  it('every other catchable signal that ends a process cleans up too (128 + its number)', async () => {
+    const others = [
+      'SIGQUIT',
+      'SIGTRAP',
+      'SIGALRM',
+      'SIGUSR2',
+      'SIGXCPU',
+      'SIGVTALRM',
+      'SIGIO',
+      'SIGPWR',
+      'SIGSYS',
+    ] as const;
+    const runs = others.map(async (sig) => {
+      const image = `other-${sig}.vmdk`;
+      const child = spawn(process.execPath, [BIN, '-q', '-f', 'vmdk', image, bigKernel], {
+        cwd: tmp.dir,
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const started = () => readdirSync(tmp.dir).some((f) => f.startsWith(`.${image}.`));
+      for (let i = 0; i < 1200 && !started(); i++) await new Promise((r) => setTimeout(r, 25));
+      child.kill(sig);
+      return { sig, code: await exited, left: existsSync(p(image)) };
+    });
+    for (const r of await Promise.all(runs)) {
+      expect(r, r.sig).toEqual({ sig: r.sig, code: 128 + constants.signals[r.sig], left: false });
+    }
+    noTemps();
+  }, 120_000);
 
   it('SIGINT while the kernel is being read or planned ends the process at once (no handler yet)', async () => {
     const child = spawn(process.execPath, [BIN, '-q', '-f', 'vmdk', 'early.vmdk', bigKernel], {

@@ -355,21 +355,26 @@ function readKernel(path: string, seen: Stats): Uint8Array {
  * Signals that end the process and can be caught: each removes the
  * temporary file before the process exits with 128 + the signal's number
  * (SIGHUP 129, SIGINT 130, SIGPIPE 141, SIGTERM 143...). SIGKILL and SIGSTOP
- * cannot be caught; SIGUSR1 belongs to Node's inspector; SIGPROF to V8's
- * profiler.
+ * cannot be caught; SIGUSR1 belongs to Node's inspector, SIGPROF to V8's
+ * profiler; SIGABRT, SIGSEGV, SIGBUS, SIGILL and SIGFPE mean a crash.
  */
 const CLEANUP_SIGNALS = (
   [
     'SIGHUP',
     'SIGINT',
     'SIGQUIT',
+    'SIGTRAP',
     'SIGPIPE',
     'SIGALRM',
     'SIGTERM',
     'SIGUSR2',
+    'SIGSTKFLT',
     'SIGXCPU',
     'SIGXFSZ',
     'SIGVTALRM',
+    'SIGIO',
+    'SIGPWR',
+    'SIGSYS',
   ] as const
 ).filter((s) => s in os.signals);
 
