@@ -5,11 +5,12 @@
  * are whole seconds (FAT keeps even seconds, the containers keep them all).
  */
 import { fail } from './errors';
+import { FAT_EPOCH, FAT_LAST_TIME } from './fat/index';
 
 /** 1980-01-01T00:00:00Z, the earliest time FAT can store (and the default). */
-export const MIN_TIMESTAMP = 315532800;
-/** 2107-12-31T23:59:59Z, the end of the last year FAT can store. */
-export const MAX_TIMESTAMP = 4354819199;
+export const MIN_TIMESTAMP = FAT_EPOCH;
+/** 2107-12-31T23:59:59Z, the end of the last year FAT can store (it keeps :58, its last even second). */
+export const MAX_TIMESTAMP = FAT_LAST_TIME + 1;
 
 const RANGE = '1980-01-01 to 2107-12-31 (UTC), the years a FAT file system can store';
 
