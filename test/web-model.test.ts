@@ -33,6 +33,7 @@ function asWorker<T>(f: () => T): Promise<T> {
 }
 
 function fakeBackend() {
+  const previewSteps: (number | undefined)[] = [];
   const builds: {
     req: BuildRequest;
     signal?: AbortSignal;
@@ -57,9 +58,10 @@ function fakeBackend() {
           notes: i.notes,
         };
       }),
-    preview: (k, size, args) =>
+    preview: (k, size, args, sizeStep) =>
       asWorker(() => {
-        const b = planImage(k, { size, args });
+        previewSteps.push(sizeStep);
+        const b = planImage(k, { size, args, sizeStep });
         return { size: b.plan.size, fatType: b.fat.type, cmdline: b.cmdline, regions: [...b.plan.regions] };
       }),
     build: (req, _sink, opts) =>
@@ -68,7 +70,7 @@ function fakeBackend() {
         opts.signal?.addEventListener('abort', () => reject(new BuildError('Cancelled.', undefined, true)));
       }),
   };
-  return { backend, builds };
+  return { backend, builds, previewSteps };
 }
 
 function setup(opts: { savePath?: 'file' | 'download' | 'blob'; measured?: BuildRequest[] } = {}) {
@@ -98,7 +100,7 @@ function setup(opts: { savePath?: 'file' | 'download' | 'blob'; measured?: Build
     savePath: opts.savePath,
     blobCap: 2 * 2 ** 30,
   });
-  return { model, builds: fake.builds, tick: (ms: number) => (t += ms) };
+  return { model, builds: fake.builds, previewSteps: fake.previewSteps, tick: (ms: number) => (t += ms) };
 }
 
 const saver = (log: string[] = []): Saver => ({
@@ -221,6 +223,15 @@ describe('the model', () => {
     const small = solo5Kernel();
     await model.chooseKernel('ok.virtio', { size: small.length, arrayBuffer: async () => small.slice().buffer });
     expect(model.kernel.value.status).toBe('ok');
+  });
+
+  it("previews with the chosen format's size unit, so a suggested size is one it accepts (issue 9)", async () => {
+    const { model, previewSteps } = setup();
+    await model.chooseKernel('hello.virtio', solo5Kernel());
+    await model.setFormat('tar');
+    expect(previewSteps.at(-1)).toBe(2 ** 30);
+    await model.setFormat('raw');
+    expect(previewSteps.at(-1)).toBeUndefined();
   });
 
   it('validates the size live, including whole GiB for GCE', async () => {

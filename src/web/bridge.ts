@@ -28,7 +28,8 @@ export class BuildError extends Error {
 /** What the model needs from the worker; tests provide a fake. */
 export interface Backend {
   inspect(kernel: Uint8Array): Promise<KernelSummary>;
-  preview(kernel: Uint8Array, size: number, args: string): Promise<PreviewResult>;
+  /** `sizeStep`: the chosen format's size unit, so that a suggested size is one it accepts. */
+  preview(kernel: Uint8Array, size: number, args: string, sizeStep?: number): Promise<PreviewResult>;
   build(
     req: BuildRequest,
     sink: SinkSpec,
@@ -90,7 +91,7 @@ export function workerBackend(makeWorker: () => Worker): Backend {
 
   return {
     inspect: (kernel) => call({ type: 'inspect', kernel }, []),
-    preview: (kernel, size, args) => call({ type: 'preview', kernel, size, args }, []),
+    preview: (kernel, size, args, sizeStep) => call({ type: 'preview', kernel, size, args, sizeStep }, []),
     build: (req, sink, opts) => call({ type: 'build', req, sink }, sink.kind === 'port' ? [sink.port] : [], opts),
     measure: (req, opts) => call({ type: 'measure', req }, [], opts),
   };

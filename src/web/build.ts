@@ -44,8 +44,8 @@ export function inspect(kernel: Uint8Array): KernelSummary {
   };
 }
 
-export function preview(kernel: Uint8Array, size: number, args: string): PreviewResult {
-  const built = planImage(kernel, { size, args });
+export function preview(kernel: Uint8Array, size: number, args: string, sizeStep?: number): PreviewResult {
+  const built = planImage(kernel, { size, args, sizeStep });
   return {
     size: built.plan.size,
     fatType: built.fat.type,

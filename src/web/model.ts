@@ -37,7 +37,16 @@ export interface KernelFile {
 /** What the model needs to know about an output format: the core's descriptor, without the writer. */
 export type FormatInfo = Pick<
   OutputFormat,
-  'id' | 'label' | 'extension' | 'mime' | 'usedFor' | 'checkSize' | 'qemuDriver' | 'outputLength' | 'nextSteps'
+  | 'id'
+  | 'label'
+  | 'extension'
+  | 'mime'
+  | 'usedFor'
+  | 'checkSize'
+  | 'sizeStep'
+  | 'qemuDriver'
+  | 'outputLength'
+  | 'nextSteps'
 >;
 
 export type KernelState =
@@ -234,7 +243,7 @@ export function createModel(deps: ModelDeps) {
       return;
     }
     try {
-      const value = await deps.backend.preview(k.bytes, s.bytes, args.value);
+      const value = await deps.backend.preview(k.bytes, s.bytes, args.value, format.value?.sizeStep);
       if (seq === previewSeq) preview.value = { status: 'ok', value };
     } catch (e) {
       if (seq === previewSeq) preview.value = { status: 'error', message: e instanceof Error ? e.message : String(e) };

@@ -71,7 +71,7 @@ export interface Progress {
 
 export type ToWorker =
   | { type: 'inspect'; id: number; kernel: Uint8Array }
-  | { type: 'preview'; id: number; kernel: Uint8Array; size: number; args: string }
+  | { type: 'preview'; id: number; kernel: Uint8Array; size: number; args: string; sizeStep?: number }
   | { type: 'build'; id: number; req: BuildRequest; sink: SinkSpec }
   /** Write the image nowhere, counting its bytes: the download size of a compressed format. */
   | { type: 'measure'; id: number; req: BuildRequest }

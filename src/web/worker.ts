@@ -53,7 +53,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   try {
     let value: unknown;
     if (m.type === 'inspect') value = inspect(m.kernel);
-    else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args);
+    else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args, m.sizeStep);
     else if (m.type === 'measure') value = (await build(m.req, countingSink(), { signal: ctl.signal })).fileSize;
     else {
       const mime = findFormat(m.req.formatId)?.mime ?? 'application/octet-stream';
