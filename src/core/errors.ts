@@ -81,6 +81,26 @@ export const ERRORS = {
   IMAGE_NOT_FOUND: 'the image path does not exist',
   IMAGE_READ_ERROR: 'the image file could not be read (a directory, no permission, I/O error, changed while read)',
 
+  // What is inside the disk (src/core/disk: MBR, FAT, boot loaders) and the operations on it.
+  DISK_EMPTY: 'the image holds less than one sector',
+  MBR_NO_SIGNATURE: 'LBA 0 does not end with the 55 AA signature: no partition table',
+  MBR_BAD_TABLE: 'a partition entry has an impossible boot flag or lies outside the disk',
+  NO_FILESYSTEM: 'no partition holds a FAT file system',
+  FAT_NOT_FAT: 'the partition does not start with a FAT boot sector',
+  FAT_BAD_BPB: 'a FAT boot sector field has an impossible value',
+  FAT_BAD_CLUSTER: 'a cluster chain points at a free, bad or out-of-range cluster',
+  FAT_CHAIN_LOOP: 'a cluster chain runs back into itself',
+  FAT_CHAIN_SHORT: 'a cluster chain ends before the file does',
+  FAT_TREE_TOO_BIG: 'a directory, or the whole tree, is larger than a reader follows',
+  FAT_NOT_FOUND: 'no file with this path in the FAT volume',
+  FILE_TOO_BIG_TO_READ: 'a file inside the image is larger than what is read into memory',
+  NO_KERNEL: 'the image names no kernel, or the kernel it names is missing',
+  PARAMS_DAMAGED: 'our boot loader’s parameter block fails its checks',
+  SYSLINUX_NO_LABEL: 'syslinux.cfg has no label that starts a kernel',
+  SETARGS_UNSUPPORTED: 'the image’s boot loader keeps no command line this tool rewrites',
+  STAGE2_NO_ROOM: 'the new command line makes stage 2 too long for the gap before the partition',
+  CONVERT_TOO_MUCH_DATA: 'the image holds more data than is copied through memory',
+
   // Running a build.
   ABORTED: 'the build was cancelled or interrupted before it finished',
   DOWNLOAD_CANCELLED: 'the browser’s download was cancelled',

@@ -181,3 +181,106 @@ export function readBootParams(stage2: Uint8Array): BootParams | null {
     cmdline: stage2.slice(CMDLINE_OFF, CMDLINE_OFF + len),
   };
 }
+
+/** What the parameter block says, read leniently, with what is wrong with it (for inspect and verify). */
+export interface ParamsReport {
+  /** null when the magic is absent: stage 2 is not ours. */
+  params: BootParams | null;
+  version: number;
+  storedCrc: number;
+  computedCrc: number | null;
+  /** One sentence per problem; empty when the block is sound. */
+  problems: string[];
+}
+
+/** Read the block the way `readBootParams` does, but say why it is refused instead of returning null. */
+export function reportBootParams(stage2: Uint8Array): ParamsReport {
+  const p = PARAMS_OFF;
+  const problems: string[] = [];
+  const none: ParamsReport = { params: null, version: 0, storedCrc: 0, computedCrc: null, problems };
+  if (stage2.length < CMDLINE_OFF + 1 || rd32le(stage2, p) !== PARAMS_MAGIC) return none;
+  const version = rd16le(stage2, p + P_VERSION);
+  const storedCrc = rd32le(stage2, p + P_CRC);
+  if (version !== PARAMS_VERSION) {
+    problems.push(`The parameter block is version ${version}; this tool reads version ${PARAMS_VERSION}.`);
+    return { ...none, version, storedCrc };
+  }
+  if (rd16le(stage2, p + P_SIZE) !== PARAMS_SIZE) {
+    problems.push(`The parameter block says it is ${rd16le(stage2, p + P_SIZE)} bytes long, not ${PARAMS_SIZE}.`);
+  }
+  const count = rd16le(stage2, p + P_SEG_COUNT);
+  if (count === 0 || count > MAX_SEGMENTS)
+    problems.push(`The parameter block lists ${count} segments (1 to ${MAX_SEGMENTS}).`);
+  const len = rd16le(stage2, p + P_CMDLINE_LEN);
+  if (CMDLINE_OFF + len + 1 > stage2.length) {
+    problems.push(
+      `The command line is ${len} bytes long, past the end of stage 2 (${stage2.length} bytes from the sector count in the MBR).`,
+    );
+    return { ...none, version, storedCrc, problems };
+  }
+  const computedCrc = paramsCrc(stage2, len);
+  if (computedCrc !== storedCrc) {
+    problems.push(
+      `The parameter block's CRC-32 is ${hex(storedCrc)} but stage 2 and its command line give ${hex(computedCrc)}: the loader would refuse to boot ("damaged stage 2 or parameter block").`,
+    );
+  }
+  if (stage2[CMDLINE_OFF + len] !== 0) problems.push('The command line is not followed by a NUL byte.');
+  const segments: LoadSegment[] = [];
+  for (let i = 0; i < Math.min(count, MAX_SEGMENTS); i++) {
+    const o = p + P_SEGS + i * SEG_SIZE;
+    segments.push({
+      fileOffset: rd32le(stage2, o),
+      fileSize: rd32le(stage2, o + 4),
+      loadAddr: rd32le(stage2, o + 8),
+      memSize: rd32le(stage2, o + 12),
+    });
+  }
+  return {
+    params: {
+      flags: rd32le(stage2, p + P_FLAGS),
+      kernelLba: rd64le(stage2, p + P_KERNEL_LBA),
+      kernelSize: rd32le(stage2, p + P_KERNEL_SIZE),
+      kernelCrc32: rd32le(stage2, p + P_KERNEL_CRC),
+      entry: rd32le(stage2, p + P_ENTRY),
+      loadStart: rd32le(stage2, p + P_LOAD_START),
+      loadEnd: rd32le(stage2, p + P_LOAD_END),
+      segments,
+      cmdline: stage2.slice(CMDLINE_OFF, CMDLINE_OFF + len),
+    },
+    version,
+    storedCrc,
+    computedCrc,
+    problems,
+  };
+}
+
+/**
+ * Stage 2 with another command line: the image's own loader code and block
+ * are kept, the command line replaced, the length field and the CRC
+ * rewritten. Returns whole sectors; the caller writes the new sector count
+ * into stage 1's field (`STAGE1_FIELDS_OFF` + 4) when it changed.
+ */
+export function replaceCommandLine(stage2: Uint8Array, cmdline: Uint8Array): Uint8Array {
+  if (cmdline.length > MAX_CMDLINE || cmdline.includes(0)) {
+    throw new Error(`internal: command line of ${cmdline.length} bytes (checkArgs refuses it)`);
+  }
+  const sectors = Math.ceil((CMDLINE_OFF + cmdline.length + 1) / SECTOR);
+  const out = new Uint8Array(sectors * SECTOR);
+  out.set(stage2.subarray(0, CMDLINE_OFF), 0);
+  out.set(cmdline, CMDLINE_OFF);
+  u16le(out, PARAMS_OFF + P_CMDLINE_LEN, cmdline.length);
+  u32le(out, PARAMS_OFF + P_CRC, paramsCrc(out, cmdline.length));
+  return out;
+}
+
+/** Stage 1's pinned fields: where stage 2 is and how many sectors it has. */
+export function readStage1Fields(mbr: Uint8Array): { stage2Lba: number; stage2Sectors: number } {
+  return { stage2Lba: rd32le(mbr, STAGE1_FIELDS_OFF), stage2Sectors: rd16le(mbr, STAGE1_FIELDS_OFF + 4) };
+}
+
+/** LBA 0 with stage 1's sector count changed (everything else as it was). */
+export function withStage2Sectors(mbr: Uint8Array, sectors: number): Uint8Array {
+  const out = mbr.slice();
+  u16le(out, STAGE1_FIELDS_OFF + 4, sectors);
+  return out;
+}

@@ -1,0 +1,645 @@
+/**
+ * FAT12/16/32 reader: the BPB, FSInfo, directories (with VFAT long names)
+ * and files by their cluster chains, read on demand from a disk; never the
+ * whole volume. Everything read is untrusted: impossible BPB values, chains
+ * that leave the volume, loop or end early, and trees too big to follow are
+ * coded errors, and every walk is bounded.
+ *
+ * Facts from Microsoft's "FAT: General Overview of On-Disk Format"
+ * (fatgen103): the type follows from the cluster count alone, the BPB and
+ * FSInfo offsets, end-of-chain and bad-cluster marks, long-name entries and
+ * their checksum. The writer is src/core/fat.ts.
+ */
+import { rd16le, rd32le } from '../bytes';
+import { fail } from '../errors';
+import { lfnChecksum, type FatType } from '../fat';
+import { formatBytes, hex, MIB } from '../units';
+
+/** Where things are in a FAT boot sector, FSInfo sector and directory entry. */
+export const BPB = {
+  jump: 0,
+  oemName: 3,
+  bytesPerSector: 11,
+  sectorsPerCluster: 13,
+  reservedSectors: 14,
+  numFats: 16,
+  rootEntries: 17,
+  totalSectors16: 19,
+  media: 21,
+  fatSectors16: 22,
+  hiddenSectors: 28,
+  totalSectors32: 32,
+  /** FAT32 only. */
+  fatSectors32: 36,
+  extFlags: 40,
+  rootCluster: 44,
+  fsInfoSector: 48,
+  backupBootSector: 50,
+  /** Extended BPB: at 36 on FAT12/16, at 64 on FAT32. */
+  ext16: 36,
+  ext32: 64,
+  /** Offsets inside the extended BPB. */
+  extSignature: 2,
+  extSerial: 3,
+  extLabel: 7,
+  extFsType: 18,
+  signature: 510,
+} as const;
+
+export const FSINFO = {
+  lead: 0,
+  leadSig: 0x41615252,
+  struct: 484,
+  structSig: 0x61417272,
+  freeCount: 488,
+  nextFree: 492,
+  trail: 508,
+  trailSig: 0xaa550000,
+} as const;
+
+export const DIR = {
+  entrySize: 32,
+  name: 0,
+  attr: 11,
+  ntCase: 12,
+  clusterHigh: 20,
+  clusterLow: 26,
+  size: 28,
+  /** Long-name entry: order byte, checksum, and where its 13 UTF-16 units sit. */
+  lfnOrder: 0,
+  lfnChecksum: 13,
+  lfnSlots: [1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30],
+  lfnLast: 0x40,
+  deleted: 0xe5,
+  /** A first name byte of 0x05 stands for 0xE5 (a real 0xE5 character). */
+  kanjiE5: 0x05,
+} as const;
+
+export const ATTR = { readOnly: 0x01, hidden: 0x02, system: 0x04, volumeId: 0x08, dir: 0x10, archive: 0x20, lfn: 0x0f };
+const CASE_LOWER_BASE = 0x08;
+const CASE_LOWER_EXT = 0x10;
+
+/** Cluster-count limits that decide the type (fatgen103). */
+const FAT12_MAX = 4085;
+const FAT16_MAX = 65525;
+
+/** Bounds for walking untrusted trees. */
+export const FAT_LIMITS = {
+  /** A directory holds at most 65536 entries (2 MiB), by the specification. */
+  dirBytes: 2 * MIB,
+  /** Entries listed over the whole tree, and how deep. */
+  treeEntries: 10000,
+  treeDepth: 16,
+  /** The FAT sectors kept in memory at once. */
+  cacheSectors: 1024,
+} as const;
+
+/** Anything with random-access reads: a DiskImage, or a test's array. */
+export interface Readable {
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export interface FatBpb {
+  oemName: string;
+  bytesPerSector: number;
+  sectorsPerCluster: number;
+  reservedSectors: number;
+  numFats: number;
+  rootEntries: number;
+  totalSectors: number;
+  media: number;
+  fatSectors: number;
+  hiddenSectors: number;
+  /** FAT32: first cluster of the root directory. */
+  rootCluster: number;
+  /** FAT32: FSInfo and backup boot sector numbers (0 when absent). */
+  fsInfoSector: number;
+  backupBootSector: number;
+  /** FAT32 ext flags bit 7: only one FAT is active (then the low bits name it). */
+  mirrorDisabled: boolean;
+  activeFat: number;
+}
+
+export interface FsInfo {
+  valid: boolean;
+  /** 0xFFFFFFFF: unknown. */
+  freeCount: number;
+  nextFree: number;
+}
+
+export interface FatEntry {
+  /** The long name if there is a valid one, else the short name as shown (case flags applied). */
+  name: string;
+  /** "UNIKER~1.BIN". */
+  shortName: string;
+  /** "/boot/syslinux/syslinux.cfg". */
+  path: string;
+  attr: number;
+  isDir: boolean;
+  firstCluster: number;
+  size: number;
+  /** Absolute byte offset (in the disk) of the 32-byte short entry. */
+  entryOffset: number;
+}
+
+/** Decode and check a boot sector; `volumeBytes` is the partition's length. */
+export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
+  const not = (why: string): never =>
+    fail('FAT_NOT_FAT', `The partition does not hold a FAT file system: its first sector ${why}.`);
+  if (bs.length < 512) not(`is ${bs.length} bytes long`);
+  if (bs[BPB.signature] !== 0x55 || bs[BPB.signature + 1] !== 0xaa) not('lacks the 55 AA signature at offset 510');
+  const bytesPerSector = rd16le(bs, BPB.bytesPerSector);
+  if (![512, 1024, 2048, 4096].includes(bytesPerSector)) {
+    not(`says ${bytesPerSector} bytes per sector (FAT allows 512, 1024, 2048 or 4096)`);
+  }
+  const spc = bs[BPB.sectorsPerCluster];
+  if (spc === 0 || (spc & (spc - 1)) !== 0) not(`says ${spc} sectors per cluster (a power of two from 1 to 128)`);
+  const bad = (field: string, value: number, why: string): never =>
+    fail(
+      'FAT_BAD_BPB',
+      `The FAT boot sector's ${field} is ${value}, ${why}; the volume is damaged (fsck.fat may repair it).`,
+    );
+  const reservedSectors = rd16le(bs, BPB.reservedSectors);
+  if (reservedSectors === 0) bad('reserved sector count', 0, 'but the boot sector itself is reserved');
+  const numFats = bs[BPB.numFats];
+  if (numFats === 0 || numFats > 4) bad('FAT count', numFats, 'outside 1..4');
+  const rootEntries = rd16le(bs, BPB.rootEntries);
+  const total16 = rd16le(bs, BPB.totalSectors16);
+  const totalSectors = total16 || rd32le(bs, BPB.totalSectors32);
+  if (totalSectors === 0) bad('total sector count', 0, 'so the volume is empty');
+  if (totalSectors * bytesPerSector > volumeBytes) {
+    bad(
+      'total sector count',
+      totalSectors,
+      `${formatBytes(totalSectors * bytesPerSector)}, larger than its partition of ${formatBytes(volumeBytes)}`,
+    );
+  }
+  const fat16 = rd16le(bs, BPB.fatSectors16);
+  const fat32 = fat16 === 0;
+  const fatSectors = fat16 || rd32le(bs, BPB.fatSectors32);
+  if (fatSectors === 0) bad('sectors per FAT', 0, 'so there is no FAT');
+  if (fat32 && rootEntries !== 0) bad('root entry count', rootEntries, 'but FAT32 keeps its root in clusters (0)');
+  const extFlags = fat32 ? rd16le(bs, BPB.extFlags) : 0;
+  return {
+    oemName: latin1(bs.subarray(BPB.oemName, BPB.oemName + 8)).trimEnd(),
+    bytesPerSector,
+    sectorsPerCluster: spc,
+    reservedSectors,
+    numFats,
+    rootEntries,
+    totalSectors,
+    media: bs[BPB.media],
+    fatSectors,
+    hiddenSectors: rd32le(bs, BPB.hiddenSectors),
+    rootCluster: fat32 ? rd32le(bs, BPB.rootCluster) : 0,
+    fsInfoSector: fat32 ? rd16le(bs, BPB.fsInfoSector) : 0,
+    backupBootSector: fat32 ? rd16le(bs, BPB.backupBootSector) : 0,
+    mirrorDisabled: (extFlags & 0x80) !== 0,
+    activeFat: extFlags & 0x0f,
+  };
+}
+
+/** Bytes as Latin-1 text (short names and labels are in an OEM code page; ASCII in practice). */
+export function latin1(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
+function shortText(raw: Uint8Array, ntCase = 0): string {
+  const n = Uint8Array.from(raw.subarray(0, 11));
+  if (n[0] === DIR.kanjiE5) n[0] = DIR.deleted;
+  let base = latin1(n.subarray(0, 8)).trimEnd();
+  let ext = latin1(n.subarray(8, 11)).trimEnd();
+  if (ntCase & CASE_LOWER_BASE) base = base.toLowerCase();
+  if (ntCase & CASE_LOWER_EXT) ext = ext.toLowerCase();
+  return ext ? `${base}.${ext}` : base;
+}
+
+/** A FAT volume on a disk, read on demand. */
+export class FatReader {
+  readonly type: FatType;
+  readonly clusterCount: number;
+  readonly clusterBytes: number;
+  /** Volume-relative sectors. */
+  readonly fatStart: number;
+  readonly rootDirStart: number;
+  readonly rootDirSectors: number;
+  readonly dataStart: number;
+  private readonly cache = new Map<number, Uint8Array>();
+
+  private constructor(
+    private readonly disk: Readable,
+    /** Absolute byte offset of the volume on the disk. */
+    readonly offset: number,
+    readonly bpb: FatBpb,
+    readonly bootSector: Uint8Array,
+    readonly label: string,
+    readonly serial: number | undefined,
+    readonly fsTypeText: string,
+  ) {
+    const b = bpb;
+    this.rootDirSectors = Math.ceil((b.rootEntries * DIR.entrySize) / b.bytesPerSector);
+    this.fatStart = b.reservedSectors;
+    this.rootDirStart = b.reservedSectors + b.numFats * b.fatSectors;
+    this.dataStart = this.rootDirStart + this.rootDirSectors;
+    this.clusterBytes = b.sectorsPerCluster * b.bytesPerSector;
+    const bad = (field: string, value: number, why: string): never =>
+      fail(
+        'FAT_BAD_BPB',
+        `The FAT boot sector's ${field} is ${value}, ${why}; the volume is damaged (fsck.fat may repair it).`,
+      );
+    if (this.dataStart >= b.totalSectors) {
+      bad('sectors per FAT', b.fatSectors, `which leaves no data area in a volume of ${b.totalSectors} sectors`);
+    }
+    this.clusterCount = Math.floor((b.totalSectors - this.dataStart) / b.sectorsPerCluster);
+    const isFat32 = b.rootEntries === 0 && rd16le(bootSector, BPB.fatSectors16) === 0;
+    this.type = this.clusterCount < FAT12_MAX ? 12 : this.clusterCount < FAT16_MAX ? 16 : 32;
+    if ((this.type === 32) !== isFat32) {
+      bad(
+        'cluster count',
+        this.clusterCount,
+        `which makes it FAT${this.type}, but its layout is ${isFat32 ? 'FAT32' : 'FAT12/16'}'s`,
+      );
+    }
+    const fatBytesNeeded = Math.ceil(((this.clusterCount + 2) * this.type) / 8);
+    if (b.fatSectors * b.bytesPerSector < fatBytesNeeded) {
+      bad('sectors per FAT', b.fatSectors, `too few for ${this.clusterCount} clusters of FAT${this.type}`);
+    }
+    if (this.type === 32 && !this.validCluster(b.rootCluster)) {
+      bad('root directory cluster', b.rootCluster, `outside 2..${this.clusterCount + 1}`);
+    }
+  }
+
+  /** Read the boot sector at `offset` (absolute) of a volume `length` bytes long. */
+  static async open(disk: Readable, offset: number, length: number): Promise<FatReader> {
+    const bs = await disk.read(offset, 512);
+    const bpb = decodeBpb(bs, length);
+    const full = bpb.bytesPerSector > 512 ? await disk.read(offset, bpb.bytesPerSector) : bs;
+    const ext = bpb.rootEntries === 0 && rd16le(bs, BPB.fatSectors16) === 0 ? BPB.ext32 : BPB.ext16;
+    const hasExt = bs[ext + BPB.extSignature] === 0x29 || bs[ext + BPB.extSignature] === 0x28;
+    const serial = hasExt ? rd32le(bs, ext + BPB.extSerial) : undefined;
+    const fsType =
+      bs[ext + BPB.extSignature] === 0x29
+        ? latin1(bs.subarray(ext + BPB.extFsType, ext + BPB.extFsType + 8)).trim()
+        : '';
+    const bootLabel =
+      bs[ext + BPB.extSignature] === 0x29
+        ? latin1(bs.subarray(ext + BPB.extLabel, ext + BPB.extLabel + 11)).trimEnd()
+        : '';
+    const r = new FatReader(disk, offset, bpb, full, bootLabel === 'NO NAME' ? '' : bootLabel, serial, fsType);
+    return r;
+  }
+
+  validCluster(c: number): boolean {
+    return c >= 2 && c <= this.clusterCount + 1;
+  }
+
+  /** Absolute byte offset of cluster `c` on the disk. */
+  clusterOffset(c: number): number {
+    return this.offset + (this.dataStart + (c - 2) * this.bpb.sectorsPerCluster) * this.bpb.bytesPerSector;
+  }
+
+  /** Absolute byte offset of FAT copy `copy`. */
+  fatOffset(copy: number): number {
+    return this.offset + (this.fatStart + copy * this.bpb.fatSectors) * this.bpb.bytesPerSector;
+  }
+
+  /** The FAT copy that is read: 0, or the active one when mirroring is off (FAT32). */
+  get readFat(): number {
+    return this.type === 32 && this.bpb.mirrorDisabled && this.bpb.activeFat < this.bpb.numFats
+      ? this.bpb.activeFat
+      : 0;
+  }
+
+  /** End-of-chain marks start here. */
+  get eocMin(): number {
+    return this.type === 32 ? 0x0ffffff8 : this.type === 16 ? 0xfff8 : 0xff8;
+  }
+
+  get badMark(): number {
+    return this.eocMin - 1;
+  }
+
+  private async fatBytes(byteOff: number, len: number): Promise<Uint8Array> {
+    const bps = this.bpb.bytesPerSector;
+    const out = new Uint8Array(len);
+    for (let i = 0; i < len;) {
+      const at = byteOff + i;
+      const s = Math.floor(at / bps);
+      let sec = this.cache.get(s);
+      if (!sec) {
+        if (this.cache.size >= FAT_LIMITS.cacheSectors) this.cache.clear();
+        sec = await this.disk.read(this.fatOffset(this.readFat) + s * bps, bps);
+        this.cache.set(s, sec);
+      }
+      const from = at - s * bps;
+      const n = Math.min(len - i, bps - from);
+      out.set(sec.subarray(from, from + n), i);
+      i += n;
+    }
+    return out;
+  }
+
+  /** The FAT entry of cluster `n` (28 bits on FAT32). */
+  async entry(n: number): Promise<number> {
+    if (this.type === 32) return rd32le(await this.fatBytes(n * 4, 4), 0) & 0x0fffffff;
+    if (this.type === 16) return rd16le(await this.fatBytes(n * 2, 2), 0);
+    const v = rd16le(await this.fatBytes((n * 3) >> 1, 2), 0);
+    return n & 1 ? v >> 4 : v & 0xfff;
+  }
+
+  /**
+   * The clusters of a chain from `first`, at most `max` of them (the rest is
+   * not followed). Refuses a chain that leaves the volume, meets a free or bad
+   * cluster, or loops. `what` names the file for messages.
+   */
+  async chain(first: number, max: number, what: string): Promise<number[]> {
+    const out: number[] = [];
+    const seen = new Set<number>();
+    let c = first;
+    for (;;) {
+      if (!this.validCluster(c)) {
+        fail(
+          'FAT_BAD_CLUSTER',
+          `The cluster chain of ${what} ${out.length ? `goes from cluster ${out[out.length - 1]} to` : 'starts at'} ${c === 0 ? 'a free entry (0)' : `cluster ${c}`}, outside the volume's clusters 2..${this.clusterCount + 1}; the FAT is damaged (fsck.fat may repair it).`,
+        );
+      }
+      if (seen.has(c)) {
+        fail(
+          'FAT_CHAIN_LOOP',
+          `The cluster chain of ${what} runs back into cluster ${c}; the FAT is damaged (fsck.fat may repair it).`,
+        );
+      }
+      seen.add(c);
+      out.push(c);
+      if (out.length >= max) return out;
+      const next = await this.entry(c);
+      if (next >= this.eocMin) return out;
+      if (next === this.badMark) {
+        fail(
+          'FAT_BAD_CLUSTER',
+          `The cluster chain of ${what} reaches cluster ${c}, marked bad (${hex(next)}); the volume is damaged.`,
+        );
+      }
+      c = next;
+    }
+  }
+
+  /** Read a chain's clusters (contiguous runs in one read each) into one buffer of `size` bytes. */
+  private async readClusters(clusters: number[], size: number): Promise<Uint8Array> {
+    const out = new Uint8Array(size);
+    let pos = 0;
+    for (let i = 0; i < clusters.length && pos < size;) {
+      let j = i + 1;
+      while (j < clusters.length && clusters[j] === clusters[j - 1] + 1) j++;
+      const n = Math.min((j - i) * this.clusterBytes, size - pos);
+      out.set(await this.disk.read(this.clusterOffset(clusters[i]), n), pos);
+      pos += n;
+      i = j;
+    }
+    return out;
+  }
+
+  /** A file's bytes; refuses (coded) chains shorter than its size, and files above `limit`. */
+  async readFile(e: FatEntry, limit = 1024 * MIB): Promise<Uint8Array> {
+    if (e.size > limit) {
+      fail(
+        'FILE_TOO_BIG_TO_READ',
+        `The file ${e.path} is ${formatBytes(e.size)}; files above ${formatBytes(limit)} are not read into memory.`,
+      );
+    }
+    if (e.size === 0) return new Uint8Array(0);
+    const need = Math.ceil(e.size / this.clusterBytes);
+    const clusters = await this.chain(e.firstCluster, need, e.path);
+    if (clusters.length < need) {
+      fail(
+        'FAT_CHAIN_SHORT',
+        `The file ${e.path} is ${e.size} bytes (${need} clusters) but its cluster chain ends after ${clusters.length}; the FAT is damaged (fsck.fat may repair it).`,
+      );
+    }
+    return this.readClusters(clusters, e.size);
+  }
+
+  /** A directory's clusters (FAT32 root, or any subdirectory). */
+  async dirClusters(first: number, what: string): Promise<number[]> {
+    const max = Math.max(1, Math.floor(FAT_LIMITS.dirBytes / this.clusterBytes));
+    const clusters = await this.chain(first, max + 1, what);
+    if (clusters.length > max) {
+      fail(
+        'FAT_TREE_TOO_BIG',
+        `The directory ${what} is longer than ${formatBytes(FAT_LIMITS.dirBytes)} (65536 entries), the most FAT allows; the FAT is damaged.`,
+      );
+    }
+    return clusters;
+  }
+
+  /** The raw bytes of a directory, and the absolute disk offset of each of its 32-byte slots. */
+  private async dirBytes(dir: FatEntry | null): Promise<{ bytes: Uint8Array; slotOffset: (i: number) => number }> {
+    const bps = this.bpb.bytesPerSector;
+    if (!dir && this.type !== 32) {
+      const start = this.offset + this.rootDirStart * bps;
+      const bytes = await this.disk.read(start, this.rootDirSectors * bps);
+      return { bytes, slotOffset: (i) => start + i * DIR.entrySize };
+    }
+    const first = dir ? dir.firstCluster : this.bpb.rootCluster;
+    const clusters = await this.dirClusters(first, dir ? dir.path : 'the root directory');
+    const bytes = await this.readClusters(clusters, clusters.length * this.clusterBytes);
+    const per = this.clusterBytes / DIR.entrySize;
+    return {
+      bytes,
+      slotOffset: (i) => this.clusterOffset(clusters[Math.floor(i / per)]) + (i % per) * DIR.entrySize,
+    };
+  }
+
+  /** Entries of a directory (null: the root), without `.`, `..`, the volume label and deleted entries. */
+  async readDir(dir: FatEntry | null): Promise<FatEntry[]> {
+    const { bytes, slotOffset } = await this.dirBytes(dir);
+    const parent = dir ? dir.path : '';
+    const out: FatEntry[] = [];
+    let lfn: { units: number[]; checksum: number; next: number } | null = null;
+    for (let i = 0; i * DIR.entrySize + DIR.entrySize <= bytes.length; i++) {
+      const e = bytes.subarray(i * DIR.entrySize, (i + 1) * DIR.entrySize);
+      if (e[0] === 0) break;
+      if (e[0] === DIR.deleted) {
+        lfn = null;
+        continue;
+      }
+      const attr = e[DIR.attr];
+      if ((attr & 0x3f) === ATTR.lfn) {
+        const order = e[DIR.lfnOrder] & 0x1f;
+        const units = DIR.lfnSlots.map((s) => rd16le(e, s));
+        if (e[DIR.lfnOrder] & DIR.lfnLast) {
+          lfn = order >= 1 && order <= 20 ? { units: [], checksum: e[DIR.lfnChecksum], next: order } : null;
+        }
+        if (lfn && lfn.next === order && lfn.checksum === e[DIR.lfnChecksum]) {
+          lfn.units = [...units, ...lfn.units];
+          lfn.next = order - 1;
+        } else lfn = null;
+        continue;
+      }
+      const long = lfn && lfn.next === 0 && lfn.checksum === lfnChecksum(e.subarray(0, 11)) ? lfn.units : null;
+      lfn = null;
+      if (attr & ATTR.volumeId) continue;
+      const short = shortText(e, e[DIR.ntCase]);
+      if (short === '.' || short === '..') continue;
+      let name = short;
+      if (long) {
+        const end = long.indexOf(0);
+        name = String.fromCharCode(...(end >= 0 ? long.slice(0, end) : long));
+      }
+      const hi = this.type === 32 ? rd16le(e, DIR.clusterHigh) : 0;
+      out.push({
+        name,
+        shortName: shortText(e),
+        path: `${parent}/${name}`,
+        attr,
+        isDir: (attr & ATTR.dir) !== 0,
+        firstCluster: (hi << 16) + rd16le(e, DIR.clusterLow),
+        size: rd32le(e, DIR.size),
+        entryOffset: slotOffset(i),
+      });
+    }
+    return out;
+  }
+
+  /** The volume label from the root directory's label entry, else the boot sector's. */
+  async volumeLabel(): Promise<string> {
+    const { bytes } = await this.dirBytes(null);
+    for (let i = 0; i * DIR.entrySize < bytes.length; i++) {
+      const e = bytes.subarray(i * DIR.entrySize, (i + 1) * DIR.entrySize);
+      if (e[0] === 0) break;
+      if (e[0] !== DIR.deleted && (e[DIR.attr] & 0x3f) !== ATTR.lfn && e[DIR.attr] & ATTR.volumeId) {
+        return latin1(e.subarray(0, 11)).trimEnd();
+      }
+    }
+    return this.label;
+  }
+
+  /** Every file and directory, breadth first, bounded in count and depth. */
+  async list(): Promise<FatEntry[]> {
+    const out: FatEntry[] = [];
+    const seenDirs = new Set<number>();
+    let level: (FatEntry | null)[] = [null];
+    for (let depth = 0; level.length; depth++) {
+      const next: FatEntry[] = [];
+      for (const d of level) {
+        for (const e of await this.readDir(d)) {
+          out.push(e);
+          if (out.length > FAT_LIMITS.treeEntries) {
+            fail(
+              'FAT_TREE_TOO_BIG',
+              `The FAT volume holds more than ${FAT_LIMITS.treeEntries} files and directories; a unikernel disk has a handful, so this is not read further.`,
+            );
+          }
+          if (e.isDir && e.firstCluster !== 0 && !seenDirs.has(e.firstCluster)) {
+            seenDirs.add(e.firstCluster);
+            if (depth + 1 < FAT_LIMITS.treeDepth) next.push(e);
+          }
+        }
+      }
+      level = next;
+    }
+    return out;
+  }
+
+  /** Find a path ("/boot/syslinux/syslinux.cfg"), case-insensitively as FAT does, by long or short name. */
+  async find(path: string): Promise<FatEntry | undefined> {
+    const parts = path.split('/').filter(Boolean);
+    let dir: FatEntry | null = null;
+    for (let i = 0; i < parts.length; i++) {
+      const want = parts[i].toUpperCase();
+      const hit: FatEntry | undefined = (await this.readDir(dir)).find(
+        (e) => e.name.toUpperCase() === want || e.shortName.toUpperCase() === want,
+      );
+      if (!hit) return undefined;
+      if (i === parts.length - 1) return hit;
+      if (!hit.isDir) return undefined;
+      dir = hit;
+    }
+    return undefined;
+  }
+
+  /** FAT32's FSInfo sector, when there is one. */
+  async fsInfo(): Promise<FsInfo | undefined> {
+    const s = this.bpb.fsInfoSector;
+    if (this.type !== 32 || s === 0 || s === 0xffff || s >= this.bpb.reservedSectors) return undefined;
+    const b = await this.disk.read(this.offset + s * this.bpb.bytesPerSector, 512);
+    return {
+      valid:
+        rd32le(b, FSINFO.lead) === FSINFO.leadSig &&
+        rd32le(b, FSINFO.struct) === FSINFO.structSig &&
+        rd32le(b, FSINFO.trail) === FSINFO.trailSig,
+      freeCount: rd32le(b, FSINFO.freeCount),
+      nextFree: rd32le(b, FSINFO.nextFree),
+    };
+  }
+
+  /**
+   * Walk one FAT copy in chunks of at most 1 MiB (bounded memory): `visit`
+   * gets each chunk's bytes and the byte offset of the chunk in the FAT.
+   */
+  async scanFat(copy: number, visit: (bytes: Uint8Array, at: number) => void): Promise<void> {
+    const total = Math.ceil(((this.clusterCount + 2) * this.type) / 8);
+    const step = MIB - (MIB % 12); // whole entries of every width in each chunk
+    for (let at = 0; at < total; at += step)
+      visit(await this.disk.read(this.fatOffset(copy) + at, Math.min(step, total - at)), at);
+  }
+
+  /** Entries of clusters 2..count+1 that are free, counted over the whole FAT in 1 MiB chunks. */
+  async countFree(): Promise<number> {
+    let free = 0;
+    await this.scanFat(this.readFat, (b, at) => {
+      if (this.type === 32) {
+        for (let o = 0; o + 4 <= b.length; o += 4) {
+          const n = (at + o) / 4;
+          if (n >= 2 && n < this.clusterCount + 2 && (rd32le(b, o) & 0x0fffffff) === 0) free++;
+        }
+      } else if (this.type === 16) {
+        for (let o = 0; o + 2 <= b.length; o += 2) {
+          const n = (at + o) / 2;
+          if (n >= 2 && n < this.clusterCount + 2 && rd16le(b, o) === 0) free++;
+        }
+      } else {
+        // FAT12 is at most 6 KiB: one chunk.
+        for (let n = 2; n < this.clusterCount + 2; n++) {
+          const o = (n * 3) >> 1;
+          const v = b[o] | (b[o + 1] << 8);
+          if ((n & 1 ? v >> 4 : v & 0xfff) === 0) free++;
+        }
+      }
+    });
+    return free;
+  }
+}
+
+/** Decode text files (configuration) as UTF-8, without TextDecoder (not in the core's lib). */
+export function utf8Decode(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    let cp = 0xfffd;
+    let n = 1;
+    if (c < 0x80) cp = c;
+    else if (c >= 0xc2 && c < 0xe0 && i + 1 < b.length && (b[i + 1] & 0xc0) === 0x80) {
+      cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
+      n = 2;
+    } else if (c >= 0xe0 && c < 0xf0 && i + 2 < b.length && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80) {
+      cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+      n = 3;
+    } else if (
+      c >= 0xf0 &&
+      c < 0xf5 &&
+      i + 3 < b.length &&
+      (b[i + 1] & 0xc0) === 0x80 &&
+      (b[i + 2] & 0xc0) === 0x80 &&
+      (b[i + 3] & 0xc0) === 0x80
+    ) {
+      cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
+      n = 4;
+    }
+    s += String.fromCodePoint(cp);
+    i += n;
+  }
+  return s;
+}
