@@ -9,19 +9,25 @@ import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-await build({
-  entryPoints: [new URL('../src/cli/entry.ts', import.meta.url).pathname],
-  outfile: new URL('../dist-cli/cli.cjs', import.meta.url).pathname,
-  // The Node runtime's tsconfig (strict, so the bundle starts with "use strict"); the
-  // root tsconfig.json only lists the per-runtime ones.
-  tsconfig: new URL('../tsconfig.node.json', import.meta.url).pathname,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minify: true,
-  legalComments: 'none',
-  alias: { fflate: 'fflate/browser' },
-  define: { __VERSION__: JSON.stringify(pkg.version) },
-  logLevel: 'warning',
-});
+// Two bins, one bundle each: solo5-virtio-mkimage (cli.cjs) and unikernel-disk (disk.cjs).
+const bins = [
+  ['../src/cli/entry.ts', '../dist-cli/cli.cjs'],
+  ['../src/cli/disk-entry.ts', '../dist-cli/disk.cjs'],
+];
+for (const [entry, out] of bins)
+  await build({
+    entryPoints: [new URL(entry, import.meta.url).pathname],
+    outfile: new URL(out, import.meta.url).pathname,
+    // The Node runtime's tsconfig (strict, so the bundle starts with "use strict"); the
+    // root tsconfig.json only lists the per-runtime ones.
+    tsconfig: new URL('../tsconfig.node.json', import.meta.url).pathname,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    legalComments: 'none',
+    alias: { fflate: 'fflate/browser' },
+    define: { __VERSION__: JSON.stringify(pkg.version) },
+    logLevel: 'warning',
+  });

@@ -9,7 +9,7 @@ import { decodeMbr, MBR, type DecodedMbr, type DecodedPartition, FAT_PART_TYPES 
 import { readStage1Fields, reportBootParams, type BootParams, type ParamsReport } from '../boot/params';
 import { STAGE1_CODE, STAGE1_FIELDS_OFF, STAGE2_MAX_SECTORS } from '../boot/loader.generated';
 import { PARTITION_LBA, SECTOR } from '../units';
-import { FatReader, latin1, utf8Decode, type FatEntry } from './fat-read';
+import { charText, FatReader, utf8Decode, type FatEntry } from './fat-read';
 import { LDLINUX_SYS, parseSyslinuxCfg, SYSLINUX_CONFIGS, type SyslinuxBoot } from './syslinux';
 import type { DiskImage } from './types';
 
@@ -193,7 +193,7 @@ export async function identifyBootloader(ctx: DiskContext): Promise<Bootloader> 
       notes.push(rethrowUnlessCoded(e).message);
     }
   }
-  const code = latin1(ctx.lba0.subarray(0, MBR.codeSize));
+  const code = charText(ctx.lba0.subarray(0, MBR.codeSize));
   if (code.includes(GRUB_MARK)) {
     let config: FatEntry | null = null;
     let text: string | null = null;

@@ -181,7 +181,7 @@ export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
   if (fat32 && rootEntries !== 0) bad('root entry count', rootEntries, 'but FAT32 keeps its root in clusters (0)');
   const extFlags = fat32 ? rd16le(bs, BPB.extFlags) : 0;
   return {
-    oemName: latin1(bs.subarray(BPB.oemName, BPB.oemName + 8)).trimEnd(),
+    oemName: charText(bs.subarray(BPB.oemName, BPB.oemName + 8)).trimEnd(),
     bytesPerSector,
     sectorsPerCluster: spc,
     reservedSectors,
@@ -200,7 +200,7 @@ export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
 }
 
 /** Bytes as Latin-1 text (short names and labels are in an OEM code page; ASCII in practice). */
-export function latin1(b: Uint8Array): string {
+export function charText(b: Uint8Array): string {
   let s = '';
   for (const c of b) s += String.fromCharCode(c);
   return s;
@@ -209,8 +209,8 @@ export function latin1(b: Uint8Array): string {
 function shortText(raw: Uint8Array, ntCase = 0): string {
   const n = Uint8Array.from(raw.subarray(0, 11));
   if (n[0] === DIR.kanjiE5) n[0] = DIR.deleted;
-  let base = latin1(n.subarray(0, 8)).trimEnd();
-  let ext = latin1(n.subarray(8, 11)).trimEnd();
+  let base = charText(n.subarray(0, 8)).trimEnd();
+  let ext = charText(n.subarray(8, 11)).trimEnd();
   if (ntCase & CASE_LOWER_BASE) base = base.toLowerCase();
   if (ntCase & CASE_LOWER_EXT) ext = ext.toLowerCase();
   return ext ? `${base}.${ext}` : base;
@@ -281,11 +281,11 @@ export class FatReader {
     const serial = hasExt ? rd32le(bs, ext + BPB.extSerial) : undefined;
     const fsType =
       bs[ext + BPB.extSignature] === 0x29
-        ? latin1(bs.subarray(ext + BPB.extFsType, ext + BPB.extFsType + 8)).trim()
+        ? charText(bs.subarray(ext + BPB.extFsType, ext + BPB.extFsType + 8)).trim()
         : '';
     const bootLabel =
       bs[ext + BPB.extSignature] === 0x29
-        ? latin1(bs.subarray(ext + BPB.extLabel, ext + BPB.extLabel + 11)).trimEnd()
+        ? charText(bs.subarray(ext + BPB.extLabel, ext + BPB.extLabel + 11)).trimEnd()
         : '';
     const r = new FatReader(disk, offset, bpb, full, bootLabel === 'NO NAME' ? '' : bootLabel, serial, fsType);
     return r;
@@ -510,7 +510,7 @@ export class FatReader {
       const e = bytes.subarray(i * DIR.entrySize, (i + 1) * DIR.entrySize);
       if (e[0] === 0) break;
       if (e[0] !== DIR.deleted && (e[DIR.attr] & 0x3f) !== ATTR.lfn && e[DIR.attr] & ATTR.volumeId) {
-        return latin1(e.subarray(0, 11)).trimEnd();
+        return charText(e.subarray(0, 11)).trimEnd();
       }
     }
     return this.label;

@@ -14,7 +14,7 @@ import { replaceCommandLine, withStage2Sectors } from '../boot/params';
 import { STAGE2_MAX_SECTORS } from '../boot/loader.generated';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { identifyBootloader, openContext, type Bootloader, type BootloaderKind, type DiskContext } from './bootloader';
-import { latin1, utf8Decode, type FatEntry } from './fat-read';
+import { BPB, utf8Decode, type FatEntry } from './fat-read';
 import { rewriteFile } from './fat-write';
 import type { Patch } from './patch';
 import { sha256Hex } from './sha256';
@@ -345,6 +345,12 @@ export async function verifyDisk(disk: DiskImage): Promise<Problem[]> {
 
 type Add = (area: string, message: string) => void;
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: unknown) => void): Promise<void> {
   const fat = ctx.fat!;
   const type = `FAT${fat.type}`;
@@ -359,7 +365,7 @@ async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: un
     if (fat.bpb.hiddenSectors !== ctx.partition.startLba) {
       add(
         'fat',
-        `The boot sector's hidden-sector count is ${fat.bpb.hiddenSectors} but the partition starts at LBA ${ctx.partition.startLba}; boot code that finds itself through it (SYSLINUX) fails.`,
+        `The boot sector's hidden-sector count is ${fat.bpb.hiddenSectors} but the partition starts at LBA ${ctx.partition.startLba}; DOS, Windows and some boot code locate the volume through this field.`,
       );
     }
     if (ctx.partition.type === PART_TYPE_GPT_PROTECTIVE) add('fat', 'The FAT volume is inside a GPT protective entry.');
@@ -389,9 +395,15 @@ async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: un
   if (fat.type === 32) {
     const backup = fat.bpb.backupBootSector;
     if (backup > 0 && backup < fat.bpb.reservedSectors) {
+      // The BPB only: a boot loader installed afterwards (SYSLINUX) rewrites the boot code of the first copy alone.
       const b = await ctx.disk.read(fat.offset + backup * fat.bpb.bytesPerSector, SECTOR);
-      if (latin1(b) !== latin1(fat.bootSector.subarray(0, SECTOR)))
-        add('fat', `The backup boot sector (sector ${backup}) differs from the boot sector.`);
+      if (
+        !sameBytes(
+          b.subarray(BPB.bytesPerSector, BPB.ext32 + BPB.extFsType + 8),
+          fat.bootSector.subarray(BPB.bytesPerSector, BPB.ext32 + BPB.extFsType + 8),
+        )
+      )
+        add('fat', `The backup boot sector (sector ${backup}) has other BPB fields than the boot sector.`);
     }
     const info = await fat.fsInfo();
     if (info && !info.valid) add('fat', `The FSInfo sector (sector ${fat.bpb.fsInfoSector}) lacks its signatures.`);

@@ -5,7 +5,7 @@
  */
 import { crc32, derive32 } from '../bytes';
 import { fail } from '../errors';
-import { makePlan, type ImagePlan, type Piece } from '../plan';
+import { isZero, makePlan, type ImagePlan, type Piece } from '../plan';
 import { formatBytes, GIB, MIB, SECTOR } from '../units';
 import type { DiskImage } from './types';
 
@@ -80,22 +80,26 @@ export async function diskToPlan(disk: DiskImage, patches: readonly Patch[] = []
     const e = Math.min(disk.size, Math.ceil(e0 / SECTOR) * SECTOR);
     for (let at = s; at < e; at += READ_CHUNK) {
       const n = Math.min(READ_CHUNK, e - at);
-      const chunk = new Uint8Array(n);
-      chunk.set((await disk.read(at, n)).subarray(0, n), 0);
-      for (const p of patches) {
-        const from = Math.max(at, p.offset);
-        const to = Math.min(at + n, p.offset + p.bytes.length);
-        if (from < to) chunk.set(p.bytes.subarray(from - p.offset, to - p.offset), from - at);
+      let chunk = await disk.read(at, n);
+      const touching = patches.filter((p) => p.offset < at + n && p.offset + p.bytes.length > at);
+      if (touching.length || chunk.length !== n) {
+        // A copy: the source's buffer is not ours to change.
+        const copy = new Uint8Array(n);
+        copy.set(chunk.subarray(0, n), 0);
+        for (const p of touching) {
+          const from = Math.max(at, p.offset);
+          const to = Math.min(at + n, p.offset + p.bytes.length);
+          copy.set(p.bytes.subarray(from - p.offset, to - p.offset), from - at);
+        }
+        chunk = copy;
+      }
+      if (isZero(chunk)) {
+        flush();
+        continue;
       }
       for (let o = 0; o < n; o += SECTOR) {
         const sec = chunk.subarray(o, Math.min(n, o + SECTOR));
-        let zero = true;
-        for (let i = 0; i < sec.length; i++) {
-          if (sec[i] !== 0) {
-            zero = false;
-            break;
-          }
-        }
+        const zero = isZero(sec);
         const pos = at + o;
         if (zero) {
           flush();

@@ -1,0 +1,415 @@
+/**
+ * unikernel-disk: read an image back, check it, change its arguments,
+ * take its kernel out, convert it. A thin Node adapter around
+ * src/core/disk (inspect, verify, setArgs, extractKernel, diskToPlan) and
+ * the same writers and file sink as solo5-virtio-mkimage: every file it
+ * writes goes to a temporary file next to the target, renamed at the end.
+ */
+import { basename } from 'node:path';
+import { isImageError, ImageError } from '../core/errors';
+import { FORMATS, requireFormat } from '../core/formats/index';
+import { checkImageSize } from '../core/size';
+import { writeImage, type Sink } from '../core/sink';
+import { formatBytes, hex } from '../core/units';
+import { openDisk } from '../core/disk/open';
+import type { DiskImage } from '../core/disk/types';
+import { extractKernel, inspectDisk, setArgs, verifyDisk, type Inspection } from '../core/disk/ops';
+import { diskToPlan, planSeed, type Patch } from '../core/disk/patch';
+import { openImageFile } from './source';
+import { openFileSink } from './file-sink';
+import { parseTimestamp } from './main';
+
+declare const __VERSION__: string;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
+const PROG = 'unikernel-disk';
+const EXIT_FAIL = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Command {
+  usage: string;
+  summary: string;
+  help: string;
+  /** Positional arguments: at least, at most (Infinity: the rest are ARGUMENTS). */
+  args: [number, number];
+  /** Options that take a value. */
+  valued: string[];
+  /** Flags. */
+  flags: string[];
+}
+
+const TS_HELP = `      --timestamp T    time stored in container headers (tar mtime...): seconds since 1970
+                       or an ISO date (default: $SOURCE_DATE_EPOCH, else 1980-01-01T00:00:00Z)`;
+
+const COMMANDS: Record<string, Command> = {
+  inspect: {
+    usage: 'inspect [--json] IMAGE',
+    summary: 'what is inside: partitions, file system, boot loader, command line, kernel',
+    help: `Read IMAGE (any format below, detected by its content) and describe it:
+the partition table, the FAT file system and its files, the boot loader
+(unikernel-disk, SYSLINUX, GRUB or none) with the command line the kernel
+gets, and the kernel (size, SHA-256, what kernel inspection says).
+
+Options:
+      --json           print the structure as JSON`,
+    args: [1, 1],
+    valued: [],
+    flags: ['--json'],
+  },
+  verify: {
+    usage: 'verify IMAGE',
+    summary: 'check CRCs, the FAT and the partition table; exit 1 if anything is off',
+    help: `Check everything that can be checked: the boot loader's parameter block and
+its CRC, the kernel's CRC against it, the FAT (copies agree, chains, sizes,
+FSInfo), the partition table, the SYSLINUX configuration and the kernel.
+Prints "ok" and exits 0, or one line per problem and exits 1.`,
+    args: [1, 1],
+    valued: [],
+    flags: [],
+  },
+  'set-args': {
+    usage: 'set-args [OPTIONS] IMAGE [ARGUMENTS ...]',
+    summary: 'give the kernel new arguments, in place, in the format the image is in',
+    help: `Replace the kernel's arguments with ARGUMENTS (joined with single spaces,
+passed verbatim, even those that look like options; none: no arguments).
+Images made by this project: the command line in the boot loader's parameter
+block and its CRC. Images made by Solo5's old solo5-virtio-mkimage (SYSLINUX):
+the APPEND line in syslinux.cfg, inside the FAT. IMAGE is rewritten in its own
+format through a temporary file, so a failure leaves it as it was.
+
+Options (before IMAGE):
+${TS_HELP}
+  -q, --quiet          print nothing but errors`,
+    args: [1, Infinity],
+    valued: ['--timestamp'],
+    flags: ['-q', '--quiet'],
+  },
+  extract: {
+    usage: 'extract IMAGE OUT',
+    summary: 'write the kernel inside IMAGE to OUT, byte for byte',
+    help: `Write the kernel the boot loader starts to OUT, byte for byte (through a
+temporary file next to OUT).`,
+    args: [2, 2],
+    valued: [],
+    flags: [],
+  },
+  convert: {
+    usage: 'convert -f FORMAT [OPTIONS] IN OUT',
+    summary: 'write IN again in another format (same disk bytes)',
+    help: `Read IN (any format, detected by content) and write its disk to OUT in FORMAT,
+through the same writers as a build: the disk's non-zero data is kept, zeros
+become holes, and the same input gives the same file.
+
+Options:
+  -f, --format FORMAT  output format:
+${FORMATS.map((f) => `      ${f.id.padEnd(12)} ${f.label}`).join('\n')}
+${TS_HELP}`,
+    args: [2, 2],
+    valued: ['-f', '--format', '--timestamp'],
+    flags: [],
+  },
+};
+
+function mainHelp(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
+  return `Usage: ${PROG} COMMAND [OPTIONS] ...
+
+Read a unikernel disk image back (raw, GCE tar.gz, qcow2, VHD, VMDK, VDI),
+check it, change its kernel arguments or convert it. Images made by this
+project and by Solo5's old solo5-virtio-mkimage (SYSLINUX) are understood.
+
+Commands:
+${lines.join('\n')}
+
+  ${PROG} COMMAND --help   shows a command's options
+  ${PROG} --version
+
+Examples:
+  ${PROG} inspect disk.img
+  ${PROG} set-args disk.qcow2 --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1
+  ${PROG} convert -f vmdk disk.img disk.vmdk
+`;
+}
+
+function commandHelp(name: string): string {
+  const c = COMMANDS[name];
+  return `Usage: ${PROG} ${c.usage}\n\n${c.help}\n`;
+}
+
+interface Parsed {
+  command: string;
+  options: Map<string, string | true>;
+  positional: string[];
+}
+
+/** Parse argv; null when help or the version was printed. */
+export function parseDiskArgs(argv: string[], out: (s: string) => void): Parsed | null {
+  if (argv.length === 0) throw new UsageError('a COMMAND is missing');
+  const [first, ...rest] = argv;
+  if (first === '-h' || first === '--help' || first === 'help') {
+    out(mainHelp());
+    return null;
+  }
+  if (first === '-V' || first === '--version') {
+    out(`${PROG} ${VERSION}\n`);
+    return null;
+  }
+  const c = COMMANDS[first];
+  if (!c) throw new UsageError(`unknown command "${first}"; the commands are ${Object.keys(COMMANDS).join(', ')}`);
+  const options = new Map<string, string | true>();
+  let i = 0;
+  for (; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    if (a === '-h' || a === '--help') {
+      out(commandHelp(first));
+      return null;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (c.valued.includes(name)) {
+      if (eq > 0) options.set(name, a.slice(eq + 1));
+      else if (i + 1 < rest.length) options.set(name, rest[++i]);
+      else throw new UsageError(`option ${name} needs a value`, first);
+    } else if (/^-f./.test(a) && c.valued.includes('-f')) {
+      options.set('-f', a.slice(2));
+    } else if (c.flags.includes(name) && eq < 0) {
+      options.set(name, true);
+    } else throw new UsageError(`unknown option ${a} for ${first}`, first);
+  }
+  let positional = rest.slice(i);
+  // inspect --json may also come after IMAGE.
+  if (first === 'inspect' && positional.includes('--json')) {
+    options.set('--json', true);
+    positional = positional.filter((p) => p !== '--json');
+  }
+  const [min, max] = c.args;
+  if (positional.length < min) {
+    const names = c.usage
+      .replace(/\[[^\]]*\]/g, '')
+      .trim()
+      .split(/\s+/)
+      .slice(1);
+    throw new UsageError(
+      `${names.slice(positional.length, min).join(' and ')} ${min - positional.length > 1 ? 'are' : 'is'} missing`,
+      first,
+    );
+  }
+  if (positional.length > max) throw new UsageError(`too many arguments: ${positional.slice(max).join(' ')}`, first);
+  return { command: first, options, positional };
+}
+
+/** Open IMAGE as a disk; `close` releases the file. */
+async function openImage(path: string): Promise<{ disk: DiskImage; close(): void }> {
+  const f = openImageFile(path);
+  try {
+    return { disk: await openDisk(f.source), close: f.close };
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+}
+
+function describe(i: Inspection, path: string): string {
+  const lines: string[] = [];
+  const fmt = FORMATS.find((f) => f.id === i.format);
+  lines.push(`${path}: ${fmt ? fmt.label : i.format}, ${formatBytes(i.size)} disk (${i.size} bytes)`);
+  if (i.partitionTable === 'none') lines.push('Partition table: none');
+  else {
+    lines.push(`Partition table: ${i.partitionTable.toUpperCase()}, disk signature ${hex(i.diskSignature ?? 0)}`);
+    for (const p of i.partitions) {
+      lines.push(
+        `  ${p.index}  ${p.active ? 'active  ' : 'inactive'}  LBA ${p.start} + ${p.sectors} sectors (${formatBytes(p.sectors * 512)})  ${p.typeName} (${hex(p.type)})`,
+      );
+    }
+  }
+  const fs = i.filesystem;
+  if (!fs) lines.push('File system: none found');
+  else {
+    lines.push(
+      `File system: ${fs.type}${fs.partition ? ` in partition ${fs.partition}` : ' at LBA 0'}, label "${fs.label}"${fs.serial !== null ? `, serial ${hex(fs.serial)}` : ''}, ${fs.clusters} clusters of ${formatBytes(fs.clusterBytes)}`,
+    );
+    for (const f of fs.files) lines.push(`  ${f.dir ? `${f.path}/` : f.path}${f.dir ? '' : `  ${f.size} bytes`}`);
+  }
+  const b = i.bootloader;
+  const what: Record<string, string> = {
+    'unikernel-disk': `unikernel-disk (this project's loader), parameter block version ${b.version}${b.stage2 ? `, stage 2 at LBA ${b.stage2.lba} (${b.stage2.sectors} sectors)` : ''}`,
+    syslinux: `SYSLINUX (Solo5's old solo5-virtio-mkimage), ${b.config}, label "${b.label}"${b.options?.length ? `, mboot options ${b.options.join(' ')}` : ''}`,
+    grub: `GRUB${b.config ? `, ${b.config}` : ''}`,
+    none: 'none that this tool knows',
+  };
+  lines.push(`Boot loader: ${what[b.kind]}`);
+  lines.push(`Command line: ${b.cmdline === null ? '(unknown)' : `"${b.cmdline}"`}`);
+  const k = i.kernel;
+  if (!k) lines.push('Kernel: none found');
+  else {
+    lines.push(
+      `Kernel: ${k.path ?? '(no file name)'}${k.lba !== null ? ` at LBA ${k.lba}` : ''}, ${k.size} bytes, sha256 ${k.sha256}`,
+    );
+    lines.push(`  ${k.inspection.ok ? k.inspection.description : `not bootable: ${k.inspection.message}`}`);
+  }
+  for (const n of i.notes) lines.push(`Note: ${n}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Write a plan in `formatId` to `target` atomically. */
+async function writeDisk(
+  disk: { plan: Awaited<ReturnType<typeof diskToPlan>> },
+  formatId: string,
+  target: string,
+  timestamp: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const format = requireFormat(formatId);
+  checkImageSize(disk.plan.size, format);
+  const sink = openFileSink(target);
+  const w = await writeImage(disk.plan, format, sink, {
+    timestamp,
+    seed: planSeed(disk.plan),
+    fileName: basename(target),
+    signal,
+  });
+  return w.fileSize;
+}
+
+async function run(p: Parsed, signal: AbortSignal): Promise<number> {
+  const print = (s: string) => process.stdout.write(s);
+  const say = (s: string) => {
+    if (!p.options.has('-q') && !p.options.has('--quiet')) process.stderr.write(`${PROG}: ${s}\n`);
+  };
+  const timestamp = () => {
+    const t = p.options.get('--timestamp');
+    return parseTimestamp(typeof t === 'string' ? t : undefined, process.env);
+  };
+  const [image] = p.positional;
+  switch (p.command) {
+    case 'inspect': {
+      const { disk, close } = await openImage(image);
+      try {
+        const i = await inspectDisk(disk);
+        print(p.options.has('--json') ? JSON.stringify(i, null, 2) + '\n' : describe(i, image));
+      } finally {
+        close();
+      }
+      return 0;
+    }
+    case 'verify': {
+      const { disk, close } = await openImage(image);
+      try {
+        const problems = await verifyDisk(disk);
+        if (problems.length === 0) {
+          print(`${image}: ok\n`);
+          return 0;
+        }
+        for (const x of problems) print(`${image}: ${x.area}: ${x.message}\n`);
+        return EXIT_FAIL;
+      } finally {
+        close();
+      }
+    }
+    case 'set-args': {
+      const ts = timestamp();
+      const { disk, close } = await openImage(image);
+      let plan;
+      let r;
+      try {
+        r = await setArgs(disk, p.positional.slice(1).join(' '));
+        plan = await diskToPlan(disk, r.patches);
+      } finally {
+        close();
+      }
+      await writeDisk({ plan }, disk.formatId, image, ts, signal);
+      say(`${image}: command line was "${r.before}", now "${r.after}"`);
+      return 0;
+    }
+    case 'extract': {
+      const { disk, close } = await openImage(image);
+      let k;
+      try {
+        k = await extractKernel(disk);
+      } finally {
+        close();
+      }
+      const sink: Sink<void> = openFileSink(p.positional[1]);
+      try {
+        sink.write(0, k.bytes);
+        sink.close(k.bytes.length);
+      } catch (e) {
+        sink.abort(e);
+        throw e;
+      }
+      return 0;
+    }
+    case 'convert': {
+      const f = p.options.get('-f') ?? p.options.get('--format');
+      if (typeof f !== 'string') throw new UsageError('-f FORMAT is missing', 'convert');
+      requireFormat(f);
+      const ts = timestamp();
+      const { disk, close } = await openImage(image);
+      let plan;
+      try {
+        plan = await diskToPlan(disk, [] as Patch[]);
+      } finally {
+        close();
+      }
+      await writeDisk({ plan }, f, p.positional[1], ts, signal);
+      return 0;
+    }
+  }
+  throw new Error(`internal: command ${p.command}`);
+}
+
+export async function diskMain(argv: string[]): Promise<number> {
+  let parsed: Parsed | null;
+  try {
+    parsed = parseDiskArgs(argv, (s) => process.stdout.write(s));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const usage = e.command ? `${PROG} ${COMMANDS[e.command].usage}` : `${PROG} COMMAND ...`;
+      process.stderr.write(`${PROG}: ${e.message}\nUsage: ${usage}  (try --help)\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  if (!parsed) return 0;
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) =>
+    controller.abort(new ImageError('ABORTED', `Interrupted by ${sig}; nothing was changed.`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(parsed, controller.signal);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${PROG}: ${e.message}\nUsage: ${PROG} ${COMMANDS[parsed.command].usage}  (try --help)\n`);
+      return EXIT_USAGE;
+    }
+    if (isImageError(e)) {
+      process.stderr.write(`${PROG}: error: ${e.message}\n`);
+      return e.code === 'ABORTED' ? 130 : EXIT_FAIL;
+    }
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+      process.stderr.write(
+        `${PROG}: error: no space left on the disk being written; free some space. Nothing was changed.\n`,
+      );
+      return EXIT_FAIL;
+    }
+    process.stderr.write(`${PROG}: internal error (please report it): ${(e as Error).stack ?? e}\n`);
+    return EXIT_FAIL;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
