@@ -1,0 +1,247 @@
+/**
+ * unikernel-disk as users run it (the bundled bin): an image made the way
+ * Solo5's old shell tool makes it (SYSLINUX) and our own images in every
+ * format are inspected, get new arguments with set-args, and boot in QEMU
+ * with them; extract gives the kernel byte for byte; convert gives files
+ * qemu-img finds identical to the source; failures leave the image as it was.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { planImage } from '../src/core/image';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { FORMATS } from '../src/core/formats/index';
+import { writeFormat } from './helpers/containers';
+import { boot, patchAt } from './helpers/qemu';
+import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
+import { run, runAll, tempDir, tools } from './helpers/tools';
+
+const BIN = new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname;
+const MiB = 1 << 20;
+const tmp = tempDir('ukd-disk-');
+const p = tmp.path;
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+function ukd(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: tmp.dir,
+    encoding: 'utf8',
+    env: { ...process.env, SOURCE_DATE_EPOCH: '' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function noTemps() {
+  expect(readdirSync(tmp.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+}
+
+beforeAll(() => {
+  execFileSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname]);
+  writeFileSync(p('demo.virtio'), DEMO_KERNEL);
+});
+afterAll(() => tmp.cleanup());
+
+describe('usage', () => {
+  it('--help per command, --version, usage errors exit 2', () => {
+    const h = ukd(['--help']);
+    expect(h.status).toBe(0);
+    for (const c of ['inspect', 'verify', 'set-args', 'extract', 'convert']) {
+      expect(h.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+      const ch = ukd([c, '--help']);
+      expect(ch.status).toBe(0);
+      expect(ch.stdout).toMatch(new RegExp(`^Usage: unikernel-disk ${c} `));
+    }
+    const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+    expect(ukd(['--version']).stdout).toBe(`unikernel-disk ${version}\n`);
+    for (const [args, line] of [
+      [[], 'unikernel-disk: a COMMAND is missing'],
+      [
+        ['frobnicate'],
+        'unikernel-disk: unknown command "frobnicate"; the commands are inspect, verify, set-args, extract, convert',
+      ],
+      [['extract', 'x.img'], 'unikernel-disk: OUT is missing'],
+      [['convert', 'a', 'b'], 'unikernel-disk: -f FORMAT is missing'],
+      [['inspect', '--bogus', 'x'], 'unikernel-disk: unknown option --bogus for inspect'],
+    ] as [string[], string][]) {
+      const r = ukd(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe(line);
+      expect(r.stderr.split('\n')[1]).toMatch(/^Usage: unikernel-disk /);
+    }
+  });
+
+  it('bad images: one line, exit 1', () => {
+    writeFileSync(p('empty.img'), new Uint8Array(0));
+    writeFileSync(p('zeros.img'), new Uint8Array(4096));
+    for (const [args, re] of [
+      [
+        ['inspect', 'missing.img'],
+        /^unikernel-disk: error: The image file missing.img does not exist; check the path\.\n$/,
+      ],
+      [['inspect', 'empty.img'], /^unikernel-disk: error: The image file is empty \(0 bytes\)/],
+      [['set-args', 'zeros.img', 'x'], /^unikernel-disk: error: This image has no boot loader this tool knows/],
+      [['extract', 'zeros.img', 'k'], /^unikernel-disk: error: .*no kernel to extract\.\n$/],
+      [['convert', '-f', 'nope', 'zeros.img', 'o'], /^unikernel-disk: error: Unknown format "nope"/],
+    ] as [string[], RegExp][]) {
+      const r = ukd(args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // zeros.img untouched, nothing else written.
+    expect(readFileSync(p('zeros.img')).every((b) => b === 0)).toBe(true);
+    expect(readdirSync(tmp.dir)).not.toContain('k');
+    noTemps();
+  });
+});
+
+describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'qemu-system-x86_64', 'mtype', 'fsck.fat') || !haveOldToolFiles())(
+  "an image made the way Solo5's old tool makes it (SYSLINUX)",
+  () => {
+    it('is recognised, its arguments read, changed with set-args, and it boots with the new ones', async () => {
+      const img = p('old.img');
+      const { mtoolsImage } = makeOldToolImage(tmp.dir, img, p('demo.virtio'), 'Hello_Solo5 --old=1');
+      const i = JSON.parse(ukd(['inspect', '--json', img]).stdout);
+      expect(i).toMatchObject({
+        format: 'raw',
+        size: 1024 * MiB,
+        partitions: [{ index: 1, start: 2048, sectors: 2095104, type: 0x0c, active: true }],
+        filesystem: { type: 'FAT32', partition: 1, clusterBytes: 4096 },
+        bootloader: {
+          kind: 'syslinux',
+          cmdline: 'unikernel.bin Hello_Solo5 --old=1',
+          args: 'Hello_Solo5 --old=1',
+          config: '/syslinux.cfg',
+          options: ['-aout'],
+        },
+        kernel: { path: '/unikernel.bin', size: DEMO_KERNEL.length, sha256: sha(p('demo.virtio')) },
+      });
+      const paths = i.filesystem.files.map((f: { path: string }) => f.path);
+      for (const f of [
+        '/ldlinux.sys',
+        '/ldlinux.c32',
+        '/syslinux.cfg',
+        '/mboot.c32',
+        '/libcom32.c32',
+        '/unikernel.bin',
+      ]) {
+        expect(paths).toContain(f);
+      }
+      expect(ukd(['inspect', img]).stdout).toContain('Command line: "unikernel.bin Hello_Solo5 --old=1"');
+      const v = ukd(['verify', img]);
+      expect(v.stdout + v.stderr).toBe(`${img}: ok\n`);
+      expect(v.status).toBe(0);
+
+      const ext = ukd(['extract', img, 'k.bin']);
+      expect(ext.status, ext.stderr).toBe(0);
+      expect(sha(p('k.bin'))).toBe(sha(p('demo.virtio')));
+
+      const s = ukd(['set-args', img, '--ipv4=10.0.0.2/24', 'new args']);
+      expect(s.status, s.stderr).toBe(0);
+      expect(s.stderr).toBe(
+        `unikernel-disk: ${img}: command line was "unikernel.bin Hello_Solo5 --old=1", now "unikernel.bin --ipv4=10.0.0.2/24 new args"\n`,
+      );
+      // mtools reads the new config; the rest of it is as the old tool wrote it.
+      expect(run('mtype', ['-i', mtoolsImage, '::/syslinux.cfg'])).toBe(
+        'SERIAL 0 115200\nDEFAULT unikernel\nLABEL unikernel\n  KERNEL mboot.c32\n  APPEND -aout unikernel.bin --ipv4=10.0.0.2/24 new args\n',
+      );
+      expect(ukd(['verify', img]).status).toBe(0);
+      noTemps();
+      const r = await boot({ disk: img, timeoutMs: 90_000 });
+      expect(r.serial, r.stderr).toContain('SYSLINUX');
+      expect(r.serial).toContain("demo: command line '--ipv4=10.0.0.2/24 new args'");
+      expect(r.serial).toContain('demo: SUCCESS');
+      expect(r.status).toBe(83);
+    });
+
+    it('set-args grows syslinux.cfg across clusters (fsck.fat passes) and SYSLINUX boots it', async () => {
+      const img = p('old-small.img');
+      makeOldToolImage(tmp.dir, img, p('demo.virtio'), 'short', { size: 64 * MiB, clusterSectors: 1 });
+      const long = Array.from({ length: 120 }, (_, k) => `--arg${k}=v${k}`).join(' ');
+      expect(long.length).toBeGreaterThan(1024); // 512-byte clusters: the file grows from 1 to 3+
+      const s = ukd(['set-args', img, ...long.split(' ')]);
+      expect(s.status, s.stderr).toBe(0);
+      run('dd', [`if=${img}`, `of=${p('part.img')}`, 'bs=512', 'skip=2048', 'status=none']);
+      const fsck = runAll('fsck.fat', ['-n', p('part.img')]);
+      expect(fsck.status, fsck.stdout + fsck.stderr).toBe(0);
+      expect(run('mtype', ['-i', p('part.img'), '::/syslinux.cfg'])).toContain(`APPEND -aout unikernel.bin ${long}\n`);
+      const r = await boot({ disk: img, timeoutMs: 90_000 });
+      expect(r.serial, r.stderr).toContain(`demo: command line '${long}'`);
+      expect(r.status).toBe(83);
+    });
+  },
+);
+
+describe.skipIf(!tools('qemu-system-x86_64', 'qemu-img', 'tar'))('our images in every format', () => {
+  for (const format of FORMATS) {
+    it(`${format.id}: set-args in place, then it boots with the new arguments`, async () => {
+      // GCE wants whole GiB (the CLI refuses to write anything else); the others are tested at 64 MiB.
+      const built = planImage(DEMO_KERNEL, { size: format.checkSize ? 1024 * MiB : 64 * MiB, args: 'before' });
+      const file = p(`ours${format.extension}`);
+      await writeFormat(format, built.plan, file, { timestamp: built.timestamp, seed: built.seed });
+      const args = ['after', '--net=tap0', 'x'.repeat(900)];
+      const s = ukd(['set-args', file, ...args]);
+      expect(s.status, s.stderr).toBe(0);
+      noTemps();
+      const i = JSON.parse(ukd(['inspect', '--json', file]).stdout);
+      expect(i.format).toBe(format.id);
+      expect(i.bootloader).toMatchObject({ kind: 'unikernel-disk', args: args.join(' ') });
+      expect(ukd(['verify', file]).status).toBe(0);
+      // Boot the container itself when QEMU opens it; GCE's tar.gz through GNU tar.
+      let disk = file;
+      let driver = format.qemuDriver;
+      if (!driver) {
+        run('tar', ['-xSzf', file, '-C', tmp.dir]);
+        disk = p('disk.raw');
+        driver = 'raw';
+      } else {
+        // qemu-img reads what we wrote back as a sound image.
+        if (['qcow2', 'vmdk', 'vdi'].includes(driver)) run('qemu-img', ['check', '-f', driver, file]);
+      }
+      const r = await boot({ disk, diskFormat: driver, timeoutMs: 90_000 });
+      expect(r.serial, r.stderr).toContain(`demo: command line '${args.join(' ')}'`);
+      expect(r.status).toBe(83);
+    });
+  }
+
+  it('verify names a flipped kernel byte; extract and convert', async () => {
+    const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'v' });
+    const raw = p('v.img');
+    await writeFormat(FORMATS[0], built.plan, raw, { timestamp: built.timestamp, seed: built.seed });
+    const ext = ukd(['extract', raw, 'v.kernel']);
+    expect(ext.status, ext.stderr).toBe(0);
+    expect(sha(p('v.kernel'))).toBe(sha(p('demo.virtio')));
+    // A size the format refuses: exit 1, nothing written.
+    const gce = FORMATS.find((f) => !f.qemuDriver)!;
+    const refused = ukd(['convert', '-f', gce.id, raw, `conv${gce.extension}`]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/whole number of GiB/);
+    expect(readdirSync(tmp.dir)).not.toContain(`conv${gce.extension}`);
+    for (const f of FORMATS.filter((x) => x !== gce)) {
+      const out = p(`conv${f.extension}`);
+      const c = ukd(['convert', '-f', f.id, raw, out]);
+      expect(c.status, c.stderr).toBe(0);
+      const first = sha(out);
+      expect(ukd(['convert', `-f${f.id}`, raw, out]).status).toBe(0);
+      expect(sha(out), `${f.id} reproducible`).toBe(first);
+      if (f.qemuDriver) {
+        expect(run('qemu-img', ['compare', '-f', 'raw', '-F', f.qemuDriver, raw, out])).toContain(
+          'Images are identical',
+        );
+      }
+      // And back: the converted file converts to the same raw disk.
+      expect(ukd(['convert', '-f', 'raw', out, 'back.img']).status).toBe(0);
+      expect(run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', raw, p('back.img')])).toContain(
+        'Images are identical',
+      );
+    }
+    noTemps();
+    patchAt(raw, built.kernelLba * 512 + 1000, Uint8Array.of(readFileSync(raw)[built.kernelLba * 512 + 1000] ^ 0x40));
+    const v = ukd(['verify', raw]);
+    expect(v.status).toBe(1);
+    expect(v.stdout).toMatch(
+      /^.*v\.img: kernel: The kernel's CRC-32 is 0x[0-9A-F]+ but the parameter block says 0x[0-9A-F]+/m,
+    );
+  });
+});
