@@ -15,7 +15,7 @@ import { checkMbr, decodeMbr, encodeMbr } from '../src/core/mbr';
 import { parseSyslinuxCfg, rewriteSyslinuxArgs } from '../src/core/disk/syslinux';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
-import { inspectDisk, verifyDisk } from '../src/core/disk/ops';
+import { inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
 import { memorySource, planBytes, rawDisk } from './helpers/disk';
 import { openDisk } from '../src/core/disk/open';
 import { noise } from './helpers/containers';
@@ -303,5 +303,38 @@ describe('SYSLINUX configuration', () => {
 
   it('refuses a config that boots nothing', async () => {
     expect(await codeOf(() => parseSyslinuxCfg('DEFAULT x\nPROMPT 1\n'))).toBe('SYSLINUX_NO_LABEL');
+  });
+});
+
+describe.skipIf(!tools('mmd', 'mcopy'))('GRUB identification', () => {
+  it('an MBR with GRUB boot.img’s text and a grub.cfg on the FAT volume', async () => {
+    const t = tempDir();
+    try {
+      const img = planImage(DEMO_KERNEL, { size: 8 * MiB });
+      const b = planBytes(img.plan);
+      // Not ours any more (stage 1's fields cleared), and boot.img's message text where GRUB keeps it.
+      b.fill(0, 0, 440);
+      b.set(new TextEncoder().encode('GRUB \0Geom\0Hard Disk\0Read\0 Error\r\n'), 0x180);
+      writeFileSync(t.path('d.img'), b);
+      writeFileSync(
+        t.path('grub.cfg'),
+        'set timeout=0\nmenuentry "u" {\n  multiboot /unikernel.bin --from=grub x\n}\n',
+      );
+      const at = `${t.path('d.img')}@@${2048 * 512}`;
+      run('mmd', ['-i', at, '::/boot', '::/boot/grub']);
+      run('mcopy', ['-i', at, t.path('grub.cfg'), '::/boot/grub/grub.cfg']);
+      const disk = await rawDisk(new Uint8Array(readFileSync(t.path('d.img'))));
+      const i = await inspectDisk(disk);
+      expect(i.bootloader).toMatchObject({
+        kind: 'grub',
+        config: '/boot/grub/grub.cfg',
+        cmdline: '/unikernel.bin --from=grub x',
+        args: '--from=grub x',
+      });
+      expect(i.kernel).toMatchObject({ path: '/unikernel.bin', size: DEMO_KERNEL.length });
+      expect(await codeOf(setArgs(disk, 'y'))).toBe('SETARGS_UNSUPPORTED');
+    } finally {
+      t.cleanup();
+    }
   });
 });

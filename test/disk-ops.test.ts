@@ -22,7 +22,6 @@ import { openDisk } from '../src/core/disk/open';
 import { containerDisk, diskBytes, memorySource, planBytes, rawDisk } from './helpers/disk';
 
 const MiB = 1 << 20;
-const GiB = 1 << 30;
 const ARGS = 'inspect me --ipv4=10.0.0.2/24';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -5,6 +5,7 @@
  * the same writers and file sink as solo5-virtio-mkimage: every file it
  * writes goes to a temporary file next to the target, renamed at the end.
  */
+import { chmodSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isImageError, ImageError } from '../core/errors';
 import { FORMATS, requireFormat } from '../core/formats/index';
@@ -330,7 +331,10 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
       } finally {
         close();
       }
+      const mode = statSync(image).mode & 0o7777;
       await writeDisk({ plan }, disk.formatId, image, ts, signal);
+      // The rewritten image keeps the original's permissions.
+      chmodSync(image, mode);
       say(`${image}: command line was "${r.before}", now "${r.after}"`);
       return 0;
     }

@@ -491,15 +491,15 @@ export async function setArgs(disk: DiskImage, args: string): Promise<SetArgsRes
   }
   if (boot.syslinux && ctx.fat) {
     const s = boot.syslinux;
-    const text = utf8Decode(await ctx.fat.readFile(s.config, 1024 * 1024));
-    const nextText = rewriteSyslinuxArgs(text, s.boot, args);
-    const after = parseSyslinuxCfg(nextText, s.config.path);
     if (args.includes('\0') || /[\r\n]/.test(args)) {
       fail(
         'ARGS_NUL',
         'The kernel arguments contain a NUL or a line break, which would end the APPEND line early; remove it.',
       );
     }
+    const text = utf8Decode(await ctx.fat.readFile(s.config, 1024 * 1024));
+    const nextText = rewriteSyslinuxArgs(text, s.boot, args);
+    const after = parseSyslinuxCfg(nextText, s.config.path);
     const patches = await rewriteFile(ctx.fat, disk, s.config, utf8(nextText));
     return { kind: boot.kind, before: s.boot.cmdline, after: after.cmdline, patches };
   }
