@@ -11,7 +11,7 @@ import { isImageError, ImageError } from '../core/errors';
 import { FORMATS, requireFormat } from '../core/formats/index';
 import { checkImageSize } from '../core/size';
 import { writeImage, type Sink } from '../core/sink';
-import { formatBytes, hex } from '../core/units';
+import { formatBytes, hex, SECTOR } from '../core/units';
 import { openDisk } from '../core/disk/open';
 import type { DiskImage } from '../core/disk/types';
 import { extractKernel, inspectDisk, setArgs, verifyDisk, type Inspection } from '../core/disk/ops';
@@ -232,7 +232,7 @@ function describe(i: Inspection, path: string): string {
     lines.push(`Partition table: ${i.partitionTable.toUpperCase()}, disk signature ${hex(i.diskSignature ?? 0)}`);
     for (const p of i.partitions) {
       lines.push(
-        `  ${p.index}  ${p.active ? 'active  ' : 'inactive'}  LBA ${p.start} + ${p.sectors} sectors (${formatBytes(p.sectors * 512)})  ${p.typeName} (${hex(p.type)})`,
+        `  ${p.index}  ${p.active ? 'active  ' : 'inactive'}  LBA ${p.start} + ${p.sectors} sectors (${formatBytes(p.sectors * SECTOR)})  ${p.typeName} (${hex(p.type)})`,
       );
     }
   }

@@ -8,7 +8,7 @@ import { isImageError, type ImageError } from '../errors';
 import { decodeMbr, MBR, type DecodedMbr, type DecodedPartition, FAT_PART_TYPES } from '../mbr';
 import { readStage1Fields, reportBootParams, type BootParams, type ParamsReport } from '../boot/params';
 import { STAGE1_CODE, STAGE1_FIELDS_OFF, STAGE2_MAX_SECTORS } from '../boot/loader.generated';
-import { PARTITION_LBA, SECTOR } from '../units';
+import { MIB, PARTITION_LBA, SECTOR } from '../units';
 import { charText, FatReader, utf8Decode, type FatEntry } from './fat-read';
 import { LDLINUX_SYS, parseSyslinuxCfg, SYSLINUX_CONFIGS, type SyslinuxBoot } from './syslinux';
 import type { DiskImage } from './types';
@@ -20,7 +20,7 @@ const GRUB_MARK = 'GRUB ';
 /** Where GRUB looks for its configuration on a FAT /boot partition or an ESP. */
 export const GRUB_CONFIGS = ['/boot/grub/grub.cfg', '/grub/grub.cfg', '/boot/grub2/grub.cfg', '/EFI/BOOT/grub.cfg'];
 /** Configuration files larger than this are not read. */
-const MAX_CONFIG = 1024 * 1024;
+export const MAX_CONFIG = MIB;
 
 /** The disk opened: LBA 0, the table, and the FAT volume, each with its own error if it could not be read. */
 export interface DiskContext {

@@ -13,7 +13,10 @@
 import { rd16le, rd32le } from '../bytes';
 import { fail } from '../errors';
 import { lfnChecksum, type FatType } from '../fat';
-import { formatBytes, hex, MIB } from '../units';
+import { formatBytes, GIB, hex, MIB, SECTOR } from '../units';
+
+/** Sector sizes a BPB may declare (fatgen103). */
+const SECTOR_SIZES = [SECTOR, 2 * SECTOR, 4 * SECTOR, 8 * SECTOR];
 
 /** Where things are in a FAT boot sector, FSInfo sector and directory entry. */
 export const BPB = {
@@ -146,11 +149,11 @@ export interface FatEntry {
 export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
   const not = (why: string): never =>
     fail('FAT_NOT_FAT', `The partition does not hold a FAT file system: its first sector ${why}.`);
-  if (bs.length < 512) not(`is ${bs.length} bytes long`);
+  if (bs.length < SECTOR) not(`is ${bs.length} bytes long`);
   if (bs[BPB.signature] !== 0x55 || bs[BPB.signature + 1] !== 0xaa) not('lacks the 55 AA signature at offset 510');
   const bytesPerSector = rd16le(bs, BPB.bytesPerSector);
-  if (![512, 1024, 2048, 4096].includes(bytesPerSector)) {
-    not(`says ${bytesPerSector} bytes per sector (FAT allows 512, 1024, 2048 or 4096)`);
+  if (!SECTOR_SIZES.includes(bytesPerSector)) {
+    not(`says ${bytesPerSector} bytes per sector (FAT allows ${SECTOR_SIZES.join(', ')})`);
   }
   const spc = bs[BPB.sectorsPerCluster];
   if (spc === 0 || (spc & (spc - 1)) !== 0) not(`says ${spc} sectors per cluster (a power of two from 1 to 128)`);
@@ -226,6 +229,8 @@ export class FatReader {
   readonly rootDirStart: number;
   readonly rootDirSectors: number;
   readonly dataStart: number;
+  /** The cluster count says another type than the layout (a FAT32 layout with fewer than 65525 clusters). */
+  readonly countMismatch: boolean;
   private readonly cache = new Map<number, Uint8Array>();
 
   private constructor(
@@ -254,13 +259,13 @@ export class FatReader {
     }
     this.clusterCount = Math.floor((b.totalSectors - this.dataStart) / b.sectorsPerCluster);
     const isFat32 = b.rootEntries === 0 && rd16le(bootSector, BPB.fatSectors16) === 0;
-    this.type = this.clusterCount < FAT12_MAX ? 12 : this.clusterCount < FAT16_MAX ? 16 : 32;
-    if ((this.type === 32) !== isFat32) {
-      bad(
-        'cluster count',
-        this.clusterCount,
-        `which makes it FAT${this.type}, but its layout is ${isFat32 ? 'FAT32' : 'FAT12/16'}'s`,
-      );
+    // A FAT32 layout is read as FAT32 whatever its cluster count (as Linux does; verify
+    // notes the count); a FAT12/16 layout cannot address 65525 clusters or more.
+    const byCount: FatType = this.clusterCount < FAT12_MAX ? 12 : this.clusterCount < FAT16_MAX ? 16 : 32;
+    this.type = isFat32 ? 32 : byCount;
+    this.countMismatch = byCount !== this.type;
+    if (!isFat32 && byCount === 32) {
+      bad('cluster count', this.clusterCount, 'too many for a FAT12/16 layout (at most 65524)');
     }
     const fatBytesNeeded = Math.ceil(((this.clusterCount + 2) * this.type) / 8);
     if (b.fatSectors * b.bytesPerSector < fatBytesNeeded) {
@@ -273,9 +278,9 @@ export class FatReader {
 
   /** Read the boot sector at `offset` (absolute) of a volume `length` bytes long. */
   static async open(disk: Readable, offset: number, length: number): Promise<FatReader> {
-    const bs = await disk.read(offset, 512);
+    const bs = await disk.read(offset, SECTOR);
     const bpb = decodeBpb(bs, length);
-    const full = bpb.bytesPerSector > 512 ? await disk.read(offset, bpb.bytesPerSector) : bs;
+    const full = bpb.bytesPerSector > SECTOR ? await disk.read(offset, bpb.bytesPerSector) : bs;
     const ext = bpb.rootEntries === 0 && rd16le(bs, BPB.fatSectors16) === 0 ? BPB.ext32 : BPB.ext16;
     const hasExt = bs[ext + BPB.extSignature] === 0x29 || bs[ext + BPB.extSignature] === 0x28;
     const serial = hasExt ? rd32le(bs, ext + BPB.extSerial) : undefined;
@@ -402,7 +407,7 @@ export class FatReader {
   }
 
   /** A file's bytes; refuses (coded) chains shorter than its size, and files above `limit`. */
-  async readFile(e: FatEntry, limit = 1024 * MIB): Promise<Uint8Array> {
+  async readFile(e: FatEntry, limit = GIB): Promise<Uint8Array> {
     if (e.size > limit) {
       fail(
         'FILE_TOO_BIG_TO_READ',
@@ -564,7 +569,7 @@ export class FatReader {
   async fsInfo(): Promise<FsInfo | undefined> {
     const s = this.bpb.fsInfoSector;
     if (this.type !== 32 || s === 0 || s === 0xffff || s >= this.bpb.reservedSectors) return undefined;
-    const b = await this.disk.read(this.offset + s * this.bpb.bytesPerSector, 512);
+    const b = await this.disk.read(this.offset + s * this.bpb.bytesPerSector, SECTOR);
     return {
       valid:
         rd32le(b, FSINFO.lead) === FSINFO.leadSig &&

@@ -6,7 +6,7 @@
  */
 import { rd32le, u16le, u32le } from '../bytes';
 import { fail } from '../errors';
-import { formatBytes } from '../units';
+import { formatBytes, SECTOR } from '../units';
 import { DIR, FSINFO, type FatEntry, type FatReader } from './fat-read';
 import type { Patch } from './patch';
 
@@ -136,7 +136,7 @@ export async function rewriteFile(
   const info = fat.type === 32 ? await fat.fsInfo() : undefined;
   if (info?.valid && delta !== 0) {
     const at = fat.offset + fat.bpb.fsInfoSector * fat.bpb.bytesPerSector;
-    const s = (await disk.read(at, 512)).slice();
+    const s = (await disk.read(at, SECTOR)).slice();
     if (info.freeCount !== 0xffffffff) u32le(s, FSINFO.freeCount, Math.max(0, info.freeCount - delta));
     if (delta > 0) u32le(s, FSINFO.nextFree, clusters[clusters.length - 1] + 1);
     patches.push({ offset: at, bytes: s });

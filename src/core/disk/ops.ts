@@ -12,8 +12,15 @@ import { describeKernel, inspectKernel } from '../kernel';
 import { checkMbr, partitionTypeName, PART_TYPE_GPT_PROTECTIVE } from '../mbr';
 import { replaceCommandLine, withStage2Sectors } from '../boot/params';
 import { STAGE2_MAX_SECTORS } from '../boot/loader.generated';
-import { formatBytes, hex, MIB, SECTOR } from '../units';
-import { identifyBootloader, openContext, type Bootloader, type BootloaderKind, type DiskContext } from './bootloader';
+import { formatBytes, GIB, hex, SECTOR } from '../units';
+import {
+  identifyBootloader,
+  MAX_CONFIG,
+  openContext,
+  type Bootloader,
+  type BootloaderKind,
+  type DiskContext,
+} from './bootloader';
 import { BPB, utf8Decode, type FatEntry } from './fat-read';
 import { rewriteFile } from './fat-write';
 import type { Patch } from './patch';
@@ -22,7 +29,7 @@ import { MBOOT, rewriteSyslinuxArgs, parseSyslinuxCfg } from './syslinux';
 import type { DiskImage } from './types';
 
 /** Kernels larger than this are not read into memory (a Solo5 kernel is a few MiB). */
-export const MAX_KERNEL_READ = 1024 * MIB;
+export const MAX_KERNEL_READ = GIB;
 
 export interface KernelReport {
   path: string | null;
@@ -389,6 +396,12 @@ async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: un
       if (differs >= 0) add('fat', `FAT copy ${copy + 1} differs from copy 1 from byte ${differs} on.`);
     }
   }
+  if (fat.countMismatch) {
+    add(
+      'fat',
+      `The volume has a FAT32 layout but ${fat.clusterCount} clusters; by the specification fewer than 65525 make it FAT16, and Windows reads it so.`,
+    );
+  }
   const e0 = await fat.entry(0);
   if ((e0 & 0xff) !== fat.bpb.media)
     add('fat', `FAT entry 0 is ${hex(e0)}; its low byte should be the media byte ${hex(fat.bpb.media)}.`);
@@ -497,7 +510,7 @@ export async function setArgs(disk: DiskImage, args: string): Promise<SetArgsRes
         'The kernel arguments contain a NUL or a line break, which would end the APPEND line early; remove it.',
       );
     }
-    const text = utf8Decode(await ctx.fat.readFile(s.config, 1024 * 1024));
+    const text = utf8Decode(await ctx.fat.readFile(s.config, MAX_CONFIG));
     const nextText = rewriteSyslinuxArgs(text, s.boot, args);
     const after = parseSyslinuxCfg(nextText, s.config.path);
     const patches = await rewriteFile(ctx.fat, disk, s.config, utf8(nextText));
