@@ -19,7 +19,7 @@ import { diskToPlan } from '../src/core/disk/patch';
 import { formatFat } from '../src/core/fat';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
-import { memorySource, planBytes, rawDisk } from './helpers/disk';
+import { memorySource, planBytes, rawDisk } from './helpers/disk-memory';
 import { oldToolConfig } from './helpers/old-tool';
 
 const MiB = 1 << 20;

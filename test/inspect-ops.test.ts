@@ -19,7 +19,7 @@ import { PARAMS_OFF, P_KERNEL_SIZE } from '../src/core/boot/loader.generated';
 import { extractKernel, inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
 import { diskToPlan, planSeed } from '../src/core/disk/patch';
 import { openDisk } from '../src/core/disk/open';
-import { containerDisk, diskBytes, memorySource, planBytes, rawDisk } from './helpers/disk';
+import { containerDisk, diskBytes, memorySource, planBytes, rawDisk } from './helpers/disk-memory';
 
 const MiB = 1 << 20;
 const ARGS = 'inspect me --ipv4=10.0.0.2/24';

@@ -16,7 +16,7 @@ import { parseSyslinuxCfg, rewriteSyslinuxArgs } from '../src/core/disk/syslinux
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
-import { memorySource, planBytes, rawDisk } from './helpers/disk';
+import { memorySource, planBytes, rawDisk } from './helpers/disk-memory';
 import { openDisk } from '../src/core/disk/open';
 import { noise } from './helpers/containers';
 import { run, runAll, tempDir, tools } from './helpers/tools';
