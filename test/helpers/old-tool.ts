@@ -15,15 +15,21 @@
  */
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from './tools';
+import { inCI, run } from './tools';
 
 export const SYSLINUX_MBR = '/usr/lib/syslinux/mbr/mbr.bin';
 export const SYSLINUX_BIOS = '/usr/lib/syslinux/modules/bios';
 /** The programs and files the helper needs. */
 export const OLD_TOOL_PROGRAMS = ['sfdisk', 'mkfs.fat', 'syslinux', 'mcopy', 'dd'];
 
+/** Debian's syslinux-common files are there; like tools(), a failure rather than a skip in CI. */
 export function haveOldToolFiles(): boolean {
-  return existsSync(SYSLINUX_MBR) && existsSync(join(SYSLINUX_BIOS, 'mboot.c32'));
+  const missing = [SYSLINUX_MBR, join(SYSLINUX_BIOS, 'mboot.c32'), join(SYSLINUX_BIOS, 'libcom32.c32')].filter(
+    (f) => !existsSync(f),
+  );
+  if (missing.length && inCI)
+    throw new Error(`syslinux files missing in CI: ${missing.join(', ')} (install syslinux-common)`);
+  return missing.length === 0;
 }
 
 export interface OldToolOptions {
