@@ -155,6 +155,23 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'qemu-system-x86_64', 'mtype', 'fsc
       expect(r.status).toBe(83);
     });
 
+    it("the old tool's GCE tar.gz (tar -Sczf of disk.raw): set-args, then GNU tar extracts a disk that boots", async () => {
+      const dir = p('gce');
+      run('mkdir', ['-p', dir]);
+      makeOldToolImage(tmp.dir, `${dir}/disk.raw`, p('demo.virtio'), 'from the old tar');
+      run('tar', ['-Sczf', p('old.tar.gz'), '-C', dir, 'disk.raw']);
+      const i = JSON.parse(ukd(['inspect', '--json', 'old.tar.gz']).stdout);
+      expect(i).toMatchObject({ format: 'tar', bootloader: { kind: 'syslinux', args: 'from the old tar' } });
+      const s = ukd(['set-args', 'old.tar.gz', 'Hello_Solo5']);
+      expect(s.status, s.stderr).toBe(0);
+      noTemps();
+      run('rm', ['-f', `${dir}/disk.raw`]);
+      run('tar', ['-xSzf', p('old.tar.gz'), '-C', dir]);
+      const r = await boot({ disk: `${dir}/disk.raw`, timeoutMs: 90_000 });
+      expect(r.serial, r.stderr).toContain("demo: command line 'Hello_Solo5'");
+      expect(r.status).toBe(83);
+    });
+
     it('set-args grows syslinux.cfg across clusters (fsck.fat passes) and SYSLINUX boots it', async () => {
       const img = p('old-small.img');
       makeOldToolImage(tmp.dir, img, p('demo.virtio'), 'short', { size: 64 * MiB, clusterSectors: 1 });
@@ -204,6 +221,18 @@ describe.skipIf(!tools('qemu-system-x86_64', 'qemu-img', 'tar'))('our images in 
       expect(r.status).toBe(83);
     });
   }
+
+  it('an image qemu-img compressed (qcow2 -c): inspect, set-args, boot', async () => {
+    const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'qemu-img made me' });
+    await writeFormat(FORMATS[0], built.plan, p('q.img'), { timestamp: built.timestamp, seed: built.seed });
+    run('qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', p('q.img'), p('q.qcow2')]);
+    expect(JSON.parse(ukd(['inspect', '--json', 'q.qcow2']).stdout).bootloader.args).toBe('qemu-img made me');
+    expect(ukd(['set-args', 'q.qcow2', 'rewritten']).status).toBe(0);
+    run('qemu-img', ['check', '-f', 'qcow2', p('q.qcow2')]);
+    const r = await boot({ disk: p('q.qcow2'), diskFormat: 'qcow2', timeoutMs: 90_000 });
+    expect(r.serial, r.stderr).toContain("demo: command line 'rewritten'");
+    expect(r.status).toBe(83);
+  });
 
   it('verify names a flipped kernel byte; extract and convert', async () => {
     const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'v' });
