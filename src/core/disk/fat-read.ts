@@ -85,6 +85,8 @@ const CASE_LOWER_EXT = 0x10;
 /** Cluster-count limits that decide the type (fatgen103). */
 const FAT12_MAX = 4085;
 const FAT16_MAX = 65525;
+/** FAT32 entries are 28 bits; 0x0FFFFFF7 and up are marks, so clusters 2..0x0FFFFFF6. */
+const FAT32_MAX_CLUSTERS = 0x0ffffff5;
 
 /** Bounds for walking untrusted trees. */
 export const FAT_LIMITS = {
@@ -266,6 +268,9 @@ export class FatReader {
     this.countMismatch = byCount !== this.type;
     if (!isFat32 && byCount === 32) {
       bad('cluster count', this.clusterCount, 'too many for a FAT12/16 layout (at most 65524)');
+    }
+    if (this.clusterCount > FAT32_MAX_CLUSTERS) {
+      bad('cluster count', this.clusterCount, `more than FAT32's 28-bit entries address (${FAT32_MAX_CLUSTERS})`);
     }
     const fatBytesNeeded = Math.ceil(((this.clusterCount + 2) * this.type) / 8);
     if (b.fatSectors * b.bytesPerSector < fatBytesNeeded) {
