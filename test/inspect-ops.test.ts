@@ -61,6 +61,17 @@ describe('our images in every format', () => {
       expect(i.filesystem).toMatchObject({ type: `FAT${img.fat.type}`, label: 'UNIKERNEL', partition: 1 });
       expect(i.filesystem!.files).toEqual([{ path: '/unikernel.bin', size: DEMO_KERNEL.length, dir: false }]);
       expect(i.bootloader).toMatchObject({ kind: 'unikernel-disk', cmdline: img.cmdline, args: ARGS, version: 1 });
+      expect(i.bootloader.params).toEqual({
+        kernelLba: img.kernelLba,
+        kernelSize: DEMO_KERNEL.length,
+        kernelCrc32: crc32(DEMO_KERNEL),
+        entry: img.kernel.load.entry,
+        loadStart: img.kernel.load.start,
+        loadEnd: img.kernel.load.end,
+        flags: 1,
+        segments: img.kernel.load.segments,
+        problems: [],
+      });
       expect(i.kernel).toMatchObject({
         path: '/unikernel.bin',
         lba: img.kernelLba,

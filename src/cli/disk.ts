@@ -252,6 +252,12 @@ function describe(i: Inspection, path: string): string {
     none: 'none that this tool knows',
   };
   lines.push(`Boot loader: ${what[b.kind]}`);
+  if (b.params) {
+    const q = b.params;
+    lines.push(
+      `  parameter block: kernel at LBA ${q.kernelLba}, ${q.kernelSize} bytes, CRC-32 ${hex(q.kernelCrc32)}; loads ${hex(q.loadStart)}..${hex(q.loadEnd)} in ${q.segments.length} segment${q.segments.length === 1 ? '' : 's'}, entry ${hex(q.entry)}; ${q.problems.length ? `DAMAGED: ${q.problems[0]}` : 'CRC ok'}`,
+    );
+  }
   lines.push(`Command line: ${b.cmdline === null ? '(unknown)' : `"${b.cmdline}"`}`);
   const k = i.kernel;
   if (!k) lines.push('Kernel: none found');

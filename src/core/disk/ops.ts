@@ -77,6 +77,18 @@ export interface Inspection {
     args: string | null;
     version?: number;
     stage2?: { lba: number; sectors: number };
+    /** Our loader's parameter block, as read (`problems` empty when its CRC and fields are sound). */
+    params?: {
+      kernelLba: number;
+      kernelSize: number;
+      kernelCrc32: number;
+      entry: number;
+      loadStart: number;
+      loadEnd: number;
+      flags: number;
+      segments: { fileOffset: number; fileSize: number; loadAddr: number; memSize: number }[];
+      problems: string[];
+    };
     config?: string;
     label?: string;
     options?: string[];
@@ -209,6 +221,20 @@ export async function inspectDisk(disk: DiskImage): Promise<Inspection> {
   if (boot.ours) {
     b.version = boot.ours.report.version;
     b.stage2 = { lba: boot.ours.stage2Lba, sectors: boot.ours.stage2Sectors };
+    const p = boot.ours.report.params;
+    if (p) {
+      b.params = {
+        kernelLba: p.kernelLba,
+        kernelSize: p.kernelSize,
+        kernelCrc32: p.kernelCrc32,
+        entry: p.entry,
+        loadStart: p.loadStart,
+        loadEnd: p.loadEnd,
+        flags: p.flags,
+        segments: p.segments,
+        problems: boot.ours.report.problems,
+      };
+    }
     if (!boot.ours.stage1Current)
       notes.push('Stage 1 in the MBR is not this version’s (an image from another release).');
   }
