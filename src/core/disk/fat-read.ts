@@ -13,78 +13,44 @@
 import { rd16le, rd32le } from '../bytes';
 import { fail } from '../errors';
 import { lfnChecksum, type FatType } from '../fat';
+import {
+  BPB,
+  BPB32,
+  EBPB,
+  EBPB_AT,
+  FSINFO,
+  FSINFO_LEAD,
+  FSINFO_STRUCT,
+  FSINFO_TRAIL,
+  NO_LABEL,
+  TEXT_LENGTH,
+} from '../fat/boot-sector';
+import { ATTR, CASE, DIRENT, LFN } from '../fat/dir';
+import { MIN_CLUSTERS } from '../fat/layout';
 import { formatBytes, GIB, hex, MIB, SECTOR } from '../units';
 
 /** Sector sizes a BPB may declare (fatgen103). */
 const SECTOR_SIZES = [SECTOR, 2 * SECTOR, 4 * SECTOR, 8 * SECTOR];
 
-/** Where things are in a FAT boot sector, FSInfo sector and directory entry. */
-export const BPB = {
-  jump: 0,
-  oemName: 3,
-  bytesPerSector: 11,
-  sectorsPerCluster: 13,
-  reservedSectors: 14,
-  numFats: 16,
-  rootEntries: 17,
-  totalSectors16: 19,
-  media: 21,
-  fatSectors16: 22,
-  hiddenSectors: 28,
-  totalSectors32: 32,
-  /** FAT32 only. */
-  fatSectors32: 36,
-  extFlags: 40,
-  rootCluster: 44,
-  fsInfoSector: 48,
-  backupBootSector: 50,
-  /** Extended BPB: at 36 on FAT12/16, at 64 on FAT32. */
-  ext16: 36,
-  ext32: 64,
-  /** Offsets inside the extended BPB. */
-  extSignature: 2,
-  extSerial: 3,
-  extLabel: 7,
-  extFsType: 18,
-  signature: 510,
-} as const;
-
-export const FSINFO = {
-  lead: 0,
-  leadSig: 0x41615252,
-  struct: 484,
-  structSig: 0x61417272,
-  freeCount: 488,
-  nextFree: 492,
-  trail: 508,
-  trailSig: 0xaa550000,
-} as const;
-
-export const DIR = {
-  entrySize: 32,
-  name: 0,
-  attr: 11,
-  ntCase: 12,
-  clusterHigh: 20,
-  clusterLow: 26,
-  size: 28,
-  /** Long-name entry: order byte, checksum, and where its 13 UTF-16 units sit. */
-  lfnOrder: 0,
-  lfnChecksum: 13,
-  lfnSlots: [1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30],
-  lfnLast: 0x40,
-  deleted: 0xe5,
-  /** A first name byte of 0x05 stands for 0xE5 (a real 0xE5 character). */
-  kanjiE5: 0x05,
-} as const;
-
-export const ATTR = { readOnly: 0x01, hidden: 0x02, system: 0x04, volumeId: 0x08, dir: 0x10, archive: 0x20, lfn: 0x0f };
-const CASE_LOWER_BASE = 0x08;
-const CASE_LOWER_EXT = 0x10;
-
-/** Cluster-count limits that decide the type (fatgen103). */
-const FAT12_MAX = 4085;
-const FAT16_MAX = 65525;
+/**
+ * What the writer's tables (src/core/fat/) do not name, because only a
+ * reader meets it: the directory attribute, a deleted entry, the 0x05 escape
+ * for a name that starts with 0xE5, and the extended-BPB signatures.
+ */
+const ATTR_DIR = 0x10;
+const DELETED = 0xe5;
+const E5_ESCAPE = 0x05;
+/** The low six attribute bits; a long-name entry has ATTR.longName there. */
+const ATTR_MASK = 0x3f;
+/** Order byte of a long-name entry: sequence number (1..20) in the low 5 bits. */
+const LFN_ORDER_MASK = 0x1f;
+const LFN_MAX_ENTRIES = 20;
+/** Extended boot signatures: 0x29 (serial, label and type follow), 0x28 (the serial only). */
+const EXT_SIG_FULL = 0x29;
+const EXT_SIG_SERIAL = 0x28;
+/** FAT12 below MIN_CLUSTERS[16] clusters, FAT16 below MIN_CLUSTERS[32] (fatgen103). */
+const FAT12_MAX = MIN_CLUSTERS[16];
+const FAT16_MAX = MIN_CLUSTERS[32];
 /** FAT32 entries are 28 bits; 0x0FFFFFF7 and up are marks, so clusters 2..0x0FFFFFF6. */
 const FAT32_MAX_CLUSTERS = 0x0ffffff5;
 
@@ -181,12 +147,12 @@ export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
   }
   const fat16 = rd16le(bs, BPB.fatSectors16);
   const fat32 = fat16 === 0;
-  const fatSectors = fat16 || rd32le(bs, BPB.fatSectors32);
+  const fatSectors = fat16 || rd32le(bs, BPB32.fatSectors32);
   if (fatSectors === 0) bad('sectors per FAT', 0, 'so there is no FAT');
   if (fat32 && rootEntries !== 0) bad('root entry count', rootEntries, 'but FAT32 keeps its root in clusters (0)');
-  const extFlags = fat32 ? rd16le(bs, BPB.extFlags) : 0;
+  const extFlags = fat32 ? rd16le(bs, BPB32.extFlags) : 0;
   return {
-    oemName: charText(bs.subarray(BPB.oemName, BPB.oemName + 8)).trimEnd(),
+    oemName: charText(bs.subarray(BPB.oemName, BPB.oemName + TEXT_LENGTH.oemName)).trimEnd(),
     bytesPerSector,
     sectorsPerCluster: spc,
     reservedSectors,
@@ -196,9 +162,9 @@ export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
     media: bs[BPB.media],
     fatSectors,
     hiddenSectors: rd32le(bs, BPB.hiddenSectors),
-    rootCluster: fat32 ? rd32le(bs, BPB.rootCluster) : 0,
-    fsInfoSector: fat32 ? rd16le(bs, BPB.fsInfoSector) : 0,
-    backupBootSector: fat32 ? rd16le(bs, BPB.backupBootSector) : 0,
+    rootCluster: fat32 ? rd32le(bs, BPB32.rootCluster) : 0,
+    fsInfoSector: fat32 ? rd16le(bs, BPB32.fsInfoSector) : 0,
+    backupBootSector: fat32 ? rd16le(bs, BPB32.backupBootSector) : 0,
     mirrorDisabled: (extFlags & 0x80) !== 0,
     activeFat: extFlags & 0x0f,
   };
@@ -213,11 +179,11 @@ export function charText(b: Uint8Array): string {
 
 function shortText(raw: Uint8Array, ntCase = 0): string {
   const n = Uint8Array.from(raw.subarray(0, 11));
-  if (n[0] === DIR.kanjiE5) n[0] = DIR.deleted;
+  if (n[0] === E5_ESCAPE) n[0] = DELETED;
   let base = charText(n.subarray(0, 8)).trimEnd();
   let ext = charText(n.subarray(8, 11)).trimEnd();
-  if (ntCase & CASE_LOWER_BASE) base = base.toLowerCase();
-  if (ntCase & CASE_LOWER_EXT) ext = ext.toLowerCase();
+  if (ntCase & CASE.lowerBase) base = base.toLowerCase();
+  if (ntCase & CASE.lowerExt) ext = ext.toLowerCase();
   return ext ? `${base}.${ext}` : base;
 }
 
@@ -246,7 +212,7 @@ export class FatReader {
     readonly fsTypeText: string,
   ) {
     const b = bpb;
-    this.rootDirSectors = Math.ceil((b.rootEntries * DIR.entrySize) / b.bytesPerSector);
+    this.rootDirSectors = Math.ceil((b.rootEntries * DIRENT.size) / b.bytesPerSector);
     this.fatStart = b.reservedSectors;
     this.rootDirStart = b.reservedSectors + b.numFats * b.fatSectors;
     this.dataStart = this.rootDirStart + this.rootDirSectors;
@@ -286,18 +252,18 @@ export class FatReader {
     const bs = await disk.read(offset, SECTOR);
     const bpb = decodeBpb(bs, length);
     const full = bpb.bytesPerSector > SECTOR ? await disk.read(offset, bpb.bytesPerSector) : bs;
-    const ext = bpb.rootEntries === 0 && rd16le(bs, BPB.fatSectors16) === 0 ? BPB.ext32 : BPB.ext16;
-    const hasExt = bs[ext + BPB.extSignature] === 0x29 || bs[ext + BPB.extSignature] === 0x28;
-    const serial = hasExt ? rd32le(bs, ext + BPB.extSerial) : undefined;
+    const ext = bpb.rootEntries === 0 && rd16le(bs, BPB.fatSectors16) === 0 ? EBPB_AT[32] : EBPB_AT[16];
+    const hasExt = bs[ext + EBPB.bootSignature] === EXT_SIG_FULL || bs[ext + EBPB.bootSignature] === EXT_SIG_SERIAL;
+    const serial = hasExt ? rd32le(bs, ext + EBPB.volumeId) : undefined;
     const fsType =
-      bs[ext + BPB.extSignature] === 0x29
-        ? charText(bs.subarray(ext + BPB.extFsType, ext + BPB.extFsType + 8)).trim()
+      bs[ext + EBPB.bootSignature] === EXT_SIG_FULL
+        ? charText(bs.subarray(ext + EBPB.fsType, ext + EBPB.fsType + TEXT_LENGTH.fsType)).trim()
         : '';
     const bootLabel =
-      bs[ext + BPB.extSignature] === 0x29
-        ? charText(bs.subarray(ext + BPB.extLabel, ext + BPB.extLabel + 11)).trimEnd()
+      bs[ext + EBPB.bootSignature] === EXT_SIG_FULL
+        ? charText(bs.subarray(ext + EBPB.volumeLabel, ext + EBPB.volumeLabel + TEXT_LENGTH.volumeLabel)).trimEnd()
         : '';
-    const r = new FatReader(disk, offset, bpb, full, bootLabel === 'NO NAME' ? '' : bootLabel, serial, fsType);
+    const r = new FatReader(disk, offset, bpb, full, bootLabel === NO_LABEL ? '' : bootLabel, serial, fsType);
     return r;
   }
 
@@ -450,15 +416,15 @@ export class FatReader {
     if (!dir && this.type !== 32) {
       const start = this.offset + this.rootDirStart * bps;
       const bytes = await this.disk.read(start, this.rootDirSectors * bps);
-      return { bytes, slotOffset: (i) => start + i * DIR.entrySize };
+      return { bytes, slotOffset: (i) => start + i * DIRENT.size };
     }
     const first = dir ? dir.firstCluster : this.bpb.rootCluster;
     const clusters = await this.dirClusters(first, dir ? dir.path : 'the root directory');
     const bytes = await this.readClusters(clusters, clusters.length * this.clusterBytes);
-    const per = this.clusterBytes / DIR.entrySize;
+    const per = this.clusterBytes / DIRENT.size;
     return {
       bytes,
-      slotOffset: (i) => this.clusterOffset(clusters[Math.floor(i / per)]) + (i % per) * DIR.entrySize,
+      slotOffset: (i) => this.clusterOffset(clusters[Math.floor(i / per)]) + (i % per) * DIRENT.size,
     };
   }
 
@@ -468,21 +434,21 @@ export class FatReader {
     const parent = dir ? dir.path : '';
     const out: FatEntry[] = [];
     let lfn: { units: number[]; checksum: number; next: number } | null = null;
-    for (let i = 0; i * DIR.entrySize + DIR.entrySize <= bytes.length; i++) {
-      const e = bytes.subarray(i * DIR.entrySize, (i + 1) * DIR.entrySize);
+    for (let i = 0; i * DIRENT.size + DIRENT.size <= bytes.length; i++) {
+      const e = bytes.subarray(i * DIRENT.size, (i + 1) * DIRENT.size);
       if (e[0] === 0) break;
-      if (e[0] === DIR.deleted) {
+      if (e[0] === DELETED) {
         lfn = null;
         continue;
       }
-      const attr = e[DIR.attr];
-      if ((attr & 0x3f) === ATTR.lfn) {
-        const order = e[DIR.lfnOrder] & 0x1f;
-        const units = DIR.lfnSlots.map((s) => rd16le(e, s));
-        if (e[DIR.lfnOrder] & DIR.lfnLast) {
-          lfn = order >= 1 && order <= 20 ? { units: [], checksum: e[DIR.lfnChecksum], next: order } : null;
+      const attr = e[DIRENT.attr];
+      if ((attr & ATTR_MASK) === ATTR.longName) {
+        const order = e[LFN.order] & LFN_ORDER_MASK;
+        const units = LFN.units.map((s) => rd16le(e, s));
+        if (e[LFN.order] & LFN.LAST) {
+          lfn = order >= 1 && order <= LFN_MAX_ENTRIES ? { units: [], checksum: e[LFN.checksum], next: order } : null;
         }
-        if (lfn && lfn.next === order && lfn.checksum === e[DIR.lfnChecksum]) {
+        if (lfn && lfn.next === order && lfn.checksum === e[LFN.checksum]) {
           lfn.units = [...units, ...lfn.units];
           lfn.next = order - 1;
         } else lfn = null;
@@ -491,22 +457,22 @@ export class FatReader {
       const long = lfn && lfn.next === 0 && lfn.checksum === lfnChecksum(e.subarray(0, 11)) ? lfn.units : null;
       lfn = null;
       if (attr & ATTR.volumeId) continue;
-      const short = shortText(e, e[DIR.ntCase]);
+      const short = shortText(e, e[DIRENT.ntCase]);
       if (short === '.' || short === '..') continue;
       let name = short;
       if (long) {
         const end = long.indexOf(0);
         name = String.fromCharCode(...(end >= 0 ? long.slice(0, end) : long));
       }
-      const hi = this.type === 32 ? rd16le(e, DIR.clusterHigh) : 0;
+      const hi = this.type === 32 ? rd16le(e, DIRENT.clusterHigh) : 0;
       out.push({
         name,
         shortName: shortText(e),
         path: `${parent}/${name}`,
         attr,
-        isDir: (attr & ATTR.dir) !== 0,
-        firstCluster: (hi << 16) + rd16le(e, DIR.clusterLow),
-        size: rd32le(e, DIR.size),
+        isDir: (attr & ATTR_DIR) !== 0,
+        firstCluster: (hi << 16) + rd16le(e, DIRENT.clusterLow),
+        size: rd32le(e, DIRENT.fileSize),
         entryOffset: slotOffset(i),
       });
     }
@@ -516,10 +482,10 @@ export class FatReader {
   /** The volume label from the root directory's label entry, else the boot sector's. */
   async volumeLabel(): Promise<string> {
     const { bytes } = await this.dirBytes(null);
-    for (let i = 0; i * DIR.entrySize < bytes.length; i++) {
-      const e = bytes.subarray(i * DIR.entrySize, (i + 1) * DIR.entrySize);
+    for (let i = 0; i * DIRENT.size < bytes.length; i++) {
+      const e = bytes.subarray(i * DIRENT.size, (i + 1) * DIRENT.size);
       if (e[0] === 0) break;
-      if (e[0] !== DIR.deleted && (e[DIR.attr] & 0x3f) !== ATTR.lfn && e[DIR.attr] & ATTR.volumeId) {
+      if (e[0] !== DELETED && (e[DIRENT.attr] & ATTR_MASK) !== ATTR.longName && e[DIRENT.attr] & ATTR.volumeId) {
         return charText(e.subarray(0, 11)).trimEnd();
       }
     }
@@ -577,9 +543,9 @@ export class FatReader {
     const b = await this.disk.read(this.offset + s * this.bpb.bytesPerSector, SECTOR);
     return {
       valid:
-        rd32le(b, FSINFO.lead) === FSINFO.leadSig &&
-        rd32le(b, FSINFO.struct) === FSINFO.structSig &&
-        rd32le(b, FSINFO.trail) === FSINFO.trailSig,
+        rd32le(b, FSINFO.leadSignature) === FSINFO_LEAD &&
+        rd32le(b, FSINFO.structSignature) === FSINFO_STRUCT &&
+        rd32le(b, FSINFO.trailSignature) === FSINFO_TRAIL,
       freeCount: rd32le(b, FSINFO.freeCount),
       nextFree: rd32le(b, FSINFO.nextFree),
     };

@@ -7,7 +7,9 @@
 import { rd32le, u16le, u32le } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, SECTOR } from '../units';
-import { DIR, FSINFO, type FatEntry, type FatReader } from './fat-read';
+import { FSINFO, FSINFO_UNKNOWN } from '../fat/boot-sector';
+import { DIRENT } from '../fat/dir';
+import type { FatEntry, FatReader } from './fat-read';
 import type { Patch } from './patch';
 
 /** Free clusters, in order, from `from` on (wrapping), `count` of them; refuses (FAT_FULL) when there are fewer. */
@@ -124,11 +126,11 @@ export async function rewriteFile(
   }
 
   // Directory entry: size and first cluster.
-  const e = (await disk.read(entry.entryOffset, DIR.entrySize)).slice();
+  const e = (await disk.read(entry.entryOffset, DIRENT.size)).slice();
   const first = clusters.length ? clusters[0] : 0;
-  if (fat.type === 32) u16le(e, DIR.clusterHigh, first >>> 16);
-  u16le(e, DIR.clusterLow, first & 0xffff);
-  u32le(e, DIR.size, bytes.length);
+  if (fat.type === 32) u16le(e, DIRENT.clusterHigh, first >>> 16);
+  u16le(e, DIRENT.clusterLow, first & 0xffff);
+  u32le(e, DIRENT.fileSize, bytes.length);
   patches.push({ offset: entry.entryOffset, bytes: e });
 
   // FSInfo: the free count moves by what was taken or given back.
@@ -137,7 +139,7 @@ export async function rewriteFile(
   if (info?.valid && delta !== 0) {
     const at = fat.offset + fat.bpb.fsInfoSector * fat.bpb.bytesPerSector;
     const s = (await disk.read(at, SECTOR)).slice();
-    if (info.freeCount !== 0xffffffff) u32le(s, FSINFO.freeCount, Math.max(0, info.freeCount - delta));
+    if (info.freeCount !== FSINFO_UNKNOWN) u32le(s, FSINFO.freeCount, Math.max(0, info.freeCount - delta));
     if (delta > 0) u32le(s, FSINFO.nextFree, clusters[clusters.length - 1] + 1);
     patches.push({ offset: at, bytes: s });
   }

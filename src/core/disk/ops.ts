@@ -21,7 +21,11 @@ import {
   type BootloaderKind,
   type DiskContext,
 } from './bootloader';
-import { BPB, utf8Decode, type FatEntry } from './fat-read';
+import { BPB, EBPB, EBPB_AT, FSINFO_UNKNOWN } from '../fat/boot-sector';
+import { utf8Decode, type FatEntry } from './fat-read';
+
+/** FAT32's BPB and extended BPB end here; the boot code follows. */
+const BPB_END = EBPB_AT[32] + EBPB.size;
 import { rewriteFile } from './fat-write';
 import type { Patch } from './patch';
 import { sha256Hex } from './sha256';
@@ -436,17 +440,12 @@ async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: un
     if (backup > 0 && backup < fat.bpb.reservedSectors) {
       // The BPB only: a boot loader installed afterwards (SYSLINUX) rewrites the boot code of the first copy alone.
       const b = await ctx.disk.read(fat.offset + backup * fat.bpb.bytesPerSector, SECTOR);
-      if (
-        !sameBytes(
-          b.subarray(BPB.bytesPerSector, BPB.ext32 + BPB.extFsType + 8),
-          fat.bootSector.subarray(BPB.bytesPerSector, BPB.ext32 + BPB.extFsType + 8),
-        )
-      )
+      if (!sameBytes(b.subarray(BPB.bytesPerSector, BPB_END), fat.bootSector.subarray(BPB.bytesPerSector, BPB_END)))
         add('fat', `The backup boot sector (sector ${backup}) has other BPB fields than the boot sector.`);
     }
     const info = await fat.fsInfo();
     if (info && !info.valid) add('fat', `The FSInfo sector (sector ${fat.bpb.fsInfoSector}) lacks its signatures.`);
-    if (info?.valid && info.freeCount !== 0xffffffff) {
+    if (info?.valid && info.freeCount !== FSINFO_UNKNOWN) {
       const free = await fat.countFree();
       if (free !== info.freeCount) add('fat', `FSInfo counts ${info.freeCount} free clusters but the FAT has ${free}.`);
     }
