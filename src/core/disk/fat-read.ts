@@ -8,7 +8,7 @@
  * Facts from Microsoft's "FAT: General Overview of On-Disk Format"
  * (fatgen103): the type follows from the cluster count alone, the BPB and
  * FSInfo offsets, end-of-chain and bad-cluster marks, long-name entries and
- * their checksum. The writer is src/core/fat.ts.
+ * their checksum. The writer and the field tables are in src/core/fat/.
  */
 import { rd16le, rd32le } from '../bytes';
 import { fail } from '../errors';
