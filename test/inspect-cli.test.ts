@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { FORMATS } from '../src/core/formats/index';
@@ -17,10 +17,12 @@ import { boot, patchAt } from './helpers/qemu';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
 import { run, runAll, tempDir, tools } from './helpers/tools';
 
-const BIN = new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname;
-const MiB = 1 << 20;
 const tmp = tempDir('ukd-disk-');
 const p = tmp.path;
+// The bin and its bundle, built into this test's own directory (bin/ + dist-cli/), so that
+// other test files rebuilding dist-cli/ at the same time never hand us a half-written bundle.
+const BIN = p('bin/unikernel-disk.cjs');
+const MiB = 1 << 20;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 function ukd(args: string[]) {
@@ -37,7 +39,13 @@ function noTemps() {
 }
 
 beforeAll(() => {
-  execFileSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname]);
+  execFileSync(process.execPath, [
+    new URL('../scripts/build-cli.mjs', import.meta.url).pathname,
+    '--out',
+    p('dist-cli'),
+  ]);
+  mkdirSync(p('bin'));
+  copyFileSync(new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname, BIN);
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
 });
 afterAll(() => tmp.cleanup());
