@@ -101,6 +101,11 @@ describe.skipIf(!tools('mkfs.fat', 'mcopy', 'mmd', 'mdel', 'mtype', 'fsck.fat'))
           expect(chain.some((c, i) => i > 0 && c !== chain[i - 1] + 1)).toBe(true);
           // The free count matches mtools' (minfo/mdir report bytes free).
           expect((await fat.countFree()) * fat.clusterBytes).toBe(freeBytes());
+          // The same volume as a disk without a partition table: inspect finds it at LBA 0.
+          const i = await inspectDisk(await rawDisk(bytes));
+          expect(i.filesystem).toMatchObject({ type, partition: null, label: 'TESTVOL' });
+          expect(i.filesystem!.files.map((f) => f.path)).toEqual(paths);
+          expect(i.bootloader.kind).toBe('none');
         } finally {
           t.cleanup();
         }
