@@ -51,7 +51,7 @@ export async function openContext(disk: DiskImage): Promise<DiskContext> {
   }
   const candidates = ctx.mbr
     ? [...ctx.mbr.partitions]
-        .filter((p) => FAT_PART_TYPES.includes(p.type) || p.type === 0x83)
+        .filter((p) => FAT_PART_TYPES.includes(p.type))
         .sort((a, b) => Number(b.active) - Number(a.active) || a.index - b.index)
     : [];
   for (const p of candidates) {
