@@ -165,7 +165,11 @@ describe('verify and refusals', () => {
     const fat2 = (2048 + img.fat.reservedSectors + img.fat.fatSectors) * 512;
     b[fat2 + 10] ^= 0xff;
     const problems = await verifyDisk(await rawDisk(b));
-    expect(problems).toContainEqual({ area: 'fat', message: 'FAT copy 2 differs from copy 1 from byte 10 on.' });
+    expect(problems).toContainEqual({
+      area: 'fat',
+      message: 'FAT copy 2 differs from copy 1 from byte 10 on.',
+      severity: 'error',
+    });
   });
 
   it('set-args refuses arguments with a NUL, and images with no known loader', async () => {

@@ -39,6 +39,8 @@ export interface OldToolOptions {
   clusterSectors?: number;
   /** mkfs.fat -F (the old tool: 32). */
   fatBits?: 12 | 16 | 32;
+  /** BPB hidden sectors (default the partition's LBA, as mkfs.fat on a partition device; 0 as on a loop device). */
+  hiddenSectors?: number;
   /** The syslinux.cfg text; the old tool's by default. */
   config?: string;
 }
@@ -57,7 +59,7 @@ export function makeOldToolImage(dir: string, image: string, kernel: string, arg
   run('sfdisk', ['-q', image], { input: `${PART_LBA},,c,*\n` });
   run('dd', [`if=${SYSLINUX_MBR}`, `of=${image}`, 'bs=440', 'count=1', 'conv=notrunc', 'status=none']);
   const partSectors = size / 512 - PART_LBA;
-  const mkfs = ['-F', String(o.fatBits ?? 32), '--offset', String(PART_LBA), '-h', String(PART_LBA)];
+  const mkfs = ['-F', String(o.fatBits ?? 32), '--offset', String(PART_LBA), '-h', String(o.hiddenSectors ?? PART_LBA)];
   if (o.clusterSectors) mkfs.push('-s', String(o.clusterSectors));
   // mkfs.fat takes the block count in KiB when given an offset into a larger file.
   run('mkfs.fat', [...mkfs, image, String(partSectors / 2)]);

@@ -272,6 +272,12 @@ export interface Problem {
   /** What was checked: mbr, fat, loader, syslinux, kernel. */
   area: string;
   message: string;
+  /**
+   * error: the image is damaged or will not boot as built. warning: an
+   * inconsistency that boots anyway (images from Solo5's old tool, made on a
+   * loop device, have 0 hidden sectors and boot fine).
+   */
+  severity: 'error' | 'warning';
 }
 
 const FAT_TYPES_BY_PART: Record<number, string[]> = {
@@ -283,10 +289,10 @@ const FAT_TYPES_BY_PART: Record<number, string[]> = {
   0x0c: ['FAT32'],
 };
 
-/** Everything we can check; an empty list means the image is sound as far as we can tell. */
+/** Everything we can check; no errors means the image is sound as far as we can tell (warnings may remain). */
 export async function verifyDisk(disk: DiskImage): Promise<Problem[]> {
   const out: Problem[] = [];
-  const add = (area: string, message: string) => out.push({ area, message });
+  const add: Add = (area, message, severity = 'error') => out.push({ area, message, severity });
   const coded = (area: string, e: unknown) => {
     if (!isImageError(e)) throw e;
     add(area, (e as ImageError).message);
@@ -380,7 +386,7 @@ export async function verifyDisk(disk: DiskImage): Promise<Problem[]> {
   return out;
 }
 
-type Add = (area: string, message: string) => void;
+type Add = (area: string, message: string, severity?: Problem['severity']) => void;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -403,6 +409,7 @@ async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: un
       add(
         'fat',
         `The boot sector's hidden-sector count is ${fat.bpb.hiddenSectors} but the partition starts at LBA ${ctx.partition.startLba}; DOS, Windows and some boot code locate the volume through this field.`,
+        'warning',
       );
     }
     if (ctx.partition.type === PART_TYPE_GPT_PROTECTIVE) add('fat', 'The FAT volume is inside a GPT protective entry.');
@@ -430,6 +437,7 @@ async function verifyFat(ctx: DiskContext, add: Add, coded: (area: string, e: un
     add(
       'fat',
       `The volume has a FAT32 layout but ${fat.clusterCount} clusters; by the specification fewer than 65525 make it FAT16, and Windows reads it so.`,
+      'warning',
     );
   }
   const e0 = await fat.entry(0);
