@@ -267,6 +267,9 @@ function describe(i: Inspection, path: string): string {
       `Kernel: ${k.path ?? '(no file name)'}${k.lba !== null ? ` at LBA ${k.lba}` : ''}, ${k.size} bytes, sha256 ${k.sha256}`,
     );
     lines.push(`  ${k.inspection.ok ? k.inspection.description : `not bootable: ${k.inspection.message}`}`);
+    if (k.inspection.ok && k.inspection.devices.length) {
+      lines.push(`  devices: ${k.inspection.devices.map((d) => `${d.name} (${d.kind})`).join(', ')}`);
+    }
   }
   for (const n of i.notes) lines.push(`Note: ${n}`);
   return lines.join('\n') + '\n';

@@ -53,6 +53,8 @@ export interface KernelReport {
         loadEnd: number;
         segments: number;
         solo5Target: string | null;
+        /** The Solo5 manifest's devices, in manifest order (empty without a manifest). */
+        devices: { name: string; kind: string }[];
         notes: string[];
       }
     | { ok: false; code: string; message: string };
@@ -163,6 +165,7 @@ function kernelReport(loc: Located, bytes: Uint8Array): KernelReport {
       loadEnd: k.load.end,
       segments: k.load.segments.length,
       solo5Target: k.solo5Target ?? null,
+      devices: k.devices.map((d) => ({ name: d.name, kind: d.kind })),
       notes: k.notes,
     };
   } catch (e) {
