@@ -18,7 +18,7 @@ import { extractKernel, inspectDisk, setArgs, verifyDisk, type Inspection } from
 import { diskToPlan, planSeed, type Patch } from '../core/disk/patch';
 import { openImageFile } from './source';
 import { openFileSink } from './file-sink';
-import { parseTimestamp } from './main';
+import { timestampFrom } from './main';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
@@ -302,7 +302,7 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
   };
   const timestamp = () => {
     const t = p.options.get('--timestamp');
-    return parseTimestamp(typeof t === 'string' ? t : undefined, process.env);
+    return timestampFrom(typeof t === 'string' ? t : undefined, process.env);
   };
   const [image] = p.positional;
   switch (p.command) {
