@@ -13,6 +13,7 @@ import type {
   SinkSpec,
   ToWorker,
 } from './protocol';
+import { sinkTransfer } from './protocol';
 
 export class BuildError extends Error {
   readonly code?: string;
@@ -92,7 +93,7 @@ export function workerBackend(makeWorker: () => Worker): Backend {
   return {
     inspect: (kernel) => call({ type: 'inspect', kernel }, []),
     preview: (kernel, size, args, sizeStep) => call({ type: 'preview', kernel, size, args, sizeStep }, []),
-    build: (req, sink, opts) => call({ type: 'build', req, sink }, sink.kind === 'port' ? [sink.port] : [], opts),
+    build: (req, sink, opts) => call({ type: 'build', req, sink }, sinkTransfer(sink), opts),
     measure: (req, opts) => call({ type: 'measure', req }, [], opts),
   };
 }

@@ -6,6 +6,7 @@ import { App } from './app';
 import { workerBackend } from './bridge';
 import { DEMO_KERNEL } from './demo';
 import { createModel, type Where } from './model';
+import { startPwa } from './pwa';
 import { BLOB_CAP, canPickFile } from './save';
 
 const model = createModel({
@@ -33,12 +34,8 @@ render(<App model={model} demo={demo} />, document.getElementById('app')!);
 // gives a bootable image. Choosing a file (or dropping one) replaces it.
 if (demo) void model.chooseKernel('demo.virtio', demo(), true);
 
-// The service worker makes the page work offline and streams downloads.
-if ('serviceWorker' in navigator && !import.meta.env.DEV) {
-  navigator.serviceWorker
-    .register('/sw.js', { scope: '/' })
-    .catch((e) => console.warn('service worker not registered:', e));
-}
+// Service worker, offline and update notices, .virtio files an installed app is opened with.
+startPwa({ openFile: (name, bytes) => void model.chooseKernel(name, bytes) });
 
 // For tests and the curious: the model, read-only use only.
 (window as unknown as { __model?: typeof model }).__model = model;

@@ -1,7 +1,7 @@
 /**
  * Messages between the page (bridge.ts) and the build worker (worker.ts), and
- * between the worker and the service worker's download stream (sw.ts). Plain
- * data only: everything here crosses postMessage.
+ * between the worker and the page's download pump (save.ts). Plain data (and
+ * transferables) only: everything here crosses postMessage.
  */
 import type { Region } from '../core/plan';
 
@@ -46,7 +46,9 @@ export interface BuildRequest {
 export type SinkSpec =
   /** File System Access: the worker creates the writable, seeks over holes, aborts on cancel. */
   | { kind: 'file'; handle: FileSystemFileHandle }
-  /** Service-worker download: bytes go over this port on request (see DownloadMessage). */
+  /** Download (streamsaver): the worker writes into the transferred stream, which flows to the service worker. */
+  | { kind: 'stream'; stream: WritableStream<Uint8Array> }
+  /** Download where streams cannot be transferred: the page pulls bytes over this port (DownloadMessage) and writes them. */
   | { kind: 'port'; port: MessagePort }
   /** Last resort: a Blob in memory, refused above `cap` bytes of output. */
   | { kind: 'blob'; cap: number };
@@ -84,10 +86,12 @@ export type FromWorker =
   | { type: 'error'; id: number; code?: string; message: string; cancelled?: boolean };
 
 /**
- * The download port protocol (worker <-> service worker). The service worker
- * asks for bytes with `pull` (one chunk per pull, so memory stays bounded by a
- * few chunks); the worker answers `chunk`, then `end`, or `abort` on failure.
- * `cancel` flows back when the user cancels the download in the browser.
+ * The download port protocol (worker <-> page), used only where the browser
+ * cannot transfer a WritableStream to the worker. The page asks for bytes
+ * with `pull` (one chunk per pull, so memory stays bounded by a few chunks)
+ * and writes each `chunk` into streamsaver's stream; the worker ends with
+ * `end`, or `abort` on failure. `cancel` flows back when the download was
+ * cancelled in the browser.
  */
 export type DownloadMessage =
   | { type: 'pull' }
@@ -96,15 +100,9 @@ export type DownloadMessage =
   | { type: 'end' }
   | { type: 'abort'; message: string };
 
-/** Page -> service worker: get ready to serve `/__download/<id>/<name>`. */
-export interface DownloadRegistration {
-  type: 'download';
-  id: string;
-  name: string;
-  mime: string;
-  /** Known for raw (the disk size); undefined for compressed formats. */
-  size?: number;
+/** What moves (rather than is copied) with a sink spec. */
+export function sinkTransfer(spec: SinkSpec): Transferable[] {
+  if (spec.kind === 'stream') return [spec.stream];
+  if (spec.kind === 'port') return [spec.port];
+  return [];
 }
-
-/** URL prefix the service worker answers with a download. */
-export const DOWNLOAD_PREFIX = '/__download/';

@@ -2,15 +2,16 @@
  * The three ways the page saves an image, best first:
  *  1. File System Access: the handle is picked in the click handler and the
  *     worker writes to it (seeking over zeros, aborting on cancel);
- *  2. a download streamed by our own service worker (src/sw.ts) from bytes the
- *     worker hands it over a MessagePort, on demand: StreamSaver's technique
- *     without its files (its mitm.html needs inline script, which our CSP
- *     forbids, and its sw.js would be a second service worker; on our own
- *     origin no man in the middle is needed), see ARCHITECTURE.md;
+ *  2. a download through the streamsaver package: its `createWriteStream`
+ *     with its man-in-the-middle page (dist/mitm.html, taken from the package
+ *     at build time and served from our origin) and its service-worker logic
+ *     (bundled into our one service worker, src/sw.ts). Its WritableStream is
+ *     transferred to the build worker where the browser can transfer streams;
+ *     elsewhere the page pumps bytes from the worker into it;
  *  3. a Blob, the last resort, capped (BLOB_CAP) with a warning on the page.
  */
 import type { FormatInfo, Saver } from './model';
-import { DOWNLOAD_PREFIX, type DownloadRegistration } from './protocol';
+import type { DownloadMessage } from './protocol';
 
 /** Largest output the Blob path accepts. */
 export const BLOB_CAP = 2 * 2 ** 30;
@@ -52,8 +53,6 @@ export async function pickFileSaver(fileName: string, format: FormatInfo): Promi
   return { where: 'file', spec: { kind: 'file', handle } };
 }
 
-let lastFrame: HTMLIFrameElement | null = null;
-
 async function activeServiceWorker(timeoutMs: number): Promise<ServiceWorker | null> {
   if (!('serviceWorker' in navigator)) return null;
   const reg = await navigator.serviceWorker.getRegistration();
@@ -66,47 +65,86 @@ async function activeServiceWorker(timeoutMs: number): Promise<ServiceWorker | n
   return ready?.active ?? null;
 }
 
+/** Can a WritableStream be handed to another thread? (Transferable streams: Chromium 87+, Firefox 103+.) */
+export function canTransferStreams(): boolean {
+  const ch = new MessageChannel();
+  try {
+    const ws = new WritableStream();
+    ch.port1.postMessage(ws, [ws]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    ch.port1.close();
+    ch.port2.close();
+  }
+}
+
+/** Chunks queued in the page between the worker and the service worker (each up to STREAM_CHUNK). */
+const QUEUED_CHUNKS = 4;
+
 /**
- * Stream a download through the service worker. Resolves null when no service
- * worker is active (first visit in some browsers, private windows...).
+ * Write what the worker sends over `port` into `stream`, asking for the next
+ * chunk only when the stream has room (where streams cannot be transferred).
+ */
+function pump(port: MessagePort, stream: WritableStream<Uint8Array>): void {
+  const writer = stream.getWriter();
+  const pull = () => port.postMessage({ type: 'pull' } satisfies DownloadMessage);
+  let done = false;
+  port.onmessage = (e: MessageEvent<DownloadMessage>) => {
+    const m = e.data;
+    if (m.type === 'chunk') {
+      writer.write(m.bytes).catch(() => {});
+      void writer.ready.then(pull, () => {});
+    } else if (m.type === 'end') {
+      done = true;
+      void writer.close().catch(() => {});
+      port.close();
+    } else if (m.type === 'abort') {
+      done = true;
+      void writer.abort(m.message).catch(() => {});
+      port.close();
+    }
+  };
+  // The download was cancelled in the browser: tell the worker to stop.
+  writer.closed.catch(() => {
+    if (!done) port.postMessage({ type: 'cancel' } satisfies DownloadMessage);
+  });
+  void writer.ready.then(() => {
+    for (let i = 0; i < QUEUED_CHUNKS; i++) pull();
+  });
+}
+
+/**
+ * Stream a download through streamsaver. Resolves null when no service worker
+ * is active (first visit in some browsers, private windows...) or when the
+ * package would fall back to collecting the file in memory (its choice in
+ * Safari): the capped Blob path says so honestly instead.
  */
 export async function downloadSaver(fileName: string, format: FormatInfo, size: number): Promise<Saver | null> {
   const sw = await activeServiceWorker(3000);
   if (!sw) return null;
-  const id = crypto.randomUUID();
-  const data = new MessageChannel();
-  const ack = new MessageChannel();
-  const reg: DownloadRegistration = {
-    type: 'download',
-    id,
-    name: fileName,
-    mime: format.mime,
+  const { default: streamSaver } = await import('streamsaver');
+  // Its man in the middle lives next to our sw.js: wherever the app is served.
+  const mitm = new URL('mitm.html', sw.scriptURL).href;
+  streamSaver.mitm = mitm;
+  const stream = streamSaver.createWriteStream(fileName, {
     size: format.outputLength?.(size),
-  };
-  const ok = await new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => resolve(false), 3000);
-    ack.port1.onmessage = () => {
-      clearTimeout(t);
-      resolve(true);
-    };
-    sw.postMessage(reg, [data.port1, ack.port2]);
+    readableStrategy: new CountQueuingStrategy({ highWaterMark: QUEUED_CHUNKS }),
+    writableStrategy: new CountQueuingStrategy({ highWaterMark: QUEUED_CHUNKS }),
   });
-  ack.port1.close();
-  if (!ok) return null;
-  // Keep the service worker awake while bytes flow (browsers stop idle ones).
-  const ping = setInterval(() => sw.postMessage({ type: 'ping' }), 10_000);
-  lastFrame?.remove();
-  const frame = document.createElement('iframe');
-  frame.hidden = true;
-  frame.title = 'download';
-  frame.src = `${DOWNLOAD_PREFIX}${id}/${encodeURIComponent(fileName)}`;
-  document.body.appendChild(frame);
-  lastFrame = frame;
-  return {
-    where: 'download',
-    spec: { kind: 'port', port: data.port2 },
-    dispose: () => clearInterval(ping),
-  };
+  const viaServiceWorker = [...document.querySelectorAll('iframe')].some((f) => f.src === mitm);
+  if (!viaServiceWorker) {
+    await stream.abort().catch(() => {});
+    return null;
+  }
+  // Keep the service worker awake while bytes flow (browsers stop idle ones); the package ignores 'ping'.
+  const ping = setInterval(() => sw.postMessage('ping'), 10_000);
+  const dispose = () => clearInterval(ping);
+  if (canTransferStreams()) return { where: 'download', spec: { kind: 'stream', stream }, dispose };
+  const ch = new MessageChannel();
+  pump(ch.port1, stream);
+  return { where: 'download', spec: { kind: 'port', port: ch.port2 }, dispose };
 }
 
 let lastUrl: string | null = null;

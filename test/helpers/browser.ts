@@ -16,10 +16,11 @@ export function haveChromium(): boolean {
   return existsSync(CHROMIUM);
 }
 
-/** `vite build` into dist/; throws with vite's output on failure. */
-export function buildPage(): void {
+/** `vite build` into dist/ (or `outDir`, so test files building at once don't clash); throws with vite's output on failure. */
+export function buildPage(outDir?: string): void {
   // vitest sets NODE_ENV=test, which would make vite build a non-production bundle.
-  const r = spawnSync(VITE, ['build', '--logLevel', 'warn', ...CONFIG], {
+  const out = outDir ? ['--outDir', outDir, '--emptyOutDir'] : [];
+  const r = spawnSync(VITE, ['build', '--logLevel', 'warn', ...out, ...CONFIG], {
     encoding: 'utf8',
     env: { ...process.env, NODE_ENV: 'production' },
   });
@@ -31,11 +32,12 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Serve dist/ with `vite preview` (CSP header included) on `port`; resolves once it answers. */
-export async function startPreview(port: number): Promise<Server> {
+/** Serve dist/ (or `outDir`) with `vite preview` (CSP header included) on `port`; resolves once it answers. */
+export async function startPreview(port: number, outDir?: string): Promise<Server> {
+  const out = outDir ? ['--outDir', outDir] : [];
   const child: ChildProcess = spawn(
     VITE,
-    ['preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1', ...CONFIG],
+    ['preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1', ...out, ...CONFIG],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
