@@ -131,32 +131,30 @@ const cancelledInBrowser = () =>
 export function streamSink(stream: WritableStream<Uint8Array>, signal?: AbortSignal): WorkerSink {
   const writer = stream.getWriter();
   let ours = false; // we aborted it ourselves
-  const ready = async () => {
-    try {
-      await writer.ready;
-    } catch {
-      if (signal?.aborted) throw aborted();
-      cancelledInBrowser();
-    }
+  const failed = (): never => {
     if (signal?.aborted) throw aborted();
+    return cancelledInBrowser();
   };
   return {
     seekable: false,
     chunkSize: STREAM_CHUNK,
     async write(_position, bytes) {
       for (let off = 0; off < bytes.length; off += STREAM_CHUNK) {
-        await ready();
-        // A copy: the core may reuse its buffer before the stream has sent this one.
-        writer.write(bytes.slice(off, Math.min(bytes.length, off + STREAM_CHUNK))).catch(() => {
-          /* surfaces through ready() or close() */
-        });
+        const piece = bytes.subarray(off, Math.min(bytes.length, off + STREAM_CHUNK));
+        // A transferred stream holds one chunk: write() settles once this one is
+        // serialized (copied) for the page, so the core may reuse its buffer
+        // after it, and no copy of ours is needed. A view into a larger buffer
+        // is sliced, or the whole buffer would be serialized.
+        const whole = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength;
+        await writer.write(whole ? piece : piece.slice()).catch(failed);
+        if (signal?.aborted) throw aborted();
       }
     },
     async close() {
       try {
         await writer.close();
       } catch {
-        if (!ours) cancelledInBrowser();
+        if (!ours) failed();
       }
     },
     async abort(reason) {
