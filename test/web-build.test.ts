@@ -1,12 +1,13 @@
 /**
  * The worker's jobs (src/web/build.ts) without a browser: the three sinks get
  * the same bytes the core's format writer gives (what the CLI writes), the
- * service-worker port protocol only sends on `pull` (bounded memory), and
+ * download sinks (a transferred stream; the port the page pumps from) hold
+ * one chunk at a time or send only on `pull` (bounded memory), and
  * cancelling aborts the sink.
  */
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
-import { build, blobSink, portSink, STREAM_CHUNK, type WorkerSink as Sink } from '../src/web/build';
+import { build, blobSink, portSink, streamSink, STREAM_CHUNK, type WorkerSink as Sink } from '../src/web/build';
 import { FORMATS, requireFormat } from '../src/core/formats/index';
 import { collect } from '../src/core/sink';
 import { planImage } from '../src/core/image';
@@ -110,6 +111,65 @@ describe('build() over the sinks', () => {
     const all = Buffer.concat(got);
     expect(all.length).toBe(size);
     expect(sha(all)).toBe((await reference('raw', size, 'x', 'disk.img')).hash);
+  });
+
+  it('the stream sink (a transferred WritableStream) gets the same bytes, one chunk at a time, then close', async () => {
+    const size = 64 * MiB;
+    const got: Uint8Array[] = [];
+    let closed = false;
+    // HWM 1, as a transferred stream: a chunk must be taken before the next is written.
+    const stream = new WritableStream<Uint8Array>(
+      {
+        async write(chunk) {
+          expect(chunk.length).toBeLessThanOrEqual(STREAM_CHUNK);
+          got.push(chunk.slice()); // what serialization does when the chunk crosses to the page
+          await new Promise((r) => setTimeout(r, 0));
+        },
+        close() {
+          closed = true;
+        },
+      },
+      new CountQueuingStrategy({ highWaterMark: 1 }),
+    );
+    const r = await build({ kernel, size, args: 'x', formatId: 'raw', fileName: 'disk.img' }, streamSink(stream));
+    expect(r.fileSize).toBe(size);
+    expect(closed).toBe(true);
+    expect(sha(Buffer.concat(got))).toBe((await reference('raw', size, 'x', 'disk.img')).hash);
+  });
+
+  it("the stream sink says the download was cancelled in the browser when the stream errors, and cancel is the core's ABORTED", async () => {
+    let n = 0;
+    const cancelled = new WritableStream<Uint8Array>({
+      write() {
+        if (++n === 3) throw new TypeError('the user cancelled the download');
+      },
+    });
+    await expect(
+      build({ kernel, size: 1024 * MiB, args: '', formatId: 'raw', fileName: 'disk.img' }, streamSink(cancelled)),
+    ).rejects.toMatchObject({ code: 'DOWNLOAD_CANCELLED' });
+
+    const ctl = new AbortController();
+    let aborted: unknown;
+    let m = 0;
+    const stream = new WritableStream<Uint8Array>({
+      write() {
+        if (++m === 3) ctl.abort();
+      },
+      abort(reason) {
+        aborted = reason;
+      },
+    });
+    await expect(
+      build(
+        { kernel, size: 1024 * MiB, args: '', formatId: 'raw', fileName: 'disk.img' },
+        streamSink(stream, ctl.signal),
+        {
+          signal: ctl.signal,
+        },
+      ),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    // The stream was aborted, so the browser's download fails rather than ending short.
+    expect(aborted).toBeDefined();
   });
 
   it("cancelling aborts the sink and rejects with the core's ABORTED error", async () => {
