@@ -94,7 +94,7 @@ export const OPFS_PICKER = `
   };
 `;
 
-/** An init script that removes showSaveFilePicker, forcing the service-worker download. */
+/** An init script that removes showSaveFilePicker, forcing the streamsaver download. */
 export const NO_PICKER = `delete window.showSaveFilePicker; delete Window.prototype.showSaveFilePicker;`;
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
