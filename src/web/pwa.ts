@@ -17,28 +17,42 @@ interface LaunchParams {
 }
 type LaunchWindow = Window & { launchQueue?: { setConsumer(consumer: (p: LaunchParams) => void): void } };
 
-/** The notices' live region: created empty, so screen readers announce what is put in later. */
+/**
+ * The notices' live region, in its own landmark: created empty at start, so
+ * screen readers announce what is put in later.
+ */
 function noticeArea(): HTMLElement {
-  let area = document.getElementById('pwa-notices');
+  let area = document.getElementById('pwa-status');
   if (!area) {
+    const aside = document.createElement('aside');
+    aside.id = 'pwa-notices';
+    aside.setAttribute('aria-label', 'App notices');
     area = document.createElement('div');
-    area.id = 'pwa-notices';
+    area.id = 'pwa-status';
     area.setAttribute('role', 'status');
     area.setAttribute('aria-live', 'polite');
-    document.body.appendChild(area);
+    aside.appendChild(area);
+    document.body.appendChild(aside);
   }
   return area;
 }
 
-/** Show one notice (replacing the last); `action` adds a button. */
-export function notice(text: string, action?: { label: string; run(): void }): void {
+let hideTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Show one notice (replacing the last); `action` adds a button; `hideAfterMs` for news that needs no answer. */
+export function notice(
+  text: string,
+  opts: { action?: { label: string; run(): void }; hideAfterMs?: number } = {},
+): void {
   const area = noticeArea();
+  clearTimeout(hideTimer);
   area.replaceChildren();
   const box = document.createElement('div');
   box.className = 'pwa-notice';
   const p = document.createElement('p');
   p.textContent = text;
   box.appendChild(p);
+  const { action, hideAfterMs } = opts;
   if (action) {
     const b = document.createElement('button');
     b.type = 'button';
@@ -54,6 +68,7 @@ export function notice(text: string, action?: { label: string; run(): void }): v
   close.addEventListener('click', () => area.replaceChildren());
   box.appendChild(close);
   area.appendChild(box);
+  if (hideAfterMs) hideTimer = setTimeout(() => area.replaceChildren(), hideAfterMs);
 }
 
 export const READY_OFFLINE = 'Ready to work offline: this page now builds images without a network.';
@@ -74,8 +89,8 @@ export function startPwa(hooks: PwaHooks): void {
   // Later ones are updates (the service worker takes over at once; old chunks may be gone).
   let hadController = sw.controller !== null;
   sw.addEventListener('controllerchange', () => {
-    if (hadController) notice(UPDATE_AVAILABLE, { label: 'Reload', run: () => location.reload() });
-    else notice(READY_OFFLINE);
+    if (hadController) notice(UPDATE_AVAILABLE, { action: { label: 'Reload', run: () => location.reload() } });
+    else notice(READY_OFFLINE, { hideAfterMs: 12_000 });
     hadController = true;
   });
   // Relative to this page, which is the app's root: works from any sub-path.
