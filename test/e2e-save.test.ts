@@ -147,12 +147,29 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
     await page.locator('button:has-text("Build image"):not([disabled])').first().waitFor();
   }
 
-  async function buildAndWait(page: Page, timeout = 110_000): Promise<Outcome> {
+  /** Press Build image (and confirm, where the page asks first for a large image). */
+  async function clickBuild(page: Page) {
+    await page.evaluate(() => {
+      const w = window as never as { __model: { build: { value: unknown } }; __before: unknown };
+      w.__before = w.__model.build.value;
+    });
     await page.getByRole('button', { name: 'Build image' }).click();
+    await page.waitForFunction(() => {
+      const w = window as never as { __model: { build: { value: unknown } }; __before: unknown };
+      return w.__model.build.value !== w.__before || document.querySelector('dialog[open]') !== null;
+    });
+    const confirm = page.locator('dialog[open]').getByRole('button', { name: /^Build the .* image$/ });
+    if (await confirm.count()) await confirm.click();
+  }
+
+  /** Build; resolves with the model's end state (done, error or cancelled) of this build. */
+  async function buildAndWait(page: Page, timeout = 110_000): Promise<Outcome> {
+    await clickBuild(page);
     const h = await page.waitForFunction(
       () => {
-        const b = (window as never as { __model: { build: { value: Outcome } } }).__model.build.value;
-        return b.phase === 'idle' || b.phase === 'building' ? null : b;
+        const w = window as never as { __model: { build: { value: Outcome } }; __before: unknown };
+        const b = w.__model.build.value;
+        return b === w.__before || b.phase === 'idle' || b.phase === 'building' ? null : b;
       },
       undefined,
       { timeout },
