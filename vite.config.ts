@@ -27,7 +27,10 @@ export const CSP = [
   "form-action 'none'",
 ].join('; ');
 
-/** Nothing the page does needs a powerful feature but the clipboard (Copy buttons). */
+/**
+ * Nothing the page does needs a powerful feature but writing the clipboard
+ * (Copy buttons). Reading it is left at the default (self, behind a prompt).
+ */
 export const PERMISSIONS_POLICY = [
   'camera=()',
   'microphone=()',
@@ -39,7 +42,6 @@ export const PERMISSIONS_POLICY = [
   'bluetooth=()',
   'midi=()',
   'display-capture=()',
-  'clipboard-read=()',
   'clipboard-write=(self)',
 ].join(', ');
 
