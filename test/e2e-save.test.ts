@@ -257,9 +257,16 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
     expect(framed).toEqual({ mitm: true, self: false });
     const policy = await page.evaluate(() => {
       const fp = (document as unknown as { featurePolicy?: { allowsFeature(f: string): boolean } }).featurePolicy;
-      return fp ? { camera: fp.allowsFeature('camera'), geolocation: fp.allowsFeature('geolocation') } : null;
+      return fp
+        ? {
+            camera: fp.allowsFeature('camera'),
+            geolocation: fp.allowsFeature('geolocation'),
+            clipboardWrite: fp.allowsFeature('clipboard-write'),
+          }
+        : null;
     });
-    if (policy) expect(policy).toEqual({ camera: false, geolocation: false });
+    // Chromium reports the policy in force (document.featurePolicy).
+    expect(policy).toEqual({ camera: false, geolocation: false, clipboardWrite: true });
     // The frame-ancestors refusal is the only policy message.
     expect(violations.filter((v) => !/frame-ancestors/.test(v))).toEqual([]);
   });
