@@ -235,6 +235,9 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
 
     // In the browser: our page frames mitm.html (its script runs), but nobody may frame the page itself.
     const { page, violations } = await open(preview.origin + '/');
+    // As when saving: the service worker is active before mitm.html is framed (the package's
+    // script expects an installing, waiting or active worker, not one that is activating).
+    await swReady(page);
     const framed = await page.evaluate(async () => {
       const load = (src: string) =>
         new Promise<boolean>((resolve) => {
