@@ -6,11 +6,12 @@
 // same compressor without the `worker_threads` import of its Node build (we
 // only use its synchronous classes), so the bytes match the page's.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-// Two bins, one bundle each: solo5-virtio-mkimage (cli.cjs) and unikernel-disk (disk.cjs).
+// Three bins, one bundle each: solo5-virtio-mkimage (cli.cjs), unikernel-disk (disk.cjs)
+// and solo5-virtio-run (run.cjs).
 // `--out DIR` writes them elsewhere than dist-cli/ (a test's own copy, so that tests
 // running side by side never see a bundle being rewritten).
 const outAt = process.argv.indexOf('--out');
@@ -18,11 +19,14 @@ const outDir = outAt > 0 ? resolve(process.argv[outAt + 1]) : new URL('../dist-c
 const bins = [
   ['../src/cli/entry.ts', 'cli.cjs'],
   ['../src/cli/disk-entry.ts', 'disk.cjs'],
+  ['../src/cli/run-entry.ts', 'run.cjs'],
 ];
-for (const [entry, out] of bins)
-  await build({
+for (const [entry, out] of bins) {
+  const result = await build({
     entryPoints: [new URL(entry, import.meta.url).pathname],
     outfile: join(outDir, out),
+    // resolve packages (and the fflate alias) from the project, whatever the current directory
+    absWorkingDir: new URL('..', import.meta.url).pathname,
     // The Node runtime's tsconfig (strict, so the bundle starts with "use strict"); the
     // root tsconfig.json only lists the per-runtime ones.
     tsconfig: new URL('../tsconfig.node.json', import.meta.url).pathname,
@@ -35,4 +39,14 @@ for (const [entry, out] of bins)
     alias: { fflate: 'fflate/browser' },
     define: { __VERSION__: JSON.stringify(pkg.version) },
     logLevel: 'warning',
+    write: false,
   });
+  // To a temporary file renamed into place: a test file building the bins while
+  // another one runs them never sees half a bundle.
+  for (const f of result.outputFiles) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, f.contents);
+    renameSync(tmp, f.path);
+  }
+}

@@ -33,6 +33,11 @@
 ;   BIND_DEVICES bind the virtio devices on PCI bus 0 to the manifest as Solo5's
 ;                virtio target does (slot order, kinds must match, every
 ;                declared device attached) and fail the run otherwise
+;   SOLO5_END    end after the checks as a Solo5 kernel does: N >= 0 prints
+;                "Solo5: solo5_exit(N) called", -1 "Solo5: solo5_abort() called",
+;                -2 a fatal trap's two lines; then outw(0x501, 41) (status 83)
+;   HANG         halt forever after the checks (for interrupting a run)
+;   TRIPLE_FAULT ud2 after the checks, with no IDT: the CPU resets (no console line)
 ;   REBOOT_TEST  on the first boot, fill the bss with 0xA5, leave a mark in
 ;                RAM above the kernel and reset the machine (keyboard
 ;                controller); the second boot then proves that the loader
@@ -380,6 +385,24 @@ start64:
 %ifdef BIND_DEVICES
     call bind_devices
 %endif
+%ifdef SOLO5_END
+    ; test variant: end as a Solo5 kernel does, with its console line(s) and
+    ; outw(0x501, 41) whatever the outcome (QEMU's status 83 then tells nothing)
+    lea rsi, [rel msg_solo5_end]
+    call puts
+    mov dx, EXIT_PORT
+    mov ax, 41
+    out dx, ax
+    jmp halt64
+%endif
+%ifdef HANG
+.hang:
+    hlt                         ; test variant: never exits (interrupts are off)
+    jmp .hang
+%endif
+%ifdef TRIPLE_FAULT
+    ud2                         ; test variant: no IDT, so a triple fault (QEMU -no-reboot: exit 0)
+%endif
 
     test r14d, r14d
     jnz .failed
@@ -628,6 +651,18 @@ msg_ok:         db "ok", 10, 0
 msg_failed:     db "FAILED", 10, 0
 msg_success:    db "demo: SUCCESS, exiting through isa-debug-exit (status 83)", 10, 0
 msg_failure:    db "demo: FAILURE", 10, 0
+%ifdef SOLO5_END
+; Solo5's exact wording (bindings/exit.c, abort.c, cpu_x86_64.c)
+  %if SOLO5_END >= 0
+    %defstr SOLO5_END_STR SOLO5_END
+msg_solo5_end:  db "Solo5: solo5_exit(", SOLO5_END_STR, ") called", 10, 0
+  %elif SOLO5_END = -1
+msg_solo5_end:  db "Solo5: solo5_abort() called", 10, 0
+  %else
+msg_solo5_end:  db "Solo5: trap: type=#UD ec=0x0 rip=0x100abc rsp=0x1fffff0 rflags=0x2", 10
+                db "Solo5: ABORT: cpu_x86_64.c:181: Fatal trap", 10, 0
+  %endif
+%endif
 %ifdef BIND_DEVICES
 msg_bind:         db "demo: binding virtio devices to the manifest, as Solo5 does", 10, 0
 msg_dev:          db "demo: ", 0

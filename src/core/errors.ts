@@ -113,6 +113,19 @@ export const ERRORS = {
   OUTPUT_IS_TERMINAL: 'the image would go to standard output, and that is a terminal',
   OUTPUT_CLOSED: 'standard output was closed before the whole image was written',
   OUTPUT_UNWRITABLE: 'the image cannot be written where asked',
+
+  // Running a unikernel (solo5-virtio-run): checked before the hypervisor starts.
+  RUN_DEVICE_MISSING: 'the unikernel declares a device that no -d or -n attaches',
+  RUN_DEVICE_EXTRA: 'a -d or -n has no declared device of its kind left to attach to',
+  RUN_DISK_NOT_FOUND: 'a -d disk file does not exist or cannot be read',
+  RUN_NETIF_NOT_FOUND: 'a -n network interface does not exist on this host',
+  RUN_MEM_MALFORMED: 'the -m memory size is not a whole number of MiB in range',
+  RUN_NOT_BOOTABLE: 'UNIKERNEL is neither a kernel nor a disk image',
+  RUN_IMAGE_ARGS: 'arguments were given with a disk image, whose arguments are fixed inside it',
+  RUN_IMAGE_UNSUPPORTED: 'the hypervisor cannot read this disk image format',
+  RUN_NO_HYPERVISOR: 'the hypervisor program is not installed',
+  RUN_NO_KVM: 'KVM was asked for but /dev/kvm cannot be used',
+  RUN_TOO_MANY_DEVICES: 'more devices than free PCI slots',
   OUTPUT_TOO_LARGE: 'the file system or a limit (ulimit -f) refused a file this large',
 } as const;
 

@@ -76,6 +76,7 @@ export const gceFormat: OutputFormat = {
   label: 'Google Compute Engine (tar.gz)',
   extension: '.tar.gz',
   mime: 'application/gzip',
+  plainDisk: false,
   usedFor: 'Google Compute Engine: upload to Cloud Storage, then `gcloud compute images create --source-uri`',
   nextSteps: gceSteps,
   sizeStep: GiB,

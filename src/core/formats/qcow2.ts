@@ -222,6 +222,7 @@ export const qcow2Format: OutputFormat = {
   label: 'qcow2 (QEMU, OpenStack, Proxmox)',
   extension: '.qcow2',
   mime: 'application/octet-stream',
+  plainDisk: false,
   usedFor: 'QEMU/KVM, OpenStack Glance, Proxmox: sparse, only the data clusters are stored',
   checkSize,
   qemuDriver: 'qcow2',

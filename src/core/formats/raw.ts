@@ -28,6 +28,7 @@ export const rawFormat: OutputFormat = {
   label: 'Raw disk image (.img)',
   extension: '.img',
   mime: 'application/octet-stream',
+  plainDisk: true,
   usedFor: 'QEMU, VirtualBox (after conversion), dd to a USB stick, most clouds that import raw disks',
   qemuDriver: 'raw',
   outputLength: (diskSize) => diskSize,

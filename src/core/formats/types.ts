@@ -40,6 +40,12 @@ export interface OutputFormat {
   checkSize?(size: number): void;
   /** QEMU's block driver for this file (`-drive format=`, `qemu-img -f`); none when QEMU cannot open it as it is. */
   qemuDriver?: 'raw' | 'qcow2' | 'vpc' | 'vmdk' | 'vdi';
+  /**
+   * The file's bytes are the disk's bytes from offset 0 (raw; a fixed VHD,
+   * whose footer follows the disk): a hypervisor that reads only raw disks
+   * (bhyve), or `dd` to a USB stick, can use the file as it is.
+   */
+  plainDisk: boolean;
   /** The file's length before it is written, when the disk size decides it (a download's Content-Length). */
   outputLength?(diskSize: number): number;
   /** What to do with the file: the commands the page and the CLI show after a build. */

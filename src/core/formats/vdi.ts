@@ -140,6 +140,7 @@ export const vdiFormat: OutputFormat = {
   label: 'VDI (VirtualBox)',
   extension: '.vdi',
   mime: 'application/octet-stream',
+  plainDisk: false,
   usedFor: 'VirtualBox: dynamic image, only the 1 MiB blocks holding data are stored',
   checkSize,
   qemuDriver: 'vdi',

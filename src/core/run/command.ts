@@ -1,0 +1,130 @@
+/**
+ * The hypervisor command line for a unikernel and its devices, as an argv
+ * array (run as it is) and as one shell line (printed). Pure: the CLI decides
+ * which hypervisor, checks the files and runs it.
+ *
+ * QEMU, as Solo5's own run script sets it up (facts from
+ * `scripts/virtio-run/solo5-virtio-run.sh`, our code): `-nodefaults`,
+ * `-machine acpi=off`, the console on COM1 to stdio, `-device isa-debug-exit`
+ * (Solo5's platform_exit writes 41 to port 0x501), KVM with `-cpu host` or TCG
+ * with `-cpu Westmere`, virtio devices at consecutive slots of bus 0 from slot
+ * 2. Ours adds `-no-reboot` (a triple fault ends the run instead of booting
+ * the kernel again, forever) and boots a disk image from IDE, which takes no
+ * PCI slot and no manifest entry, read through `snapshot=on` so that the boot
+ * never writes to the image.
+ */
+import type { Attachment } from './devices';
+
+/**
+ * `kvm`: QEMU with KVM; `qemu`: QEMU with TCG (software), as in Solo5's
+ * script; `bhyve`: FreeBSD's hypervisor (the command is printed, not run).
+ */
+export type Hypervisor = 'kvm' | 'qemu' | 'bhyve';
+export const HYPERVISORS: readonly Hypervisor[] = ['kvm', 'qemu', 'bhyve'];
+
+export const QEMU_PROGRAM = 'qemu-system-x86_64';
+
+/** What boots: a kernel file (Multiboot, `-kernel`) or a disk image built by us or solo5-virtio-mkimage. */
+export type BootTarget =
+  | { kind: 'kernel'; path: string; args: readonly string[] }
+  /** `driver`: QEMU's block driver name for the container (raw, qcow2, vpc, vmdk, vdi). */
+  | { kind: 'image'; path: string; driver: string };
+
+export interface RunPlan {
+  hv: Hypervisor;
+  /** Guest memory in MiB. */
+  memMiB: number;
+  boot: BootTarget;
+  attachments: readonly Attachment[];
+  /** bhyve's VM name (a name for the VM in the kernel's tables). */
+  vmName?: string;
+}
+
+/** A QEMU option value with its commas doubled (QEMU's escape for a literal comma). */
+function optValue(s: string): string {
+  return s.replace(/,/g, ',,');
+}
+
+/** QEMU argv, program first. */
+export function qemuCommand(p: RunPlan): string[] {
+  const a = [QEMU_PROGRAM];
+  if (p.hv === 'kvm') a.push('-accel', 'kvm', '-cpu', 'host');
+  else a.push('-accel', 'tcg', '-cpu', 'Westmere');
+  a.push('-m', String(p.memMiB), '-nodefaults', '-machine', 'acpi=off', '-no-reboot');
+  a.push('-display', 'none', '-serial', 'stdio');
+  if (p.boot.kind === 'image') {
+    a.push('-drive', `file=${optValue(p.boot.path)},format=${p.boot.driver},if=ide,index=0,media=disk,snapshot=on`);
+  }
+  for (const d of p.attachments) {
+    const addr = `addr=0x${d.slot.toString(16)},bus=pci.0`;
+    if (d.kind === 'block') {
+      const id = `blk${d.slot}`;
+      a.push('-drive', `id=${id},file=${optValue(d.host)},if=none,format=raw`);
+      a.push('-device', `virtio-blk-pci,drive=${id},${addr}`);
+    } else {
+      const id = `net${d.slot}`;
+      a.push('-netdev', `tap,id=${id},ifname=${optValue(d.host)},script=no,downscript=no`);
+      a.push('-device', `virtio-net-pci,netdev=${id},${addr}`);
+    }
+  }
+  a.push('-device', 'isa-debug-exit');
+  if (p.boot.kind === 'kernel') {
+    a.push('-kernel', p.boot.path);
+    if (p.boot.args.length > 0) a.push('-append', p.boot.args.join(' '));
+  }
+  return a;
+}
+
+/** Where FreeBSD's uefi-edk2-bhyve-csm port installs the firmware that boots an MBR disk. */
+export const BHYVE_CSM_FIRMWARE = '/usr/local/share/uefi-firmware/BHYVE_UEFI_CSM.fd';
+
+/**
+ * bhyve: the commands, one argv each, in order. A kernel is loaded with
+ * grub-bhyve (Multiboot; its command line is fed on stdin, shown as a
+ * printf pipe), a disk image is booted through the UEFI-CSM firmware from an
+ * AHCI disk (slot 2, no manifest entry); declared devices follow at
+ * consecutive slots. The console goes to stdio.
+ */
+export function bhyveCommands(p: RunPlan): ShellCommand[] {
+  const vm = p.vmName ?? 'solo5';
+  const out: ShellCommand[] = [];
+  const bhyve = ['bhyve', '-u', '-H', '-m', String(p.memMiB)];
+  if (p.boot.kind === 'kernel') {
+    // grub-bhyve passes what follows the file name; Solo5 skips the first word of it.
+    const args = p.boot.args.join(' ');
+    out.push({
+      argv: ['grub-bhyve', '-M', String(p.memMiB), vm],
+      stdinLines: [`multiboot ${p.boot.path} unikernel${args ? ' ' + args : ''}`, 'boot'],
+    });
+  } else {
+    bhyve.push('-l', `bootrom,${BHYVE_CSM_FIRMWARE}`);
+  }
+  bhyve.push('-s', '0:0,hostbridge', '-s', '1:0,lpc', '-l', 'com1,stdio');
+  if (p.boot.kind === 'image') bhyve.push('-s', `2:0,ahci-hd,${p.boot.path}`);
+  for (const d of p.attachments) {
+    bhyve.push('-s', `${d.slot}:0,virtio-${d.kind === 'block' ? 'blk' : 'net'},${d.host}`);
+  }
+  bhyve.push(vm);
+  out.push({ argv: bhyve });
+  out.push({ argv: ['bhyvectl', '--destroy', `--vm=${vm}`] });
+  return out;
+}
+
+/** Quote one word for a POSIX shell, only when it needs it. */
+export function shellQuote(s: string): string {
+  if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command to show: its argv and, for a program that reads commands on stdin, those lines. */
+export interface ShellCommand {
+  argv: string[];
+  stdinLines?: string[];
+}
+
+/** A command as one line a user can paste into a shell. */
+export function shellLine(c: ShellCommand): string {
+  const line = c.argv.map(shellQuote).join(' ');
+  if (!c.stdinLines) return line;
+  return `printf '%s\\n' ${c.stdinLines.map(shellQuote).join(' ')} | ${line}`;
+}
