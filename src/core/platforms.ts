@@ -11,6 +11,7 @@
  * device left without one stops the unikernel at start. Other virtio devices
  * (virtio-scsi, balloon, rng) are skipped.
  */
+import { shellQuote } from './shell';
 import { describeDevices, kindWord, type DeviceKind, type Solo5Device } from './solo5';
 
 export type DestinationId =
@@ -426,10 +427,7 @@ export interface StepOptions {
   name?: string;
 }
 
-/** Quote for a POSIX shell when needed. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from './shell';
 
 /** A QEMU/libvirt id for a device: its name when that is a valid id, else kind + manifest position. */
 function deviceId(dev: Solo5Device, i: number): string {

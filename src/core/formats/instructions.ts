@@ -2,6 +2,7 @@
  * What to do with a file once it is written: the commands a format's
  * descriptor hands to the page and the CLI. Pure text; no format ids here.
  */
+import { shellQuote } from '../shell';
 
 /** What the page and the CLI show after a build. */
 export interface NextSteps {
@@ -12,10 +13,7 @@ export interface NextSteps {
   note: string;
 }
 
-/** Quote a file name for a POSIX shell when it needs it. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9._/=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 /** A GCE image name: lower case letters, digits and dashes, starting with a letter, at most 63. */
 export function gceImageName(fileName: string): string {

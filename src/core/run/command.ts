@@ -13,6 +13,7 @@
  * PCI slot and no manifest entry, read through `snapshot=on` so that the boot
  * never writes to the image.
  */
+import { shellQuote } from '../shell';
 import type { Attachment } from './devices';
 
 /**
@@ -110,11 +111,7 @@ export function bhyveCommands(p: RunPlan): ShellCommand[] {
   return out;
 }
 
-/** Quote one word for a POSIX shell, only when it needs it. */
-export function shellQuote(s: string): string {
-  if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from '../shell';
 
 /** A command to show: its argv and, for a program that reads commands on stdin, those lines. */
 export interface ShellCommand {
