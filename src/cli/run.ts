@@ -30,7 +30,7 @@ import { rawFormat } from '../core/formats/raw';
 import { openDisk } from '../core/disk/open';
 import type { DiskImage } from '../core/disk/types';
 import { isElf } from '../core/elf';
-import { formatBytes, SECTOR } from '../core/units';
+import { formatBytes, MIB, SECTOR } from '../core/units';
 import { DEMO_KERNEL } from '../core/demo-kernel.generated';
 import { describeAttachment, FIRST_FREE_SLOT, matchDevices, type Attachment } from '../core/run/devices';
 import {
@@ -58,7 +58,7 @@ const DEFAULT_MEM_MIB = 128;
 /** After the console announced the end, how long QEMU may take to exit before it is stopped. */
 const EXIT_GRACE_MS = 5000;
 /** A kernel file larger than this is not a unikernel (and is not read into memory). */
-const MAX_KERNEL_BYTES = 256 * 1024 * 1024;
+const MAX_KERNEL_BYTES = 256 * MIB;
 
 export interface RunOptions {
   disks: string[];

@@ -12,6 +12,7 @@
 import { aborted, isImageError, type ImageError } from './errors';
 import type { FormatOptions, OutputFormat, OutputPart } from './formats/types';
 import type { ImagePlan } from './plan';
+import { MIB } from './units';
 
 /** What `AbortSignal` has that we use; a DOM or Node AbortSignal fits. */
 export interface AbortSignalLike {
@@ -38,7 +39,7 @@ export interface StreamOptions extends FormatOptions {
   fillHoles?: boolean;
 }
 
-export const DEFAULT_CHUNK = 1 << 20;
+export const DEFAULT_CHUNK = MIB;
 /** Least time between two progress callbacks. */
 export const PROGRESS_MS = 100;
 /** Most time spent without letting the event loop run (a worker's cancel message). */

@@ -9,6 +9,7 @@ import { requireFormat } from '../core/formats/index';
 import { aborted, fail } from '../core/errors';
 import { writeImage, type Sink } from '../core/sink';
 import { checkImageSize } from '../core/size';
+import { MIB } from '../core/units';
 import type {
   BuildRequest,
   BuildResult,
@@ -20,7 +21,7 @@ import type {
 } from './protocol';
 
 /** Output chunk size: the bound on memory per chunk in flight. */
-export const CHUNK = 1 << 20;
+export const CHUNK = MIB;
 /**
  * Chunks of a download are larger: each one crosses two threads (worker ->
  * page -> service worker), and the download is mostly zeros.
@@ -237,7 +238,7 @@ export function blobSink(mime: string, cap: number): WorkerSink {
     if (size > cap) {
       fail(
         'BLOB_TOO_BIG',
-        `This browser can only save through memory here, and the output passed the ${Math.round(cap / 2 ** 20)} MiB limit; choose a smaller Size or use a browser with file saving (Chrome, Edge) or the command-line tool.`,
+        `This browser can only save through memory here, and the output passed the ${Math.round(cap / MIB)} MiB limit; choose a smaller Size or use a browser with file saving (Chrome, Edge) or the command-line tool.`,
       );
     }
   };

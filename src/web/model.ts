@@ -25,8 +25,9 @@ import {
 export { MAX_CMDLINE };
 
 /** Above this output size the page asks before building (a download of many GiB is rarely meant). */
-export const LARGE_OUTPUT = 4 * 2 ** 30;
+export const LARGE_OUTPUT = 4 * GIB;
 import { checkKernelSize } from '../core/kernel';
+import { GIB } from '../core/units';
 
 /** A kernel file not yet read (a File): its size is checked first. */
 export interface KernelFile {
@@ -122,7 +123,7 @@ export function createModel(deps: ModelDeps) {
   /** How this browser will save: decided by the page (picker, service worker, memory). */
   const savePath = signal<Where>(deps.savePath ?? 'file');
   const measuredLength = signal<{ key: string; bytes: number } | null>(null);
-  const sizeText = signal(`${deps.defaultSize / 2 ** 30}G`);
+  const sizeText = signal(`${deps.defaultSize / GIB}G`);
   /** The user's own file name, or null to follow the default. */
   const fileNameOverride = signal<string | null>(null);
   const preview = signal<
@@ -187,7 +188,7 @@ export function createModel(deps: ModelDeps) {
     const e = expected.value;
     const cap = deps.blobCap;
     if (savePath.value !== 'blob' || cap === undefined || e.status !== 'ok' || e.bytes <= cap) return null;
-    return `This browser saves through memory here, which stops at ${cap / 2 ** 30} GiB of output, and this image is ${(e.bytes / 2 ** 30).toFixed(1)} GiB; choose a smaller Size, or use Chrome or Edge (they save directly) or the command-line tool.`;
+    return `This browser saves through memory here, which stops at ${cap / GIB} GiB of output, and this image is ${(e.bytes / 2 ** 30).toFixed(1)} GiB; choose a smaller Size, or use Chrome or Edge (they save directly) or the command-line tool.`;
   });
   const canBuild = computed(
     () =>

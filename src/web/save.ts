@@ -12,9 +12,10 @@
  */
 import type { FormatInfo, Saver } from './model';
 import type { DownloadMessage } from './protocol';
+import { GIB } from '../core/units';
 
 /** Largest output the Blob path accepts. */
-export const BLOB_CAP = 2 * 2 ** 30;
+export const BLOB_CAP = 2 * GIB;
 
 type PickerWindow = Window & {
   showSaveFilePicker?: (opts: {

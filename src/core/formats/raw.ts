@@ -5,9 +5,10 @@
 import { extents, type ImagePlan } from '../plan';
 import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
+import { MIB } from '../units';
 
 /** Largest data part: big pieces (a kernel of tens of MiB) are sliced, never copied. */
-export const RAW_PART = 1 << 20;
+export const RAW_PART = MIB;
 
 export function* writeRaw(plan: ImagePlan): Generator<OutputPart> {
   for (const x of extents(plan)) {

@@ -15,12 +15,10 @@
 import type { ImagePlan } from '../plan';
 import { ascii, deriveBytes, u32le, u64le } from '../bytes';
 import { fail } from '../errors';
-import { formatBytes } from '../units';
+import { formatBytes, MIB as MiB, SECTOR } from '../units';
 import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
-
-const MiB = 1024 * 1024;
 
 export const VDI = {
   PRE_HEADER_TEXT: '<<< Oracle VM VirtualBox Disk Image >>>\n',
@@ -99,7 +97,7 @@ export function encodeVdiHeader(plan: ImagePlan, l: VdiLayout, opts: FormatOptio
   u32le(b, O.blockMapOffset, VDI.BLOCK_MAP_OFFSET);
   u32le(b, O.dataOffset, l.dataOffset);
   // Legacy geometry left 0 (VirtualBox computes one); its sector size must be 512.
-  u32le(b, O.legacySectorSize, 512);
+  u32le(b, O.legacySectorSize, SECTOR);
   u64le(b, O.diskSize, plan.size);
   u32le(b, O.blockSize, VDI.BLOCK_SIZE);
   u32le(b, O.blocks, l.blocks);

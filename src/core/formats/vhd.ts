@@ -15,12 +15,10 @@ import type { ImagePlan } from '../plan';
 import { extents, readPlan } from '../plan';
 import { ascii, deriveBytes, u16be, u32be, u64be } from '../bytes';
 import { fail } from '../errors';
-import { formatBytes } from '../units';
+import { formatBytes, GIB, MIB as MiB, SECTOR } from '../units';
 import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { nonZeroBlocks } from './blocks';
-
-const MiB = 1024 * 1024;
 
 export const VHD = {
   FOOTER_SIZE: 512,
@@ -82,7 +80,7 @@ export function vhdChecksum(b: Uint8Array, checksumOffset: number): number {
 
 /** CHS geometry from the total sector count, the algorithm of the VHD specification (appendix). */
 export function vhdGeometry(size: number): { cylinders: number; heads: number; sectors: number } {
-  let total = Math.floor(size / 512);
+  let total = Math.floor(size / SECTOR);
   if (total > 65535 * 16 * 255) total = 65535 * 16 * 255;
   let spt: number;
   let heads: number;
@@ -164,7 +162,7 @@ function checkCommon(name: string, size: number): void {
   if (size > VHD.MAX_SIZE) {
     fail(
       'SIZE_FORMAT_LIMIT',
-      `${name}: the disk size ${+(size / 2 ** 30).toFixed(3)} GiB (${size} bytes) is above the VHD limit of 2040 GiB; choose a smaller size, or use qcow2 or VMDK.`,
+      `${name}: the disk size ${+(size / GIB).toFixed(3)} GiB (${size} bytes) is above the VHD limit of 2040 GiB; choose a smaller size, or use qcow2 or VMDK.`,
     );
   }
 }

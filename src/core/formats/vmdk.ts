@@ -20,12 +20,10 @@ import type { ImagePlan } from '../plan';
 import { readPlan } from '../plan';
 import { derive32, u32le, u64le, utf8 } from '../bytes';
 import { fail } from '../errors';
-import { formatBytes } from '../units';
+import { formatBytes, SECTOR } from '../units';
 import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
-
-const SECTOR = 512;
 
 export const VMDK = {
   MAGIC: 0x564d444b, // "KDMV" read as a little-endian u32
