@@ -151,35 +151,9 @@ function paramsCrc(stage2: Uint8Array, cmdlineLen: number): number {
  * was built for). Returns null when the magic, version or CRC do not match.
  */
 export function readBootParams(stage2: Uint8Array): BootParams | null {
-  const p = PARAMS_OFF;
-  if (stage2.length < CMDLINE_OFF + 1) return null;
-  if (rd32le(stage2, p) !== PARAMS_MAGIC || rd16le(stage2, p + P_VERSION) !== PARAMS_VERSION) return null;
-  if (rd16le(stage2, p + P_SIZE) !== PARAMS_SIZE) return null;
-  const count = rd16le(stage2, p + P_SEG_COUNT);
-  const len = rd16le(stage2, p + P_CMDLINE_LEN);
-  if (count > MAX_SEGMENTS || CMDLINE_OFF + len + 1 > stage2.length) return null;
-  if (paramsCrc(stage2, len) !== rd32le(stage2, p + P_CRC)) return null;
-  const segments: LoadSegment[] = [];
-  for (let i = 0; i < count; i++) {
-    const o = p + P_SEGS + i * SEG_SIZE;
-    segments.push({
-      fileOffset: rd32le(stage2, o),
-      fileSize: rd32le(stage2, o + 4),
-      loadAddr: rd32le(stage2, o + 8),
-      memSize: rd32le(stage2, o + 12),
-    });
-  }
-  return {
-    flags: rd32le(stage2, p + P_FLAGS),
-    kernelLba: rd64le(stage2, p + P_KERNEL_LBA),
-    kernelSize: rd32le(stage2, p + P_KERNEL_SIZE),
-    kernelCrc32: rd32le(stage2, p + P_KERNEL_CRC),
-    entry: rd32le(stage2, p + P_ENTRY),
-    loadStart: rd32le(stage2, p + P_LOAD_START),
-    loadEnd: rd32le(stage2, p + P_LOAD_END),
-    segments,
-    cmdline: stage2.slice(CMDLINE_OFF, CMDLINE_OFF + len),
-  };
+  // One decoder: the report's, without the reasons.
+  const r = reportBootParams(stage2);
+  return r.problems.length === 0 ? r.params : null;
 }
 
 /** What the parameter block says, read leniently, with what is wrong with it (for inspect and verify). */
