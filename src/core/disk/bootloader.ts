@@ -44,7 +44,7 @@ export async function openContext(disk: DiskImage): Promise<DiskContext> {
   const lba0 = (await disk.read(0, SECTOR)).slice(0, SECTOR);
   const ctx: DiskContext = { disk, lba0, mbr: null, mbrError: null, partition: null, fat: null, fatError: null };
   try {
-    ctx.mbr = decodeMbr(lba0.length === SECTOR ? lba0 : new Uint8Array(0));
+    ctx.mbr = decodeMbr(lba0);
   } catch (e) {
     ctx.mbrError = rethrowUnlessCoded(e);
     if (ctx.mbrError.code === 'DISK_EMPTY') throw ctx.mbrError;
