@@ -11,6 +11,7 @@
  * device left without one stops the unikernel at start. Other virtio devices
  * (virtio-scsi, balloon, rng) are skipped.
  */
+import { findFormat } from './formats/index';
 import { shellQuote } from './shell';
 import { describeDevices, kindWord, type DeviceKind, type Solo5Device } from './solo5';
 
@@ -278,16 +279,6 @@ const GLANCE_FORMAT: Readonly<Record<string, string>> = {
 const AWS_FORMAT: Readonly<Record<string, string>> = { raw: 'RAW', vhd: 'VHD', 'vhd-dynamic': 'VHD', vmdk: 'VMDK' };
 
 /** QEMU's block driver name for each format (`-drive format=`). */
-const QEMU_DRIVER: Readonly<Record<string, string>> = {
-  raw: 'raw',
-  qcow2: 'qcow2',
-  vhd: 'vpc',
-  'vhd-dynamic': 'vpc',
-  vmdk: 'vmdk',
-  'vmdk-sparse': 'vmdk',
-  vdi: 'vdi',
-};
-
 export function findDestination(id: string): Destination | undefined {
   return DESTINATIONS.find((d) => d.id === id);
 }
@@ -305,9 +296,9 @@ export function destinationForFormat(formatId: string): Destination | undefined 
   return id ? findDestination(id) : undefined;
 }
 
-/** QEMU's `-drive format=` for an output format, when QEMU reads it. */
+/** QEMU's `-drive format=` for an output format, when QEMU reads it: the format's descriptor says. */
 export function qemuDriver(formatId: string): string | undefined {
-  return QEMU_DRIVER[formatId];
+  return findFormat(formatId)?.qemuDriver;
 }
 
 export type Level = 'ok' | 'warn' | 'fail';
