@@ -10,6 +10,7 @@ import { qemuCheck, qemuInfo, qemuRoundTrip, writeFormat, writeRaw, MiB, GiB } f
 import { qemuArgs } from './helpers/qemu';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { nextSteps } from '../src/core/platforms';
 import { qcow2Format } from '../src/core/formats/qcow2';
 import { vhdFormat, vhdDynamicFormat } from '../src/core/formats/vhd';
 import { vmdkFormat, vmdkSparseFormat } from '../src/core/formats/vmdk';
@@ -39,7 +40,11 @@ describe.skipIf(!tools('qemu-img', 'qemu-system-x86_64'))('real images in every 
         const w = await writeFormat(format, img.plan, file, { timestamp: img.timestamp, seed: img.seed });
         // The descriptor's driver is the one QEMU really opens this file with (the page and --help print it).
         expect(format.qemuDriver).toBe(driver);
-        expect(format.nextSteps(file).commands.join('\n')).toContain(`format=${driver}`);
+        expect(
+          nextSteps({ devices: [] }, 'qemu', { file, formatId: format.id })
+            .map((s) => s.command)
+            .join('\n'),
+        ).toContain(`format=${driver},`);
         if (checkable) qemuCheck(file, driver);
         expect(qemuInfo(file, driver)['virtual-size']).toBe(64 * MiB);
         writeRaw(img.plan, t.path('ref.raw'));

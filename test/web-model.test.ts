@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createModel, defaultFileName, type Saver } from '../src/web/model';
-import { gceImageName } from '../src/core/formats/instructions';
 import { BuildError, type Backend } from '../src/web/bridge';
 import { BAND_KINDS, bandClass, flattenRegions, layoutBands, type BandKind } from '../src/web/layout';
 import { REGION_KINDS } from '../src/core/plan';
@@ -20,8 +19,7 @@ import { solo5Kernel } from './helpers/fixtures';
 import type { BuildRequest, BuildResult, Progress } from '../src/web/protocol';
 import { collect, writeImage } from '../src/core/sink';
 import { countingSink } from '../src/web/build';
-import { DESTINATIONS, nextSteps } from '../src/core/platforms';
-import { gceImageName as imageName } from '../src/core/formats/instructions';
+import { DESTINATIONS, imageName, nextSteps } from '../src/core/platforms';
 
 /** Core errors cross the worker as BuildError(message, code); do the same here. */
 function asWorker<T>(f: () => T): Promise<T> {
@@ -116,23 +114,22 @@ describe('file names and instructions', () => {
     expect(defaultFileName('kernel', '.img')).toBe('kernel.img');
     expect(defaultFileName('...', '.img')).toBe('unikernel.img');
   });
-  it('makes a valid GCE image name', () => {
-    expect(gceImageName('Hello_World.tar.gz')).toBe('hello-world');
-    expect(gceImageName('9lives.tar.gz')).toBe('unikernel-9lives');
-    expect(gceImageName('a'.repeat(80) + '.tar.gz')).toHaveLength(63);
+  it('makes a valid image name (GCE rules) from the file name, without its extension', () => {
+    expect(imageName('Hello_World.tar.gz')).toBe('hello-world');
+    expect(imageName('demo.img')).toBe('demo');
+    expect(imageName('my disk.vmdk')).toBe('my-disk');
+    expect(imageName('9lives.tar.gz')).toBe('unikernel-9lives');
+    expect(imageName('a'.repeat(80) + '.tar.gz')).toHaveLength(63);
   });
-  it('shows a qemu line for raw and gcloud lines for GCE, with the virtio-blk note', () => {
-    const steps = (id: string, file: string) => FORMATS.find((f) => f.id === id)!.nextSteps(file);
-    const raw = steps('raw', 'hello.img');
-    expect(raw.commands[0]).toBe(
-      'qemu-system-x86_64 -m 512 -display none -serial stdio -drive file=hello.img,format=raw',
+  it('shows a QEMU command for raw and gcloud commands for GCE, named after the file', () => {
+    const text = (dest: 'qemu' | 'gce', file: string, formatId: string) =>
+      nextSteps({ devices: [] }, dest, { file, formatId })
+        .map((s) => s.command)
+        .join('\n');
+    expect(text('qemu', 'hello.img', 'raw')).toContain('-drive file=hello.img,format=raw,if=ide');
+    expect(text('gce', 'my disk.tar.gz', 'tar')).toContain(
+      "gcloud compute images create my-disk --project PROJECT --source-uri gs://BUCKET/'my disk.tar.gz'",
     );
-    expect(raw.note).toMatch(/virtio-blk/);
-    const gce = steps('tar', 'my disk.tar.gz');
-    expect(gce.commands.join('\n')).toContain(
-      "gcloud compute images create my-disk --source-uri gs://YOUR_BUCKET/'my disk.tar.gz'",
-    );
-    expect(gce.intro).toMatch(/Cloud Storage/);
   });
   it('names QEMU drivers that exist: vpc for both VHDs, vmdk for both VMDKs (no format=vhd-dynamic)', () => {
     const drivers = Object.fromEntries(FORMATS.map((f) => [f.id, f.qemuDriver]));
@@ -147,7 +144,9 @@ describe('file names and instructions', () => {
       vdi: 'vdi',
     });
     for (const f of FORMATS) {
-      const text = f.nextSteps(`disk${f.extension}`).commands.join('\n');
+      const text = nextSteps({ devices: [] }, 'qemu', { file: `disk${f.extension}`, formatId: f.id })
+        .map((s) => s.command)
+        .join('\n');
       if (f.qemuDriver) expect(text).toContain(`format=${f.qemuDriver},`.slice(0, -1));
       expect(text).not.toMatch(/format=(vhd-dynamic|vmdk-sparse|vhd\b)/);
     }
@@ -438,9 +437,7 @@ describe('destinations, the expected size and the verdict', () => {
     expect(b.phase).toBe('done');
     if (b.phase !== 'done') return;
     expect(b.destinationId).toBe('gce');
-    expect(b.steps).toEqual(
-      nextSteps({ devices: [] }, 'gce', { file: 'hello.tar.gz', formatId: 'tar', name: imageName('hello.tar.gz') }),
-    );
+    expect(b.steps).toEqual(nextSteps({ devices: [] }, 'gce', { file: 'hello.tar.gz', formatId: 'tar' }));
   });
 });
 

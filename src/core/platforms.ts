@@ -414,11 +414,27 @@ export interface StepOptions {
   file: string;
   /** The chosen format id (for QEMU's `format=`); the destination's usual one by default. */
   formatId?: string;
-  /** Name for the VM or image (default "unikernel"). */
+  /** Name for the VM or image (default: `imageName(file)`). */
   name?: string;
 }
 
 export { shellQuote } from './shell';
+
+/**
+ * A name for the image or VM made from a file: lower case letters, digits and
+ * dashes, starting with a letter, at most 63 (GCE's rule, the strictest of the
+ * destinations). The file's extension is dropped: `my disk.tar.gz` -> `my-disk`.
+ */
+export function imageName(fileName: string): string {
+  let s = fileName
+    .replace(/\.tar\.gz$/i, '')
+    .replace(/\.[a-z0-9]{1,6}$/i, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (!/^[a-z]/.test(s)) s = 'unikernel-' + s;
+  return s.slice(0, 63).replace(/-+$/, '');
+}
 
 /** A QEMU/libvirt id for a device: its name when that is a valid id, else kind + manifest position. */
 function deviceId(dev: Solo5Device, i: number): string {
@@ -440,7 +456,7 @@ export function nextSteps(kernel: KernelDevices, dest: Destination | Destination
   const d = destination(dest);
   const devs = kernel.devices;
   const file = shellQuote(o.file);
-  const name = shellQuote(o.name ?? 'unikernel');
+  const name = shellQuote(o.name ?? imageName(o.file));
   const fmt = o.formatId ?? d.formats[0];
   const blocks = devs.filter((x) => x.kind === 'block');
   const nets = devs.filter((x) => x.kind === 'net');

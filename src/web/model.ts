@@ -8,7 +8,6 @@ import type { Backend } from './bridge';
 import { BuildError } from './bridge';
 import type { KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
 import type { OutputFormat } from '../core/formats/types';
-import { gceImageName } from '../core/formats/instructions';
 import { commandLine } from '../core/image';
 import { MAX_CMDLINE } from '../core/boot/index';
 import {
@@ -47,7 +46,6 @@ export type FormatInfo = Pick<
   | 'sizeStep'
   | 'qemuDriver'
   | 'outputLength'
-  | 'nextSteps'
 >;
 
 export type KernelState =
@@ -374,7 +372,7 @@ export function createModel(deps: ModelDeps) {
         fileName: name,
         formatId: fmt.id,
         destinationId: dest.id,
-        steps: nextSteps(devices, dest, { file: name, formatId: fmt.id, name: gceImageName(name) }),
+        steps: nextSteps(devices, dest, { file: name, formatId: fmt.id }),
         fileSize: result.fileSize,
         diskSize: result.diskSize,
         seconds: (now() - startedAt) / 1000,

@@ -9,7 +9,6 @@ import { fail } from '../errors';
 import { formatBytes } from '../units';
 import type { ImagePlan } from '../plan';
 import { sparseTar } from './tar';
-import { gceSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
 const GiB = 1024 ** 3;
@@ -78,7 +77,6 @@ export const gceFormat: OutputFormat = {
   mime: 'application/gzip',
   plainDisk: false,
   usedFor: 'Google Compute Engine: upload to Cloud Storage, then `gcloud compute images create --source-uri`',
-  nextSteps: gceSteps,
   sizeStep: GiB,
   checkSize(size: number): void {
     if (!Number.isSafeInteger(size) || size <= 0 || size % GiB !== 0) {

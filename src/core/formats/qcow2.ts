@@ -21,7 +21,6 @@ import { u32be, u64be } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes } from '../units';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
-import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 
 export const QCOW2 = {
@@ -226,6 +225,5 @@ export const qcow2Format: OutputFormat = {
   usedFor: 'QEMU/KVM, OpenStack Glance, Proxmox: sparse, only the data clusters are stored',
   checkSize,
   qemuDriver: 'qcow2',
-  nextSteps: (fileName) => qemuSteps(fileName, 'qcow2'),
   write,
 };

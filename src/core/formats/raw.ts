@@ -3,7 +3,6 @@
  * so a sink that can seek writes a sparse file and a stream sink writes zeros.
  */
 import { extents, type ImagePlan } from '../plan';
-import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { MIB } from '../units';
 
@@ -33,7 +32,6 @@ export const rawFormat: OutputFormat = {
   usedFor: 'QEMU, VirtualBox (after conversion), dd to a USB stick, most clouds that import raw disks',
   qemuDriver: 'raw',
   outputLength: (diskSize) => diskSize,
-  nextSteps: (fileName) => qemuSteps(fileName, 'raw'),
   write(plan: ImagePlan, _opts: FormatOptions): Iterable<OutputPart> {
     return writeRaw(plan);
   },

@@ -1,5 +1,4 @@
 import type { ImagePlan } from '../plan';
-import type { NextSteps } from './instructions';
 
 /**
  * What an output format produces: a sequence of parts written one after the
@@ -48,8 +47,6 @@ export interface OutputFormat {
   plainDisk: boolean;
   /** The file's length before it is written, when the disk size decides it (a download's Content-Length). */
   outputLength?(diskSize: number): number;
-  /** What to do with the file: the commands the page and the CLI show after a build. */
-  nextSteps(fileName: string): NextSteps;
   /**
    * The unit this format's sizes must be a multiple of, when it has one
    * beyond whole sectors (GCE: 1 GiB): suggested sizes are rounded to it.

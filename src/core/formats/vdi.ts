@@ -16,7 +16,6 @@ import type { ImagePlan } from '../plan';
 import { ascii, deriveBytes, u32le, u64le } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, MIB as MiB, SECTOR } from '../units';
-import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
@@ -142,7 +141,6 @@ export const vdiFormat: OutputFormat = {
   usedFor: 'VirtualBox: dynamic image, only the 1 MiB blocks holding data are stored',
   checkSize,
   qemuDriver: 'vdi',
-  nextSteps: (fileName) => qemuSteps(fileName, 'vdi'),
   write(plan, opts) {
     checkSize(plan.size);
     return lastCovers(parts(plan, opts), plan.size);

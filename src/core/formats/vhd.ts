@@ -16,7 +16,6 @@ import { extents, readPlan } from '../plan';
 import { ascii, deriveBytes, u16be, u32be, u64be } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, GIB, MIB as MiB, SECTOR } from '../units';
-import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { nonZeroBlocks } from './blocks';
 
@@ -249,7 +248,6 @@ export const vhdFormat: OutputFormat = {
   checkSize: checkFixed,
   qemuDriver: 'vpc',
   outputLength: (diskSize) => diskSize + VHD.FOOTER_SIZE,
-  nextSteps: (fileName) => qemuSteps(fileName, 'vpc'),
   sizeStep: MiB,
   write(plan, opts) {
     checkFixed(plan.size);
@@ -266,7 +264,6 @@ export const vhdDynamicFormat: OutputFormat = {
   usedFor: 'Hyper-V, Virtual PC, VirtualBox, AWS ImportSnapshot: only the 2 MiB blocks holding data are stored',
   checkSize: checkDynamic,
   qemuDriver: 'vpc',
-  nextSteps: (fileName) => qemuSteps(fileName, 'vpc'),
   write(plan, opts) {
     checkDynamic(plan.size);
     return writeDynamic(plan, opts);

@@ -21,7 +21,6 @@ import { readPlan } from '../plan';
 import { derive32, u32le, u64le, utf8 } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, SECTOR } from '../units';
-import { qemuSteps } from './instructions';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { blockParts, lastCovers, nonZeroBlocks } from './blocks';
 
@@ -344,7 +343,6 @@ export const vmdkFormat: OutputFormat = {
   usedFor: 'VMware ESXi/vSphere and OVA, AWS ImportSnapshot: compressed grains, written as a stream',
   checkSize: (size) => checkSize('vmdk', size),
   qemuDriver: 'vmdk',
-  nextSteps: (fileName) => qemuSteps(fileName, 'vmdk'),
   write(plan, opts) {
     checkSize('vmdk', plan.size);
     return writeStream(plan, opts);
@@ -360,7 +358,6 @@ export const vmdkSparseFormat: OutputFormat = {
   usedFor: 'VMware Workstation/Fusion/Player, VirtualBox: one growable file, uncompressed',
   checkSize: (size) => checkSize('vmdk-sparse', size),
   qemuDriver: 'vmdk',
-  nextSteps: (fileName) => qemuSteps(fileName, 'vmdk'),
   write(plan, opts) {
     checkSize('vmdk-sparse', plan.size);
     return lastCovers(writeSparse(plan, opts), plan.size);
