@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { matchDevices, describeAttachment } from '../src/core/run/devices';
 import { bhyveCommands, qemuCommand, shellLine, shellQuote, type RunPlan } from '../src/core/run/command';
-import { classifyLine, ConsoleWatcher, exitStatus } from '../src/core/run/console';
+import { classifyLine, ConsoleWatcher, exitStatus, hypervisorStop, LineWatcher } from '../src/core/run/console';
 import { isImageError } from '../src/core/errors';
 import { parseMem, parseRunArgs } from '../src/cli/run';
 import type { Solo5Device } from '../src/core/solo5';
@@ -180,6 +180,66 @@ describe('the exit status comes from the console', () => {
     expect(exitStatus(undefined, { status: 1 }).status).toBe(1);
     expect(exitStatus(undefined, { status: 0, interrupted: true }).status).toBe(130);
     expect(exitStatus(undefined, { status: null, signal: 'SIGKILL', signalNumber: 9 }).status).toBe(137);
+  });
+  it("KVM giving up (QEMU pauses the VM and would wait for ever) is seen on QEMU's stderr and reported as failure", () => {
+    const w = new LineWatcher(hypervisorStop);
+    expect(
+      w.feed("qemu-system-x86_64: warning: host doesn't support requested feature\nKVM internal err"),
+    ).toBeUndefined();
+    expect(w.feed('or. Suberror: 1\r\nemulation failure\n')).toBe('KVM internal error. Suberror: 1');
+    for (const line of ['error: kvm run failed Bad address', 'KVM: entry failed, hardware error 0x80000021'])
+      expect(hypervisorStop(line)).toBe(line);
+    expect(hypervisorStop('echo KVM internal error')).toBeUndefined();
+    const end = exitStatus(undefined, {
+      status: null,
+      signal: 'SIGTERM',
+      signalNumber: 15,
+      stopped: 'KVM internal error. Suberror: 1',
+    });
+    expect(end.status).toBe(1);
+    expect(end.note).toMatch(/stopped the guest \("KVM internal error\. Suberror: 1"\).*-H qemu/);
+    // What the console said still wins.
+    expect(exitStatus({ kind: 'exit', code: 0, line: '' }, { status: 0, stopped: 'KVM internal error' }).status).toBe(
+      0,
+    );
+  });
+});
+
+describe('a hypervisor that stops the guest and waits', () => {
+  it('is ended, its pause does not hang the run, and the status is 1 with one sentence', () => {
+    // A stand-in for QEMU on PATH that says what QEMU says when KVM gives up, then waits as QEMU does.
+    const bin = p('fake-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    const fake = `${bin}/qemu-system-x86_64`;
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/sh',
+        'trap \'echo "qemu-system-x86_64: terminating on signal 15 from pid 1" >&2; exit 0\' TERM',
+        'echo "demo: hello" ',
+        'echo "KVM internal error. Suberror: 1" >&2',
+        'echo "emulation failure" >&2',
+        'while :; do sleep 1; done',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const k = p('stop.virtio');
+    writeFileSync(k, solo5Kernel({ dataSize: 4096 }));
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [RUN, '-q', '-H', 'qemu', k], {
+      cwd: tmp.dir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(r.signal).toBeNull();
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(r.stdout).toBe('demo: hello\n');
+    expect(r.stderr).toContain('KVM internal error. Suberror: 1\nemulation failure\n');
+    expect(r.stderr).not.toContain('terminating on signal');
+    expect(r.stderr).toMatch(/solo5-virtio-run: The hypervisor stopped the guest .*; reporting 1\./);
+    expect(r.status).toBe(1);
   });
 });
 

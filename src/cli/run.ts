@@ -43,7 +43,7 @@ import {
   type RunPlan,
   type ShellCommand,
 } from '../core/run/command';
-import { ConsoleWatcher, exitStatus, type HypervisorEnd } from '../core/run/console';
+import { ConsoleWatcher, exitStatus, hypervisorStop, LineWatcher, type HypervisorEnd } from '../core/run/console';
 import { openImageFile } from './source';
 import { extractKernel } from '../core/disk/ops';
 
@@ -569,13 +569,18 @@ export async function runMain(argv: string[]): Promise<number> {
   }
 }
 
+/** How long QEMU may go on printing (its register dump) after saying it stopped the guest. */
+const STOP_GRACE_MS = 500;
+
 /** Run QEMU with the console passed through; resolve with the unikernel's status. */
 function runQemu(argv: string[], stderr: (s: string) => void): Promise<number> {
   return new Promise((resolve) => {
     const watcher = new ConsoleWatcher();
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'inherit'] });
+    const stops = new LineWatcher(hypervisorStop);
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'pipe'] });
     let interrupted = false;
     let grace: NodeJS.Timeout | undefined;
+    let stopped: string | undefined;
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = true;
       // From a terminal QEMU got the signal too; from `kill` only we did.
@@ -587,11 +592,26 @@ function runQemu(argv: string[], stderr: (s: string) => void): Promise<number> {
     // A reader that went away (`| head`) must not end the run: the status still comes from the console.
     const ignore = () => {};
     process.stdout.on('error', ignore);
+    process.stderr.on('error', ignore);
     child.stdout.on('data', (b: Buffer) => {
       if (process.stdout.writable) process.stdout.write(b);
       if (watcher.feed(b.toString('latin1')) && !grace) {
         grace = setTimeout(() => child.kill('SIGTERM'), EXIT_GRACE_MS);
         grace.unref();
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      const text = b.toString('latin1');
+      // Once we end QEMU ourselves, its "terminating on signal" line is ours to explain, not its.
+      if (process.stderr.writable && !(stopped && /terminating on signal/.test(text))) process.stderr.write(b);
+      const line = stops.feed(text);
+      if (line && !stopped && !interrupted) {
+        // KVM gave up and QEMU paused the VM, waiting for a monitor nobody opens: end it.
+        stopped = line;
+        if (!grace) {
+          grace = setTimeout(() => child.kill('SIGTERM'), STOP_GRACE_MS);
+          grace.unref();
+        }
       }
     });
     let finished = false;
@@ -603,6 +623,7 @@ function runQemu(argv: string[], stderr: (s: string) => void): Promise<number> {
       process.off('SIGTERM', onSignal);
       process.off('SIGHUP', onSignal);
       process.stdout.off('error', ignore);
+      process.stderr.off('error', ignore);
       const { status, note } = exitStatus(watcher.end(), end);
       if (note) stderr(`${PROG}: ${note}\n`);
       resolve(status);
@@ -612,7 +633,7 @@ function runQemu(argv: string[], stderr: (s: string) => void): Promise<number> {
       finish({ status: 127 });
     });
     child.on('close', (code, signal) => {
-      finish({ status: code, signal, signalNumber: signalNumber(signal), interrupted });
+      finish({ status: code, signal, signalNumber: signalNumber(signal), interrupted, stopped });
     });
   });
 }

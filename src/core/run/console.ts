@@ -45,33 +45,58 @@ export function classifyLine(line: string): ConsoleOutcome | undefined {
 }
 
 /**
- * Watches console text as it comes (in any chunks) and keeps the first
- * outcome announced. Lines end at `\n`; a `\r` before it is dropped.
+ * QEMU's words when KVM cannot go on with the guest (wording from QEMU's
+ * `kvm-all.c` and `target/i386/kvm`): QEMU then pauses the VM and waits for a
+ * monitor command that nobody running us will send, so the run would hang.
  */
-export class ConsoleWatcher {
-  private partial = '';
-  outcome: ConsoleOutcome | undefined;
+const HYPERVISOR_STOPS: readonly RegExp[] = [
+  /^KVM internal error\b/,
+  /^error: kvm run failed\b/,
+  /^KVM: entry failed, hardware error\b/,
+];
 
-  /** Feed console text; returns the outcome when this chunk announced the first one. */
-  feed(text: string): ConsoleOutcome | undefined {
+/** The line, when it says the hypervisor stopped the guest for good. */
+export function hypervisorStop(line: string): string | undefined {
+  return HYPERVISOR_STOPS.some((re) => re.test(line)) ? line : undefined;
+}
+
+/**
+ * Watches text as it comes (in any chunks) and keeps the first thing
+ * `classify` finds in a line. Lines end at `\n`; a `\r` before it is dropped.
+ */
+export class LineWatcher<T> {
+  private partial = '';
+  outcome: T | undefined;
+
+  constructor(private readonly classify: (line: string) => T | undefined) {}
+
+  /** Feed text; returns the outcome when this chunk announced the first one. */
+  feed(text: string): T | undefined {
     const lines = (this.partial + text).split('\n');
     this.partial = lines.pop() ?? '';
-    // A line longer than this is not one of ours; do not hold on to it.
+    // A line longer than this is not one we look for; do not hold on to it.
     if (this.partial.length > 4096) this.partial = '';
-    let found: ConsoleOutcome | undefined;
+    let found: T | undefined;
     for (const raw of lines) {
-      if (this.outcome) break;
-      const o = classifyLine(raw.replace(/\r$/, ''));
-      if (o) this.outcome = found = o;
+      if (this.outcome !== undefined) break;
+      const o = this.classify(raw.replace(/\r$/, ''));
+      if (o !== undefined) this.outcome = found = o;
     }
     return found;
   }
 
-  /** The console ended: a last line without a newline counts too. */
-  end(): ConsoleOutcome | undefined {
-    if (!this.outcome && this.partial) this.outcome = classifyLine(this.partial.replace(/\r$/, ''));
+  /** The text ended: a last line without a newline counts too. */
+  end(): T | undefined {
+    if (this.outcome === undefined && this.partial) this.outcome = this.classify(this.partial.replace(/\r$/, ''));
     this.partial = '';
     return this.outcome;
+  }
+}
+
+/** The unikernel's console: the first exit, abort or boot error it announces. */
+export class ConsoleWatcher extends LineWatcher<ConsoleOutcome> {
+  constructor() {
+    super(classifyLine);
   }
 }
 
@@ -84,6 +109,8 @@ export interface HypervisorEnd {
   signalNumber?: number;
   /** The user interrupted the run (Ctrl-C, SIGTERM to us). */
   interrupted?: boolean;
+  /** The hypervisor's line saying it stopped the guest for good (we then ended it). */
+  stopped?: string;
 }
 
 /**
@@ -102,6 +129,12 @@ export function exitStatus(outcome: ConsoleOutcome | undefined, end: HypervisorE
     return { status };
   }
   if (outcome) return { status: ABORT_STATUS };
+  if (end.stopped) {
+    return {
+      status: 1,
+      note: `The hypervisor stopped the guest ("${end.stopped}") and would have waited for ever, so it was ended; reporting 1. Under KVM this is often a kernel running code where there is no memory: run it with -H qemu to see the fault.`,
+    };
+  }
   if (end.interrupted) return { status: 130, note: 'Interrupted before the unikernel exited.' };
   if (end.status === null) {
     return {
