@@ -83,7 +83,9 @@ ${formats}
 Examples:
   ${PROG} disk.img app.virtio --hello=world
   ${PROG} -f tar app.tar.gz app.virtio     # then: gcloud storage cp, gcloud compute images create
-  ${PROG} disk.img --demo Hello_Solo5 && qemu-system-x86_64 -drive file=disk.img,format=raw -nographic
+  ${PROG} disk.img --demo Hello_Solo5 && solo5-virtio-run disk.img
+      # or QEMU itself, set to exit when the unikernel does:
+      qemu-system-x86_64 -nographic -no-reboot -device isa-debug-exit -drive file=disk.img,format=raw,if=ide
 `;
 }
 
