@@ -10,12 +10,14 @@ import { basename } from 'node:path';
 import { isImageError, ImageError } from '../core/errors';
 import { FORMATS, requireFormat } from '../core/formats/index';
 import { checkImageSize } from '../core/size';
-import { writeImage, type Sink } from '../core/sink';
+import type { Sink } from '../core/sink';
+import type { ImagePlan } from '../core/plan';
 import { formatBytes, hex, SECTOR } from '../core/units';
 import { openDisk } from '../core/disk/open';
 import type { DiskImage } from '../core/disk/types';
-import { extractKernel, inspectDisk, setArgs, verifyDisk, type Inspection } from '../core/disk/ops';
-import { diskToPlan, planSeed, type Patch } from '../core/disk/patch';
+import { extractKernel, inspectDisk, verifyDisk, type Inspection } from '../core/disk/ops';
+import { diskToPlan } from '../core/disk/patch';
+import { setArgsPlan, writeDiskPlan } from '../core/disk/rewrite';
 import { openImageFile } from './source';
 import { openFileSink } from './file-sink';
 import { timestampFrom } from './main';
@@ -275,23 +277,18 @@ function describe(i: Inspection, path: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** Write a plan in `formatId` to `target` atomically. */
+/** Write a plan in `formatId` to `target` atomically, through the core's one rewrite path. */
 async function writeDisk(
-  disk: { plan: Awaited<ReturnType<typeof diskToPlan>> },
+  plan: ImagePlan,
   formatId: string,
   target: string,
   timestamp: number,
   signal: AbortSignal,
 ): Promise<number> {
   const format = requireFormat(formatId);
-  checkImageSize(disk.plan.size, format);
-  const sink = openFileSink(target);
-  const w = await writeImage(disk.plan, format, sink, {
-    timestamp,
-    seed: planSeed(disk.plan),
-    fileName: basename(target),
-    signal,
-  });
+  // The size rule before a temporary file exists.
+  checkImageSize(plan.size, format);
+  const w = await writeDiskPlan(plan, format, openFileSink(target), { fileName: basename(target), timestamp, signal });
   return w.fileSize;
 }
 
@@ -332,16 +329,14 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
     case 'set-args': {
       const ts = timestamp();
       const { disk, close } = await openImage(image);
-      let plan;
       let r;
       try {
-        r = await setArgs(disk, p.positional.slice(1).join(' '));
-        plan = await diskToPlan(disk, r.patches);
+        r = await setArgsPlan(disk, p.positional.slice(1).join(' '));
       } finally {
         close();
       }
       const mode = statSync(image).mode & 0o7777;
-      await writeDisk({ plan }, disk.formatId, image, ts, signal);
+      await writeDisk(r.plan, disk.formatId, image, ts, signal);
       // The rewritten image keeps the original's permissions.
       chmodSync(image, mode);
       say(`${image}: command line was "${r.before}", now "${r.after}"`);
@@ -373,11 +368,11 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
       const { disk, close } = await openImage(image);
       let plan;
       try {
-        plan = await diskToPlan(disk, [] as Patch[]);
+        plan = await diskToPlan(disk);
       } finally {
         close();
       }
-      await writeDisk({ plan }, f, p.positional[1], ts, signal);
+      await writeDisk(plan, f, p.positional[1], ts, signal);
       return 0;
     }
   }

@@ -1,0 +1,85 @@
+/**
+ * Writing an image that was read back: the one path set-args and convert
+ * take, in the CLI and in the page. The disk (with its patches) becomes an
+ * `ImagePlan` (`diskToPlan`), and the plan goes through the same format
+ * writer and the same write loop (`writeImage`) as a fresh build, so the
+ * sink is aborted on any failure and nothing half-written is left.
+ * Identifiers come from the plan's bytes (`planSeed`), so the same input
+ * gives the same file.
+ */
+import { DEFAULT_TIMESTAMP } from '../image';
+import type { ImagePlan } from '../plan';
+import type { OutputFormat } from '../formats/types';
+import { checkImageSize } from '../size';
+import { writeImage, type Sink, type Written } from '../sink';
+import type { AbortSignalLike, Progress } from '../stream';
+import { checkTimestamp } from '../timestamp';
+import { setArgs, type SetArgsResult } from './ops';
+import { diskToPlan, planSeed } from './patch';
+import type { DiskImage } from './types';
+
+/** The disk with a new command line, as a plan ready for a writer, and what changed. */
+export async function setArgsPlan(
+  disk: DiskImage,
+  args: string,
+): Promise<{ plan: ImagePlan } & Omit<SetArgsResult, 'patches'>> {
+  const r = await setArgs(disk, args);
+  const plan = await diskToPlan(disk, r.patches);
+  return { plan, kind: r.kind, before: r.before, after: r.after };
+}
+
+export interface RewriteOptions {
+  /** Base name of the output file (a VMDK records it). */
+  fileName: string;
+  /** Seconds since 1970 for container headers; default DEFAULT_TIMESTAMP (1980-01-01), as a build. */
+  timestamp?: number;
+  signal?: AbortSignalLike;
+  onProgress?: (p: Progress) => void;
+}
+
+/**
+ * Write a plan read back from an image in `format` into `sink`: the format's
+ * size rule first, then the one write loop. The sink is aborted on any
+ * failure, including a refused size.
+ */
+export async function writeDiskPlan<R>(
+  plan: ImagePlan,
+  format: OutputFormat,
+  sink: Sink<R>,
+  opts: RewriteOptions,
+): Promise<Written<R>> {
+  let timestamp: number;
+  try {
+    checkImageSize(plan.size, format);
+    timestamp = checkTimestamp(opts.timestamp ?? DEFAULT_TIMESTAMP);
+  } catch (e) {
+    await Promise.resolve(sink.abort(e)).catch(() => {});
+    throw e;
+  }
+  return writeImage(plan, format, sink, {
+    fileName: opts.fileName,
+    timestamp,
+    seed: planSeed(plan),
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+  });
+}
+
+/**
+ * The name for a changed copy of `inputName` in `format`: "demo.qcow2" →
+ * "demo-args.qcow2", "disk.tar.gz" → "disk-args.tar.gz"; never the input's
+ * own name.
+ */
+export function copyFileName(inputName: string, format: Pick<OutputFormat, 'extension'>, tag = 'args'): string {
+  const base = inputName.replace(/^.*[\\/]/, '');
+  const ext = format.extension;
+  let stem: string;
+  if (ext && base.toLowerCase().endsWith(ext.toLowerCase()) && base.length > ext.length) {
+    stem = base.slice(0, base.length - ext.length);
+  } else {
+    const dot = base.lastIndexOf('.');
+    stem = dot > 0 ? base.slice(0, dot) : base;
+  }
+  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'disk';
+  return `${safe}-${tag}${ext}`;
+}
