@@ -10,6 +10,30 @@ import { DestinationStep } from './destination-step';
 import { ArgsStep } from './args-step';
 import { BuildPanel, Outcome } from './build-panel';
 import { Prose, useSettled } from './ui';
+import { useEffect, useState } from 'preact/hooks';
+import type { InsideModel } from './inside/state';
+import { InsideView } from './inside/view';
+import type { BuiltImage } from './model';
+
+/** The two views, by the URL's fragment: the builder (no fragment) and "Inside the image" (#inside). */
+type View = 'build' | 'inside';
+const INSIDE_HASH = '#inside';
+const viewOf = (hash: string): View => (hash === INSIDE_HASH ? 'inside' : 'build');
+
+function useView(): [View, (v: View) => void] {
+  const [view, setView] = useState<View>(() => viewOf(location.hash));
+  useEffect(() => {
+    const on = () => setView(viewOf(location.hash));
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  const go = (v: View) => {
+    if (v === 'inside') location.hash = INSIDE_HASH;
+    else history.pushState(null, '', location.pathname + location.search);
+    setView(v);
+  };
+  return [view, go];
+}
 
 /**
  * The one polite live region for settled states: a validation problem once
@@ -38,17 +62,69 @@ function Announcer({ model }: { model: Model }) {
   );
 }
 
-export function App({ model, demo }: { model: Model; demo: (() => Uint8Array) | null }) {
+export function App({ model, demo, inside }: { model: Model; demo: (() => Uint8Array) | null; inside: InsideModel }) {
   const pv = model.preview.value;
+  const [view, go] = useView();
+  const lookInside = (built: BuiltImage, name: string, fileSize: number) => {
+    go('inside');
+    void inside.openBuilt(built, name, fileSize);
+  };
   return (
     <>
       <header>
         <h1>Unikernel disk builder</h1>
         <p class="lede">
-          Turn a Solo5 <code>virtio</code> unikernel into a bootable disk image. It all happens in this page: your
-          kernel never leaves your machine, and it works offline.
+          Turn a Solo5 <code>virtio</code> unikernel into a bootable disk image, or look inside one. It all happens in
+          this page: your files never leave your machine, and it works offline.
         </p>
+        <nav class="views" aria-label="Views">
+          <a
+            href="#"
+            aria-current={view === 'build' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault();
+              go('build');
+            }}
+          >
+            Build an image
+          </a>
+          <a href={INSIDE_HASH} aria-current={view === 'inside' ? 'page' : undefined}>
+            Inside an image
+          </a>
+        </nav>
       </header>
+      {view === 'inside' ? (
+        <main>
+          <InsideView inside={inside} />
+        </main>
+      ) : (
+        <Builder model={model} demo={demo} pv={pv} lookInside={lookInside} />
+      )}
+      <footer>
+        <p class="hint">
+          Same bytes as the command-line tools:{' '}
+          <code>solo5-virtio-mkimage [-f FORMAT] [--size SIZE] IMAGE KERNEL [ARGS…]</code> builds,{' '}
+          <code>unikernel-disk inspect|set-args IMAGE</code> reads and changes. MBR, one FAT partition and our own BIOS
+          boot loader.
+        </p>
+      </footer>
+    </>
+  );
+}
+
+function Builder({
+  model,
+  demo,
+  pv,
+  lookInside,
+}: {
+  model: Model;
+  demo: (() => Uint8Array) | null;
+  pv: Model['preview']['value'];
+  lookInside: (built: BuiltImage, name: string, fileSize: number) => void;
+}) {
+  return (
+    <>
       <main>
         <div class="steps">
           <KernelStep model={model} demo={demo} />
@@ -61,16 +137,9 @@ export function App({ model, demo }: { model: Model; demo: (() => Uint8Array) | 
           ) : null}
         </div>
         <BuildPanel model={model} />
-        <Outcome model={model} />
+        <Outcome model={model} onLookInside={lookInside} />
       </main>
       <Announcer model={model} />
-      <footer>
-        <p class="hint">
-          Same bytes as the command-line tool:{' '}
-          <code>solo5-virtio-mkimage [-f FORMAT] [--size SIZE] IMAGE KERNEL [ARGS…]</code>. MBR, one FAT partition and
-          our own BIOS boot loader.
-        </p>
-      </footer>
     </>
   );
 }

@@ -4,6 +4,9 @@
  * Errors arrive as `BuildError` with the core's code and sentence.
  */
 import type {
+  CopyRequest,
+  CopyResult,
+  ImageReport,
   BuildRequest,
   BuildResult,
   FromWorker,
@@ -40,11 +43,21 @@ export interface Backend {
   measure?(req: BuildRequest, opts: { signal?: AbortSignal }): Promise<number>;
 }
 
+/** What the Inside view needs from the worker; tests provide a fake. */
+export interface InsideBackend {
+  openImage(image: Blob, name: string, opts?: { signal?: AbortSignal }): Promise<ImageReport>;
+  saveCopy(
+    req: CopyRequest,
+    sink: SinkSpec,
+    opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void },
+  ): Promise<CopyResult>;
+}
+
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; onProgress?: (p: Progress) => void };
 
-export function workerBackend(makeWorker: () => Worker): Backend {
+export function workerBackend(makeWorker: () => Worker): Backend & InsideBackend {
   let worker: Worker | null = null;
   let next = 1;
   const pending = new Map<number, Pending>();
@@ -95,5 +108,7 @@ export function workerBackend(makeWorker: () => Worker): Backend {
     preview: (kernel, size, args, sizeStep) => call({ type: 'preview', kernel, size, args, sizeStep }, []),
     build: (req, sink, opts) => call({ type: 'build', req, sink }, sinkTransfer(sink), opts),
     measure: (req, opts) => call({ type: 'measure', req }, [], opts),
+    openImage: (image, name, opts) => call({ type: 'open-image', image, name }, [], opts),
+    saveCopy: (req, sink, opts) => call({ type: 'save-copy', req, sink }, sinkTransfer(sink), opts),
   };
 }

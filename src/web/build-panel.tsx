@@ -10,7 +10,7 @@
  */
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { formatBytes } from '../core/units';
-import type { BuildState, Model } from './model';
+import type { BuildState, BuiltImage, Model } from './model';
 import { BLOB_CAP, blobSaver, canPickFile, downloadSaver, pickFileSaver } from './save';
 import { NextSteps } from './next-steps';
 import { Prose, useThrottled } from './ui';
@@ -220,7 +220,14 @@ function BlobWarning() {
 }
 
 /** What happened: saved where, how big, how long; then what to do next. Focused when a build ends. */
-export function Outcome({ model }: { model: Model }) {
+export function Outcome({
+  model,
+  onLookInside,
+}: {
+  model: Model;
+  /** Open the image just built in the Inside view. */
+  onLookInside?: (built: BuiltImage, name: string, fileSize: number) => void;
+}) {
   const b = model.build.value;
   const prev = useRef<BuildState['phase']>(b.phase);
   useLayoutEffect(() => {
@@ -278,6 +285,13 @@ export function Outcome({ model }: { model: Model }) {
         disk.
       </p>
       {b.where === 'blob' ? <BlobWarning /> : null}
+      {onLookInside ? (
+        <p class="look-inside">
+          <button type="button" class="secondary small" onClick={() => onLookInside(b.built, b.fileName, b.fileSize)}>
+            Look inside {b.fileName}
+          </button>
+        </p>
+      ) : null}
       <NextSteps steps={b.steps} destination={dest.name} traps={dest.traps} />
     </section>
   );

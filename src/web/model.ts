@@ -6,7 +6,7 @@
 import { batch, computed, signal } from '@preact/signals';
 import type { Backend } from './bridge';
 import { BuildError } from './bridge';
-import type { KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
+import type { BuildRequest, KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
 import type { OutputFormat } from '../core/formats/types';
 import { commandLine } from '../core/image';
 import { MAX_CMDLINE } from '../core/boot/index';
@@ -56,6 +56,17 @@ export type KernelState =
 
 export type Where = 'file' | 'download' | 'blob';
 
+/**
+ * How the Inside view can open the image just built: the Blob itself (the
+ * in-memory path), the file the user chose (File System Access: the handle
+ * reads it back), or, after a download that the page cannot read back, the
+ * request, built again into memory (the same bytes: builds are reproducible).
+ */
+export type BuiltImage =
+  | { kind: 'blob'; blob: Blob }
+  | { kind: 'file'; handle: FileSystemFileHandle }
+  | { kind: 'rebuild'; req: BuildRequest };
+
 /** The file's expected length before building: exact (the descriptor's outputLength, or a measured dry run), or pending. */
 export type Expected =
   { status: 'none' } | { status: 'measuring' } | { status: 'ok'; bytes: number; measured: boolean };
@@ -76,6 +87,8 @@ export type BuildState =
       seconds: number;
       /** Blob URL for the last-resort save path. */
       url?: string;
+      /** How to open this image in the Inside view. */
+      built: BuiltImage;
     }
   | { phase: 'cancelled' }
   | { phase: 'error'; message: string; code?: string };
@@ -351,20 +364,17 @@ export function createModel(deps: ModelDeps) {
       startedAt,
       bytesPerSecond: 0,
     };
+    const req: BuildRequest = { kernel: k.bytes, size: s.bytes, args: args.value, formatId: fmt.id, fileName: name };
     try {
-      const result = await deps.backend.build(
-        { kernel: k.bytes, size: s.bytes, args: args.value, formatId: fmt.id, fileName: name },
-        saver.spec,
-        {
-          signal: abort.signal,
-          onProgress: (p) => {
-            const cur = build.value;
-            if (cur.phase !== 'building') return;
-            const secs = (now() - startedAt) / 1000;
-            build.value = { ...cur, progress: p, bytesPerSecond: secs > 0 ? p.covered / secs : 0 };
-          },
+      const result = await deps.backend.build(req, saver.spec, {
+        signal: abort.signal,
+        onProgress: (p) => {
+          const cur = build.value;
+          if (cur.phase !== 'building') return;
+          const secs = (now() - startedAt) / 1000;
+          build.value = { ...cur, progress: p, bytesPerSecond: secs > 0 ? p.covered / secs : 0 };
         },
-      );
+      });
       const url = saver.finish?.(result.blob);
       build.value = {
         phase: 'done',
@@ -377,6 +387,11 @@ export function createModel(deps: ModelDeps) {
         diskSize: result.diskSize,
         seconds: (now() - startedAt) / 1000,
         ...(url ? { url } : {}),
+        built: result.blob
+          ? { kind: 'blob', blob: result.blob }
+          : saver.spec.kind === 'file'
+            ? { kind: 'file', handle: saver.spec.handle }
+            : { kind: 'rebuild', req },
       };
     } catch (e) {
       if ((e instanceof BuildError && e.cancelled) || abort.signal.aborted) build.value = { phase: 'cancelled' };

@@ -4,6 +4,9 @@
  * transferables) only: everything here crosses postMessage.
  */
 import type { Region } from '../core/plan';
+import type { Inspection, Problem } from '../core/disk/ops';
+import type { DiskMap } from '../core/disk/map';
+import type { Walkthrough } from '../core/disk/walkthrough-types';
 
 /** What the page shows about a kernel before anything is built. */
 export interface KernelSummary {
@@ -71,12 +74,53 @@ export interface Progress {
   written: number;
 }
 
+/** An image opened in the Inside view: everything the worker read from it. */
+export interface ImageReport {
+  /** The file's name, for people and for the copy's default name. */
+  name: string;
+  /** Bytes in the image file (the container). */
+  fileSize: number;
+  inspection: Inspection;
+  /** What verify found (empty: sound as far as can be told). */
+  problems: Problem[];
+  map: DiskMap;
+  walkthrough: Walkthrough;
+  /** The boot loader keeps a command line set-args rewrites (ours, SYSLINUX). */
+  canSetArgs: boolean;
+}
+
+/** Save a copy of `image` with new arguments, in the format it is in. */
+export interface CopyRequest {
+  /** The image file itself (a File or the Blob just built), read a slice at a time. */
+  image: Blob;
+  name: string;
+  /** The kernel's arguments (without its name), as the builder's Arguments field. */
+  args: string;
+  /** The copy's base name (a VMDK records it). */
+  fileName: string;
+}
+
+export interface CopyResult {
+  fileSize: number;
+  diskSize: number;
+  formatId: string;
+  /** The whole command line before and after. */
+  before: string;
+  after: string;
+  /** Only for the blob sink. */
+  blob?: Blob;
+}
+
 export type ToWorker =
   | { type: 'inspect'; id: number; kernel: Uint8Array }
   | { type: 'preview'; id: number; kernel: Uint8Array; size: number; args: string; sizeStep?: number }
   | { type: 'build'; id: number; req: BuildRequest; sink: SinkSpec }
   /** Write the image nowhere, counting its bytes: the download size of a compressed format. */
   | { type: 'measure'; id: number; req: BuildRequest }
+  /** Inside the image: open, inspect, verify, map and walk through an image file. */
+  | { type: 'open-image'; id: number; image: Blob; name: string }
+  /** Inside the image: write a copy with new arguments through the sink, in the image's own format. */
+  | { type: 'save-copy'; id: number; req: CopyRequest; sink: SinkSpec }
   | { type: 'cancel'; id: number };
 
 export type FromWorker =

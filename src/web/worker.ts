@@ -5,6 +5,7 @@
 import { isImageError } from '../core/errors';
 import { findFormat } from '../core/formats/index';
 import { build, countingSink, inspect, openSink, preview } from './build';
+import { openImage, saveCopy } from './inside';
 import type { FromWorker, Progress, ToWorker } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -55,8 +56,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
     if (m.type === 'inspect') value = inspect(m.kernel);
     else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args, m.sizeStep);
     else if (m.type === 'measure') value = (await build(m.req, countingSink(), { signal: ctl.signal })).fileSize;
+    else if (m.type === 'open-image') value = await openImage(m.image, m.name);
     else {
-      const mime = findFormat(m.req.formatId)?.mime ?? 'application/octet-stream';
+      // A build, or a changed copy of an opened image (its mime: the format's, known once it is opened).
+      const mime = (m.type === 'build' && findFormat(m.req.formatId)?.mime) || 'application/octet-stream';
       const sink = await openSink(m.sink, mime, ctl.signal);
       let last = 0;
       let pending: Progress | null = null;
@@ -69,7 +72,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
           pending = null;
         }
       };
-      value = await build(m.req, sink, { signal: ctl.signal, onProgress });
+      value =
+        m.type === 'build'
+          ? await build(m.req, sink, { signal: ctl.signal, onProgress })
+          : await saveCopy(m.req, sink, { signal: ctl.signal, onProgress });
       if (pending) post({ type: 'progress', id: m.id, progress: pending });
     }
     // A cancel that arrives after the file was closed changes nothing: report it saved.

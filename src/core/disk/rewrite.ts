@@ -15,8 +15,12 @@ import { writeImage, type Sink, type Written } from '../sink';
 import type { AbortSignalLike, Progress } from '../stream';
 import { checkTimestamp } from '../timestamp';
 import { setArgs, type SetArgsResult } from './ops';
+import type { BootloaderKind } from './bootloader';
 import { diskToPlan, planSeed } from './patch';
 import type { DiskImage } from './types';
+
+/** The boot loaders whose command line `setArgs` rewrites (GRUB's and unknown ones are refused). */
+export const ARGS_LOADERS: readonly BootloaderKind[] = ['unikernel-disk', 'syslinux'];
 
 /** The disk with a new command line, as a plan ready for a writer, and what changed. */
 export async function setArgsPlan(
@@ -65,21 +69,4 @@ export async function writeDiskPlan<R>(
   });
 }
 
-/**
- * The name for a changed copy of `inputName` in `format`: "demo.qcow2" →
- * "demo-args.qcow2", "disk.tar.gz" → "disk-args.tar.gz"; never the input's
- * own name.
- */
-export function copyFileName(inputName: string, format: Pick<OutputFormat, 'extension'>, tag = 'args'): string {
-  const base = inputName.replace(/^.*[\\/]/, '');
-  const ext = format.extension;
-  let stem: string;
-  if (ext && base.toLowerCase().endsWith(ext.toLowerCase()) && base.length > ext.length) {
-    stem = base.slice(0, base.length - ext.length);
-  } else {
-    const dot = base.lastIndexOf('.');
-    stem = dot > 0 ? base.slice(0, dot) : base;
-  }
-  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'disk';
-  return `${safe}-${tag}${ext}`;
-}
+export { copyFileName } from './copy-name';

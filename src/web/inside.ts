@@ -1,0 +1,80 @@
+/**
+ * The Inside view's worker jobs as plain async functions (like build.ts):
+ * the message plumbing is in worker.ts, so these run in tests without a
+ * worker. The image is a Blob (a dropped File, or the image just built),
+ * read through `blobSource` a slice at a time, so its size does not matter.
+ */
+import { openDisk } from '../core/disk/open';
+import { openContext } from '../core/disk/bootloader';
+import { inspectDisk, verifyDisk } from '../core/disk/ops';
+import { diskMap } from '../core/disk/map';
+import { ARGS_LOADERS, setArgsPlan, writeDiskPlan } from '../core/disk/rewrite';
+import { buildWalkthrough } from '../core/disk/walkthrough';
+import type { DiskImage } from '../core/disk/types';
+import { requireFormat } from '../core/formats/index';
+import { blobSource } from './source';
+import type { RunOptions, WorkerSink } from './build';
+import type { CopyRequest, CopyResult, ImageReport } from './protocol';
+
+/**
+ * The virtual disk in an image file. A file that opens as a "raw" disk but
+ * has neither a partition table nor a FAT volume at LBA 0 (a text file, a
+ * photo) is refused with the core's sentence for LBA 0, rather than shown as
+ * an empty disk.
+ */
+export async function openImageDisk(image: Blob, name: string): Promise<DiskImage> {
+  const disk = await openDisk(blobSource(image, name));
+  const ctx = await openContext(disk);
+  if (!ctx.mbr && !ctx.fat) throw ctx.mbrError ?? ctx.fatError ?? new Error('internal: no MBR and no error');
+  return disk;
+}
+
+/** Everything the view shows about an image. */
+export async function openImage(image: Blob, name: string): Promise<ImageReport> {
+  const disk = await openImageDisk(image, name);
+  const inspection = await inspectDisk(disk);
+  const problems = await verifyDisk(disk);
+  const map = await diskMap(disk);
+  const walkthrough = await buildWalkthrough(disk);
+  return {
+    name,
+    fileSize: image.size,
+    inspection,
+    problems,
+    map,
+    walkthrough,
+    canSetArgs: ARGS_LOADERS.includes(inspection.bootloader.kind) && inspection.bootloader.cmdline !== null,
+  };
+}
+
+/**
+ * A copy of the image with new arguments, in the format it came in (the
+ * disk's own format id), through the core's one rewrite path: the sink gets
+ * the whole file or is aborted.
+ */
+export async function saveCopy(req: CopyRequest, sink: WorkerSink, opts: RunOptions = {}): Promise<CopyResult> {
+  let started = false;
+  try {
+    const disk = await openImageDisk(req.image, req.name);
+    const format = requireFormat(disk.formatId);
+    const r = await setArgsPlan(disk, req.args);
+    started = true;
+    const w = await writeDiskPlan(r.plan, format, sink, {
+      fileName: req.fileName,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+    });
+    return {
+      fileSize: w.fileSize,
+      diskSize: r.plan.size,
+      formatId: format.id,
+      before: r.before,
+      after: r.after,
+      ...(w.result ? { blob: w.result } : {}),
+    };
+  } catch (e) {
+    // writeDiskPlan aborts the sink itself; a failure before it must too.
+    if (!started) await Promise.resolve(sink.abort(e)).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The disk drawn to scale (the core's `diskMap`, src/core/disk/map.ts): one
+ * linear track of the whole virtual disk, then a zoomed track per inset (the
+ * loader's sectors, the FAT volume's first sectors, the tables, the kernel),
+ * each with its structures in rows by nesting and a row of what the
+ * container stores versus holes. Drawn with positioned boxes (HTML), so the
+ * labels stay readable at any width; a table below says the same in words.
+ */
+import type { DiskMap, MapKind, MapRange, Allocation } from '../../core/disk/map';
+import { formatBytes, hex, SECTOR } from '../../core/units';
+import { findFormat } from '../../core/formats/index';
+
+/** Colour and words for each kind of structure (a Record: the type checker keeps it complete). */
+export const MAP_STYLE: Record<MapKind, { colour: string; explain: string }> = {
+  mbr: { colour: 'mbr', explain: 'Boot code (stage 1), disk signature and partition table: what the BIOS loads first' },
+  loader: { colour: 'boot', explain: 'Stage 2 of the boot loader, which stage 1 reads from the sectors after LBA 0' },
+  params: { colour: 'params', explain: "The boot loader's parameter block: where the kernel is, its size and CRC" },
+  cmdline: { colour: 'params', explain: 'The command line the loader passes to the kernel' },
+  gap: { colour: 'free', explain: 'Unused sectors before the partition, which starts at 1 MiB' },
+  partition: { colour: 'part', explain: 'A partition of the MBR table' },
+  unpartitioned: { colour: 'free', explain: 'Space after the last partition' },
+  'boot-sector': { colour: 'fat', explain: "The FAT volume's boot sector: its parameters (BPB)" },
+  fsinfo: { colour: 'fat', explain: 'FAT32 FSInfo: a hint of free clusters' },
+  reserved: { colour: 'fat-light', explain: 'Reserved sectors of the FAT volume' },
+  fat: { colour: 'fat', explain: 'A file allocation table: which clusters each file occupies' },
+  root: { colour: 'fat-light', explain: 'The root directory: name, size and first cluster of each file' },
+  data: { colour: 'data', explain: 'The data area: the files, in clusters' },
+  kernel: { colour: 'kernel', explain: 'The kernel the boot loader starts' },
+  file: { colour: 'file', explain: 'A file in the FAT volume' },
+  dir: { colour: 'fat-light', explain: 'A directory in the FAT volume' },
+};
+
+function Track({
+  start,
+  length,
+  ranges,
+  allocation,
+  markers = [],
+}: {
+  start: number;
+  length: number;
+  ranges: MapRange[];
+  allocation: Allocation;
+  markers?: { letter: string; at: number }[];
+}) {
+  const end = start + length;
+  const pct = (x: number) => `${(((Math.min(end, Math.max(start, x)) - start) / length) * 100).toFixed(4)}%`;
+  const inWindow = ranges.filter((r) => r.start < end && r.start + r.length > start);
+  const rows = [0, 1, 2].map((level) => inWindow.filter((r) => r.level === level)).filter((r) => r.length);
+  return (
+    <div class="track" aria-hidden="true">
+      {rows.map((row, i) => (
+        <div class="track-row" key={i}>
+          {row.map((r) => {
+            const s = Math.max(start, r.start);
+            const e = Math.min(end, r.start + r.length);
+            const frac = (e - s) / length;
+            return (
+              <div
+                key={`${r.start}-${r.label}`}
+                class={`seg mc-${MAP_STYLE[r.kind].colour}`}
+                style={{ left: pct(s), width: pct(start + (e - s)) }}
+                title={`${r.label}: ${formatBytes(r.length)} at ${hex(r.start)}`}
+              >
+                {frac > 0.07 ? <span>{r.label}</span> : null}
+              </div>
+            );
+          })}
+        </div>
+      ))}
+      <div class="track-row alloc">
+        {allocation.runs
+          .filter((a) => a.start < end && a.start + a.length > start)
+          .map((a) => (
+            <div
+              key={a.start}
+              class="seg stored"
+              style={{
+                left: pct(a.start),
+                width: pct(start + (Math.min(end, a.start + a.length) - Math.max(start, a.start))),
+              }}
+            />
+          ))}
+      </div>
+      {markers.map((m) => (
+        <span key={m.letter} class="marker" style={{ left: pct(m.at) }}>
+          {m.letter}
+        </span>
+      ))}
+      <div class="axis">
+        <span>
+          {hex(start)} <span class="muted">({formatBytes(start)})</span>
+        </span>
+        <span>
+          {hex(end)} <span class="muted">({formatBytes(end)})</span>
+        </span>
+      </div>
+    </div>
+  );
+}
+
+const LETTERS = 'ABCDEFGH';
+
+function storedWords(map: DiskMap): string {
+  const runs = map.allocation.runs.length;
+  const f = findFormat(map.formatId);
+  if (map.storedBytes >= map.size)
+    return `The ${f?.label ?? map.formatId} file stores every byte of the disk, zeros included (a raw file has no table of holes; any sparseness is the file system’s, not visible from here).`;
+  return `The ${f?.label ?? map.formatId} file stores ${formatBytes(map.storedBytes)} of the ${formatBytes(map.size)} disk in ${runs} run${runs === 1 ? '' : 's'}${map.allocation.granularity > 1 ? ` (drawn to the nearest ${formatBytes(map.allocation.granularity)})` : ''}; the rest are holes that read as zeros.`;
+}
+
+export function DiskMapView({ map }: { map: DiskMap }) {
+  const insets = map.insets;
+  return (
+    <figure class="disk-map" aria-labelledby="map-caption">
+      <figcaption id="map-caption">
+        The whole {formatBytes(map.size)} disk to scale, from LBA 0 on the left. Small structures are shown again zoomed
+        in below ({insets.map((i, k) => `${LETTERS[k]}: ${i.title}`).join('; ')}).
+      </figcaption>
+      <Track
+        start={0}
+        length={map.size}
+        ranges={map.ranges}
+        allocation={map.allocation}
+        markers={insets.map((i, k) => ({ letter: LETTERS[k], at: i.start }))}
+      />
+      <p class="map-stored">
+        <span class="swatch stored" aria-hidden="true" /> {storedWords(map)}{' '}
+        <span class="swatch hole" aria-hidden="true" /> Holes.
+      </p>
+      <div class="insets">
+        {insets.map((i, k) => (
+          <section class="inset" key={i.id} aria-label={`Zoom ${LETTERS[k]}: ${i.title}`}>
+            <h4>
+              <span class="marker-badge" aria-hidden="true">
+                {LETTERS[k]}
+              </span>{' '}
+              {i.title}{' '}
+              <span class="muted">
+                ({formatBytes(i.length)} from LBA {Math.floor(i.start / SECTOR)})
+              </span>
+            </h4>
+            <Track start={i.start} length={i.length} ranges={map.ranges} allocation={i.allocation} />
+          </section>
+        ))}
+      </div>
+      <ul class="legend" aria-hidden="true">
+        {[...new Set(map.ranges.map((r) => r.kind))].map((k) => (
+          <li key={k}>
+            <span class={`swatch mc-${MAP_STYLE[k].colour}`} /> {MAP_STYLE[k].explain.split(':')[0]}
+          </li>
+        ))}
+      </ul>
+      {map.notes.map((n, i) => (
+        <p class="notes" key={i}>
+          {n}
+        </p>
+      ))}
+      <details class="map-table">
+        <summary>Every structure, as a table</summary>
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Every structure on the disk">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Structure</th>
+                <th scope="col">Starts at</th>
+                <th scope="col">Length</th>
+                <th scope="col">What it is</th>
+              </tr>
+            </thead>
+            <tbody>
+              {map.ranges.map((r) => (
+                <tr key={`${r.start}-${r.label}`} class={`lvl-${r.level}`}>
+                  <th scope="row">
+                    <span class={`swatch mc-${MAP_STYLE[r.kind].colour}`} aria-hidden="true" /> {r.label}
+                  </th>
+                  <td>
+                    {hex(r.start)} <span class="muted">(LBA {Math.floor(r.start / SECTOR)})</span>
+                  </td>
+                  <td>{formatBytes(r.length)}</td>
+                  <td>
+                    {MAP_STYLE[r.kind].explain}
+                    {r.note ? <span class="muted"> · {r.note}</span> : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </details>
+    </figure>
+  );
+}

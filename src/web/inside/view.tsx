@@ -1,0 +1,319 @@
+/**
+ * "Inside the image": open any image file (drop it, pick it with "Disk
+ * image", or open the one just built), read it in the worker, and show what
+ * is inside in words, the disk to scale, how it boots, and a form to save a
+ * copy with other arguments in the format it came in.
+ *
+ * Focus: to the report when an image is open, to the save outcome when the
+ * save ends, back to Save on cancel; Escape cancels a save. Errors are one
+ * alert with the core's sentence.
+ */
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { formatBytes } from '../../core/units';
+import { MAX_CMDLINE } from '../../core/boot/index';
+import type { InsideModel, SaveState } from './state';
+import { Report } from './report';
+import { DiskMapView } from './disk-map';
+import { WalkthroughView } from './walkthrough';
+import { blobSaver, canPickFile, downloadSaver, pickFileSaver } from '../save';
+import { Prose, useThrottled } from '../ui';
+import './inside.css';
+
+function OpenStep({ inside }: { inside: InsideModel }) {
+  const input = useRef<HTMLInputElement>(null);
+  const img = inside.image.value;
+  const busy = inside.busy.value;
+  useEffect(() => {
+    // Drop an image anywhere on the page while this view is shown.
+    const over = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) {
+        e.preventDefault();
+        document.body.classList.add('dragging');
+      }
+    };
+    const leave = (e: DragEvent) => {
+      if (!e.relatedTarget) document.body.classList.remove('dragging');
+    };
+    const drop = (e: DragEvent) => {
+      document.body.classList.remove('dragging');
+      const f = e.dataTransfer?.files?.[0];
+      if (f) {
+        e.preventDefault();
+        if (!inside.busy.value) void inside.open(f, f.name);
+      }
+    };
+    document.addEventListener('dragover', over);
+    document.addEventListener('dragleave', leave);
+    document.addEventListener('drop', drop);
+    return () => {
+      document.removeEventListener('dragover', over);
+      document.removeEventListener('dragleave', leave);
+      document.removeEventListener('drop', drop);
+    };
+  }, []);
+  return (
+    <section class="step" aria-labelledby="image-h">
+      <h2 id="image-h">Open an image</h2>
+      <div class="drop">
+        <div class="drop-row">
+          <p class="drop-title" id="image-hint">
+            Drop a disk image here (raw, GCE tar.gz, qcow2, VHD, VMDK or VDI, any size), or
+          </p>
+          <label for="image-file" class="visually-hidden">
+            Disk image
+          </label>
+          <input
+            id="image-file"
+            ref={input}
+            type="file"
+            aria-describedby="image-hint image-status"
+            disabled={busy}
+            onChange={(e) => {
+              const f = (e.currentTarget as HTMLInputElement).files?.[0];
+              if (f) void inside.open(f, f.name);
+            }}
+          />
+        </div>
+        {img.status === 'error' ? (
+          <div class="error" role="alert" id="image-error">
+            <strong>{img.name}</strong> cannot be read: <Prose text={img.message} />
+          </div>
+        ) : (
+          <p id="image-status" class="kernel-status muted">
+            {img.status === 'opening'
+              ? `Reading ${img.name}…`
+              : img.status === 'ok'
+                ? `${img.name} is open.`
+                : 'Only the structures and the kernel are read: the file never leaves your machine.'}
+          </p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function SaveOutcome({ s }: { s: SaveState }) {
+  if (s.phase === 'cancelled')
+    return (
+      <div class="outcome" id="copy-outcome" tabIndex={-1}>
+        <p role="status">Cancelled. Nothing was saved.</p>
+      </div>
+    );
+  if (s.phase === 'error')
+    return (
+      <div class="outcome" id="copy-outcome" tabIndex={-1}>
+        <div class="error" role="alert">
+          <Prose text={s.message} />
+        </div>
+      </div>
+    );
+  if (s.phase !== 'done') return null;
+  return (
+    <div class="outcome done" id="copy-outcome" tabIndex={-1} aria-labelledby="copy-done-h">
+      <h3 id="copy-done-h">
+        <span class="badge" aria-hidden="true">
+          ✓
+        </span>{' '}
+        Saved{' '}
+        {s.where === 'blob' && s.url ? (
+          <a href={s.url} download={s.fileName}>
+            {s.fileName}
+          </a>
+        ) : (
+          <strong>{s.fileName}</strong>
+        )}
+      </h3>
+      <p>
+        {formatBytes(s.fileSize)} ({s.fileSize.toLocaleString('en')} bytes) holding the same {formatBytes(s.diskSize)}{' '}
+        disk. The command line was <code>{s.before}</code>, now <code>{s.after}</code>.
+      </p>
+    </div>
+  );
+}
+
+function CopyStep({ inside }: { inside: InsideModel }) {
+  const r = inside.report.value!;
+  const fmt = inside.format.value;
+  const s = inside.save.value;
+  const saving = s.phase === 'saving';
+  const saveBtn = useRef<HTMLButtonElement>(null);
+  const progressArea = useRef<HTMLDivElement>(null);
+  const prev = useRef(s.phase);
+  useLayoutEffect(() => {
+    const was = prev.current;
+    prev.current = s.phase;
+    if (s.phase === was) return;
+    if (s.phase === 'saving') progressArea.current?.focus();
+    else if (s.phase === 'cancelled' && was === 'saving') saveBtn.current?.focus();
+    else if (s.phase === 'done' || s.phase === 'error') document.getElementById('copy-outcome')?.focus();
+  }, [s.phase]);
+  useEffect(() => {
+    const key = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && inside.busy.value) {
+        e.preventDefault();
+        inside.cancel();
+      }
+    };
+    document.addEventListener('keydown', key);
+    return () => document.removeEventListener('keydown', key);
+  }, []);
+  const n = inside.cmdlineBytes.value;
+  const argsError = inside.argsError.value;
+  const nameError = inside.fileNameError.value;
+  const pct = saving && s.progress.total > 0 ? s.progress.covered / s.progress.total : 0;
+  const said = useThrottled(saving ? `Saving: ${Math.floor(pct * 100)}%` : '', 5000);
+
+  const onSave = async () => {
+    if (!inside.canSave.value || !fmt) return;
+    const name = inside.fileName.value.trim();
+    try {
+      let saver;
+      if (canPickFile()) {
+        // First thing in the handler: the picker needs the click's user gesture.
+        saver = await pickFileSaver(name, fmt);
+        if (!saver) return;
+      } else {
+        saver = (await downloadSaver(name, fmt, r.map.size)) ?? blobSaver(name, fmt);
+      }
+      await inside.startSave(saver);
+    } catch (e) {
+      inside.fail(e instanceof Error ? `Could not save the file: ${e.message}` : String(e));
+    }
+  };
+
+  if (!r.canSetArgs) {
+    return (
+      <section class="step" aria-labelledby="copy-h">
+        <h2 id="copy-h">Change the arguments</h2>
+        <p class="hint">
+          This image boots with {r.inspection.bootloader.kind === 'none' ? 'no boot loader this page knows' : 'GRUB'},
+          whose command line this page does not rewrite; build a new image from the kernel instead.
+        </p>
+      </section>
+    );
+  }
+  return (
+    <section class="step" aria-labelledby="copy-h">
+      <h2 id="copy-h">Change the arguments and save a copy</h2>
+      <div class="field">
+        <label for="new-args" class="field-label">
+          New arguments
+        </label>
+        <input
+          id="new-args"
+          type="text"
+          class="wide"
+          spellcheck={false}
+          autocomplete="off"
+          value={inside.args.value}
+          disabled={saving}
+          aria-invalid={!!argsError}
+          aria-describedby="new-args-hint new-args-count"
+          onInput={(e) => inside.setArgs((e.currentTarget as HTMLInputElement).value)}
+        />
+        <div class="args-foot">
+          <p id="new-args-hint" class={argsError ? 'hint invalid' : 'hint'}>
+            {argsError ? (
+              <Prose text={argsError} />
+            ) : (
+              <>
+                The kernel gets <code>{`unikernel.bin${inside.args.value ? ' ' + inside.args.value : ''}`}</code>
+                {inside.unchanged.value ? ' (unchanged)' : ''}.
+              </>
+            )}
+          </p>
+          <p id="new-args-count" class={argsError ? 'hint count invalid' : 'hint count'}>
+            {n.toLocaleString('en')} / {MAX_CMDLINE.toLocaleString('en')} bytes
+          </p>
+        </div>
+      </div>
+      <div class="field">
+        <label for="copy-name" class="field-label">
+          Name of the copy
+        </label>
+        <input
+          id="copy-name"
+          type="text"
+          spellcheck={false}
+          autocomplete="off"
+          value={inside.fileName.value}
+          disabled={saving}
+          aria-invalid={!!nameError}
+          aria-describedby="copy-name-hint"
+          onInput={(e) => inside.setFileName((e.currentTarget as HTMLInputElement).value)}
+        />
+        <p id="copy-name-hint" class={nameError ? 'hint invalid' : 'hint'}>
+          {nameError ??
+            `In the format it came in (${fmt?.label ?? r.map.formatId}); the image you opened is not changed.`}
+        </p>
+      </div>
+      <div class="actions">
+        <button
+          type="button"
+          id="save-copy"
+          ref={saveBtn}
+          class="primary"
+          disabled={!inside.canSave.value}
+          onClick={() => void onSave()}
+        >
+          Save a copy
+        </button>
+        {saving ? (
+          <button type="button" class="secondary" onClick={() => inside.cancel()}>
+            Cancel
+          </button>
+        ) : null}
+      </div>
+      {saving ? (
+        <div class="progress" id="copy-progress" tabIndex={-1} ref={progressArea} aria-labelledby="copy-progress-h">
+          <p id="copy-progress-h" class="progress-title">
+            Saving {s.fileName}…
+          </p>
+          <progress max={1} value={pct} aria-labelledby="copy-progress-h" />
+          <p class="status">
+            {Math.floor(pct * 100)}%: {formatBytes(s.progress.covered)} of {formatBytes(s.progress.total)}
+          </p>
+          <p class="hint">Escape or Cancel stops it; nothing half-written is left.</p>
+          <p class="visually-hidden" role="status">
+            {said}
+          </p>
+        </div>
+      ) : null}
+      <SaveOutcome s={s} />
+    </section>
+  );
+}
+
+export function InsideView({ inside }: { inside: InsideModel }) {
+  const img = inside.image.value;
+  const results = useRef<HTMLElement>(null);
+  const prev = useRef(img.status);
+  useLayoutEffect(() => {
+    const was = prev.current;
+    prev.current = img.status;
+    if (img.status === 'ok' && was !== 'ok') results.current?.focus({ preventScroll: false });
+  }, [img.status, img.status === 'ok' ? img.report : null]);
+  const r = img.status === 'ok' ? img.report : null;
+  return (
+    <div class="inside">
+      <OpenStep inside={inside} />
+      {r ? (
+        <>
+          <section class="step" id="inside-report" tabIndex={-1} ref={results} aria-labelledby="report-h">
+            <h2 id="report-h">What is inside {img.status === 'ok' ? img.name : ''}</h2>
+            <Report report={r} />
+          </section>
+          <section class="step" aria-labelledby="map-h">
+            <h2 id="map-h">The disk to scale</h2>
+            <DiskMapView map={r.map} />
+          </section>
+          <CopyStep inside={inside} />
+          <section class="step walkthrough-part" aria-labelledby="boot-h">
+            <h2 id="boot-h">How it boots</h2>
+            <WalkthroughView walkthrough={r.walkthrough} />
+          </section>
+        </>
+      ) : null}
+    </div>
+  );
+}
