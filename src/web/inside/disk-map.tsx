@@ -30,6 +30,10 @@ export const MAP_STYLE: Record<MapKind, { colour: string; explain: string }> = {
   dir: { colour: 'fat-light', explain: 'A directory in the FAT volume' },
 };
 
+/** A label fits inside a box this wide (a fraction of the track); narrower boxes get a number and a key below. */
+const LABEL_FITS = 0.12;
+const NUMBER_FITS = 0.018;
+
 function Track({
   start,
   length,
@@ -41,20 +45,33 @@ function Track({
   length: number;
   ranges: MapRange[];
   allocation: Allocation;
-  markers?: { letter: string; at: number }[];
+  markers?: { letters: string; at: number }[];
 }) {
   const end = start + length;
   const pct = (x: number) => `${(((Math.min(end, Math.max(start, x)) - start) / length) * 100).toFixed(4)}%`;
   const inWindow = ranges.filter((r) => r.start < end && r.start + r.length > start);
   const rows = [0, 1, 2].map((level) => inWindow.filter((r) => r.level === level)).filter((r) => r.length);
+  const frac = (r: MapRange) => (Math.min(end, r.start + r.length) - Math.max(start, r.start)) / length;
+  // Boxes too narrow for their label: numbered, and named in the key below the track.
+  const keyed = inWindow.filter((r) => frac(r) < LABEL_FITS);
+  const num = new Map(keyed.map((r, i) => [r, i + 1]));
   return (
     <div class="track" aria-hidden="true">
+      {markers.length ? (
+        <div class="marker-row">
+          {markers.map((m) => (
+            <span key={m.letters} class="marker" style={{ left: pct(m.at) }}>
+              {m.letters}
+            </span>
+          ))}
+        </div>
+      ) : null}
       {rows.map((row, i) => (
         <div class="track-row" key={i}>
           {row.map((r) => {
             const s = Math.max(start, r.start);
             const e = Math.min(end, r.start + r.length);
-            const frac = (e - s) / length;
+            const f = frac(r);
             return (
               <div
                 key={`${r.start}-${r.label}`}
@@ -62,7 +79,7 @@ function Track({
                 style={{ left: pct(s), width: pct(start + (e - s)) }}
                 title={`${r.label}: ${formatBytes(r.length)} at ${hex(r.start)}`}
               >
-                {frac > 0.07 ? <span>{r.label}</span> : null}
+                {f >= LABEL_FITS ? <span>{r.label}</span> : f >= NUMBER_FITS ? <span>{num.get(r)}</span> : null}
               </div>
             );
           })}
@@ -82,11 +99,6 @@ function Track({
             />
           ))}
       </div>
-      {markers.map((m) => (
-        <span key={m.letter} class="marker" style={{ left: pct(m.at) }}>
-          {m.letter}
-        </span>
-      ))}
       <div class="axis">
         <span>
           {hex(start)} <span class="muted">({formatBytes(start)})</span>
@@ -95,8 +107,32 @@ function Track({
           {hex(end)} <span class="muted">({formatBytes(end)})</span>
         </span>
       </div>
+      {keyed.length ? (
+        <p class="track-key">
+          {keyed.map((r) => (
+            <span key={`${r.start}-${r.label}`}>
+              <span class={`swatch mc-${MAP_STYLE[r.kind].colour}`} /> {num.get(r)} {r.label}{' '}
+              <span class="muted">{formatBytes(r.length)}</span>
+            </span>
+          ))}
+        </p>
+      ) : null}
     </div>
   );
+}
+
+/** Inset letters at their place on the whole disk; letters closer than 4% of the track share one mark ("A–C"). */
+function markersFor(insets: { start: number }[], size: number): { letters: string; at: number }[] {
+  const out: { letters: string; at: number; first: number; last: number }[] = [];
+  insets.forEach((i, k) => {
+    const last = out[out.length - 1];
+    if (last && (i.start - last.at) / size < 0.04) last.last = k;
+    else out.push({ letters: '', at: i.start, first: k, last: k });
+  });
+  return out.map((m) => ({
+    at: m.at,
+    letters: m.first === m.last ? LETTERS[m.first] : `${LETTERS[m.first]}–${LETTERS[m.last]}`,
+  }));
 }
 
 const LETTERS = 'ABCDEFGH';
@@ -122,7 +158,7 @@ export function DiskMapView({ map }: { map: DiskMap }) {
         length={map.size}
         ranges={map.ranges}
         allocation={map.allocation}
-        markers={insets.map((i, k) => ({ letter: LETTERS[k], at: i.start }))}
+        markers={markersFor(insets, map.size)}
       />
       <p class="map-stored">
         <span class="swatch stored" aria-hidden="true" /> {storedWords(map)}{' '}
@@ -131,7 +167,7 @@ export function DiskMapView({ map }: { map: DiskMap }) {
       <div class="insets">
         {insets.map((i, k) => (
           <section class="inset" key={i.id} aria-label={`Zoom ${LETTERS[k]}: ${i.title}`}>
-            <h4>
+            <h3>
               <span class="marker-badge" aria-hidden="true">
                 {LETTERS[k]}
               </span>{' '}
@@ -139,7 +175,7 @@ export function DiskMapView({ map }: { map: DiskMap }) {
               <span class="muted">
                 ({formatBytes(i.length)} from LBA {Math.floor(i.start / SECTOR)})
               </span>
-            </h4>
+            </h3>
             <Track start={i.start} length={i.length} ranges={map.ranges} allocation={i.allocation} />
           </section>
         ))}

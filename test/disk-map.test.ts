@@ -1,0 +1,172 @@
+/**
+ * The disk map (src/core/disk/map.ts): the labelled structures of images we
+ * build sit where the plan put them and where mkfs-independent readers
+ * (qemu-img map) say the data is; stored runs follow the container's own
+ * tables; and the map stays bounded for a 100 GiB disk with a million
+ * extents.
+ */
+import { describe, expect, it } from 'vitest';
+import { planImage } from '../src/core/image';
+import { requireFormat } from '../src/core/formats/index';
+import { diskMap, MAP_LIMITS, type DiskMap } from '../src/core/disk/map';
+import type { DiskExtent, DiskImage } from '../src/core/disk/types';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { PARAMS_OFF } from '../src/core/boot/loader.generated';
+import { copyFileName } from '../src/core/disk/copy-name';
+import { containerDisk, planBytes, rawDisk } from './helpers/disk-memory';
+import { solo5Kernel } from './helpers/fixtures';
+import { qemuMapData, writeFormat } from './helpers/containers';
+import { openImageFile } from '../src/cli/source';
+import { openDisk } from '../src/core/disk/open';
+import { tempDir, tools } from './helpers/tools';
+
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+
+function only(m: DiskMap, kind: string) {
+  const r = m.ranges.filter((x) => x.kind === kind);
+  expect(r.length, kind).toBeGreaterThan(0);
+  return r;
+}
+
+describe('diskMap on images we build', () => {
+  for (const [size, fatType] of [
+    [4 * MiB, 12],
+    [64 * MiB, 16],
+    [GiB, 32],
+  ] as const) {
+    it(`${size / MiB} MiB (FAT${fatType}): every region of the plan is labelled where the plan put it`, async () => {
+      const kernel = solo5Kernel({ abiTarget: 3 });
+      const built = planImage(kernel, { size, args: 'a b' });
+      expect(built.fat.type).toBe(fatType);
+      const m = await diskMap(await rawDisk(planBytes(built.plan)));
+      expect(m.size).toBe(size);
+      const region = (kind: string) => built.plan.regions.find((r) => r.kind === kind)!;
+      expect(only(m, 'mbr')[0]).toMatchObject({ start: 0, length: 512, level: 0 });
+      const loader = only(m, 'loader')[0];
+      expect(loader.start).toBe(region('loader').start);
+      expect(only(m, 'params')[0].start).toBe(loader.start + PARAMS_OFF);
+      const fats = only(m, 'fat');
+      const planFats = built.plan.regions.filter((r) => r.kind === 'fat');
+      expect(fats.map((f) => [f.start, f.length])).toEqual(planFats.map((f) => [f.start, f.length]));
+      expect(only(m, 'boot-sector')[0].start).toBe(region('fat-reserved').start);
+      const kernelRange = only(m, 'kernel');
+      expect(kernelRange).toHaveLength(1);
+      expect(kernelRange[0].label).toBe('/unikernel.bin');
+      expect(kernelRange[0].start).toBe(region('kernel').start);
+      expect(kernelRange[0].length).toBeGreaterThanOrEqual(kernel.length);
+      if (fatType !== 32) expect(only(m, 'root')[0].start).toBe(region('root').start);
+      // Nothing labelled lies outside the disk, and each level's ranges do not overlap.
+      for (const level of [0, 1, 2]) {
+        const rs = m.ranges.filter((r) => r.level === level);
+        for (let i = 1; i < rs.length; i++)
+          expect(rs[i].start).toBeGreaterThanOrEqual(rs[i - 1].start + rs[i - 1].length);
+      }
+      for (const r of m.ranges) expect(r.start + r.length).toBeLessThanOrEqual(size);
+      // The insets: the loader, the volume's first sectors, the tables, the kernel; each small.
+      expect(m.insets.map((i) => i.id)).toEqual(['boot', 'volume', 'tables', 'kernel']);
+      for (const i of m.insets) expect(i.length).toBeLessThan(size / 4);
+      const kInset = m.insets.find((i) => i.id === 'kernel')!;
+      expect(kInset.start).toBeLessThanOrEqual(kernelRange[0].start);
+      expect(kInset.start + kInset.length).toBeGreaterThanOrEqual(kernelRange[0].start + kernelRange[0].length);
+      // A raw disk stores everything.
+      expect(m.storedBytes).toBe(size);
+      expect(m.allocation).toEqual({ runs: [{ start: 0, length: size }], granularity: 1 });
+    });
+  }
+
+  it('qcow2: stored runs are the clusters with data, inside and outside the insets', async () => {
+    const built = planImage(DEMO_KERNEL, { size: GiB, args: 'x' });
+    const { disk } = await containerDisk(built, requireFormat('qcow2'));
+    const m = await diskMap(disk);
+    expect(m.formatId).toBe('qcow2');
+    expect(m.storedBytes).toBeLessThan(16 * MiB);
+    expect(m.allocation.granularity).toBe(1);
+    // Every plan piece is inside a stored run.
+    for (const p of built.plan.pieces) {
+      const hit = m.allocation.runs.some((r) => r.start <= p.offset && r.start + r.length >= p.offset + p.bytes.length);
+      expect(hit, `piece at ${p.offset}`).toBe(true);
+    }
+    for (const i of m.insets) {
+      for (const r of i.allocation.runs) {
+        expect(r.start).toBeGreaterThanOrEqual(i.start);
+        expect(r.start + r.length).toBeLessThanOrEqual(i.start + i.length);
+      }
+    }
+    // The kernel's clusters are stored; most of the disk is a hole.
+    const k = m.ranges.find((r) => r.kind === 'kernel')!;
+    expect(m.allocation.runs.some((r) => r.start <= k.start && r.start + r.length >= k.start + k.length)).toBe(true);
+  });
+
+  it.skipIf(!tools('qemu-img'))('vmdk written by us: stored runs equal what qemu-img map says holds data', async () => {
+    const tmp = tempDir('ukd-map-');
+    try {
+      const built = planImage(DEMO_KERNEL, { size: 256 * MiB, args: 'x' });
+      const path = tmp.path('d.vmdk');
+      await writeFormat(requireFormat('vmdk-sparse'), built.plan, path);
+      const f = openImageFile(path);
+      try {
+        const m = await diskMap(await openDisk(f.source));
+        const q = qemuMapData(path, 'vmdk');
+        const total = q.reduce((a, r) => a + r.length, 0);
+        expect(m.storedBytes).toBe(total);
+        expect(m.allocation.runs.map((r) => [r.start, r.length])).toEqual(q.map((r) => [r.start, r.length]));
+      } finally {
+        f.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('stays bounded on a 100 GiB disk with a million extents, and says how coarse it is', async () => {
+    const built = planImage(DEMO_KERNEL, { size: 100 * GiB, args: 'x' });
+    const N = 1_000_000;
+    const size = built.plan.size;
+    const stride = Math.floor(size / N / 512) * 512;
+    let yielded = 0;
+    const disk: DiskImage = {
+      formatId: 'qcow2',
+      size,
+      async read(offset, length) {
+        // The plan's bytes where it has them, zeros elsewhere.
+        const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+        for (const p of built.plan.pieces) {
+          const s = Math.max(offset, p.offset);
+          const e = Math.min(offset + out.length, p.offset + p.bytes.length);
+          if (e > s) out.set(p.bytes.subarray(s - p.offset, e - p.offset), s - offset);
+        }
+        return out;
+      },
+      async *extents(): AsyncIterable<DiskExtent> {
+        // Stored 512 bytes, then a hole, a million times.
+        for (let i = 0; i < N; i++) {
+          yielded++;
+          yield { offset: i * stride, length: 512, allocated: true };
+          yield { offset: i * stride + 512, length: stride - 512, allocated: false };
+        }
+        if (N * stride < size) yield { offset: N * stride, length: size - N * stride, allocated: false };
+      },
+    };
+    const m = await diskMap(disk);
+    expect(yielded).toBe(N);
+    expect(m.storedBytes).toBe(N * 512);
+    expect(m.allocation.runs.length).toBeLessThanOrEqual(MAP_LIMITS.grid);
+    expect(m.allocation.granularity).toBeGreaterThan(1);
+    expect(m.ranges.length).toBeLessThanOrEqual(MAP_LIMITS.ranges);
+    for (const i of m.insets) expect(i.allocation.runs.length).toBeLessThanOrEqual(MAP_LIMITS.runs + MAP_LIMITS.grid);
+    expect(JSON.stringify(m).length).toBeLessThan(1 << 20);
+  });
+});
+
+describe('copyFileName', () => {
+  it('keeps the format extension and never gives the input name', () => {
+    expect(copyFileName('demo.qcow2', requireFormat('qcow2'))).toBe('demo-args.qcow2');
+    expect(copyFileName('disk.tar.gz', requireFormat('tar'))).toBe('disk-args.tar.gz');
+    expect(copyFileName('C:\\x\\my disk.img', requireFormat('raw'))).toBe('my-disk-args.img');
+    expect(copyFileName('image', requireFormat('vdi'))).toBe('image-args.vdi');
+    expect(copyFileName('.img', requireFormat('raw'))).toBe('img-args.img');
+    expect(copyFileName('???.img', requireFormat('raw'))).toBe('disk-args.img');
+    for (const n of ['a-args.img', 'x.img']) expect(copyFileName(n, requireFormat('raw'))).not.toBe(n);
+  });
+});
