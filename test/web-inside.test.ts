@@ -1,0 +1,289 @@
+/**
+ * The Inside view's worker jobs (src/web/inside.ts) without a browser, over
+ * file-backed Blobs (`openAsBlob`: read a slice at a time, as a dropped File
+ * is): images we build and images qemu-img converted are opened, inspected,
+ * verified and mapped; a changed copy is written in the format it came in
+ * and read back by qemu-img and by the core; wrong files give the core's
+ * coded sentence. And the view's state model, with a fake backend.
+ */
+import { describe, expect, it, afterAll } from 'vitest';
+import { openAsBlob, readFileSync, truncateSync, writeFileSync, copyFileSync, statSync } from 'node:fs';
+import { openImage, saveCopy } from '../src/web/inside';
+import { blobSink, type WorkerSink } from '../src/web/build';
+import { planImage } from '../src/core/image';
+import { requireFormat, FORMATS } from '../src/core/formats/index';
+import { openDisk } from '../src/core/disk/open';
+import { inspectDisk, verifyDisk } from '../src/core/disk/ops';
+import { openImageFile } from '../src/cli/source';
+import { isImageError } from '../src/core/errors';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { writeFormat, qemuInfo, qemuCheck } from './helpers/containers';
+import { openFileSink } from '../src/cli/file-sink';
+import { run, tempDir, tools } from './helpers/tools';
+import { createInsideModel } from '../src/web/inside/state';
+import type { CopyRequest, ImageReport } from '../src/web/protocol';
+import type { InsideBackend } from '../src/web/bridge';
+import { BuildError } from '../src/web/bridge';
+import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
+import { mkdirSync } from 'node:fs';
+
+const MiB = 1 << 20;
+const tmp = tempDir('ukd-inside-');
+afterAll(() => tmp.cleanup());
+
+/** Our image in `formatId`, written by the CLI's file sink (sparse), with these arguments. */
+async function ours(formatId: string, args: string, size = 256 * MiB): Promise<string> {
+  const built = planImage(DEMO_KERNEL, { size, args });
+  const f = requireFormat(formatId);
+  const path = tmp.path(`ours-${formatId}-${args.replace(/\W/g, '_')}${f.extension}`);
+  await writeFormat(f, built.plan, path, { timestamp: built.timestamp, seed: built.seed, fileName: path });
+  return path;
+}
+
+/** The file saved through a file sink (as the File System Access sink does: positioned writes, holes skipped). */
+function fileSinkAt(path: string): WorkerSink {
+  return openFileSink(path) as unknown as WorkerSink;
+}
+
+async function coded(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    if (isImageError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error('expected a coded error');
+}
+
+describe('openImage / saveCopy over file-backed Blobs', () => {
+  for (const id of ['raw', 'qcow2', 'vmdk', 'vhd-dynamic', 'vdi', 'tar']) {
+    it(`${id}: opens, inspects, maps; the copy keeps the format and has the new arguments`, async () => {
+      const path = await ours(id, 'hello world', id === 'tar' ? 1024 * MiB : 256 * MiB);
+      const r = await openImage(await openAsBlob(path), 'in' + requireFormat(id).extension);
+      expect(r.inspection.format).toBe(id);
+      expect(r.inspection.bootloader.kind).toBe('unikernel-disk');
+      expect(r.inspection.bootloader.cmdline).toBe('unikernel.bin hello world');
+      expect(r.inspection.kernel?.path).toBe('/unikernel.bin');
+      expect(r.problems).toEqual([]);
+      expect(r.canSetArgs).toBe(true);
+      expect(r.map.formatId).toBe(id);
+      expect(r.map.ranges.some((x) => x.kind === 'kernel')).toBe(true);
+      expect(r.walkthrough).toBeDefined();
+      // Plain data: it crosses postMessage.
+      expect(structuredClone(r).inspection).toEqual(r.inspection);
+
+      const out = tmp.path(`copy-${id}${requireFormat(id).extension}`);
+      const before = readFileSync(path);
+      const progress: number[] = [];
+      const c = await saveCopy(
+        { image: await openAsBlob(path), name: 'in', args: '--ipv4=10.0.0.2/24 hi', fileName: 'copy' },
+        fileSinkAt(out),
+        { onProgress: (p) => progress.push(p.covered) },
+      );
+      expect(c.formatId).toBe(id);
+      expect(c.before).toBe('unikernel.bin hello world');
+      expect(c.after).toBe('unikernel.bin --ipv4=10.0.0.2/24 hi');
+      expect(c.fileSize).toBe(statSync(out).size);
+      expect(progress.at(-1)).toBe(c.diskSize);
+      // The input is untouched.
+      expect(readFileSync(path).equals(before)).toBe(true);
+      // Read back by the core, as the CLI's inspect does.
+      const f = openImageFile(out);
+      try {
+        const d = await openDisk(f.source);
+        expect(d.formatId).toBe(id);
+        const i = await inspectDisk(d);
+        expect(i.bootloader.cmdline).toBe('unikernel.bin --ipv4=10.0.0.2/24 hi');
+        expect(await verifyDisk(d)).toEqual([]);
+      } finally {
+        f.close();
+      }
+    });
+  }
+
+  it.skipIf(!tools('qemu-img'))(
+    'images converted by qemu-img (qcow2 -c, vpc, vmdk streamOptimized) open, and their copies pass qemu-img check',
+    async () => {
+      const raw = await ours('raw', 'a b');
+      for (const [fmt, opts, ext] of [
+        ['qcow2', ['-c'], 'qcow2'],
+        ['vpc', ['-o', 'subformat=dynamic'], 'vhd'],
+        ['vmdk', ['-o', 'subformat=streamOptimized'], 'vmdk'],
+      ] as const) {
+        const conv = tmp.path(`conv.${ext}`);
+        run('qemu-img', ['convert', '-f', 'raw', '-O', fmt, ...opts, raw, conv]);
+        const r = await openImage(await openAsBlob(conv), `conv.${ext}`);
+        expect(r.inspection.bootloader.cmdline, fmt).toBe('unikernel.bin a b');
+        expect(r.problems, fmt).toEqual([]);
+        const out = tmp.path(`conv-copy.${ext}`);
+        const c = await saveCopy(
+          { image: await openAsBlob(conv), name: `conv.${ext}`, args: 'c d', fileName: `conv-copy.${ext}` },
+          fileSinkAt(out),
+        );
+        expect(c.formatId, fmt).toBe(r.map.formatId);
+        expect(qemuInfo(out).format, fmt).toBe(fmt);
+        expect(qemuInfo(out)['virtual-size'], fmt).toBe(qemuInfo(conv)['virtual-size']);
+        if (fmt !== 'vpc') qemuCheck(out, fmt); // qemu-img cannot check vpc
+        // The copy's disk equals the original but for the loader's sectors.
+        const back = tmp.path(`conv-back-${ext}.raw`);
+        run('qemu-img', ['convert', '-O', 'raw', out, back]);
+        const a = readFileSync(raw);
+        const b = readFileSync(back);
+        // qemu-img's vpc rounds the disk up to its CHS geometry: the copy keeps that size.
+        expect(b.length).toBe(qemuInfo(conv)['virtual-size']);
+        expect(b.subarray(1 << 20, a.length).equals(a.subarray(1 << 20)), fmt).toBe(true);
+        const i = await inspectDisk(await openDisk(openImageFile(back).source));
+        expect(i.bootloader.cmdline).toBe('unikernel.bin c d');
+      }
+    },
+  );
+
+  it('a blob sink gives the copy as a Blob, the same bytes as a file sink', async () => {
+    const path = await ours('qcow2', 'x');
+    const req: CopyRequest = { image: await openAsBlob(path), name: 'x.qcow2', args: 'y', fileName: 'x-args.qcow2' };
+    const c = await saveCopy(req, blobSink('application/octet-stream', 1 << 30));
+    const out = tmp.path('blobcmp.qcow2');
+    await saveCopy(req, fileSinkAt(out));
+    expect(Buffer.from(await c.blob!.arrayBuffer()).equals(readFileSync(out))).toBe(true);
+  });
+
+  it('wrong files: one coded sentence, the sink aborted, nothing saved', async () => {
+    const text = tmp.path('notes.txt');
+    writeFileSync(text, 'These are my notes, not a disk.\n'.repeat(100));
+    const t = await coded(openImage(await openAsBlob(text), 'notes.txt'));
+    expect(t.code).toBe('MBR_NO_SIGNATURE');
+    expect(t.message).toMatch(/not a disk image/);
+    const tiny = tmp.path('tiny.txt');
+    writeFileSync(tiny, 'hello');
+    expect((await coded(openImage(await openAsBlob(tiny), 'tiny.txt'))).code).toBe('DISK_EMPTY');
+    const q = await ours('qcow2', 'z');
+    const cut = tmp.path('cut.qcow2');
+    copyFileSync(q, cut);
+    truncateSync(cut, Math.floor(statSync(cut).size / 2 / 512) * 512);
+    const tr = await coded(openImage(await openAsBlob(cut), 'cut.qcow2'));
+    expect(tr.code).toMatch(/^IMAGE_/);
+    // Arguments the builder refuses are refused here too, and the sink is aborted.
+    let aborted = 0;
+    const sink: WorkerSink = { seekable: true, write() {}, close() {}, abort: () => void aborted++ };
+    const long = await coded(
+      saveCopy({ image: await openAsBlob(q), name: 'q', args: 'x'.repeat(9000), fileName: 'q2' }, sink),
+    );
+    expect(long.code).toBe('ARGS_TOO_LONG');
+    const nul = await coded(saveCopy({ image: await openAsBlob(q), name: 'q', args: 'a\0b', fileName: 'q2' }, sink));
+    expect(nul.code).toBe('ARGS_NUL');
+    const notDisk = await coded(
+      saveCopy({ image: await openAsBlob(text), name: 't', args: 'a', fileName: 'q2' }, sink),
+    );
+    expect(notDisk.code).toBe('MBR_NO_SIGNATURE');
+    expect(aborted).toBe(3);
+  });
+
+  it.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mtype') || !haveOldToolFiles())(
+    "an image made as Solo5's old tool makes it (SYSLINUX): its APPEND is read, and the copy's is changed",
+    async () => {
+      const dir = tmp.path('old');
+      mkdirSync(dir);
+      const kernel = tmp.path('demo.virtio');
+      writeFileSync(kernel, DEMO_KERNEL);
+      const img = tmp.path('old.img');
+      makeOldToolImage(dir, img, kernel, 'Hello_Solo5 --old=1');
+      const r = await openImage(await openAsBlob(img), 'old.img');
+      expect(r.inspection.bootloader.kind).toBe('syslinux');
+      expect(r.inspection.bootloader.args).toBe('Hello_Solo5 --old=1');
+      expect(r.canSetArgs).toBe(true);
+      expect(r.map.ranges.find((x) => x.kind === 'kernel')?.label).toBe('/unikernel.bin');
+      expect(r.map.ranges.some((x) => x.kind === 'file' && /syslinux\.cfg$/i.test(x.label))).toBe(true);
+      const out = tmp.path('old-args.img');
+      await saveCopy(
+        { image: await openAsBlob(img), name: 'old.img', args: 'new=2', fileName: 'old-args.img' },
+        fileSinkAt(out),
+      );
+      // mtools reads the changed configuration from the copy.
+      const cfg = run('mtype', ['-i', `${out}@@${1 << 20}`, '::/syslinux.cfg']);
+      expect(cfg).toMatch(/APPEND -aout unikernel\.bin new=2/);
+    },
+  );
+
+  it.skipIf(!tools('qemu-img'))('a qcow2 with a backing file is refused, naming it', async () => {
+    const base = await ours('qcow2', 'b');
+    const top = tmp.path('top.qcow2');
+    run('qemu-img', ['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top]);
+    const e = await coded(openImage(await openAsBlob(top), 'top.qcow2'));
+    expect(e.code).toBe('IMAGE_BACKING_FILE');
+    expect(e.message).toContain('ours-qcow2-b.qcow2');
+  });
+});
+
+describe('the Inside state model', () => {
+  function fake() {
+    const opens: { image: Blob; name: string; resolve: (r: ImageReport) => void; reject: (e: unknown) => void }[] = [];
+    const saves: {
+      req: CopyRequest;
+      resolve: (v: unknown) => void;
+      reject: (e: unknown) => void;
+      signal?: AbortSignal;
+    }[] = [];
+    const backend: InsideBackend & { build: never } = {
+      openImage: (image, name) => new Promise((resolve, reject) => opens.push({ image, name, resolve, reject })),
+      saveCopy: (req, _sink, opts) =>
+        new Promise((resolve, reject) => saves.push({ req, resolve, reject, signal: opts.signal })),
+      build: undefined as never,
+    };
+    const inside = createInsideModel({ formats: FORMATS, backend, blobCap: 1 << 30 });
+    return { inside, opens, saves };
+  }
+
+  it('opens, suggests a name, checks arguments as the builder does, saves, and cancels', async () => {
+    const path = await ours('vdi', 'one two');
+    const real = await openImage(await openAsBlob(path), 'disk.vdi');
+    const { inside, opens, saves } = fake();
+    const blob = new Blob([]);
+    const p = inside.open(blob, 'disk.vdi');
+    expect(inside.image.value.status).toBe('opening');
+    opens[0].resolve(real);
+    await p;
+    expect(inside.args.value).toBe('one two');
+    expect(inside.fileName.value).toBe('disk-args.vdi');
+    expect(inside.unchanged.value).toBe(true);
+    expect(inside.canSave.value).toBe(true);
+    inside.setArgs('x'.repeat(9000));
+    expect(inside.argsError.value).toMatch(/limit is 8191/);
+    expect(inside.canSave.value).toBe(false);
+    inside.setArgs('a\0b');
+    expect(inside.argsError.value).toMatch(/NUL/);
+    inside.setArgs('three');
+    expect(inside.argsError.value).toBeNull();
+    inside.setFileName('disk.vdi');
+    expect(inside.fileNameError.value).toMatch(/never replaces/);
+    expect(inside.canSave.value).toBe(false);
+    inside.setFileName('disk-args.vdi');
+    const disposed: string[] = [];
+    const saver = {
+      where: 'file' as const,
+      spec: { kind: 'blob' as const, cap: 1 },
+      dispose: () => disposed.push('d'),
+    };
+    const s = inside.startSave(saver);
+    expect(inside.save.value.phase).toBe('saving');
+    expect(saves[0].req).toMatchObject({ image: blob, name: 'disk.vdi', args: 'three', fileName: 'disk-args.vdi' });
+    saves[0].resolve({ fileSize: 5, diskSize: 6, formatId: 'vdi', before: 'a', after: 'b' });
+    await s;
+    expect(inside.save.value).toMatchObject({ phase: 'done', fileName: 'disk-args.vdi', after: 'b' });
+    const s2 = inside.startSave(saver);
+    inside.cancel();
+    expect(saves[1].signal?.aborted).toBe(true);
+    saves[1].reject(new BuildError('Cancelled.', undefined, true));
+    await s2;
+    expect(inside.save.value.phase).toBe('cancelled');
+    expect(disposed).toEqual(['d', 'd']);
+    // A wrong file: the core's sentence, and the view stays usable.
+    const p2 = inside.open(new Blob(['x']), 'x.txt');
+    opens[1].reject(new BuildError('LBA 0 ends with 0x00 0x00 … not a disk image).', 'MBR_NO_SIGNATURE'));
+    await p2;
+    expect(inside.image.value).toMatchObject({ status: 'error', code: 'MBR_NO_SIGNATURE' });
+    const p3 = inside.open(blob, 'disk.vdi');
+    opens[2].resolve(real);
+    await p3;
+    expect(inside.image.value.status).toBe('ok');
+  });
+});
