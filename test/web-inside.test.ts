@@ -21,7 +21,7 @@ import { writeFormat, qemuInfo, qemuCheck } from './helpers/containers';
 import { openFileSink } from '../src/cli/file-sink';
 import { run, tempDir, tools } from './helpers/tools';
 import { createInsideModel } from '../src/web/inside/state';
-import type { CopyRequest, ImageReport } from '../src/web/protocol';
+import type { CopyRequest, CopyResult, ImageReport } from '../src/web/protocol';
 import type { InsideBackend } from '../src/web/bridge';
 import { BuildError } from '../src/web/bridge';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
@@ -219,7 +219,7 @@ describe('the Inside state model', () => {
     const opens: { image: Blob; name: string; resolve: (r: ImageReport) => void; reject: (e: unknown) => void }[] = [];
     const saves: {
       req: CopyRequest;
-      resolve: (v: unknown) => void;
+      resolve: (v: CopyResult) => void;
       reject: (e: unknown) => void;
       signal?: AbortSignal;
     }[] = [];

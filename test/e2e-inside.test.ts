@@ -1,0 +1,300 @@
+/**
+ * "Inside the image" end to end, in Debian's Chromium against `vite preview`
+ * of a build of its own (its own directory and port, so it can run beside
+ * the other e2e files): drop images we built (raw, qcow2, VMDK), see the
+ * inspection and the map, change the arguments, save a copy (through the
+ * file picker and through the streamsaver download), and read the copies
+ * back with the real tools (`unikernel-disk inspect --json`, `qemu-img
+ * info`); wrong files give the core's sentence and leave the view usable;
+ * the image just built opens with one click; axe finds nothing in any state,
+ * desktop and phone, light and dark.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import {
+  axeViolations,
+  buildPage,
+  haveChromium,
+  launchChromium,
+  NO_PICKER,
+  OPFS_PICKER,
+  startPreview,
+  type Server,
+} from './helpers/browser';
+import { run, tempDir, tools } from './helpers/tools';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+
+const MKIMAGE = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
+const DISK = new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname;
+// Apart from e2e-web's ports (E2E_PORT, +1) and the screenshot's; E2E_PORT moves it too.
+const PORT = Number(process.env.E2E_PORT ?? 4391) + 20;
+
+function cli(bin: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SOURCE_DATE_EPOCH: '' },
+  });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function opfsBytes(page: Page, name: string): Promise<Buffer> {
+  return page
+    .evaluate(async (name) => {
+      const root = await navigator.storage.getDirectory();
+      const b = new Uint8Array(await (await (await root.getFileHandle(name)).getFile()).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+      return btoa(s);
+    }, name)
+    .then((b64) => Buffer.from(b64, 'base64'));
+}
+
+describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chromium', () => {
+  let server: Server;
+  let browser: Browser;
+  const tmp = tempDir('ukd-e2e-inside-');
+  const dist = tmp.path('dist');
+  const contexts: BrowserContext[] = [];
+  const img = (name: string) => tmp.path(name);
+  const kernelSha = createHash('sha256').update(DEMO_KERNEL).digest('hex');
+
+  async function open(picker: 'opfs' | 'none', opts: { width?: number; height?: number; dark?: boolean } = {}) {
+    const ctx = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: opts.width ?? 1100, height: opts.height ?? 900 },
+      colorScheme: opts.dark ? 'dark' : 'light',
+      hasTouch: (opts.width ?? 1100) < 500,
+    });
+    contexts.push(ctx);
+    await ctx.addInitScript(picker === 'opfs' ? OPFS_PICKER : NO_PICKER);
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+    await page.goto(server.origin + '/#inside');
+    await page.getByRole('heading', { name: 'Open an image' }).waitFor();
+    return page;
+  }
+
+  async function openImage(page: Page, path: string) {
+    await page.getByLabel('Disk image').setInputFiles(path);
+    await page.locator('#inside-report, #image-error').first().waitFor({ timeout: 60_000 });
+  }
+
+  async function serviceWorkerReady(page: Page) {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      if (!navigator.serviceWorker.controller) {
+        await new Promise<void>((r) =>
+          navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true }),
+        );
+      }
+    });
+  }
+
+  beforeAll(async () => {
+    const c = spawnSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname], {
+      encoding: 'utf8',
+    });
+    if (c.status !== 0) throw new Error(`CLI bundle failed: ${c.stderr}`);
+    buildPage(dist);
+    server = await startPreview(PORT, dist);
+    browser = await launchChromium();
+    writeFileSync(img('demo.virtio'), DEMO_KERNEL);
+    cli(MKIMAGE, ['-q', '--size', '64M', img('demo.img'), img('demo.virtio'), 'hello', 'world']);
+    cli(MKIMAGE, ['-q', '-f', 'qcow2', img('demo.qcow2'), img('demo.virtio'), 'hello', 'world']);
+    cli(MKIMAGE, ['-q', '-f', 'vmdk', img('demo.vmdk'), img('demo.virtio'), 'hello', 'world']);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await server?.stop();
+    tmp.cleanup();
+  });
+
+  /** The inspection and the map of an opened image, as the page shows them. */
+  async function expectShown(page: Page, label: RegExp) {
+    const report = await page.locator('#inside-report').innerText();
+    expect(report).toMatch(label);
+    expect(report).toContain('unikernel.bin hello world');
+    expect(report).toContain(kernelSha);
+    expect(report).toMatch(/this project’s boot loader, parameter block version 1/);
+    expect(await page.locator('#inside-verify').innerText()).toMatch(/Everything checked is sound/);
+    // The map: the whole disk and the zoomed insets, each labelled; the same ranges as a table.
+    for (const h of ['LBA 0 and the boot loader', "The FAT volume's first sectors", "The kernel's clusters"])
+      await expect.poll(() => page.getByRole('heading', { name: h }).count()).toBe(1);
+    expect(await page.locator('.disk-map .track').count()).toBeGreaterThanOrEqual(4);
+    await page.locator('summary', { hasText: 'Every structure, as a table' }).click();
+    const table = await page.getByRole('region', { name: 'Every structure on the disk' }).innerText();
+    for (const s of [
+      'LBA 0: master boot record',
+      'Stage 2 boot loader',
+      'Parameter block',
+      'FAT 1',
+      'FAT 2',
+      '/unikernel.bin',
+    ])
+      expect(table).toContain(s);
+  }
+
+  it('opens qcow2 and VMDK images, shows them, and saves copies with new arguments through the file picker', async () => {
+    const page = await open('opfs');
+    for (const [file, label, qemuFmt] of [
+      ['demo.qcow2', /qcow2 \(QEMU, OpenStack, Proxmox\) · .* holding a 1 GiB disk/, 'qcow2'],
+      ['demo.vmdk', /VMDK.* holding a 1 GiB disk/, 'vmdk'],
+    ] as const) {
+      await openImage(page, img(file));
+      await expectShown(page, label);
+      const ext = file.slice(file.indexOf('.'));
+      expect(await page.getByLabel('Name of the copy').inputValue()).toBe(`demo-args${ext}`);
+      expect(await page.getByLabel('New arguments').inputValue()).toBe('hello world');
+      await page.getByLabel('New arguments').fill('--ipv4=10.0.0.2/24 changed');
+      await page.getByRole('button', { name: 'Save a copy' }).click();
+      await page.locator('#copy-outcome.done').waitFor({ timeout: 60_000 });
+      expect(await page.locator('#copy-outcome').innerText()).toContain('now unikernel.bin --ipv4=10.0.0.2/24 changed');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('copy-outcome');
+      const saved = img(`saved-demo-args${ext}`);
+      writeFileSync(saved, await opfsBytes(page, `demo-args${ext}`));
+      const j = JSON.parse(cli(DISK, ['inspect', '--json', saved]));
+      expect(j.format).toBe(file === 'demo.qcow2' ? 'qcow2' : 'vmdk');
+      expect(j.bootloader.cmdline).toBe('unikernel.bin --ipv4=10.0.0.2/24 changed');
+      expect(j.kernel.sha256).toBe(kernelSha);
+      expect(cli(DISK, ['verify', saved])).toMatch(/ok/);
+      expect(JSON.parse(run('qemu-img', ['info', '--output=json', saved])).format).toBe(qemuFmt);
+      run('qemu-img', ['check', '-f', qemuFmt, saved]);
+    }
+  });
+
+  it('opens a raw image and saves the copy through the streamsaver download; the copy differs only in the loader', async () => {
+    const page = await open('none');
+    await serviceWorkerReady(page);
+    await openImage(page, img('demo.img'));
+    await expectShown(page, /Raw disk image \(\.img\) · 64 MiB file holding a 64 MiB disk/);
+    await page.getByLabel('New arguments').fill('raw copy');
+    const [dl] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      page.getByRole('button', { name: 'Save a copy' }).click(),
+    ]);
+    expect(dl.suggestedFilename()).toBe('demo-args.img');
+    const saved = img('saved-demo-args.img');
+    await dl.saveAs(saved);
+    await page.locator('#copy-outcome.done').waitFor({ timeout: 60_000 });
+    const j = JSON.parse(cli(DISK, ['inspect', '--json', saved]));
+    expect(j.format).toBe('raw');
+    expect(j.bootloader.cmdline).toBe('unikernel.bin raw copy');
+    expect(JSON.parse(run('qemu-img', ['info', '--output=json', saved])).format).toBe('raw');
+    const a = readFileSync(img('demo.img'));
+    const b = readFileSync(saved);
+    expect(b.length).toBe(a.length);
+    expect(b.subarray(1 << 20).equals(a.subarray(1 << 20))).toBe(true);
+    // The same bytes as the CLI's set-args on a copy of the input.
+    const cliCopy = img('cli-set-args.img');
+    copyFileSync(img('demo.img'), cliCopy);
+    cli(DISK, ['set-args', '-q', cliCopy, 'raw', 'copy']);
+    expect(readFileSync(cliCopy).equals(b)).toBe(true);
+  });
+
+  it("wrong files show the core's one sentence, never a stack, and the view stays usable", async () => {
+    const page = await open('opfs');
+    writeFileSync(img('notes.txt'), 'Shopping list: bread, milk.\n'.repeat(40));
+    const cut = img('cut.qcow2');
+    copyFileSync(img('demo.qcow2'), cut);
+    truncateSync(cut, Math.floor(statSync(cut).size / 3 / 512) * 512);
+    const top = img('top.qcow2');
+    run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', img('demo.qcow2'), '-F', 'qcow2', top]);
+    for (const [file, words] of [
+      ['notes.txt', /not a disk image/],
+      ['cut.qcow2', /\S/],
+      ['top.qcow2', /demo\.qcow2/],
+    ] as const) {
+      await openImage(page, img(file));
+      const err = page.locator('#image-error');
+      await err.waitFor();
+      const text = await err.innerText();
+      expect(text).toContain(`${file} cannot be read:`);
+      expect(text).toMatch(words);
+      expect(text).not.toMatch(/\bat .*\.(js|ts):\d+|Error:/);
+      expect(await page.locator('#inside-report').count()).toBe(0);
+    }
+    // The sentence is the core's, word for word (the CLI prints the same).
+    const r = spawnSync(process.execPath, [DISK, 'inspect', top], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    const sentence = r.stderr.replace(/^unikernel-disk: (error: )?/, '').trim();
+    expect((await page.locator('#image-error').innerText()).replace(/\s+/g, ' ')).toContain(
+      sentence.replace(/`/g, '').replace(/\s+/g, ' '),
+    );
+    // Still usable: a good image opens.
+    await openImage(page, img('demo.qcow2'));
+    await page.locator('#inside-report').waitFor();
+    expect(await page.locator('#image-error').count()).toBe(0);
+  });
+
+  it('opens the image just built with one click, from the build outcome', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    contexts.push(ctx);
+    await ctx.addInitScript(OPFS_PICKER);
+    const page = await ctx.newPage();
+    await page.goto(server.origin + '/');
+    await page.locator('#verdict').waitFor();
+    await page.getByLabel('Arguments').fill('built here');
+    await page.waitForFunction(() => {
+      const m = (
+        window as unknown as { __model: { preview: { value: { status: string; value?: { cmdline: string } } } } }
+      ).__model;
+      return m.preview.value.status === 'ok' && m.preview.value.value!.cmdline === 'unikernel.bin built here';
+    });
+    await page.getByRole('button', { name: 'Build image' }).click();
+    await page.locator('#outcome.done').waitFor({ timeout: 110_000 });
+    await page.getByRole('button', { name: 'Look inside demo.img' }).click();
+    await page.locator('#inside-report').waitFor({ timeout: 60_000 });
+    expect(page.url()).toMatch(/#inside$/);
+    expect(await page.locator('#inside-cmdline').innerText()).toBe('unikernel.bin built here');
+    // And back to the builder, which kept its state.
+    await page.getByRole('link', { name: 'Build an image' }).click();
+    expect(await page.getByLabel('Arguments').inputValue()).toBe('built here');
+  });
+
+  it('is calm and accessible in every state, desktop and phone, light and dark: axe finds nothing', async () => {
+    writeFileSync(img('notes.txt'), 'Shopping list: bread, milk.\n'.repeat(40));
+    for (const c of [
+      { width: 1280, height: 800, dark: false },
+      { width: 1280, height: 800, dark: true },
+      { width: 390, height: 844, dark: false },
+      { width: 390, height: 844, dark: true },
+    ]) {
+      const where = `${c.width}x${c.height} ${c.dark ? 'dark' : 'light'}`;
+      const page = await open('opfs', c);
+      const clean = async (state: string) => expect(await axeViolations(page), `${where}, ${state}`).toEqual([]);
+      await clean('initial');
+      // The view is reachable by keyboard from the page's navigation.
+      expect(await page.getByRole('navigation', { name: 'Views' }).getByRole('link').count()).toBe(2);
+      expect(await page.getByRole('link', { name: 'Inside an image' }).getAttribute('aria-current')).toBe('page');
+      await openImage(page, img('notes.txt'));
+      await page.locator('#image-error').waitFor();
+      await clean('error');
+      await openImage(page, img('demo.qcow2'));
+      await page.locator('#inside-report').waitFor();
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('inside-report');
+      await page.locator('summary', { hasText: 'Every structure, as a table' }).click();
+      await clean('opened');
+      await page.getByLabel('New arguments').fill('x'.repeat(8200));
+      await expect.poll(() => page.locator('#new-args-hint').innerText()).toMatch(/limit is 8191/);
+      expect(await page.getByRole('button', { name: 'Save a copy' }).isDisabled()).toBe(true);
+      await clean('arguments too long');
+      await page.getByLabel('New arguments').fill('axe check');
+      await page.getByRole('button', { name: 'Save a copy' }).click();
+      await page.locator('#copy-outcome.done').waitFor({ timeout: 60_000 });
+      await clean('saving done');
+      if (process.env.INSIDE_SHOTS) {
+        await page.screenshot({
+          path: `${process.env.INSIDE_SHOTS}/inside-${where.replace(/\W+/g, '-')}.png`,
+          fullPage: true,
+        });
+      }
+      await page.context().close();
+    }
+  });
+});
