@@ -232,30 +232,41 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
     expect(await page.locator('#image-error').count()).toBe(0);
   });
 
-  it('opens the image just built with one click, from the build outcome', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-    contexts.push(ctx);
-    await ctx.addInitScript(OPFS_PICKER);
-    const page = await ctx.newPage();
-    await page.goto(server.origin + '/');
-    await page.locator('#verdict').waitFor();
-    await page.getByLabel('Arguments').fill('built here');
-    await page.waitForFunction(() => {
-      const m = (
-        window as unknown as { __model: { preview: { value: { status: string; value?: { cmdline: string } } } } }
-      ).__model;
-      return m.preview.value.status === 'ok' && m.preview.value.value!.cmdline === 'unikernel.bin built here';
+  // Saved to a file: read back through its handle. Downloaded: built again in memory (the same bytes).
+  for (const picker of ['opfs', 'none'] as const) {
+    it(`opens the image just built with one click, from the build outcome (${picker === 'opfs' ? 'saved to a file' : 'downloaded'})`, async () => {
+      const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
+      contexts.push(ctx);
+      await ctx.addInitScript(picker === 'opfs' ? OPFS_PICKER : NO_PICKER);
+      const page = await ctx.newPage();
+      await page.goto(server.origin + '/');
+      if (picker === 'none') await serviceWorkerReady(page);
+      await page.locator('#verdict').waitFor();
+      await page.getByLabel('Size').fill('64M');
+      await page.getByLabel('Arguments').fill('built here');
+      await page.waitForFunction(() => {
+        const m = (
+          window as unknown as {
+            __model: { preview: { value: { status: string; value?: { cmdline: string; size: number } } } };
+          }
+        ).__model;
+        const p = m.preview.value;
+        return p.status === 'ok' && p.value!.cmdline === 'unikernel.bin built here' && p.value!.size === 64 << 20;
+      });
+      const downloaded = picker === 'none' ? page.waitForEvent('download', { timeout: 110_000 }) : null;
+      await page.getByRole('button', { name: 'Build image' }).click();
+      await page.locator('#outcome.done').waitFor({ timeout: 110_000 });
+      if (downloaded) await (await downloaded).path();
+      await page.getByRole('button', { name: 'Look inside demo.img' }).click();
+      await page.locator('#inside-report').waitFor({ timeout: 60_000 });
+      expect(page.url()).toMatch(/#inside$/);
+      expect(await page.locator('#inside-cmdline').innerText()).toBe('unikernel.bin built here');
+      expect(await page.locator('#inside-format').innerText()).toMatch(/64 MiB file holding a 64 MiB disk/);
+      // And back to the builder, which kept its state.
+      await page.getByRole('link', { name: 'Build an image' }).click();
+      expect(await page.getByLabel('Arguments').inputValue()).toBe('built here');
     });
-    await page.getByRole('button', { name: 'Build image' }).click();
-    await page.locator('#outcome.done').waitFor({ timeout: 110_000 });
-    await page.getByRole('button', { name: 'Look inside demo.img' }).click();
-    await page.locator('#inside-report').waitFor({ timeout: 60_000 });
-    expect(page.url()).toMatch(/#inside$/);
-    expect(await page.locator('#inside-cmdline').innerText()).toBe('unikernel.bin built here');
-    // And back to the builder, which kept its state.
-    await page.getByRole('link', { name: 'Build an image' }).click();
-    expect(await page.getByLabel('Arguments').inputValue()).toBe('built here');
-  });
+  }
 
   it('is calm and accessible in every state, desktop and phone, light and dark: axe finds nothing', async () => {
     writeFileSync(img('notes.txt'), 'Shopping list: bread, milk.\n'.repeat(40));
