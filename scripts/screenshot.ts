@@ -4,7 +4,8 @@
  * 1280×800, light theme, the demo kernel chosen.
  *
  * `npm run screenshot -- --all DIR` also writes desktop (1280×800) and phone
- * (390×844) shots, light and dark, initial and after a build, into DIR: for
+ * (390×844) shots, light and dark, initial and after a build, and of the
+ * built image opened in "Inside the image" (`*-inside.png`), into DIR: for
  * looking at the page while changing it.
  */
 import { mkdirSync } from 'node:fs';
@@ -19,7 +20,7 @@ buildPage();
 const server = await startPreview(PORT);
 const browser = await launchChromium();
 try {
-  const shots: { name: string; width: number; height: number; dark: boolean; build: boolean }[] = [
+  const shots: { name: string; width: number; height: number; dark: boolean; build: boolean; inside?: boolean }[] = [
     { name: 'docs/screenshot.png', width: 1280, height: 800, dark: false, build: false },
   ];
   if (dir) {
@@ -28,7 +29,7 @@ try {
       [1280, 800, 'desktop'],
       [390, 844, 'phone'],
     ] as const)
-      for (const dark of [false, true])
+      for (const dark of [false, true]) {
         for (const build of [false, true])
           shots.push({
             name: join(dir, `${kind}-${dark ? 'dark' : 'light'}${build ? '-done' : ''}.png`),
@@ -37,6 +38,15 @@ try {
             dark,
             build,
           });
+        shots.push({
+          name: join(dir, `${kind}-${dark ? 'dark' : 'light'}-inside.png`),
+          width: w,
+          height: h,
+          dark,
+          build: true,
+          inside: true,
+        });
+      }
   }
   for (const s of shots) {
     const ctx = await browser.newContext({
@@ -52,6 +62,11 @@ try {
     if (s.build) {
       await page.getByRole('button', { name: 'Build image' }).click();
       await page.locator('#outcome').waitFor();
+      if (s.inside) {
+        await page.getByRole('button', { name: /^Look inside / }).click();
+        await page.locator('#inside-report').waitFor();
+        await page.locator('summary', { hasText: 'Every structure, as a table' }).click();
+      }
       await page.mouse.move(0, 0);
     }
     await page.screenshot({ path: s.name, fullPage: s.build });

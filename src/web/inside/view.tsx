@@ -23,6 +23,20 @@ function OpenStep({ inside }: { inside: InsideModel }) {
   const input = useRef<HTMLInputElement>(null);
   const img = inside.image.value;
   const busy = inside.busy.value;
+  // The native picker shows what is open, never "No file chosen" (a dropped file, the image just built).
+  useEffect(() => {
+    const el = input.current;
+    if (!el || img.status !== 'ok') return;
+    const shown = el.files?.[0];
+    if (shown === img.image || (shown && shown.name === img.name && shown.size === img.image.size)) return;
+    try {
+      const dt = new DataTransfer();
+      dt.items.add(img.image instanceof File ? img.image : new File([img.image], img.name));
+      el.files = dt.files;
+    } catch {
+      /* an old browser: the status line says what is open */
+    }
+  }, [img]);
   useEffect(() => {
     // Drop an image anywhere on the page while this view is shown.
     const over = (e: DragEvent) => {
