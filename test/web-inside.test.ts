@@ -138,6 +138,37 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     },
   );
 
+  it('reports reading then writing, and a cancel while reading stops it with the sink aborted', async () => {
+    const path = await ours('raw', 'slow', 64 * MiB);
+    const stages: string[] = [];
+    const c = await saveCopy(
+      { image: await openAsBlob(path), name: 'r.img', args: 'x', fileName: 'r-args.img' },
+      blobSink('application/octet-stream', 1 << 30),
+      { onProgress: (p) => stages.push(`${p.stage}`) },
+    );
+    expect(c.fileSize).toBe(64 * MiB);
+    expect(stages[0]).toBe('reading');
+    expect(stages.at(-1)).toBe('writing');
+    expect(stages.lastIndexOf('reading')).toBeLessThan(stages.indexOf('writing'));
+    // A raw file stores every byte, so reading is most of the work: cancel in the middle of it.
+    const ctl = new AbortController();
+    let aborted = 0;
+    let reads = 0;
+    const sink: WorkerSink = { seekable: true, write() {}, close() {}, abort: () => void aborted++ };
+    const e = await coded(
+      saveCopy({ image: await openAsBlob(path), name: 'r.img', args: 'x', fileName: 'r-args.img' }, sink, {
+        signal: ctl.signal,
+        onProgress: (p) => {
+          if (p.stage === 'reading' && ++reads === 3) ctl.abort();
+          if (p.stage === 'writing') throw new Error('wrote after a cancel');
+        },
+      }),
+    );
+    expect(e.code).toBe('ABORTED');
+    expect(reads).toBe(3);
+    expect(aborted).toBe(1);
+  });
+
   it('a blob sink gives the copy as a Blob, the same bytes as a file sink', async () => {
     const path = await ours('qcow2', 'x');
     const req: CopyRequest = { image: await openAsBlob(path), name: 'x.qcow2', args: 'y', fileName: 'x-args.qcow2' };

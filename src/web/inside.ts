@@ -57,12 +57,17 @@ export async function saveCopy(req: CopyRequest, sink: WorkerSink, opts: RunOpti
   try {
     const disk = await openImageDisk(req.image, req.name);
     const format = requireFormat(disk.formatId);
-    const r = await setArgsPlan(disk, req.args);
+    // Reading first (the image's stored data, a slice at a time: for a raw
+    // image that is every byte), then writing; both report progress and stop on cancel.
+    const r = await setArgsPlan(disk, req.args, {
+      signal: opts.signal,
+      onRead: (done, total) => opts.onProgress?.({ covered: done, total, written: 0, stage: 'reading' }),
+    });
     started = true;
     const w = await writeDiskPlan(r.plan, format, sink, {
       fileName: req.fileName,
       signal: opts.signal,
-      onProgress: opts.onProgress,
+      onProgress: (p) => opts.onProgress?.({ ...p, stage: 'writing' }),
     });
     return {
       fileSize: w.fileSize,

@@ -72,6 +72,11 @@ export interface Progress {
   total: number;
   /** Bytes of output produced. */
   written: number;
+  /**
+   * A changed copy first reads the image's stored data (`covered` of `total`
+   * bytes read), then writes; a build only writes (absent).
+   */
+  stage?: 'reading' | 'writing';
 }
 
 /** An image opened in the Inside view: everything the worker read from it. */

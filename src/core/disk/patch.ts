@@ -4,7 +4,8 @@
  * non-zero data, written by the same format writers as a fresh build.
  */
 import { crc32, derive32 } from '../bytes';
-import { fail } from '../errors';
+import { aborted, fail, ImageError } from '../errors';
+import type { AbortSignalLike } from '../stream';
 import { isZero, makePlan, type ImagePlan, type Piece } from '../plan';
 import { formatBytes, GIB, MIB, SECTOR } from '../units';
 import type { DiskImage } from './types';
@@ -19,6 +20,13 @@ export interface Patch {
 export const MAX_PLAN_DATA = 2 * GIB;
 /** Bytes read from the disk at once. */
 const READ_CHUNK = MIB;
+
+export interface ReadOptions {
+  /** Checked before each 1 MiB read: the reading stops with ABORTED (or the signal's own ImageError). */
+  signal?: AbortSignalLike;
+  /** Bytes read so far of `total` (the allocated and patched bytes), after each read. */
+  onRead?: (done: number, total: number) => void;
+}
 
 /** Sorted, merged [start, end) ranges. */
 function merge(ranges: [number, number][]): [number, number][] {
@@ -39,7 +47,11 @@ function merge(ranges: [number, number][]): [number, number][] {
  * applied in order (a later one wins). The same disk and patches always give
  * the same plan, so the writers give the same file.
  */
-export async function diskToPlan(disk: DiskImage, patches: readonly Patch[] = []): Promise<ImagePlan> {
+export async function diskToPlan(
+  disk: DiskImage,
+  patches: readonly Patch[] = [],
+  opts: ReadOptions = {},
+): Promise<ImagePlan> {
   for (const p of patches) {
     if (p.offset < 0 || p.offset + p.bytes.length > disk.size) {
       throw new Error(`internal: patch at ${p.offset}+${p.bytes.length} is outside the ${disk.size}-byte disk`);
@@ -74,13 +86,21 @@ export async function diskToPlan(disk: DiskImage, patches: readonly Patch[] = []
     runStart = -1;
     runParts = [];
   };
-  for (const [s0, e0] of merge(ranges)) {
-    // Whole sectors, so that pieces start and end on sector boundaries.
-    const s = Math.floor(s0 / SECTOR) * SECTOR;
-    const e = Math.min(disk.size, Math.ceil(e0 / SECTOR) * SECTOR);
+  // Whole sectors, so that pieces start and end on sector boundaries.
+  const spans = merge(ranges).map(([s0, e0]): [number, number] => [
+    Math.floor(s0 / SECTOR) * SECTOR,
+    Math.min(disk.size, Math.ceil(e0 / SECTOR) * SECTOR),
+  ]);
+  const toRead = spans.reduce((a, [s, e]) => a + (e - s), 0);
+  let done = 0;
+  for (const [s, e] of spans) {
     for (let at = s; at < e; at += READ_CHUNK) {
       const n = Math.min(READ_CHUNK, e - at);
+      const sig = opts.signal;
+      if (sig?.aborted) throw sig.reason instanceof ImageError ? sig.reason : aborted();
       let chunk = await disk.read(at, n);
+      done += n;
+      opts.onRead?.(done, toRead);
       const touching = patches.filter((p) => p.offset < at + n && p.offset + p.bytes.length > at);
       if (touching.length || chunk.length !== n) {
         // A copy: the source's buffer is not ours to change.

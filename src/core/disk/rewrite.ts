@@ -16,7 +16,7 @@ import type { AbortSignalLike, Progress } from '../stream';
 import { checkTimestamp } from '../timestamp';
 import { setArgs, type SetArgsResult } from './ops';
 import type { BootloaderKind } from './bootloader';
-import { diskToPlan, planSeed } from './patch';
+import { diskToPlan, planSeed, type ReadOptions } from './patch';
 import type { DiskImage } from './types';
 
 /** The boot loaders whose command line `setArgs` rewrites (GRUB's and unknown ones are refused). */
@@ -26,9 +26,10 @@ export const ARGS_LOADERS: readonly BootloaderKind[] = ['unikernel-disk', 'sysli
 export async function setArgsPlan(
   disk: DiskImage,
   args: string,
+  opts: ReadOptions = {},
 ): Promise<{ plan: ImagePlan } & Omit<SetArgsResult, 'patches'>> {
   const r = await setArgs(disk, args);
-  const plan = await diskToPlan(disk, r.patches);
+  const plan = await diskToPlan(disk, r.patches, opts);
   return { plan, kind: r.kind, before: r.before, after: r.after };
 }
 

@@ -175,7 +175,10 @@ function CopyStep({ inside }: { inside: InsideModel }) {
   const argsError = inside.argsError.value;
   const nameError = inside.fileNameError.value;
   const pct = saving && s.progress.total > 0 ? s.progress.covered / s.progress.total : 0;
-  const said = useThrottled(saving ? `Saving: ${Math.floor(pct * 100)}%` : '', 5000);
+  const said = useThrottled(
+    saving ? `${s.progress.stage === 'reading' ? 'Reading' : 'Saving'}: ${Math.floor(pct * 100)}%` : '',
+    5000,
+  );
 
   const onSave = async () => {
     if (!inside.canSave.value || !fmt) return;
@@ -281,7 +284,7 @@ function CopyStep({ inside }: { inside: InsideModel }) {
       {saving ? (
         <div class="progress" id="copy-progress" tabIndex={-1} ref={progressArea} aria-labelledby="copy-progress-h">
           <p id="copy-progress-h" class="progress-title">
-            Saving {s.fileName}…
+            {s.progress.stage === 'reading' ? 'Reading the image' : `Saving ${s.fileName}`}…
           </p>
           <progress max={1} value={pct} aria-labelledby="copy-progress-h" />
           <p class="status">
