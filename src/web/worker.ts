@@ -17,7 +17,17 @@ function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
 }
 
-function reply(id: number, e: unknown, cancelled: boolean) {
+/** What a job was doing, for the sentence of an unexpected failure. */
+const DOING: Record<Exclude<ToWorker['type'], 'cancel'>, string> = {
+  inspect: 'reading the kernel',
+  preview: 'planning the image',
+  build: 'building',
+  measure: 'measuring the image',
+  'open-image': 'reading the image',
+  'save-copy': 'saving the copy',
+};
+
+function reply(id: number, e: unknown, cancelled: boolean, doing = 'building') {
   if (cancelled || isAbort(e)) post({ type: 'error', id, cancelled: true, message: 'Cancelled.' });
   else if (isImageError(e)) post({ type: 'error', id, code: e.code, message: e.message });
   else if (e instanceof DOMException && e.name === 'QuotaExceededError') {
@@ -39,7 +49,7 @@ function reply(id: number, e: unknown, cancelled: boolean) {
     // Not a user error: a bug or a browser failure. Keep the stack in the console only.
     console.error(e);
     const msg = e instanceof Error ? e.message : String(e);
-    post({ type: 'error', id, message: `Something went wrong while building: ${msg}` });
+    post({ type: 'error', id, message: `Something went wrong while ${doing}: ${msg}` });
   }
 }
 
@@ -81,7 +91,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
     // A cancel that arrives after the file was closed changes nothing: report it saved.
     post({ type: 'result', id: m.id, value });
   } catch (e) {
-    reply(m.id, e, ctl.signal.aborted || (isImageError(e) && e.code === 'ABORTED'));
+    reply(m.id, e, ctl.signal.aborted || (isImageError(e) && e.code === 'ABORTED'), DOING[m.type]);
   } finally {
     jobs.delete(m.id);
   }
