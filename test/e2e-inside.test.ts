@@ -197,6 +197,29 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
     expect(readFileSync(cliCopy).equals(b)).toBe(true);
   });
 
+  it('opens an image dropped anywhere on the view', async () => {
+    const page = await open('opfs');
+    const b64 = readFileSync(img('demo.vmdk')).toString('base64');
+    const dt = await page.evaluateHandle((b64) => {
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const d = new DataTransfer();
+      d.items.add(new File([bytes], 'dropped.vmdk'));
+      return d;
+    }, b64);
+    await page.dispatchEvent('footer', 'dragover', { dataTransfer: dt });
+    await page.dispatchEvent('footer', 'drop', { dataTransfer: dt });
+    await page.locator('#inside-report').waitFor({ timeout: 60_000 });
+    expect(await page.getByRole('heading', { name: 'What is inside dropped.vmdk' }).count()).toBe(1);
+    expect(await page.locator('#inside-cmdline').innerText()).toBe('unikernel.bin hello world');
+    // The native picker shows what is open.
+    expect(await page.getByLabel('Disk image').evaluate((i: HTMLInputElement) => i.files?.[0]?.name)).toBe(
+      'dropped.vmdk',
+    );
+    expect(await page.getByLabel('Name of the copy').inputValue()).toBe('dropped-args.vmdk');
+  });
+
   it("wrong files show the core's one sentence, never a stack, and the view stays usable", async () => {
     const page = await open('opfs');
     writeFileSync(img('notes.txt'), 'Shopping list: bread, milk.\n'.repeat(40));
