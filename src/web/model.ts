@@ -37,15 +37,7 @@ export interface KernelFile {
 /** What the model needs to know about an output format: the core's descriptor, without the writer. */
 export type FormatInfo = Pick<
   OutputFormat,
-  | 'id'
-  | 'label'
-  | 'extension'
-  | 'mime'
-  | 'usedFor'
-  | 'checkSize'
-  | 'sizeStep'
-  | 'qemuDriver'
-  | 'outputLength'
+  'id' | 'label' | 'extension' | 'mime' | 'usedFor' | 'checkSize' | 'sizeStep' | 'qemuDriver' | 'outputLength'
 >;
 
 export type KernelState =
