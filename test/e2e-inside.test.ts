@@ -293,6 +293,15 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
       // And back to the builder, which kept its state.
       await page.getByRole('link', { name: 'Build an image' }).click();
       expect(await page.getByLabel('Arguments').inputValue()).toBe('built here');
+      // Focus moves to the view switched to, so a screen reader starts there.
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Build an image');
+      await page.getByRole('link', { name: 'Inside an image' }).focus();
+      await page.keyboard.press('Enter');
+      await expect
+        .poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+        .toBe('Inside an image');
+      // The image opened before is still open.
+      expect(await page.locator('#inside-cmdline').innerText()).toBe('unikernel.bin built here');
     });
   }
 

@@ -10,7 +10,7 @@ import { DestinationStep } from './destination-step';
 import { ArgsStep } from './args-step';
 import { BuildPanel, Outcome } from './build-panel';
 import { Prose, useSettled } from './ui';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { InsideModel } from './inside/state';
 import { InsideView } from './inside/view';
 import type { BuiltImage } from './model';
@@ -27,6 +27,15 @@ function useView(): [View, (v: View) => void] {
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
+  // After a switch (not on load), focus goes to the new view, so a screen reader starts there.
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.querySelector<HTMLElement>('main')?.focus({ preventScroll: true });
+  }, [view]);
   const go = (v: View) => {
     if (v === 'inside') location.hash = INSIDE_HASH;
     else history.pushState(null, '', location.pathname + location.search);
@@ -94,7 +103,7 @@ export function App({ model, demo, inside }: { model: Model; demo: (() => Uint8A
         </nav>
       </header>
       {view === 'inside' ? (
-        <main>
+        <main tabIndex={-1} aria-label="Inside an image">
           <InsideView inside={inside} />
         </main>
       ) : (
@@ -125,7 +134,7 @@ function Builder({
 }) {
   return (
     <>
-      <main>
+      <main tabIndex={-1} aria-label="Build an image">
         <div class="steps">
           <KernelStep model={model} demo={demo} />
           <DestinationStep model={model} />
