@@ -18,7 +18,8 @@ import { solo5Kernel } from './helpers/fixtures';
 import { qemuMapData, writeFormat } from './helpers/containers';
 import { openImageFile } from '../src/cli/source';
 import { openDisk } from '../src/core/disk/open';
-import { tempDir, tools } from './helpers/tools';
+import { run, tempDir, tools } from './helpers/tools';
+import { writeFileSync } from 'node:fs';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -156,6 +157,49 @@ describe('diskMap on images we build', () => {
     expect(m.ranges.length).toBeLessThanOrEqual(MAP_LIMITS.ranges);
     for (const i of m.insets) expect(i.allocation.runs.length).toBeLessThanOrEqual(MAP_LIMITS.runs + MAP_LIMITS.grid);
     expect(JSON.stringify(m).length).toBeLessThan(1 << 20);
+  });
+});
+
+describe('diskMap on disks we did not make', () => {
+  it.skipIf(!tools('mkfs.fat', 'mcopy'))(
+    'a FAT volume without a partition table (mkfs.fat on the whole file)',
+    async () => {
+      const tmp = tempDir('ukd-map-');
+      try {
+        const path = tmp.path('floppy.img');
+        run('truncate', ['-s', '16M', path]);
+        run('mkfs.fat', ['-F', '16', path]);
+        writeFileSync(tmp.path('hello.txt'), 'hello\n'.repeat(2000));
+        run('mcopy', ['-i', path, tmp.path('hello.txt'), '::/']);
+        const f = openImageFile(path);
+        try {
+          const m = await diskMap(await openDisk(f.source));
+          expect(m.ranges.find((r) => r.kind === 'partition')).toMatchObject({
+            label: 'FAT volume (no partition table)',
+            start: 0,
+            level: 0,
+          });
+          expect(m.ranges.find((r) => r.kind === 'boot-sector')?.start).toBe(0);
+          expect(m.ranges.filter((r) => r.kind === 'fat')).toHaveLength(2);
+          const file = m.ranges.find((r) => r.kind === 'file');
+          expect(file?.label).toBe('/hello.txt');
+          expect(file!.length).toBeGreaterThanOrEqual(12000);
+          expect(m.ranges.some((r) => r.kind === 'mbr' || r.kind === 'loader')).toBe(false);
+        } finally {
+          f.close();
+        }
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
+
+  it('a disk of text: nothing to label, everything stored', async () => {
+    const bytes = new TextEncoder().encode('not a disk\n'.repeat(1000));
+    const m = await diskMap(await rawDisk(bytes));
+    expect(m.ranges).toEqual([]);
+    expect(m.insets).toEqual([]);
+    expect(m.storedBytes).toBe(bytes.length);
   });
 });
 

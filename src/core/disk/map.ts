@@ -172,7 +172,9 @@ async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]
     if (end > start) out.push({ ...r, start, length: end - start });
   };
   let firstPartition = disk.size;
-  if (ctx.mbr) {
+  // A FAT volume at LBA 0 (no partition table): its boot sector may also decode as an empty table.
+  const superfloppy = ctx.fat !== null && ctx.partition === null;
+  if (ctx.mbr && !superfloppy) {
     add({ kind: 'mbr', label: 'LBA 0: master boot record', start: 0, length: SECTOR, level: 0 });
     const parts = [...ctx.mbr.partitions].sort((a, b) => a.startLba - b.startLba);
     let end = SECTOR;
@@ -194,7 +196,7 @@ async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]
     }
   }
   const boot = await identifyBootloader(ctx);
-  let loaderEnd = ctx.mbr ? SECTOR : 0;
+  let loaderEnd = ctx.mbr && !superfloppy ? SECTOR : 0;
   if (boot.ours) {
     const o = boot.ours;
     const at = o.stage2Lba * SECTOR;
