@@ -16,6 +16,7 @@ import { reportBootParams, readBootParams } from '../src/core/boot/params';
 import { parseSyslinuxCfg } from '../src/core/disk/syslinux';
 import { extractKernel, inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
 import { diskToPlan } from '../src/core/disk/patch';
+import { diskMap } from '../src/core/disk/map';
 import { formatFat } from '../src/core/fat';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
@@ -127,7 +128,7 @@ describe('operations on mutated disks', () => {
   ];
 
   for (const [name, base, regions] of bases) {
-    it(`${name}: inspect, verify, extract, set-args and its plan fail only with codes`, async () => {
+    it(`${name}: inspect, verify, extract, the map, set-args and its plan fail only with codes`, async () => {
       // The unmutated disk is sound (else the fuzzing proves less).
       expect(await verifyDisk(await rawDisk(base))).toEqual([]);
       const next = rng(name.length * 7919);
@@ -153,6 +154,16 @@ describe('operations on mutated disks', () => {
           tally(await codedOnly(() => inspectDisk(disk)));
           tally(await codedOnly(() => verifyDisk(disk)));
           tally(await codedOnly(() => extractKernel(disk)));
+          // The page's map of the same disk: labelled ranges inside the disk, whatever the damage.
+          tally(
+            await codedOnly(async () => {
+              const m = await diskMap(disk);
+              for (const r of m.ranges) {
+                if (r.start < 0 || r.length <= 0 || r.start + r.length > disk.size)
+                  throw new Error(`map range outside the disk: ${JSON.stringify(r)}`);
+              }
+            }),
+          );
           tally(
             await codedOnly(async () => {
               const r = await setArgs(disk, `--run=${runs}`);
