@@ -169,6 +169,29 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     expect(aborted).toBe(1);
   });
 
+  it('opening reads only the structures and the kernel, not the whole file', async () => {
+    const path = await ours('raw', 'big', 1024 * MiB);
+    const real = await openAsBlob(path);
+    let read = 0;
+    let reads = 0;
+    // A Blob whose slices are counted (blobSource reads through slice()).
+    const counted = {
+      size: real.size,
+      type: '',
+      slice(start?: number, end?: number) {
+        read += (end ?? real.size) - (start ?? 0);
+        reads++;
+        return real.slice(start, end);
+      },
+    } as unknown as Blob;
+    const r = await openImage(counted, 'big.img');
+    expect(r.inspection.bootloader.cmdline).toBe('unikernel.bin big');
+    expect(r.map.size).toBe(1024 * MiB);
+    expect(reads).toBeGreaterThan(0);
+    // The FAT copies are compared (2 x 1 MiB here) and the kernel read; far from the 1 GiB file.
+    expect(read).toBeLessThan(16 * MiB);
+  });
+
   it('a blob sink gives the copy as a Blob, the same bytes as a file sink', async () => {
     const path = await ours('qcow2', 'x');
     const req: CopyRequest = { image: await openAsBlob(path), name: 'x.qcow2', args: 'y', fileName: 'x-args.qcow2' };
