@@ -197,6 +197,25 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
     expect(readFileSync(cliCopy).equals(b)).toBe(true);
   });
 
+  it("says what verify finds in a damaged image, in the core's words", async () => {
+    const page = await open('opfs');
+    // One byte of the kernel changed: its CRC no longer matches the parameter block.
+    const j = JSON.parse(cli(DISK, ['inspect', '--json', img('demo.img')]));
+    const bad = img('damaged.img');
+    const bytes = readFileSync(img('demo.img'));
+    bytes[j.kernel.lba * 512 + 100] ^= 0xff;
+    writeFileSync(bad, bytes);
+    const r = spawnSync(process.execPath, [DISK, 'verify', bad], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    const line = r.stdout.split('\n').find((l) => l.includes('kernel:'))!;
+    const sentence = line.slice(line.indexOf('kernel:') + 'kernel:'.length).trim();
+    await openImage(page, bad);
+    const verify = await page.locator('#inside-verify').innerText();
+    expect(verify).toMatch(/^1 problem:/);
+    expect(verify.replace(/\s+/g, ' ')).toContain(`kernel: ${sentence}`.replace(/\s+/g, ' '));
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
   it('opens an image dropped anywhere on the view', async () => {
     const page = await open('opfs');
     const b64 = readFileSync(img('demo.vmdk')).toString('base64');
