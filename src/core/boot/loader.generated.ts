@@ -52,6 +52,12 @@ export const LOADER_FAIL_EXIT = 0x7F;
 /** the loader copies only to 1 MiB and above */
 export const KERNEL_MIN_ADDR = 0x100000;
 export const MBI_ADDR = 0x1000;
+/** bytes of the Multiboot information the loader fills (through boot_loader_name) */
+export const MBI_SIZE = 88;
+/** mem, boot_device, cmdline, mods (0), mmap, loader name */
+export const MBI_FLAGS = 0x24F;
+/** EAX at the kernel's entry: "a Multiboot loader started you" */
+export const MULTIBOOT_MAGIC_EAX = 0x2BADB002;
 export const MMAP_ADDR = 0x1100;
 export const MMAP_MAX = 128;
 /** sectors per INT 13h read (<= 127, 4 KiB multiple) */
