@@ -1,16 +1,192 @@
 /**
- * PLACEHOLDER (branch inside-page): the walkthrough view is written on the
- * `walkthrough` branch; the lead takes that version at merge. This stub only
- * has the agreed signature.
+ * The boot walkthrough, drawn: numbered steps, each with its explanation and
+ * its bytes as a hex view (offset column, 16 bytes a row, every field's bytes
+ * tinted, outlined and numbered) and a legend table below it. The table is
+ * the text alternative: the hex grid is hidden from assistive technology, and
+ * colour is never the only cue (numbers and outlines mark the fields too).
+ * The data comes from the core (`core/disk/walkthrough.ts`); nothing here
+ * reads a disk. `walkthrough.css` also holds the print stylesheet (a handout).
  */
-import type { Walkthrough } from '../../core/disk/walkthrough-types';
+import type { HexDump, HexField, Walkthrough, WalkStep } from '../../core/disk/walkthrough-types';
+import { Prose } from '../ui';
+import './walkthrough.css';
+
+const ROW = 16;
+/** Tints cycle through this many colours; the number and outline tell fields apart beyond that. */
+const TINTS = 6;
+/** Bytes listed per field in the legend table; longer fields are shortened with their length. */
+const LEGEND_BYTES = 24;
+
+const hex2 = (b: number) => b.toString(16).toUpperCase().padStart(2, '0');
+const addr = (n: number) => '0x' + n.toString(16).toUpperCase().padStart(4, '0');
+const printable = (b: number) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.');
+
+const LOADER_NAMES: Record<Walkthrough['loader'], string> = {
+  'unikernel-disk': 'the unikernel-disk boot loader',
+  syslinux: 'SYSLINUX',
+  grub: 'GRUB',
+  none: 'no boot loader this tool knows',
+};
+
+/** Where a dump's offsets count from, and what to call them. */
+function base(d: HexDump): { at: number; what: string } {
+  if (d.diskOffset !== null) return { at: d.diskOffset, what: 'Disk offset' };
+  if (d.memoryAddress !== null) return { at: d.memoryAddress, what: 'Address' };
+  return { at: 0, what: 'Offset' };
+}
+
+function where(d: HexDump): string {
+  if (d.diskOffset !== null) {
+    const mem = d.memoryAddress !== null ? `; loaded at ${addr(d.memoryAddress)}` : '';
+    return `Read from the disk at offset ${addr(d.diskOffset)}${mem}.`;
+  }
+  if (d.memoryAddress !== null) return `Built in memory at ${addr(d.memoryAddress)}, not read from the disk.`;
+  return 'Built in memory, not read from the disk.';
+}
+
+/** For each byte, the index of its field (or -1). */
+function fieldOf(d: HexDump): Int32Array {
+  const out = new Int32Array(d.bytes.length).fill(-1);
+  d.fields.forEach((f, i) => out.fill(i, f.start, Math.min(d.bytes.length, f.start + f.length)));
+  return out;
+}
+
+function ByteCell({ d, i, owner }: { d: HexDump; i: number; owner: Int32Array }) {
+  const f = owner[i];
+  if (f < 0) return <span class="wt-b">{hex2(d.bytes[i])}</span>;
+  const field = d.fields[f];
+  const col = i % ROW;
+  const first = i === field.start;
+  const last = i === field.start + field.length - 1;
+  const cls = [
+    'wt-b',
+    'wt-in',
+    `wt-t${f % TINTS}`,
+    first || col === 0 ? 'wt-l' : '',
+    last || col === ROW - 1 ? 'wt-r' : '',
+  ].join(' ');
+  return (
+    <span class={cls}>
+      {first && <span class="wt-n">{f + 1}</span>}
+      {hex2(d.bytes[i])}
+    </span>
+  );
+}
+
+function HexGrid({ d }: { d: HexDump }) {
+  const owner = fieldOf(d);
+  const { at } = base(d);
+  const rows: number[] = [];
+  for (let r = 0; r < d.bytes.length; r += ROW) rows.push(r);
+  return (
+    <div class="wt-hex" aria-hidden="true">
+      {rows.map((r) => {
+        const n = Math.min(ROW, d.bytes.length - r);
+        const idx = Array.from({ length: n }, (_, k) => r + k);
+        return (
+          <div class="wt-row" key={r}>
+            <span class="wt-off">{addr(at + r)}</span>
+            <span class="wt-bytes">
+              {idx.map((i) => (
+                <ByteCell key={i} d={d} i={i} owner={owner} />
+              ))}
+            </span>
+            <span class="wt-ascii">{idx.map((i) => printable(d.bytes[i])).join('')}</span>
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function fieldBytes(d: HexDump, f: HexField): string {
+  const n = Math.min(f.length, LEGEND_BYTES);
+  const shown = Array.from(d.bytes.subarray(f.start, f.start + n), hex2).join(' ');
+  return n < f.length ? `${shown} … (${f.length} bytes)` : shown;
+}
+
+function Legend({ d }: { d: HexDump }) {
+  const { at, what } = base(d);
+  return (
+    <table class="wt-legend">
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">Field</th>
+          <th scope="col">{what}</th>
+          <th scope="col">Bytes</th>
+          <th scope="col">Meaning</th>
+        </tr>
+      </thead>
+      <tbody>
+        {d.fields.map((f, i) => (
+          <tr key={i} class={`wt-t${i % TINTS}`}>
+            <td class="wt-key">
+              <span class="wt-n wt-n-key">{i + 1}</span>
+            </td>
+            <th scope="row">{f.label}</th>
+            <td class="wt-mono">{addr(at + f.start)}</td>
+            <td class="wt-mono wt-legend-bytes">{fieldBytes(d, f)}</td>
+            <td>{f.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Dump({ d }: { d: HexDump }) {
+  return (
+    <figure class="wt-dump">
+      <figcaption>
+        <span class="wt-caption">{d.caption}</span> <span class="wt-where">{where(d)}</span>
+      </figcaption>
+      <HexGrid d={d} />
+      {d.fields.length > 0 && <Legend d={d} />}
+    </figure>
+  );
+}
+
+function Step({ step }: { step: WalkStep }) {
+  return (
+    <li class="wt-step" id={`walk-${step.id}`}>
+      <h3 class="wt-title">{step.title}</h3>
+      {step.text.map((p, i) => (
+        <p key={i}>
+          <Prose text={p} />
+        </p>
+      ))}
+      {step.dumps.map((d, i) => (
+        <Dump key={i} d={d} />
+      ))}
+    </li>
+  );
+}
 
 export function WalkthroughView({ walkthrough }: { walkthrough: Walkthrough }) {
+  const w = walkthrough;
   return (
-    <ol>
-      {walkthrough.steps.map((s) => (
-        <li key={s.id}>{s.title}</li>
-      ))}
-    </ol>
+    <div class="walkthrough">
+      <p class="wt-print-title">
+        How this disk boots, with {LOADER_NAMES[w.loader]}
+        {w.cmdline !== null && (
+          <>
+            : the kernel gets <code>{w.cmdline}</code>
+          </>
+        )}
+      </p>
+      {w.notes.length > 0 && (
+        <ul class="wt-notes">
+          {w.notes.map((n, i) => (
+            <li key={i}>{n}</li>
+          ))}
+        </ul>
+      )}
+      <ol class="wt-steps">
+        {w.steps.map((s) => (
+          <Step key={s.id} step={s} />
+        ))}
+      </ol>
+    </div>
   );
 }
