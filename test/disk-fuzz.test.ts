@@ -14,6 +14,7 @@ import { FORMATS } from '../src/core/formats/index';
 import { gceFormat } from '../src/core/formats/gce';
 import { rawFormat } from '../src/core/formats/raw';
 import { openDisk } from '../src/core/disk/open';
+import { buildWalkthrough } from '../src/core/disk/walkthrough';
 import type { ByteSource } from '../src/core/disk/types';
 import { isImageError } from '../src/core/errors';
 import { GiB, KiB, MiB, OPTS, syntheticPlan } from './helpers/containers';
@@ -73,7 +74,11 @@ function memorySource(b: Uint8Array, stats: { largest: number }): ByteSource {
   };
 }
 
-/** Open, walk the extents (at most 20000), read the start, the end and a few allocated runs. */
+/**
+ * Open, walk the extents (at most 20000), read the start, the end and a few
+ * allocated runs, and build the boot walkthrough (which turns what it cannot
+ * read into notes).
+ */
 async function exercise(src: ByteSource): Promise<void> {
   const disk = await openDisk(src);
   let n = 0;
@@ -85,6 +90,8 @@ async function exercise(src: ByteSource): Promise<void> {
   await disk.read(0, MiB);
   await disk.read(Math.max(0, disk.size - MiB), MiB);
   for (const s of starts) await disk.read(s, 256 * KiB);
+  const w = await buildWalkthrough(disk);
+  expect(w.steps.length + w.notes.length).toBeGreaterThan(0);
 }
 
 /** A small image file in memory, straight from the writer (holes as zeros). */

@@ -3,9 +3,9 @@
  * parser: fixed seeds, bounded time, and every failure is an ImageError with
  * a code (never a TypeError, a RangeError, an "internal:" Error or a hang).
  * Pure decoders get random bytes; whole operations (inspect, verify,
- * extract, set-args and the plan it makes) get real disks, ours and a
- * SYSLINUX-style FAT32 one, with random bytes and 32-bit values written over
- * their structures.
+ * extract, the disk map, set-args and the plan it makes, the boot walkthrough) get real
+ * disks, ours and a SYSLINUX-style FAT32 one, with random bytes and 32-bit
+ * values written over their structures.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -15,6 +15,7 @@ import { decodeBpb, FatReader } from '../src/core/disk/fat-read';
 import { reportBootParams, readBootParams } from '../src/core/boot/params';
 import { parseSyslinuxCfg } from '../src/core/disk/syslinux';
 import { extractKernel, inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
+import { buildWalkthrough } from '../src/core/disk/walkthrough';
 import { diskToPlan } from '../src/core/disk/patch';
 import { diskMap } from '../src/core/disk/map';
 import { formatFat } from '../src/core/fat';
@@ -128,7 +129,7 @@ describe('operations on mutated disks', () => {
   ];
 
   for (const [name, base, regions] of bases) {
-    it(`${name}: inspect, verify, extract, the map, set-args and its plan fail only with codes`, async () => {
+    it(`${name}: inspect, verify, extract, the map, set-args and its plan, the walkthrough fail only with codes`, async () => {
       // The unmutated disk is sound (else the fuzzing proves less).
       expect(await verifyDisk(await rawDisk(base))).toEqual([]);
       const next = rng(name.length * 7919);
@@ -170,6 +171,11 @@ describe('operations on mutated disks', () => {
               await diskToPlan(disk, r.patches);
             }),
           );
+          // The walkthrough turns what it cannot show into notes: it never throws, and stays quick.
+          const t0 = Date.now();
+          const w = await buildWalkthrough(disk);
+          expect(Date.now() - t0).toBeLessThan(2000);
+          tally(w.notes.length ? 'walkthrough with notes' : 'walkthrough');
         } finally {
           for (const [at, v] of undo.reverse()) base[at] = v;
         }
