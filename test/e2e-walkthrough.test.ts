@@ -1,0 +1,239 @@
+/**
+ * WalkthroughView in Chromium, on its own: the walkthroughs of a real image
+ * of ours (and of an old-tool SYSLINUX image) are built by the core here,
+ * drawn by the component in a small page bundled with esbuild (the page's
+ * own style.css included, inside some page chrome), and checked: the steps'
+ * headings, a field in a legend table, axe (WCAG 2.2 AA and best practices)
+ * at desktop and phone widths in light and dark, nothing wider than a phone,
+ * and the print layout (no chrome, black on white, fields outlined), with
+ * screenshots kept in the test's directory (WALKTHROUGH_SHOTS=dir keeps them).
+ * The Inside view's own e2e test mounts it in the real page.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import { planImage } from '../src/core/image';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { buildWalkthrough } from '../src/core/disk/walkthrough';
+import type { Walkthrough } from '../src/core/disk/walkthrough-types';
+import { openDisk } from '../src/core/disk/open';
+import { axeViolations, haveChromium, launchChromium } from './helpers/browser';
+import { serveStatic, type StaticServer } from './helpers/static-server';
+import { writePlanRange } from './helpers/image-files';
+import { withFile } from './helpers/disk-read';
+import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
+import { have, inCI, tempDir } from './helpers/tools';
+
+const MiB = 1 << 20;
+const ARGS = 'print me --ipv4=10.0.0.2/24';
+const tmp = tempDir('ukd-walkview-');
+const ROOT = new URL('..', import.meta.url).pathname;
+
+/** The harness: some page chrome around the component, and a function to show a walkthrough. */
+const ENTRY = `
+import { h, render } from 'preact';
+import { WalkthroughView } from './src/web/inside/walkthrough';
+import './src/web/style.css';
+window.__show = (json) => {
+  const w = JSON.parse(json, (k, v) => (v && v.__bytes ? new Uint8Array(v.__bytes) : v));
+  render(
+    h('div', null,
+      h('header', null, h('h1', null, 'Page chrome'), h('p', { class: 'lede' }, 'Not in the handout.')),
+      h('main', { style: 'display:block' },
+        h('section', { class: 'step', 'aria-labelledby': 'walk-h' },
+          h('h2', { id: 'walk-h' }, 'How it boots'),
+          h(WalkthroughView, { walkthrough: w }))),
+      h('footer', null, h('p', null, 'Footer chrome'))),
+    document.getElementById('app'),
+  );
+};
+`;
+
+const HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Walkthrough</title><link rel="stylesheet" href="entry.css"></head>
+<body><div id="app"></div><script src="entry.js"></script></body></html>`;
+
+const toJson = (w: Walkthrough) =>
+  JSON.stringify(w, (k, v) => (v instanceof Uint8Array ? { __bytes: Array.from(v) } : v));
+
+async function walkOf(path: string): Promise<Walkthrough> {
+  return withFile(path, async (src) => buildWalkthrough(await openDisk(src)));
+}
+
+const ok = haveChromium();
+if (!ok && inCI) throw new Error('chromium is missing in CI');
+
+describe.skipIf(!ok)('WalkthroughView in Chromium', () => {
+  let server: StaticServer;
+  let browser: Browser;
+  let ours: Walkthrough;
+  const shots = process.env.WALKTHROUGH_SHOTS ?? tmp.path('shots');
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    const img = planImage(DEMO_KERNEL, { size: 64 * MiB, args: ARGS });
+    writePlanRange(img.plan, tmp.path('ours.img'));
+    ours = await walkOf(tmp.path('ours.img'));
+    const site = tmp.path('site');
+    mkdirSync(site);
+    await build({
+      stdin: { contents: ENTRY, resolveDir: ROOT, loader: 'tsx', sourcefile: 'harness.tsx' },
+      bundle: true,
+      outdir: site,
+      entryNames: 'entry',
+      format: 'iife',
+      jsx: 'automatic',
+      jsxImportSource: 'preact',
+      logLevel: 'error',
+    });
+    writeFileSync(join(site, 'index.html'), HTML);
+    server = await serveStatic(site, '/');
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    tmp.cleanup();
+  });
+
+  async function open(w: Walkthrough, width = 1280, height = 800): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(server.url);
+    await page.evaluate((json) => (window as unknown as { __show(j: string): void }).__show(json), toJson(w));
+    await page.locator('.wt-step').first().waitFor();
+    return page;
+  }
+
+  it('our image: the steps in order, a field in its legend, code from backticks, the hex grid hidden from screen readers', async () => {
+    const page = await open(ours);
+    try {
+      expect(await page.locator('ol.wt-steps > li.wt-step').count()).toBe(ours.steps.length);
+      expect(await page.locator('.wt-step h3').allTextContents()).toEqual(ours.steps.map((s) => s.title));
+      const row = page.locator('#walk-stage1 table.wt-legend tr', { hasText: "Stage 2's first sector" });
+      await expect.poll(() => row.locator('td').last().textContent()).toBe('LBA 1');
+      expect(await row.locator('td.wt-mono').first().textContent()).toBe('0x005A');
+      expect(await row.locator('.wt-legend-bytes').textContent()).toBe('01 00 00 00');
+      const args = page.locator('#walk-params table.wt-legend tr', { hasText: 'Arguments' });
+      expect(await args.locator('td').last().textContent()).toBe(`"${ARGS}"`);
+      expect(await page.locator('#walk-bios p code', { hasText: '0x7C00' }).count()).toBeGreaterThan(0);
+      // Every dump: a hidden grid with one cell per byte, a numbered badge per field, and a legend row per field.
+      const dumps = ours.steps.flatMap((s) => s.dumps);
+      expect(await page.locator('.wt-hex[aria-hidden="true"]').count()).toBe(dumps.length);
+      expect(await page.locator('.wt-hex .wt-b').count()).toBe(dumps.reduce((n, d) => n + d.bytes.length, 0));
+      const fields = dumps.reduce((n, d) => n + d.fields.length, 0);
+      expect(await page.locator('.wt-hex .wt-n').count()).toBe(fields);
+      expect(await page.locator('table.wt-legend tbody tr').count()).toBe(fields);
+      await page.screenshot({ path: join(shots, 'screen-light.png'), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('axe finds nothing at 1280 and 390 wide, light and dark; nothing is wider than a phone', async () => {
+    for (const [width, height] of [
+      [1280, 800],
+      [390, 844],
+    ]) {
+      for (const colorScheme of ['light', 'dark'] as const) {
+        const page = await open(ours, width, height);
+        try {
+          await page.emulateMedia({ colorScheme });
+          expect(await axeViolations(page), `${width} ${colorScheme}`).toEqual([]);
+          if (width < 400) {
+            const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+            expect(wide, `${width} ${colorScheme}: page width`).toBeLessThanOrEqual(width);
+          }
+          if (colorScheme === 'dark' && width > 1000) {
+            await page.screenshot({ path: join(shots, 'screen-dark.png'), fullPage: true });
+          }
+          if (width < 400 && colorScheme === 'light') {
+            await page.locator('#walk-partition').screenshot({ path: join(shots, 'phone-partition.png') });
+          }
+        } finally {
+          await page.close();
+        }
+      }
+    }
+    // axe is really looking: grey-on-grey text in a legend is found.
+    const page = await open(ours);
+    try {
+      await page.evaluate(() => {
+        const td = document.querySelector('.wt-legend td:last-child') as HTMLElement;
+        td.style.color = '#bbb';
+        td.style.background = '#fff';
+      });
+      expect((await axeViolations(page)).map((v) => v.id)).toContain('color-contrast');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('printed: only the walkthrough, black on white, fields outlined in black and numbered', async () => {
+    const page = await open(ours, 900, 1200);
+    try {
+      await page.emulateMedia({ media: 'print', colorScheme: 'dark' });
+      const style = await page.evaluate(() => {
+        const cs = (sel: string) => getComputedStyle(document.querySelector(sel) as Element);
+        return {
+          header: cs('header').display,
+          footer: cs('footer').display,
+          h2: cs('#walk-h').display,
+          title: cs('.wt-print-title').display,
+          fg: cs('.walkthrough').color,
+          bg: cs('.walkthrough').backgroundColor,
+          fieldBorder: cs('.wt-in').borderTopColor,
+          fieldStyle: cs('.wt-in').borderTopStyle,
+          fieldTint: cs('.wt-in').backgroundColor,
+          badge: cs('.wt-hex .wt-n').color,
+          badgeBorder: cs('.wt-hex .wt-n').borderTopStyle,
+          stepBreak: cs('.wt-step').breakInside,
+        };
+      });
+      expect(style).toEqual({
+        header: 'none',
+        footer: 'none',
+        h2: 'none',
+        title: 'block',
+        fg: 'rgb(0, 0, 0)',
+        bg: 'rgb(255, 255, 255)',
+        fieldBorder: 'rgb(0, 0, 0)',
+        fieldStyle: 'solid',
+        fieldTint: 'rgb(255, 255, 255)',
+        badge: 'rgb(0, 0, 0)',
+        badgeBorder: 'solid',
+        stepBreak: 'avoid-page',
+      });
+      await page.screenshot({ path: join(shots, 'print.png'), fullPage: true });
+      const pdf = await page.pdf({ format: 'A4', printBackground: false });
+      writeFileSync(join(shots, 'handout.pdf'), pdf);
+      expect(pdf.length).toBeGreaterThan(10_000);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it.skipIf(!OLD_TOOL_PROGRAMS.every(have) || !haveOldToolFiles())(
+    'an old-tool SYSLINUX image: its steps and the APPEND line',
+    async () => {
+      const kernel = tmp.path('old.virtio');
+      writeFileSync(kernel, DEMO_KERNEL);
+      makeOldToolImage(tmp.dir, tmp.path('old.img'), kernel, 'from syslinux', { size: 64 * MiB });
+      const w = await walkOf(tmp.path('old.img'));
+      const page = await open(w);
+      try {
+        expect(await page.locator('.wt-step h3').allTextContents()).toEqual(w.steps.map((s) => s.title));
+        const row = page.locator('#walk-config table.wt-legend tr', { hasText: 'APPEND line' });
+        expect(await row.locator('td').last().textContent()).toBe('its arguments: -aout unikernel.bin from syslinux');
+        expect(await axeViolations(page)).toEqual([]);
+        await page.screenshot({ path: join(shots, 'syslinux.png'), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    },
+    60_000,
+  );
+});
