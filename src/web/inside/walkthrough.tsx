@@ -113,8 +113,12 @@ function Legend({ d }: { d: HexDump }) {
         <tr>
           <th scope="col">#</th>
           <th scope="col">Field</th>
-          <th scope="col">{what}</th>
-          <th scope="col">Bytes</th>
+          <th scope="col" class="wt-aux">
+            {what}
+          </th>
+          <th scope="col" class="wt-aux">
+            Bytes
+          </th>
           <th scope="col">Meaning</th>
         </tr>
       </thead>
@@ -124,9 +128,15 @@ function Legend({ d }: { d: HexDump }) {
             <td class="wt-key">
               <span class="wt-n wt-n-key">{i + 1}</span>
             </td>
-            <th scope="row">{f.label}</th>
-            <td class="wt-mono">{addr(at + f.start)}</td>
-            <td class="wt-mono wt-legend-bytes">{fieldBytes(d, f)}</td>
+            <th scope="row">
+              {f.label}
+              <span class="wt-aux-inline">
+                {' '}
+                ({what.toLowerCase()} {addr(at + f.start)}, bytes {fieldBytes(d, f)})
+              </span>
+            </th>
+            <td class="wt-mono wt-aux">{addr(at + f.start)}</td>
+            <td class="wt-mono wt-aux wt-legend-bytes">{fieldBytes(d, f)}</td>
             <td>{f.value}</td>
           </tr>
         ))}
