@@ -1007,8 +1007,16 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
       };
       const boot = sys.boot;
       const marks: [number, string, string][] = [];
-      const defLine = text.split('\n').findIndex((l) => /^\s*DEFAULT\b/i.test(l));
-      if (defLine >= 0) marks.push([defLine, 'DEFAULT', `boot the label "${boot.label}" without asking`]);
+      const lines = text.split('\n');
+      lines.forEach((l, i) => {
+        const m = /^\s*(SERIAL|DEFAULT|LABEL)\s+(\S+)(?:\s+(\S+))?/i.exec(l);
+        if (!m) return;
+        const key = m[1].toUpperCase();
+        if (key === 'SERIAL') {
+          marks.push([i, 'SERIAL', `messages also on serial port ${m[2]}${m[3] ? ` at ${m[3]} baud` : ''}`]);
+        } else if (key === 'DEFAULT') marks.push([i, 'DEFAULT', `boot the label "${boot.label}" without asking`]);
+        else if (m[2] === boot.label) marks.push([i, 'LABEL', 'the label that boots; its lines follow']);
+      });
       if (boot.runLine >= 0)
         marks.push([
           boot.runLine,
@@ -1018,8 +1026,10 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
       if (boot.appendLine !== null)
         marks.push([boot.appendLine, 'APPEND', `its arguments: ${[...boot.options, boot.cmdline].join(' ')}`]);
       marks.sort((x, y) => x[0] - y[0]);
+      let previous = -1;
       for (const [i, label, value] of marks) {
-        if (i >= starts.length) continue;
+        if (i >= starts.length || i === previous) continue;
+        previous = i;
         const { s, t } = line(i);
         if (t > s && t <= bytes.length) d.f(s, t - s, `${label} line`, value);
       }
