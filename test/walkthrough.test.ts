@@ -15,11 +15,11 @@ import type { HexDump, Walkthrough } from '../src/core/disk/walkthrough-types';
 import { openDisk } from '../src/core/disk/open';
 import { openImageFile } from '../src/cli/source';
 import { requireFormat } from '../src/core/formats/index';
-import { reportBootParams } from '../src/core/boot/params';
+import { replaceCommandLine, reportBootParams } from '../src/core/boot/params';
 import { findMultiboot } from '../src/core/multiboot';
 import { inspectKernel } from '../src/core/kernel';
 import { crc32 } from '../src/core/bytes';
-import { CMDLINE_OFF, STAGE2_ADDR } from '../src/core/boot/loader.generated';
+import { CMDLINE_OFF, PARAMS_OFF, P_KERNEL_LBA, STAGE2_ADDR } from '../src/core/boot/loader.generated';
 import { containerDisk, memorySource, planBytes, rawDisk } from './helpers/disk-memory';
 import { writePlanRange } from './helpers/image-files';
 import { withFile } from './helpers/disk-read';
@@ -226,6 +226,18 @@ describe('our loader', () => {
     expect(w.steps.map((s) => s.id)).toEqual(['bios', 'stage1', 'partition', 'params']);
     expect(field(w, 'params', 'CRC-32 of stage 2').value).toMatch(/the bytes give 0x[0-9A-F]{8}, so the loader stops/);
     expect(w.notes.join(' ')).toMatch(/damaged/);
+  });
+
+  it('a sound block that puts the kernel past the end of the disk: no kernel bytes, a note', async () => {
+    const b = planBytes(img.plan);
+    const sectors = Math.ceil((CMDLINE_OFF + img.cmdline.length + 1) / 512);
+    const stage2 = b.slice(512, 512 + sectors * 512);
+    new DataView(stage2.buffer).setBigUint64(PARAMS_OFF + P_KERNEL_LBA, 2n ** 60n, true);
+    b.set(replaceCommandLine(stage2, new TextEncoder().encode(img.cmdline)), 512); // the CRC made right again
+    const w = await buildWalkthrough(await rawDisk(b));
+    expect(w.steps.map((s) => s.id)).toEqual(OUR_STEPS.filter((id) => id !== 'kernel'));
+    expect(w.notes.join(' ')).toMatch(/past the end of the 64 MiB disk/);
+    expect(w.steps.find((s) => s.id === 'jump')!.dumps.every((d) => d.diskOffset! < 64 * MiB)).toBe(true);
   });
 
   it('no boot code, and a disk shorter than a sector: what is known, and notes', async () => {

@@ -775,7 +775,7 @@ function pmodeStep(ours: OurLoader): WalkStep {
   return { id: 'pmode', title: 'Protected mode', text, dumps };
 }
 
-async function jumpStep(b: Builder, ours: OurLoader, k: KernelFile): Promise<WalkStep> {
+async function jumpStep(b: Builder, ours: OurLoader, k: KernelFile | null): Promise<WalkStep> {
   const s2 = ours.stage2;
   const p = ours.params;
   const dumps: HexDump[] = [];
@@ -809,15 +809,17 @@ async function jumpStep(b: Builder, ours: OurLoader, k: KernelFile): Promise<Wal
     );
   }
   let kernelText = '';
-  try {
-    const { mb } = await kernelHeader(k);
-    dumps.push(await multibootHeaderDump(k, mb));
-    kernelText = `The kernel's Multiboot header (found in its first ${MB_SEARCH} bytes, at file offset \`${hex(mb.offset)}\`) is where these addresses came from: the image builder read \`entry_addr\`, \`load_addr\`, \`load_end_addr\` and \`bss_end_addr\` when it wrote the parameter block.`;
-  } catch (e) {
-    if (!isImageError(e)) throw e;
-    b.notes.push(`The kernel's Multiboot header cannot be shown: ${e.message}`);
+  if (k) {
+    try {
+      const { mb } = await kernelHeader(k);
+      dumps.push(await multibootHeaderDump(k, mb));
+      kernelText = `The kernel's Multiboot header (found in its first ${MB_SEARCH} bytes, at file offset \`${hex(mb.offset)}\`) is where these addresses came from: the image builder read \`entry_addr\`, \`load_addr\`, \`load_end_addr\` and \`bss_end_addr\` when it wrote the parameter block.`;
+    } catch (e) {
+      if (!isImageError(e)) throw e;
+      b.notes.push(`The kernel's Multiboot header cannot be shown: ${e.message}`);
+    }
   }
-  const entry = await entryDump(k, p.entry, p.segments);
+  const entry = k ? await entryDump(k, p.entry, p.segments) : null;
   if (entry) dumps.push(entry);
   const text = [
     `In protected mode stage 2 clears the bss, puts the Multiboot magic \`${h32(MULTIBOOT_MAGIC_EAX)}\` in EAX and the information's address \`${hex(MBI_ADDR)}\` in EBX, and jumps to the entry point \`${hex(p.entry)}\`. From here on the kernel runs; the loader is never used again.`,
@@ -850,11 +852,21 @@ async function oursSteps(b: Builder, ours: OurLoader): Promise<(WalkStep | null)
     );
     return out;
   }
-  const k = oursKernel(b.ctx.disk, ours.params.kernelLba, ours.params.kernelSize);
+  const { kernelLba, kernelSize } = ours.params;
+  const kernelEnd = kernelLba * SECTOR + kernelSize;
+  const k =
+    Number.isSafeInteger(kernelEnd) && kernelEnd <= b.ctx.disk.size
+      ? oursKernel(b.ctx.disk, kernelLba, kernelSize)
+      : null;
+  if (!k) {
+    b.notes.push(
+      `The parameter block puts the kernel at LBA ${kernelLba} (${kernelSize} bytes), past the end of the ${formatBytes(b.ctx.disk.size)} disk, so the kernel's bytes are not shown; the loader would fail to read it.`,
+    );
+  }
   out.push(a20Step(ours));
   out.push(e820Step(ours));
   out.push(mbiStep(ours));
-  out.push(await attempt(b, 'Reading the kernel', () => kernelReadStep(b, ours, k)));
+  if (k) out.push(await attempt(b, 'Reading the kernel', () => kernelReadStep(b, ours, k)));
   out.push(segmentsStep(ours));
   out.push(pmodeStep(ours));
   out.push(await attempt(b, 'The jump to the kernel', () => jumpStep(b, ours, k)));
@@ -947,19 +959,29 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
   const sys = b.boot.syslinux!;
   const fat = b.ctx.fat!;
   const out: (WalkStep | null)[] = [];
-  out.push(
-    biosStep(
-      b,
-      `Here LBA 0 holds SYSLINUX's MBR code. It copies itself from \`0x7C00\` down to \`${hex(SYSLINUX_MBR_RELOC)}\` to make room, looks in the partition table for the partition marked active, and loads that partition's first sector to \`0x7C00\`.`,
-    ),
-  );
-  out.push(
-    await attempt(b, 'The partition table', () =>
-      partitionStep(b, [
-        'SYSLINUX\'s MBR code boots the active partition, so the boot flag matters here: with no active partition it stops ("Missing operating system"), and with two it refuses.',
-      ]),
-    ),
-  );
+  if (fat.offset === 0) {
+    // A volume without a partition table: SYSLINUX's boot sector is LBA 0 itself.
+    out.push(
+      biosStep(
+        b,
+        "Here LBA 0 is the FAT volume's own boot sector (the disk has no partition table), so the BIOS runs SYSLINUX's boot code in it directly.",
+      ),
+    );
+  } else {
+    out.push(
+      biosStep(
+        b,
+        `Here LBA 0 holds SYSLINUX's MBR code. It copies itself from \`0x7C00\` down to \`${hex(SYSLINUX_MBR_RELOC)}\` to make room, looks in the partition table for the partition marked active, and loads that partition's first sector to \`0x7C00\`.`,
+      ),
+    );
+    out.push(
+      await attempt(b, 'The partition table', () =>
+        partitionStep(b, [
+          'SYSLINUX\'s MBR code boots the active partition, so the boot flag matters here: with no active partition it stops ("Missing operating system"), and with two it refuses.',
+        ]),
+      ),
+    );
+  }
   out.push(
     await attempt(b, "The partition's boot sector", () => ({
       id: 'vbr',
@@ -1054,6 +1076,11 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
         b.notes.push(`The configuration names ${kernelPath}, which is not in the volume.`);
       return null;
     });
+  }
+  if (!sys.boot.multiboot) {
+    b.notes.push(
+      `The label "${sys.boot.label}" runs ${sys.boot.runs}, not mboot.c32 (the Multiboot loader), so the steps after the configuration are not shown.`,
+    );
   }
   if (!sys.boot.multiboot || !kernelEntry || kernelEntry.isDir) return out;
   const k = fatKernel(b.ctx.disk, fat, kernelEntry);
