@@ -13,7 +13,6 @@ import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
 import type { HexDump, Walkthrough } from '../src/core/disk/walkthrough-types';
 import { openDisk } from '../src/core/disk/open';
-import { openImageFile } from '../src/cli/source';
 import { requireFormat } from '../src/core/formats/index';
 import { replaceCommandLine, reportBootParams } from '../src/core/boot/params';
 import { findMultiboot } from '../src/core/multiboot';
