@@ -25,6 +25,7 @@ import { withFile } from './helpers/disk-read';
 import { solo5Kernel } from './helpers/fixtures';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
 import { run, tempDir, tools } from './helpers/tools';
+import { boot } from './helpers/qemu';
 
 const MiB = 1 << 20;
 const ARGS = 'walk me --ipv4=10.0.0.2/24';
@@ -83,6 +84,10 @@ function sfdiskPart(path: string) {
     type: string;
     bootable?: boolean;
   };
+}
+
+async function walkOf(path: string): Promise<Walkthrough> {
+  return withFile(path, async (src) => buildWalkthrough(await openDisk(src)));
 }
 
 const OUR_STEPS = [
@@ -193,6 +198,38 @@ describe('our loader', () => {
     expect(entry.dump.diskOffset).toBe(img.kernelLba * 512 + fileOff);
     expect(Buffer.from(entry.bytes)).toEqual(Buffer.from(DEMO_KERNEL.subarray(fileOff, fileOff + entry.bytes.length)));
   });
+
+  it.skipIf(!tools('qemu-system-x86_64'))(
+    "the machine's values: the example memory map and Multiboot fields are what QEMU gives the booted kernel",
+    async () => {
+      const w = await walkOf(raw);
+      const r = await boot({ disk: raw, memory: '128M' });
+      expect(r.status, r.serial + r.stderr).toBe(83);
+      // The demo kernel prints the map it got: "demo:   0xSTART-0xLAST type 0xT".
+      const got = [...r.serial.matchAll(/^demo: {3}0x([0-9a-f]{16})-0x([0-9a-f]{16}) type 0x([0-9a-f]{8})/gm)].map(
+        (m) => [BigInt('0x' + m[1]), BigInt('0x' + m[2]) - BigInt('0x' + m[1]) + 1n, BigInt('0x' + m[3])],
+      );
+      const map = w.steps.find((s) => s.id === 'e820')!.dumps.find((d) => d.diskOffset === null)!;
+      const v = new DataView(map.bytes.buffer, map.bytes.byteOffset, map.bytes.length);
+      const shown = [];
+      for (let o = 0; o < map.bytes.length; o += 24) {
+        expect(v.getUint32(o, true)).toBe(20);
+        shown.push([v.getBigUint64(o + 4, true), v.getBigUint64(o + 12, true), BigInt(v.getUint32(o + 20, true))]);
+      }
+      expect(got.length).toBeGreaterThan(3);
+      expect(shown).toEqual(got);
+      expect(r.serial).toMatch(new RegExp(`mmap_length 0x${map.bytes.length.toString(16).padStart(8, '0')}`));
+      const flags = field(w, 'mbi', 'flags').value.slice(0, 10).toLowerCase();
+      expect(r.serial).toMatch(new RegExp(`multiboot info flags ${flags}`));
+      const dev = field(w, 'mbi', 'boot_device').value.slice(0, 10).toLowerCase();
+      expect(r.serial).toMatch(new RegExp(`boot device ${dev}`));
+      expect(r.serial).toMatch(/boot loader 'unikernel-disk'/);
+      // mem_upper: the usable RAM from 1 MiB to the end of the entry that holds it.
+      const ram = got.find(([start, , type]) => start === 0x100000n && type === 1n)!;
+      expect(field(w, 'mbi', 'mem_upper').value).toMatch(new RegExp(`^${Number(ram[1]) / 1024} KiB`));
+    },
+    120_000,
+  );
 
   for (const id of ['qcow2', 'vhd-dynamic', 'vmdk']) {
     it(`${id}: the same walkthrough as the raw disk`, async () => {

@@ -12,7 +12,7 @@
  * bytes at its entry point. A damaged disk gives fewer steps and a note;
  * coded errors never escape, only bugs do.
  */
-import { rd16le, rd32le, rd64le, utf8 } from '../bytes';
+import { rd16le, rd32le, rd64le, u32le, u64le, utf8 } from '../bytes';
 import { fail, isImageError } from '../errors';
 import { MBR, partitionTypeName } from '../mbr';
 import {
@@ -553,7 +553,11 @@ function a20Step(ours: OurLoader): WalkStep {
   };
 }
 
-/** An example of the BIOS memory map: what QEMU's BIOS (SeaBIOS) reports for a machine with 128 MiB. */
+/**
+ * An example of the BIOS memory map: what QEMU 7.2's `pc` machine with 128 MiB
+ * (SeaBIOS) reports, as the demo kernel prints it (test/walkthrough.test.ts
+ * boots it and compares).
+ */
 const EXAMPLE_E820: [number, number, number][] = [
   [0x0, 0x9fc00, 1],
   [0x9fc00, 0x400, 2],
@@ -561,8 +565,9 @@ const EXAMPLE_E820: [number, number, number][] = [
   [0x100000, 0x7ee0000, 1],
   [0x7fe0000, 0x20000, 2],
   [0xfffc0000, 0x40000, 2],
+  [0xfd00000000, 0x300000000, 2],
 ];
-const EXAMPLE_MACHINE = 'QEMU with 128 MiB';
+const EXAMPLE_MACHINE = "QEMU's pc machine with 128 MiB";
 const E820_TYPES: Record<number, string> = { 1: 'usable RAM', 2: 'reserved', 3: 'ACPI tables', 4: 'ACPI NVS' };
 const E820_ENTRY = 24;
 /** The example's usable RAM from 1 MiB: the end of the type-1 entry holding 1 MiB. */
@@ -595,10 +600,10 @@ function e820Step(ours: OurLoader): WalkStep {
   );
   EXAMPLE_E820.forEach(([addr, len, type], i) => {
     const o = i * E820_ENTRY;
-    map.set(le32(20), o);
-    map.set(le32(addr), o + 4);
-    map.set(le32(len), o + 12);
-    map.set(le32(type), o + 20);
+    u32le(map, o, 20);
+    u64le(map, o + 4, addr);
+    u64le(map, o + 12, len);
+    u32le(map, o + 20, type);
     const n = i + 1;
     d.u32(o, `Entry ${n}: size`, (v) => `${v}: bytes that follow`)
       .u64(o + 4, `Entry ${n}: start`, (v) => hex(v))
@@ -613,7 +618,7 @@ function e820Step(ours: OurLoader): WalkStep {
     title: 'The BIOS memory map (E820)',
     text: [
       'The kernel must know which memory it may use. Stage 2 asks the BIOS with `INT 15h` function `E820h`, once per region: each answer is a start address, a length and a type (1 is usable RAM; the rest is reserved for the BIOS, devices or ACPI tables).',
-      `Stage 2 keeps the answers as they are, 24 bytes each (a size of 20, then the 20 bytes from the BIOS), at \`${hex(MMAP_ADDR)}\`, and hands the list to the kernel. These entries come from the machine, not from the disk: the example below is what ${EXAMPLE_MACHINE} typically reports.`,
+      `Stage 2 keeps the answers as they are, 24 bytes each (a size of 20, then the 20 bytes from the BIOS), at \`${hex(MMAP_ADDR)}\`, and hands the list to the kernel. These entries come from the machine, not from the disk: the example below is what ${EXAMPLE_MACHINE} reports.`,
       `Then it checks that the kernel fits: usable RAM must run from 1 MiB to at least the parameter block's load end, \`${hex(end)}\` (${needs} above 1 MiB for this kernel). If not, it stops with "kernel too large for memory".`,
     ],
     dumps,
