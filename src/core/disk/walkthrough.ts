@@ -416,7 +416,9 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
       )
         .f(0, 2, 'mov ah, 41h', 'BIOS disk function 41h: "are the extensions there?"')
         .f(2, 3, 'mov bx, 55AAh', 'a test value; a BIOS with extensions answers AA55h');
-      if (int13 - at > 5) d.f(5, int13 - at - 5, 'mov dx, bp', 'the boot drive number, kept in BP');
+      if (int13 - at === 7 && lba0[at + 5] === 0x89 && lba0[at + 6] === 0xea) {
+        d.f(5, 2, 'mov dx, bp', 'the boot drive number, kept in BP');
+      } else if (int13 - at > 5) d.f(5, int13 - at - 5, 'More setup', 'other instructions before the call');
       dumps.push(d.f(int13 - at, 2, 'int 13h', 'call the BIOS disk service').done());
     }
   }
@@ -443,7 +445,7 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
   const text = [
     `Stage 1 is our code in the first 440 bytes of LBA 0. That is too small for a whole loader, so its one job is to load stage 2, the bigger part, from the sectors after LBA 0.`,
     'It sets up the segment registers and a stack just below `0x7C00`, remembers the boot drive from DL, and prepares the serial port COM1 for messages.',
-    'Then it asks the BIOS, with `INT 13h` function `41h`, whether the disk "extensions" are there: they read sectors by their LBA number, instead of the old cylinder/head/sector addressing that stops at 8 GiB. Without them it stops with "no INT 13h extensions".',
+    'Then it asks the BIOS, with `INT 13h` function `41h`, whether the disk "extensions" are there: they read sectors by their LBA number, instead of the old cylinder/head/sector addressing, which cannot reach past about 8 GB. Without them it stops with "no INT 13h extensions".',
     `It reads stage 2 with function \`42h\`, which takes a 16-byte disk address packet: how many sectors (${ours.stage2Sectors}), where to put them (\`${hex(STAGE2_ADDR)}\`) and the first sector (LBA ${ours.stage2Lba}). Both numbers come from the two fields the image builder wrote into stage 1 at offset \`${hex(STAGE1_FIELDS_OFF)}\`.`,
     `Last, it checks that stage 2 carries the parameter block's magic \`UKBP\` at \`${hex(STAGE2_ADDR + PARAMS_OFF)}\` ("stage 2 damaged" if not) and jumps to \`${hex(STAGE2_ADDR)}\`, the drive number still in DL.`,
   ];
