@@ -208,6 +208,14 @@ describe.skipIf(!ok)('WalkthroughView in Chromium', () => {
         stepBreak: 'avoid-page',
       });
       await page.screenshot({ path: join(shots, 'print.png'), fullPage: true });
+      // Hidden (another view, a closed panel), it leaves the page to print as it would without it.
+      const chrome = await page.evaluate(() => {
+        (document.querySelector('section') as HTMLElement).hidden = true;
+        const shown = getComputedStyle(document.querySelector('header')!).display;
+        (document.querySelector('section') as HTMLElement).hidden = false;
+        return shown;
+      });
+      expect(chrome).toBe('block');
       const pdf = await page.pdf({ format: 'A4', printBackground: false });
       writeFileSync(join(shots, 'handout.pdf'), pdf);
       expect(pdf.length).toBeGreaterThan(10_000);

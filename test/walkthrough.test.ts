@@ -231,7 +231,7 @@ describe('our loader', () => {
     120_000,
   );
 
-  for (const id of ['qcow2', 'vhd-dynamic', 'vmdk']) {
+  for (const id of ['qcow2', 'vhd-dynamic', 'vmdk', 'vdi', 'tar']) {
     it(`${id}: the same walkthrough as the raw disk`, async () => {
       const fromRaw = await withFile(raw, async (src) => buildWalkthrough(await openDisk(src)));
       const { disk } = await containerDisk(img, requireFormat(id));
