@@ -283,6 +283,13 @@ describe('our loader', () => {
     expect(w.loader).toBe('none');
     expect(w.steps.map((s) => s.id)).toEqual(['bios', 'partition']);
     expect(w.notes.join(' ')).toMatch(/No boot loader this tool knows/);
+    // GRUB's boot.img is recognised by its text "GRUB " in the MBR code.
+    b.set(new TextEncoder().encode('GRUB Geom\0Hard Disk\0'), 0x180);
+    const grub = await buildWalkthrough(await rawDisk(b));
+    expect(grub.loader).toBe('grub');
+    expect(grub.steps.map((s) => s.id)).toEqual(['bios', 'partition']);
+    expect(grub.steps[0].text.join(' ')).toMatch(/GRUB's first stage/);
+    expect(grub.notes.join(' ')).toMatch(/GRUB's own stages .* are not walked through/);
     const tiny = await buildWalkthrough(await openDisk(memorySource(new Uint8Array(100).fill(1))));
     expect(tiny.steps).toEqual([]);
     expect(tiny.notes.length).toBe(1);
