@@ -8,7 +8,7 @@
  * person to look at (WALKTHROUGH_SHOTS=dir keeps them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { axeViolations, buildPage, haveChromium, launchChromium, startPreview, type Server } from './helpers/browser';
@@ -26,14 +26,7 @@ const PORT = Number(process.env.E2E_PORT ?? 4391) + 30;
 const MiB = 1 << 20;
 const ARGS = 'page walk --ipv4=10.0.0.2/24';
 
-/**
- * The Inside view comes from the branch `inside-page`; until it is merged the
- * page has no `#inside` and this file skips. (Checked on a merge of both
- * branches; drop this guard at the merge.)
- */
-const INSIDE_VIEW = existsSync(new URL('../src/web/inside/view.tsx', import.meta.url));
-
-describe.skipIf(!haveChromium() || !INSIDE_VIEW)('the walkthrough in the Inside view, in Chromium', () => {
+describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromium', () => {
   let server: Server;
   let browser: Browser;
   let core: Walkthrough;

@@ -3,9 +3,9 @@
  * parser: fixed seeds, bounded time, and every failure is an ImageError with
  * a code (never a TypeError, a RangeError, an "internal:" Error or a hang).
  * Pure decoders get random bytes; whole operations (inspect, verify,
- * extract, the disk map, set-args and the plan it makes, the boot walkthrough) get real
- * disks, ours and a SYSLINUX-style FAT32 one, with random bytes and 32-bit
- * values written over their structures.
+ * extract, the disk map, set-args and the plan it makes, the boot
+ * walkthrough) get real disks, ours and a SYSLINUX-style FAT32 one, with
+ * random bytes and 32-bit values written over their structures.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
