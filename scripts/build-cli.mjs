@@ -16,6 +16,32 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 // running side by side never see a bundle being rewritten).
 const outAt = process.argv.indexOf('--out');
 const outDir = outAt > 0 ? resolve(process.argv[outAt + 1]) : new URL('../dist-cli', import.meta.url).pathname;
+// fflate is evaluated on first use (src/cli/fflate-lazy.ts): every `from 'fflate'` of the
+// core resolves to that module, whose `require('fflate-eager')` is fflate's browser build
+// cut down to the names that module exports (esbuild keeps all of a module that is
+// required, so the cut is made here, by a build of its own).
+const lazyFflate = {
+  name: 'lazy-fflate',
+  setup(b) {
+    const shim = new URL('../src/cli/fflate-lazy.ts', import.meta.url).pathname;
+    b.onResolve({ filter: /^fflate$/ }, (args) => (args.importer === shim ? undefined : { path: shim }));
+    b.onResolve({ filter: /^fflate-eager$/ }, () => ({ path: 'fflate-eager', namespace: 'fflate-eager' }));
+    b.onLoad({ filter: /.*/, namespace: 'fflate-eager' }, async () => {
+      const names = [...readFileSync(shim, 'utf8').matchAll(/^export const (\w+)/gm)].map((m) => m[1]);
+      const sub = await build({
+        stdin: { contents: `export { ${names.join(', ')} } from 'fflate/browser';`, resolveDir: dirname(shim) },
+        absWorkingDir: new URL('..', import.meta.url).pathname,
+        bundle: true,
+        format: 'esm',
+        target: 'node20',
+        legalComments: 'none',
+        logLevel: 'warning',
+        write: false,
+      });
+      return { contents: sub.outputFiles[0].text, loader: 'js' };
+    });
+  },
+};
 const bins = [
   ['../src/cli/entry.ts', 'cli.cjs'],
   ['../src/cli/disk-entry.ts', 'disk.cjs'],
@@ -36,7 +62,7 @@ for (const [entry, out] of bins) {
     target: 'node20',
     minify: true,
     legalComments: 'none',
-    alias: { fflate: 'fflate/browser' },
+    plugins: [lazyFflate],
     define: { __VERSION__: JSON.stringify(pkg.version) },
     logLevel: 'warning',
     write: false,
