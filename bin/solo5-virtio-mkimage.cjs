@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The CLI is one bundled CommonJS file (dist-cli/cli.cjs, built by `npm install`
-// through the "prepare" script, or `npm run build:cli`) so that it starts fast.
+// The CLI is one bundled CommonJS file (dist-cli/cli.bundle.cjs, run with its V8 code
+// cache by the loader dist-cli/cli.cjs; all built by `npm install` through the "prepare"
+// script, or `npm run build:cli`) so that it starts fast.
 'use strict';
 const { join } = require('node:path');
 const bundle = join(__dirname, '..', 'dist-cli', 'cli.cjs');

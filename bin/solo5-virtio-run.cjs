@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// solo5-virtio-run is one bundled CommonJS file (dist-cli/run.cjs, built by `npm install`
-// through the "prepare" script, or `npm run build:cli`) so that it starts fast.
+// solo5-virtio-run is one bundled CommonJS file (dist-cli/run.bundle.cjs, run with its V8 code
+// cache by the loader dist-cli/run.cjs; all built by `npm install` through the "prepare"
+// script, or `npm run build:cli`) so that it starts fast.
 'use strict';
 const { join } = require('node:path');
 const bundle = join(__dirname, '..', 'dist-cli', 'run.cjs');

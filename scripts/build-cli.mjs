@@ -5,8 +5,14 @@
 // the whole streams stack) are never touched. fflate's browser build is the
 // same compressor without the `worker_threads` import of its Node build (we
 // only use its synchronous classes), so the bytes match the page's.
+//
+// Each bin's dist-cli/NAME.cjs is a small loader (scripts/cli-loader.cjs) that runs the
+// bundle NAME.bundle.cjs with a V8 code cache, NAME.cache, made here by training runs
+// (scripts/code-cache.cjs): parsing and compiling the bundle was a good part of a run.
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -42,15 +48,51 @@ const lazyFflate = {
     });
   },
 };
+// Training runs for the code cache, per bundle ("{tmp}" is a scratch directory): every
+// output format from the demo kernel, then inspecting two of the images made.
+const formats = JSON.parse(
+  execFileSync(process.execPath, ['--input-type=module', '-e', await formatList()], { encoding: 'utf8' }),
+);
 const bins = [
-  ['../src/cli/entry.ts', 'cli.cjs'],
-  ['../src/cli/disk-entry.ts', 'disk.cjs'],
-  ['../src/cli/run-entry.ts', 'run.cjs'],
+  ['../src/cli/entry.ts', 'cli', formats.map(([id, ext]) => ['-q', '-f', id, `{tmp}/train${ext}`, '--demo', 'train'])],
+  [
+    '../src/cli/disk-entry.ts',
+    'disk',
+    [['--help'], ...formats.slice(0, 2).map(([, ext]) => ['inspect', `{tmp}/train${ext}`])],
+  ],
+  ['../src/cli/run-entry.ts', 'run', [['--help']]],
 ];
-for (const [entry, out] of bins) {
+
+/** A module that prints the output formats' ids and file extensions as JSON. */
+async function formatList() {
+  const r = await build({
+    stdin: {
+      contents: `import { FORMATS } from './src/core/formats/index';
+process.stdout.write(JSON.stringify(FORMATS.map((f) => [f.id, f.extension])));`,
+      resolveDir: new URL('..', import.meta.url).pathname,
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    alias: { fflate: 'fflate/browser' },
+    logLevel: 'warning',
+    write: false,
+  });
+  return r.outputFiles[0].text;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'ukd-build-cli-'));
+try {
+  for (const [entry, name, training] of bins) await buildBin(entry, name, training);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+async function buildBin(entry, name, training) {
   const result = await build({
     entryPoints: [new URL(entry, import.meta.url).pathname],
-    outfile: join(outDir, out),
+    outfile: join(outDir, `${name}.bundle.cjs`),
     // resolve packages (and the fflate alias) from the project, whatever the current directory
     absWorkingDir: new URL('..', import.meta.url).pathname,
     // The Node runtime's tsconfig (strict, so the bundle starts with "use strict"); the
@@ -74,5 +116,25 @@ for (const [entry, out] of bins) {
     const tmp = `${f.path}.${process.pid}.tmp`;
     writeFileSync(tmp, f.contents);
     renameSync(tmp, f.path);
+  }
+  const loader = join(outDir, `${name}.cjs`);
+  const tmp = `${loader}.${process.pid}.tmp`;
+  copyFileSync(new URL('cli-loader.cjs', import.meta.url), tmp);
+  renameSync(tmp, loader);
+  // The code cache is a speed-up only: without it the bins work, and start slower.
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        new URL('code-cache.cjs', import.meta.url).pathname,
+        loader,
+        JSON.stringify(training).replaceAll('{tmp}', scratch),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], cwd: scratch },
+    );
+  } catch (e) {
+    process.stderr.write(
+      `build-cli: no code cache for ${name} (${String(e.stderr ?? e).trim()}); the bin works, only starts slower.\n`,
+    );
   }
 }

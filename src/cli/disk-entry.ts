@@ -1,4 +1,4 @@
-/** Entry point of the bundled unikernel-disk CLI (dist-cli/disk.cjs). */
+/** Entry point of the bundled unikernel-disk CLI (dist-cli/disk.bundle.cjs, run by its loader dist-cli/disk.cjs). */
 import { diskMain } from './disk';
 
 diskMain(process.argv.slice(2)).then(

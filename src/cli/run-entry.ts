@@ -1,4 +1,4 @@
-/** Entry point of the bundled solo5-virtio-run (dist-cli/run.cjs). */
+/** Entry point of the bundled solo5-virtio-run (dist-cli/run.bundle.cjs, run by its loader dist-cli/run.cjs). */
 import { runMain } from './run';
 
 runMain(process.argv.slice(2)).then(
