@@ -27,7 +27,6 @@ import { parseTimestamp } from '../core/timestamp';
 import { writeImage, type Sink } from '../core/sink';
 import { openFileSink, resolveOutput, type OutputTarget } from './file-sink';
 import { openStdoutSink } from './stdout-sink';
-import { DEMO_KERNEL } from '../core/demo-kernel.generated';
 import { deviceSummary, platformWarnings } from './report';
 
 declare const __VERSION__: string;
@@ -285,7 +284,11 @@ interface KernelFile {
  * here, since reading them may never end.
  */
 function statKernel(path: string): KernelFile {
-  if (path === '--demo') return { bytes: DEMO_KERNEL };
+  if (path === '--demo') {
+    // Decoded (from base64) only when asked for: not on every run's start-up.
+    const demo: typeof import('../core/demo-kernel.generated') = require('../core/demo-kernel.generated');
+    return { bytes: demo.DEMO_KERNEL };
+  }
   let st: Stats;
   try {
     st = statSync(path);
