@@ -3,7 +3,8 @@
 // A CLI run is short, and without the cache a good part of it went to parsing and
 // compiling the bundle's functions. The cache is only a hint:
 // - it is used only when the copy of the bundle stored in it is byte for byte the bundle
-//   here (V8's own check compares the length of the source, not its bytes);
+//   here (V8's own check compares the length of the source, not its bytes), and its two
+//   copies of V8's data are equal;
 // - V8 refuses it (and compiles as usual) for another Node/V8 version or other V8 flags.
 // Either way the bundle's code is what runs: a stale or missing cache costs time, never bytes.
 // Nothing is written at run time.
@@ -23,8 +24,13 @@ try {
   process.exit(1);
 }
 
-/** The cache file's header, then the bundle's length (u32 LE), the bundle, V8's data. */
-const MAGIC = 'unikernel-disk V8 code cache 1\n';
+/**
+ * The cache file: this header, the bundle's length and V8's data's length (u32 LE each),
+ * the bundle, then V8's data twice. V8's release builds do not checksum a code cache (a
+ * damaged one can crash the process or worse), and a checksum in JavaScript would cost
+ * more than the cache saves: a second copy, compared natively, catches any damage.
+ */
+const MAGIC = 'unikernel-disk V8 code cache 2\n';
 
 function codeCache() {
   let c;
@@ -33,11 +39,13 @@ function codeCache() {
   } catch {
     return undefined;
   }
-  const at = MAGIC.length + 4;
-  if (c.length <= at || c.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
+  const at = MAGIC.length + 8;
+  if (c.length < at || c.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
   const n = c.readUInt32LE(MAGIC.length);
-  if (n !== source.length || !c.subarray(at, at + n).equals(source)) return undefined;
-  return c.subarray(at + n);
+  const d = c.readUInt32LE(MAGIC.length + 4);
+  if (n !== source.length || c.length !== at + n + 2 * d || !c.subarray(at, at + n).equals(source)) return undefined;
+  const data = c.subarray(at + n, at + n + d);
+  return data.equals(c.subarray(at + n + d)) ? data : undefined;
 }
 
 // The same wrapper as Node's own for CommonJS files.

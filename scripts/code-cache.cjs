@@ -3,7 +3,7 @@
 // bundle through its loader, runs it once per argument list of TRAINING_JSON (a JSON array
 // of argument lists), so
 // that the functions a run needs are compiled, then writes LOADER's NAME.cache: a header,
-// the bundle's bytes and V8's data. Run by scripts/build-cli.mjs in a process of its own.
+// the bundle's bytes and V8's data twice (the layout is described in scripts/cli-loader.cjs). Run by scripts/build-cli.mjs in a process of its own.
 'use strict';
 const { renameSync, rmSync, writeFileSync, unlinkSync } = require('node:fs');
 const v8 = require('node:v8');
@@ -41,11 +41,12 @@ train()
     }
     const { script, source, MAGIC } = loaded;
     const data = script.createCachedData();
-    const head = Buffer.alloc(MAGIC.length + 4);
+    const head = Buffer.alloc(MAGIC.length + 8);
     head.write(MAGIC, 'latin1');
     head.writeUInt32LE(source.length, MAGIC.length);
+    head.writeUInt32LE(data.length, MAGIC.length + 4);
     const part = `${cacheFile}.${process.pid}.tmp`;
-    writeFileSync(part, Buffer.concat([head, source, data]));
+    writeFileSync(part, Buffer.concat([head, source, data, data]));
     renameSync(part, cacheFile);
   })
   .catch((e) => {
