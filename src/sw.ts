@@ -13,9 +13,15 @@
  * (`<scope><host>/<n>/<name>`) and `…/ping`; everything else falls through.
  * Its install handler calls skipWaiting(), so an update takes over at once
  * (the page then says "update available", src/web/pwa.ts).
+ *
+ * We wrap its fetch handler, not replace it: the response it gives for a
+ * download is handed on with its body passed through `expandZeroRuns`, so
+ * runs of zeros the build sent as lengths become zero bytes here, next to the
+ * browser's download (src/web/zeros.ts says why).
  */
 import 'streamsaver/sw.js';
 import { cleanupOutdatedCaches, getCacheKeyForURL, precacheAndRoute } from 'workbox-precaching';
+import { expandZeroRuns } from './web/zeros';
 
 declare const self: ServiceWorkerGlobalScope & {
   __WB_MANIFEST: Array<string | { url: string; revision: string | null }>;
@@ -25,6 +31,30 @@ declare const self: ServiceWorkerGlobalScope & {
 function isDownloadUrl(href: string): boolean {
   return href.startsWith(self.registration.scope + self.location.host + '/') || href.endsWith('/ping');
 }
+
+/** The package's download response, with the runs of zeros in its body expanded. */
+function expanded(r: Response): Response {
+  if (!r.body) return r;
+  return new Response(expandZeroRuns(r.body), { status: r.status, statusText: r.statusText, headers: r.headers });
+}
+
+// The package's handler, called as before, with an event whose respondWith expands the body.
+const packageFetch = self.onfetch;
+if (!packageFetch)
+  throw new Error('internal: streamsaver/sw.js set no onfetch handler: the package changed, look again');
+self.onfetch = function (this: ServiceWorkerGlobalScope, e: FetchEvent) {
+  if (!isDownloadUrl(e.request.url) || e.request.url.endsWith('/ping')) return packageFetch.call(this, e);
+  const event = new Proxy(e, {
+    get(target, key) {
+      if (key === 'respondWith')
+        return (r: Response | PromiseLike<Response>) =>
+          target.respondWith(r instanceof Response ? expanded(r) : Promise.resolve(r).then(expanded));
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return packageFetch.call(this, event);
+};
 
 function isPrecached(url: URL): boolean {
   const u = new URL(url.href);

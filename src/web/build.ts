@@ -10,6 +10,7 @@ import { aborted, fail } from '../core/errors';
 import { writeImage, type Sink } from '../core/sink';
 import { checkImageSize } from '../core/size';
 import { MIB } from '../core/units';
+import { asDownloadChunk, isZeroRun, type DownloadChunk } from './zeros';
 import type {
   BuildRequest,
   BuildResult,
@@ -127,9 +128,11 @@ const cancelledInBrowser = () =>
 /**
  * Download sink (streamsaver): the page's WritableStream, transferred here;
  * its other end is the Response body the service worker hands the browser.
- * Writes wait for the stream's backpressure, so memory stays bounded.
+ * Writes wait for the stream's backpressure, so memory stays bounded. Chunks
+ * of zeros go as their length (src/web/zeros.ts): the service worker makes
+ * the zeros.
  */
-export function streamSink(stream: WritableStream<Uint8Array>, signal?: AbortSignal): WorkerSink {
+export function streamSink(stream: WritableStream<DownloadChunk>, signal?: AbortSignal): WorkerSink {
   const writer = stream.getWriter();
   let ours = false; // we aborted it ourselves
   const failed = (): never => {
@@ -142,12 +145,13 @@ export function streamSink(stream: WritableStream<Uint8Array>, signal?: AbortSig
     async write(_position, bytes) {
       for (let off = 0; off < bytes.length; off += STREAM_CHUNK) {
         const piece = bytes.subarray(off, Math.min(bytes.length, off + STREAM_CHUNK));
+        const chunk = asDownloadChunk(piece);
         // A transferred stream holds one chunk: write() settles once this one is
         // serialized (copied) for the page, so the core may reuse its buffer
         // after it, and no copy of ours is needed. A view into a larger buffer
         // is sliced, or the whole buffer would be serialized.
         const whole = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength;
-        await writer.write(whole ? piece : piece.slice()).catch(failed);
+        await writer.write(chunk !== piece || whole ? chunk : piece.slice()).catch(failed);
         if (signal?.aborted) throw aborted();
       }
     },
@@ -168,7 +172,8 @@ export function streamSink(stream: WritableStream<Uint8Array>, signal?: AbortSig
 /**
  * Download sink where the browser cannot transfer a stream: a chunk goes to
  * the page only when it pulls (the page writes it into streamsaver's stream),
- * so at most a few chunks are in memory however large the image.
+ * so at most a few chunks are in memory however large the image. Chunks of
+ * zeros go as their length; the page makes them (or lets the service worker).
  */
 export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () => void): WorkerSink {
   let credits = 0;
@@ -205,7 +210,13 @@ export function portSink(port: MessagePort, signal?: AbortSignal, onCancel?: () 
       // Send in STREAM_CHUNK-sized pieces; copy so the core's buffers are never detached.
       for (let off = 0; off < bytes.length; off += STREAM_CHUNK) {
         await waitCredit();
-        const piece = bytes.slice(off, Math.min(bytes.length, off + STREAM_CHUNK));
+        const view = bytes.subarray(off, Math.min(bytes.length, off + STREAM_CHUNK));
+        const chunk = asDownloadChunk(view);
+        if (isZeroRun(chunk)) {
+          send({ type: 'zeros', length: chunk.zeros });
+          continue;
+        }
+        const piece = view.slice();
         send({ type: 'chunk', bytes: piece }, [piece.buffer]);
       }
     },

@@ -7,6 +7,7 @@ import type { Region } from '../core/plan';
 import type { Inspection, Problem } from '../core/disk/ops';
 import type { DiskMap } from '../core/disk/map';
 import type { Walkthrough } from '../core/disk/walkthrough-types';
+import type { DownloadChunk } from './zeros';
 
 /** What the page shows about a kernel before anything is built. */
 export interface KernelSummary {
@@ -49,8 +50,8 @@ export interface BuildRequest {
 export type SinkSpec =
   /** File System Access: the worker creates the writable, seeks over holes, aborts on cancel. */
   | { kind: 'file'; handle: FileSystemFileHandle }
-  /** Download (streamsaver): the worker writes into the transferred stream, which flows to the service worker. */
-  | { kind: 'stream'; stream: WritableStream<Uint8Array> }
+  /** Download (streamsaver): the worker writes into the transferred stream, which flows to the service worker (zeros as lengths, src/web/zeros.ts). */
+  | { kind: 'stream'; stream: WritableStream<DownloadChunk> }
   /** Download where streams cannot be transferred: the page pulls bytes over this port (DownloadMessage) and writes them. */
   | { kind: 'port'; port: MessagePort }
   /** Last resort: a Blob in memory, refused above `cap` bytes of output. */
@@ -138,7 +139,8 @@ export type FromWorker =
  * The download port protocol (worker <-> page), used only where the browser
  * cannot transfer a WritableStream to the worker. The page asks for bytes
  * with `pull` (one chunk per pull, so memory stays bounded by a few chunks)
- * and writes each `chunk` into streamsaver's stream; the worker ends with
+ * and writes each `chunk` into streamsaver's stream (`zeros`: a chunk of
+ * that many zero bytes, sent as its length, src/web/zeros.ts); the worker ends with
  * `end`, or `abort` on failure. `cancel` flows back when the download was
  * cancelled in the browser.
  */
@@ -146,6 +148,7 @@ export type DownloadMessage =
   | { type: 'pull' }
   | { type: 'cancel' }
   | { type: 'chunk'; bytes: Uint8Array }
+  | { type: 'zeros'; length: number }
   | { type: 'end' }
   | { type: 'abort'; message: string };
 

@@ -12,6 +12,7 @@
  */
 import type { FormatInfo, Saver } from './model';
 import type { DownloadMessage } from './protocol';
+import type { DownloadChunk } from './zeros';
 import { GIB } from '../core/units';
 
 /** Largest output the Blob path accepts. */
@@ -88,14 +89,17 @@ const QUEUED_CHUNKS = 4;
  * Write what the worker sends over `port` into `stream`, asking for the next
  * chunk only when the stream has room (where streams cannot be transferred).
  */
-function pump(port: MessagePort, stream: WritableStream<Uint8Array>): void {
+function pump(port: MessagePort, stream: WritableStream<DownloadChunk>, zerosInServiceWorker: boolean): void {
   const writer = stream.getWriter();
   const pull = () => port.postMessage({ type: 'pull' } satisfies DownloadMessage);
   let done = false;
   port.onmessage = (e: MessageEvent<DownloadMessage>) => {
     const m = e.data;
-    if (m.type === 'chunk') {
-      writer.write(m.bytes).catch(() => {});
+    if (m.type === 'chunk' || m.type === 'zeros') {
+      // Zeros: as a length where the service worker expands it, else fresh zeros (allocated, never copied).
+      const chunk =
+        m.type === 'chunk' ? m.bytes : zerosInServiceWorker ? { zeros: m.length } : new Uint8Array(m.length);
+      writer.write(chunk).catch(() => {});
       void writer.ready.then(pull, () => {});
     } else if (m.type === 'end') {
       done = true;
@@ -129,7 +133,7 @@ export async function downloadSaver(fileName: string, format: FormatInfo, size: 
   // Its man in the middle lives next to our sw.js: wherever the app is served.
   const mitm = new URL('mitm.html', sw.scriptURL).href;
   streamSaver.mitm = mitm;
-  const stream = streamSaver.createWriteStream(fileName, {
+  const stream: WritableStream<DownloadChunk> = streamSaver.createWriteStream(fileName, {
     size: format.outputLength?.(size),
     readableStrategy: new CountQueuingStrategy({ highWaterMark: QUEUED_CHUNKS }),
     writableStrategy: new CountQueuingStrategy({ highWaterMark: QUEUED_CHUNKS }),
@@ -142,9 +146,12 @@ export async function downloadSaver(fileName: string, format: FormatInfo, size: 
   // Keep the service worker awake while bytes flow (browsers stop idle ones); the package ignores 'ping'.
   const ping = setInterval(() => sw.postMessage('ping'), 10_000);
   const dispose = () => clearInterval(ping);
-  if (canTransferStreams()) return { where: 'download', spec: { kind: 'stream', stream }, dispose };
+  // The package hands its stream to the service worker whole only where it can transfer streams
+  // (it then defines streamSaver.TransformStream); only then may runs of zeros flow as lengths.
+  const whole = 'TransformStream' in streamSaver;
+  if (whole && canTransferStreams()) return { where: 'download', spec: { kind: 'stream', stream }, dispose };
   const ch = new MessageChannel();
-  pump(ch.port1, stream);
+  pump(ch.port1, stream, whole);
   return { where: 'download', spec: { kind: 'port', port: ch.port2 }, dispose };
 }
 
