@@ -46,17 +46,21 @@ export function isZeroRun(x: unknown): x is ZeroRun {
  */
 export function allZero(bytes: Uint8Array): boolean {
   const { byteOffset, byteLength } = bytes;
-  const head = Math.min(byteLength, (4 - (byteOffset % 4)) % 4);
+  const head = (4 - (byteOffset % 4)) % 4;
+  if (byteLength < head + 32) {
+    for (let i = 0; i < byteLength; i++) if (bytes[i] !== 0) return false;
+    return true;
+  }
   const words = (byteLength - head) >>> 2;
   for (let i = 0; i < head; i++) if (bytes[i] !== 0) return false;
   for (let i = head + words * 4; i < byteLength; i++) if (bytes[i] !== 0) return false;
   const w = new Int32Array(bytes.buffer, byteOffset + head, words);
-  const last = w.length - (w.length % 8);
+  const last = words - (words % 8);
   let i = 0;
   for (; i < last; i += 8) {
     if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7]) !== 0) return false;
   }
-  for (; i < w.length; i++) if (w[i] !== 0) return false;
+  for (; i < words; i++) if (w[i] !== 0) return false;
   return true;
 }
 
