@@ -149,7 +149,8 @@ export function streamSink(stream: WritableStream<DownloadChunk>, signal?: Abort
         // A transferred stream holds one chunk: write() settles once this one is
         // serialized (copied) for the page, so the core may reuse its buffer
         // after it, and no copy of ours is needed. A view into a larger buffer
-        // is sliced, or the whole buffer would be serialized.
+        // is sliced, or the whole buffer would be serialized; a run of zeros
+        // is only its length.
         const whole = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength;
         await writer.write(chunk !== piece || whole ? chunk : piece.slice()).catch(failed);
         if (signal?.aborted) throw aborted();
