@@ -52,7 +52,7 @@ export const LOADER_FAIL_EXIT = 0x7F;
 /** the loader copies only to 1 MiB and above */
 export const KERNEL_MIN_ADDR = 0x100000;
 export const MBI_ADDR = 0x1000;
-/** bytes of the Multiboot information the loader fills (through boot_loader_name) */
+/** bytes of Multiboot information the loader zeroes: flags through the VBE fields (boot_loader_name, the last it fills, ends at 68) */
 export const MBI_SIZE = 88;
 /** mem, boot_device, cmdline, mods (0), mmap, loader name */
 export const MBI_FLAGS = 0x24F;
