@@ -18,11 +18,22 @@ import { replaceCommandLine, reportBootParams } from '../src/core/boot/params';
 import { findMultiboot } from '../src/core/multiboot';
 import { inspectKernel } from '../src/core/kernel';
 import { crc32 } from '../src/core/bytes';
-import { CMDLINE_OFF, PARAMS_OFF, P_KERNEL_LBA, STAGE2_ADDR } from '../src/core/boot/loader.generated';
+import {
+  CMDLINE_OFF,
+  MAX_SEGMENTS,
+  MBI_FLAGS,
+  PARAMS_OFF,
+  PARAMS_SIZE,
+  P_KERNEL_LBA,
+  STAGE2_ADDR,
+} from '../src/core/boot/loader.generated';
+import { mbiFlagBits, MBI_FLAG_NAMES } from '../src/core/boot/mbi';
+import { chs, decodeChs } from '../src/core/mbr';
+import { hex } from '../src/core/units';
 import { containerDisk, memorySource, planBytes, rawDisk } from './helpers/disk-memory';
 import { writePlanRange } from './helpers/image-files';
 import { withFile } from './helpers/disk-read';
-import { solo5Kernel } from './helpers/fixtures';
+import { elf32Kernel, solo5Kernel } from './helpers/fixtures';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
 import { run, tempDir, tools } from './helpers/tools';
 import { boot } from './helpers/qemu';
@@ -32,7 +43,9 @@ const ARGS = 'walk me --ipv4=10.0.0.2/24';
 const tmp = tempDir('ukd-walk-');
 afterAll(() => tmp.cleanup());
 
-const h32 = (n: number) => '0x' + (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
+const h32 = hex;
+/** The u32 a field's bytes hold. */
+const u32Of = (f: { bytes: Uint8Array }) => new DataView(f.bytes.buffer, f.bytes.byteOffset).getUint32(0, true);
 
 /** Bytes of a file at an offset, read with fs (not through any decoder of ours). */
 function fileBytes(path: string, offset: number, length: number): Uint8Array {
@@ -132,9 +145,7 @@ describe('our loader', () => {
       const p = sfdiskPart(raw);
       expect(field(w, 'partition', 'Entry 1: first sector (LBA)').value).toMatch(new RegExp(`^LBA ${p.start} `));
       expect(field(w, 'partition', 'Entry 1: sectors').value).toMatch(new RegExp(`^${p.size} sectors`));
-      expect(field(w, 'partition', 'Entry 1: type').value).toMatch(
-        new RegExp(`^0x${p.type.toUpperCase().padStart(2, '0')}:`),
-      );
+      expect(field(w, 'partition', 'Entry 1: type').value).toMatch(new RegExp(`^${hex(parseInt(p.type, 16))}:`));
       expect(p.bootable).toBe(true);
       expect(field(w, 'partition', 'Entry 1: boot flag').value).toMatch(/active/);
     }
@@ -172,14 +183,14 @@ describe('our loader', () => {
     const name = field(w, 'mbi', 'boot_loader_name');
     const namePtr = new DataView(name.bytes.buffer, name.bytes.byteOffset).getUint32(0, true);
     expect(Buffer.from(fileBytes(raw, 512 + (namePtr - STAGE2_ADDR), 15)).toString()).toBe('unikernel-disk\0');
-    expect(field(w, 'mbi', 'flags').value).toMatch(/^0x0000024F/);
+    expect(field(w, 'mbi', 'flags').value).toMatch(new RegExp(`^${hex(MBI_FLAGS)}:`));
     // The machine's values are labelled as an example.
     expect(field(w, 'mbi', 'mem_upper').value).toMatch(/example/);
     const e820 = w.steps.find((s) => s.id === 'e820')!.dumps.find((d) => d.diskOffset === null)!;
     expect(e820.caption).toMatch(/^Example/);
 
     // Protected mode: the GDT the loader loads.
-    expect(field(w, 'pmode', 'Descriptor 0x08').value).toBe('32-bit code, base 0x0, 4 GiB');
+    expect(field(w, 'pmode', 'Descriptor 0x8').value).toBe('32-bit code, base 0x0, 4 GiB');
     expect(field(w, 'pmode', 'Descriptor 0x10').value).toBe('32-bit data, base 0x0, 4 GiB');
 
     // The jump: EAX's magic in the code, the kernel's Multiboot header where the parser finds it, the entry bytes.
@@ -219,10 +230,9 @@ describe('our loader', () => {
       expect(got.length).toBeGreaterThan(3);
       expect(shown).toEqual(got);
       expect(r.serial).toMatch(new RegExp(`mmap_length 0x${map.bytes.length.toString(16).padStart(8, '0')}`));
-      const flags = field(w, 'mbi', 'flags').value.slice(0, 10).toLowerCase();
-      expect(r.serial).toMatch(new RegExp(`multiboot info flags ${flags}`));
-      const dev = field(w, 'mbi', 'boot_device').value.slice(0, 10).toLowerCase();
-      expect(r.serial).toMatch(new RegExp(`boot device ${dev}`));
+      const hex8 = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
+      expect(r.serial).toMatch(new RegExp(`multiboot info flags ${hex8(u32Of(field(w, 'mbi', 'flags')))}`));
+      expect(r.serial).toMatch(new RegExp(`boot device ${hex8(u32Of(field(w, 'mbi', 'boot_device')))}`));
       expect(r.serial).toMatch(/boot loader 'unikernel-disk'/);
       // mem_upper: the usable RAM from 1 MiB to the end of the entry that holds it.
       const ram = got.find(([start, , type]) => start === 0x100000n && type === 1n)!;
@@ -260,7 +270,7 @@ describe('our loader', () => {
     b[512 + CMDLINE_OFF + 2] ^= 0x20; // a command line byte: the block's CRC no longer matches
     const w = await buildWalkthrough(await rawDisk(new Uint8Array(b)));
     expect(w.steps.map((s) => s.id)).toEqual(['bios', 'stage1', 'partition', 'params']);
-    expect(field(w, 'params', 'CRC-32 of stage 2').value).toMatch(/the bytes give 0x[0-9A-F]{8}, so the loader stops/);
+    expect(field(w, 'params', 'CRC-32 of stage 2').value).toMatch(/the bytes give 0x[0-9A-F]+, so the loader stops/);
     expect(w.notes.join(' ')).toMatch(/damaged/);
   });
 
@@ -296,6 +306,138 @@ describe('our loader', () => {
   });
 });
 
+describe('the explanations say what the loader does', () => {
+  const stepText = (w: Walkthrough, id: string) => w.steps.find((s) => s.id === id)!.text.join(' ');
+  const asm = (name: string) => readFileSync(new URL(`../src/boot/${name}`, import.meta.url), 'utf8');
+  const demo = planImage(DEMO_KERNEL, { size: 64 * MiB, args: ARGS });
+  const demoWalk = async () => buildWalkthrough(await rawDiskOf(demo));
+
+  function rawDiskOf(i: BuiltImage) {
+    return rawDisk(planBytes(i.plan));
+  }
+
+  it('a kernel without the a.out kludge: the segments and the entry are said to come from its ELF headers', async () => {
+    const elf64 = solo5Kernel({ flags: 0x3 }); // ELF64, Multiboot header without address fields
+    for (const [kernel, source] of [
+      [elf32Kernel(), 'elf32'],
+      [elf64, 'elf64'],
+    ] as const) {
+      const built = planImage(kernel, { size: 64 * MiB, args: 'x' });
+      expect(built.kernel.load.source).toBe(source);
+      const w = await buildWalkthrough(await rawDiskOf(built));
+      expect(w.notes).toEqual([]);
+      const jump = stepText(w, 'jump');
+      expect(jump).not.toMatch(/load_addr|entry_addr|bss_end_addr/);
+      expect(jump).toMatch(/no address fields \(flag bit 16 is clear\)/);
+      expect(jump).toMatch(/PT_LOAD/);
+      expect(stepText(w, 'segments')).toMatch(/ELF program headers/);
+      expect(stepText(w, 'segments')).not.toMatch(/Multiboot header \(/);
+      // The header shown has no address fields; its flags say why.
+      const dump = w.steps.find((s) => s.id === 'jump')!.dumps.find((d) => d.fields.some((f) => f.label === 'Magic'))!;
+      expect(dump.fields.map((f) => f.label)).toEqual(['Magic', 'Flags', 'Checksum']);
+      expect(field(w, 'jump', 'Flags').value).toMatch(/bit 16 clear/);
+      // e_entry is where the loader jumps (through the segment that holds it), not "64-bit code".
+      const eEntry = field(w, 'kernel', 'ELF entry (e_entry)').value;
+      expect(eEntry).not.toMatch(/not used|64-bit code/);
+      expect(eEntry).toMatch(/where the loader jumps|physical address/);
+    }
+    // The Solo5 case (the kludge) still names the header's address fields.
+    const w = await demoWalk();
+    expect(stepText(w, 'jump')).toMatch(/`entry_addr`, `load_addr`, `load_end_addr` and `bss_end_addr`/);
+    expect(stepText(w, 'segments')).toMatch(/address fields of the kernel's Multiboot header/);
+    expect(field(w, 'kernel', 'ELF entry (e_entry)').value).toMatch(
+      /not used: the loader jumps to the Multiboot header's entry_addr/,
+    );
+  });
+
+  it("stage 2's checks are the assembler's: no magic (stage 1 checks it), the segment count", async () => {
+    expect(asm('stage1.asm')).toMatch(/cmp dword \[STAGE2_ADDR \+ PARAMS_OFF\], PARAMS_MAGIC/);
+    const checkParams = /check_params:[\s\S]*?\.bad:/.exec(asm('stage2.asm'))![0];
+    expect(checkParams).not.toMatch(/PARAMS_MAGIC/);
+    expect(checkParams).toMatch(/P_SEG_COUNT\)\], MAX_SEGMENTS/);
+    const w = await demoWalk();
+    const params = stepText(w, 'params');
+    expect(params).not.toMatch(/checks the block: the magic/);
+    expect(params).toMatch(new RegExp(`at most ${MAX_SEGMENTS} segments`));
+    expect(params).toMatch(/magic `UKBP` was checked by stage 1/);
+    expect(stepText(w, 'stage1')).toMatch(/checks that stage 2 carries the parameter block's magic `UKBP`/);
+  });
+
+  it('A20: the machine may start with it on, so the loader tests first (as a20.inc does)', async () => {
+    const a20 = asm('a20.inc');
+    expect(a20.indexOf('call a20_test')).toBeLessThan(a20.indexOf('mov ax, 0x2401'));
+    const text = stepText(await demoWalk(), 'a20');
+    expect(text).not.toMatch(/PCs still start with that wrap/);
+    expect(text).toMatch(/may still start with that wrap/);
+    expect(text).toMatch(/SeaBIOS/);
+    expect(text).toMatch(/first tests whether it is/);
+  });
+
+  it('the Multiboot information: mem_lower from INT 12h, the flags decoded bit by bit from their value', async () => {
+    expect(asm('mbi.inc')).toMatch(/int 0x12[^\n]*\n[^\n]*\n[^\n]*\[MBI_ADDR \+ 4\], eax +; mem_lower/);
+    const w = await demoWalk();
+    expect(field(w, 'mbi', 'mem_lower').value).toMatch(
+      /^639 KiB of conventional memory \(below 640 KiB\), from INT 12h \(example/,
+    );
+    const flags = field(w, 'mbi', 'flags');
+    expect(u32Of(flags)).toBe(MBI_FLAGS);
+    for (let bit = 0; bit < 13; bit++) {
+      const named = `bit ${bit}: ${MBI_FLAG_NAMES[bit]}`;
+      if (MBI_FLAGS & (1 << bit)) expect(flags.value).toContain(named);
+      else expect(flags.value).not.toContain(named);
+    }
+    expect(mbiFlagBits(0x1)).toEqual(['bit 0: memory sizes (mem_lower, mem_upper)']);
+    expect(mbiFlagBits(0x240)).toEqual(['bit 6: memory map (mmap_length, mmap_addr)', 'bit 9: boot loader name']);
+    expect(mbiFlagBits(1 << 20)).toEqual(['bit 20: not defined by Multiboot 1']);
+  });
+
+  it("stage 1's dump: the kept-empty label names the bytes the dump shows", async () => {
+    const w = await demoWalk();
+    const d = w.steps.find((s) => s.id === 'stage1')!.dumps[0];
+    const first = d.fields[0];
+    expect(first.start).toBe(0);
+    expect(first.label).toBe(`Kept empty (${hex(d.diskOffset!)}–${hex(d.diskOffset! + first.length - 1)})`);
+    expect(first.value).toMatch(/0x3–0x59/);
+  });
+
+  it('CHS fields decode with the inverse of the encoder', () => {
+    for (const lba of [0, 1, 62, 63, 2048, 16064, 16065, 1_000_000, 16_450_559]) {
+      const b = Uint8Array.from(chs(lba));
+      const { cylinder, head, sector } = decodeChs(b, 0);
+      expect((cylinder * 255 + head) * 63 + sector - 1).toBe(lba);
+    }
+  });
+
+  it("instruction patterns are looked for only in stage 2's code, not in the block or the command line", async () => {
+    const w0 = await demoWalk();
+    const where = (w: Walkthrough) =>
+      ['a20', 'e820', 'pmode', 'jump'].map((id) => w.steps.find((s) => s.id === id)!.dumps[0]?.diskOffset ?? null);
+    const base = where(w0);
+    expect(base.every((o) => o !== null && o >= 512 + PARAMS_OFF + PARAMS_SIZE && o < 512 + CMDLINE_OFF)).toBe(true);
+    // A segment whose size in memory is 0x0016010F: its bytes in the parameter block are 0F 01 16 00, `lgdt [disp16]`.
+    const sneaky = solo5Kernel({ bssSize: 0x16010f - 0x4000 });
+    const built = planImage(sneaky, { size: 64 * MiB, args: ARGS });
+    expect(built.kernel.load.segments[0].memSize).toBe(0x16010f);
+    const w1 = await buildWalkthrough(await rawDiskOf(built));
+    expect(where(w1)).toEqual(base);
+    expect(w1.steps.find((s) => s.id === 'pmode')!.text.join(' ')).not.toMatch(/could not be located/);
+    // A command line holding the A20 and lgdt patterns (raw bytes, CRC made right) moves nothing either.
+    // (The E820 and jump patterns hold NUL bytes, which no command line can.)
+    const b = planBytes(demo.plan);
+    const sectors = Math.ceil((CMDLINE_OFF + demo.cmdline.length + 1) / 512);
+    const stage2 = b.slice(512, 512 + sectors * 512);
+    const line = Uint8Array.from([
+      ...new TextEncoder().encode('unikernel.bin '),
+      ...[0xb8, 0x01, 0x24, 0xcd, 0x15, 0x20, 0x0f, 0x01, 0x16, 0x10, 0x80],
+    ]);
+    const patched = replaceCommandLine(stage2, line);
+    expect(patched.length).toBe(stage2.length);
+    b.set(patched, 512);
+    const w2 = await buildWalkthrough(await rawDisk(b));
+    expect(where(w2)).toEqual(base);
+  });
+});
+
 describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an old-tool (SYSLINUX) image', () => {
   it('the SYSLINUX path: MBR, partition, boot sector, ldlinux.sys, syslinux.cfg with its APPEND, mboot.c32, the jump', async () => {
     const kernel = tmp.path('old.virtio');
@@ -313,7 +455,7 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an
     const p = sfdiskPart(img);
     expect(p.start * 512).toBe(partitionOffset);
     expect(field(w, 'partition', 'Entry 1: first sector (LBA)').value).toMatch(new RegExp(`^LBA ${p.start} `));
-    expect(field(w, 'partition', 'Entry 1: type').value).toMatch(/^0x0C: FAT32/);
+    expect(field(w, 'partition', 'Entry 1: type').value).toMatch(/^0xC: FAT32/);
     expect(field(w, 'vbr', 'OEM name').value).toBe('"SYSLINUX"');
     expect(field(w, 'vbr', 'OEM name').dump.diskOffset).toBe(partitionOffset);
     expect(field(w, 'vbr', 'Hidden sectors').value).toMatch(new RegExp(`^${p.start}:`));
@@ -339,7 +481,7 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an
 
     const mb = findMultiboot(DEMO_KERNEL);
     expect(field(w, 'mboot', 'Magic').value).toMatch(/^0x1BADB002/);
-    expect(field(w, 'mboot', 'Flags').value).toMatch(/^0x00010003/);
+    expect(field(w, 'mboot', 'Flags').value).toMatch(/^0x10003: /);
     const entry = field(w, 'jump', 'Entry point code');
     const k = inspectKernel(DEMO_KERNEL);
     const fileOff = k.load.segments[0].fileOffset + (k.load.entry - k.load.segments[0].loadAddr);

@@ -12,6 +12,33 @@ export const EM_X86_64 = 62;
 export const PT_LOAD = 1;
 export const PT_NOTE = 4;
 
+/** Byte offsets of the ELF header's fields; where ELF32 and ELF64 differ, both. */
+export const ELF_HDR = {
+  magic: 0,
+  class: 4,
+  data: 5,
+  identVersion: 6,
+  osAbi: 7,
+  identPad: 8,
+  type: 16,
+  machine: 18,
+  version: 20,
+  entry: 24,
+  phoff32: 28,
+  phoff64: 32,
+  phentsize32: 42,
+  phentsize64: 54,
+  phnum32: 44,
+  phnum64: 56,
+  /** Header sizes. */
+  size32: 52,
+  size64: 64,
+} as const;
+export const ELFCLASS32 = 1;
+export const ELFCLASS64 = 2;
+export const ELFDATA2LSB = 1;
+export const ET_EXEC = 2;
+
 export interface ProgramHeader {
   index: number;
   type: number;
@@ -43,45 +70,45 @@ export function isElf(b: Uint8Array): boolean {
 
 /** Parse the ELF header and program headers. Call only when isElf(b). */
 export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
-  if (b.length < 52) {
+  if (b.length < ELF_HDR.size32) {
     fail(
       'ELF_TRUNCATED',
-      `The ${what} is truncated: an ELF header needs at least 52 bytes but the file has ${b.length}. Copy the file again or rebuild it.`,
+      `The ${what} is truncated: an ELF header needs at least ${ELF_HDR.size32} bytes but the file has ${b.length}. Copy the file again or rebuild it.`,
     );
   }
-  const cls = b[4];
-  if (cls !== 1 && cls !== 2) {
+  const cls = b[ELF_HDR.class];
+  if (cls !== ELFCLASS32 && cls !== ELFCLASS64) {
     fail(
       'ELF_BAD_CLASS',
       `The ${what} has ELF class ${cls} (byte 4 of the file); only 1 (ELF32) and 2 (ELF64) exist. The file is damaged or not an ELF executable.`,
     );
   }
-  if (b[5] !== 1) {
+  if (b[ELF_HDR.data] !== ELFDATA2LSB) {
     fail(
       'ELF_NOT_LITTLE_ENDIAN',
-      `The ${what} is big-endian (ELF data encoding ${b[5]}); x86 kernels are little-endian (1). Build the unikernel for x86_64.`,
+      `The ${what} is big-endian (ELF data encoding ${b[ELF_HDR.data]}); x86 kernels are little-endian (1). Build the unikernel for x86_64.`,
     );
   }
-  const is64 = cls === 2;
-  const ehsize = is64 ? 64 : 52;
+  const is64 = cls === ELFCLASS64;
+  const ehsize = is64 ? ELF_HDR.size64 : ELF_HDR.size32;
   if (b.length < ehsize) {
     fail(
       'ELF_TRUNCATED',
       `The ${what} is truncated: an ELF${is64 ? 64 : 32} header needs ${ehsize} bytes but the file has ${b.length}. Copy the file again or rebuild it.`,
     );
   }
-  const type = rd16le(b, 16);
-  const machine = rd16le(b, 18);
+  const type = rd16le(b, ELF_HDR.type);
+  const machine = rd16le(b, ELF_HDR.machine);
   if (machine !== EM_386 && machine !== EM_X86_64) {
     fail(
       'ELF_NOT_X86',
       `The ${what} is for ELF machine ${machine} (e_machine), not x86 (3) or x86-64 (62). Build the unikernel for x86_64 with the virtio target.`,
     );
   }
-  const entry = is64 ? rd64le(b, 24) : rd32le(b, 24);
-  const phoff = is64 ? rd64le(b, 32) : rd32le(b, 28);
-  const phentsize = rd16le(b, is64 ? 54 : 42);
-  const phnum = rd16le(b, is64 ? 56 : 44);
+  const entry = is64 ? rd64le(b, ELF_HDR.entry) : rd32le(b, ELF_HDR.entry);
+  const phoff = is64 ? rd64le(b, ELF_HDR.phoff64) : rd32le(b, ELF_HDR.phoff32);
+  const phentsize = rd16le(b, is64 ? ELF_HDR.phentsize64 : ELF_HDR.phentsize32);
+  const phnum = rd16le(b, is64 ? ELF_HDR.phnum64 : ELF_HDR.phnum32);
   const minEnt = is64 ? 56 : 32;
   const phdrs: ProgramHeader[] = [];
   if (phnum > 0) {

@@ -105,14 +105,15 @@ export function inspectKernel(b: Uint8Array, what = 'kernel'): KernelInfo {
   }
   checkFlags(mb, what);
   let load: LoadPlan;
-  if (mb.flags & MB_FLAG_AOUT_KLUDGE) {
+  const source = planSource(mb, elf);
+  if (source === 'aout-kludge') {
     load = kludgePlan(mb, b.length, what);
     if (elf && elf.entry !== load.entry) {
       notes.push(
         `The ELF entry ${hex(elf.entry)} is not the Multiboot entry_addr ${hex(load.entry)}; the boot loader jumps to entry_addr (32-bit code), as QEMU and GRUB do.`,
       );
     }
-  } else if (elf) {
+  } else if (elf && source) {
     load = elfPlan(b, elf, what);
   } else {
     fail(
@@ -154,6 +155,17 @@ function notAKernel(b: Uint8Array, what: string): never {
     'NOT_A_KERNEL',
     `The ${what} file is not a kernel: it is not an ELF file (it starts with bytes ${head}, not 7F 45 4C 46) and has no Multiboot header (magic ${hex(MB_MAGIC)}) in its first ${MB_SEARCH} bytes. ${choose}`,
   );
+}
+
+/**
+ * Which header a kernel's load plan comes from: the Multiboot address fields
+ * when flag bit 16 is set (they win over ELF, as in QEMU and GRUB), else the
+ * ELF program headers; null when there are neither.
+ */
+export function planSource(mb: MultibootHeader, elf: ElfFile | undefined | null): LoadPlan['source'] | null {
+  if (mb.flags & MB_FLAG_AOUT_KLUDGE) return 'aout-kludge';
+  if (elf) return elf.class === 64 ? 'elf64' : 'elf32';
+  return null;
 }
 
 /** Load plan from PT_LOAD program headers (physical addresses), when the kludge is not set. */

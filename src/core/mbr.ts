@@ -15,6 +15,9 @@ export const MBR = {
   signature: 0x1fe,
 } as const;
 
+/** Byte offsets inside one 16-byte partition entry. */
+export const PART_ENTRY = { bootFlag: 0, firstChs: 1, type: 4, lastChs: 5, startLba: 8, sectors: 12 } as const;
+
 /** Partition type bytes by FAT variant. */
 export const PART_TYPE = { fat12: 0x01, fat16lba: 0x0e, fat32lba: 0x0c } as const;
 
@@ -29,6 +32,15 @@ export function chs(lba: number): [number, number, number] {
   const head = Math.floor(lba / CHS_SECTORS_PER_TRACK) % CHS_HEADS;
   const sector = (lba % CHS_SECTORS_PER_TRACK) + 1;
   return [head, (sector & 0x3f) | ((cyl >> 2) & 0xc0), cyl & 0xff];
+}
+
+/** Decode the 3 CHS bytes (head; sector in bits 0-5 and cylinder bits 8-9; cylinder bits 0-7): the inverse of `chs`. */
+export function decodeChs(b: Uint8Array, off: number): { cylinder: number; head: number; sector: number } {
+  return {
+    cylinder: ((b[off + 1] & 0xc0) << 2) | b[off + 2],
+    head: b[off],
+    sector: b[off + 1] & 0x3f,
+  };
 }
 
 export interface PartitionEntry {

@@ -15,6 +15,21 @@ export const MB_FLAG_PAGE_ALIGN = 1 << 0;
 export const MB_FLAG_MEMORY_INFO = 1 << 1;
 export const MB_FLAG_VIDEO_MODE = 1 << 2;
 export const MB_FLAG_AOUT_KLUDGE = 1 << 16;
+/** Byte offsets of the header's fields, from its magic; the five addresses only with MB_FLAG_AOUT_KLUDGE. */
+export const MB_HEADER = {
+  magic: 0,
+  flags: 4,
+  checksum: 8,
+  headerAddr: 12,
+  loadAddr: 16,
+  loadEndAddr: 20,
+  bssEndAddr: 24,
+  entryAddr: 28,
+  /** Bytes of magic, flags and checksum. */
+  basicSize: 12,
+  /** Bytes with the a.out-kludge address fields. */
+  kludgeSize: 32,
+} as const;
 /** Required flags this loader honours: page-align modules (we load none) and memory info. */
 const SUPPORTED_REQUIRED = MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO;
 
@@ -33,35 +48,35 @@ export interface MultibootHeader {
 
 /** Find the first valid header; throws MB_NO_HEADER / MB_BAD_CHECKSUM. */
 export function findMultiboot(b: Uint8Array, what = 'kernel'): MultibootHeader {
-  const limit = Math.min(MB_SEARCH, b.length) - 12;
+  const limit = Math.min(MB_SEARCH, b.length) - MB_HEADER.basicSize;
   let badAt = -1;
   for (let i = 0; i <= limit; i += 4) {
-    if (rd32le(b, i) !== MB_MAGIC) continue;
-    const flags = rd32le(b, i + 4);
-    const checksum = rd32le(b, i + 8);
+    if (rd32le(b, i + MB_HEADER.magic) !== MB_MAGIC) continue;
+    const flags = rd32le(b, i + MB_HEADER.flags);
+    const checksum = rd32le(b, i + MB_HEADER.checksum);
     if ((MB_MAGIC + flags + checksum) >>> 0 !== 0) {
       if (badAt < 0) badAt = i;
       continue;
     }
     const h: MultibootHeader = { offset: i, flags, checksum };
     if (flags & MB_FLAG_AOUT_KLUDGE) {
-      if (i + 32 > b.length) {
+      if (i + MB_HEADER.kludgeSize > b.length) {
         fail(
           'MB_TRUNCATED',
-          `The ${what} is truncated: its Multiboot header at file offset ${hex(i)} sets the address fields (flag bit 16), which end at byte ${i + 32}, but the file has ${b.length} bytes.`,
+          `The ${what} is truncated: its Multiboot header at file offset ${hex(i)} sets the address fields (flag bit 16), which end at byte ${i + MB_HEADER.kludgeSize}, but the file has ${b.length} bytes.`,
         );
       }
-      h.headerAddr = rd32le(b, i + 12);
-      h.loadAddr = rd32le(b, i + 16);
-      h.loadEndAddr = rd32le(b, i + 20);
-      h.bssEndAddr = rd32le(b, i + 24);
-      h.entryAddr = rd32le(b, i + 28);
+      h.headerAddr = rd32le(b, i + MB_HEADER.headerAddr);
+      h.loadAddr = rd32le(b, i + MB_HEADER.loadAddr);
+      h.loadEndAddr = rd32le(b, i + MB_HEADER.loadEndAddr);
+      h.bssEndAddr = rd32le(b, i + MB_HEADER.bssEndAddr);
+      h.entryAddr = rd32le(b, i + MB_HEADER.entryAddr);
     }
     return h;
   }
   if (badAt >= 0) {
-    const flags = rd32le(b, badAt + 4);
-    const checksum = rd32le(b, badAt + 8);
+    const flags = rd32le(b, badAt + MB_HEADER.flags);
+    const checksum = rd32le(b, badAt + MB_HEADER.checksum);
     const want = (-(MB_MAGIC + flags) >>> 0) >>> 0;
     fail(
       'MB_BAD_CHECKSUM',

@@ -12,23 +12,32 @@
  * bytes at its entry point. A damaged disk gives fewer steps and a note;
  * coded errors never escape, only bugs do.
  */
-import { rd16le, rd32le, rd64le, u32le, u64le, utf8 } from '../bytes';
+import { rd16le, rd32le, rd64le, u32le, utf8 } from '../bytes';
+import { EM_386, EM_X86_64, ELF_HDR, ELFCLASS64, ELFDATA2LSB, ET_EXEC, isElf, parseElf, type ElfFile } from '../elf';
 import { fail, isImageError } from '../errors';
-import { MBR, partitionTypeName } from '../mbr';
+import { planSource } from '../kernel';
+import { decodeChs, MBR, PART_ENTRY, partitionTypeName } from '../mbr';
 import {
   findMultiboot,
   kludgePlan,
   MB_FLAG_AOUT_KLUDGE,
+  MB_FLAG_MEMORY_INFO,
+  MB_FLAG_PAGE_ALIGN,
+  MB_FLAG_VIDEO_MODE,
+  MB_HEADER,
   MB_MAGIC,
   MB_SEARCH,
   type MultibootHeader,
 } from '../multiboot';
-import { formatBytes, hex, MIB, SECTOR } from '../units';
+import { DAP, encodeDap } from '../boot/dap';
+import { E820_TYPE_NAMES, encodeMmap, MBI, mbiFlagBits, MMAP_ENTRY } from '../boot/mbi';
+import { formatBytes, hex, KIB, MIB, SECTOR } from '../units';
 import {
   CHUNK_SECTORS,
   CMDLINE_OFF,
   FLAG_DEBUG_EXIT,
   KERNEL_MIN_ADDR,
+  MAX_SEGMENTS,
   MBI_ADDR,
   MBI_FLAGS,
   MBI_SIZE,
@@ -56,7 +65,7 @@ import {
 } from '../boot/loader.generated';
 import { BPB, BPB32, EBPB, EBPB_AT } from '../fat/boot-sector';
 import { DIRENT } from '../fat/dir';
-import type { LoadSegment } from '../load-plan';
+import type { LoadPlan, LoadSegment } from '../load-plan';
 import { openContext, identifyBootloader, type Bootloader, type DiskContext, type OurLoader } from './bootloader';
 import { charText, utf8Decode, type FatEntry, type FatReader } from './fat-read';
 import type { DiskImage } from './types';
@@ -65,27 +74,28 @@ import type { HexDump, HexField, WalkStep, Walkthrough } from './walkthrough-typ
 /** Where the BIOS puts LBA 0, and where SYSLINUX's MBR code moves itself to. */
 const BOOT_ADDR = 0x7c00;
 const SYSLINUX_MBR_RELOC = 0x0600;
+/** Stage 1 starts with a short jump and a nop (3 bytes); the area kept empty follows. */
+const STAGE1_JUMP_END = 3;
 /** Bytes of the kernel shown at its entry point. */
 const ENTRY_BYTES = 16;
 /** File offsets beyond this are not followed through a FAT chain (bounded work on hostile tables). */
 const MAX_FILE_OFFSET = 64 * MIB;
 /** Bytes of a configuration file shown. */
 const MAX_CONFIG_SHOWN = 2048;
-/** Multiboot header: magic, flags, checksum, then the five a.out-kludge addresses. */
-const MB_HEADER_BASIC = 12;
-const MB_HEADER_KLUDGE = 32;
+/**
+ * Stage 2's code: after the parameter block, before the command line. Byte
+ * patterns of instructions are looked for only here, so that no value in the
+ * block and no command line can be taken for code.
+ */
+const CODE_FROM = PARAMS_OFF + PARAMS_SIZE;
 
 // ---------------------------------------------------------------- formatting
 
-const pad = (n: number, digits: number) => '0x' + n.toString(16).toUpperCase().padStart(digits, '0');
-const h8 = (n: number) => pad(n, 2);
-const h16 = (n: number) => pad(n, 4);
-const h32 = (n: number) => pad(n >>> 0, 8);
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sectors = (n: number) => `${plural(n, 'sector')} (${formatBytes(n * SECTOR)})`;
 const quote = (s: string) => `"${s}"`;
 
-function find(hay: Uint8Array, needle: readonly number[], from = 0, to = hay.length): number {
+function find(hay: Uint8Array, needle: ArrayLike<number>, from = 0, to = hay.length): number {
   outer: for (let i = from; i + needle.length <= to; i++) {
     for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
     return i;
@@ -93,8 +103,23 @@ function find(hay: Uint8Array, needle: readonly number[], from = 0, to = hay.len
   return -1;
 }
 
-const le16 = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
-const le32 = (v: number) => [...le16(v & 0xffff), ...le16(v >>> 16)];
+/** An instruction pattern in stage 2's code (see CODE_FROM), or -1. */
+const findCode = (s2: Uint8Array, needle: ArrayLike<number>) =>
+  find(s2, needle, CODE_FROM, Math.min(CMDLINE_OFF, s2.length));
+
+/** Bytes and little-endian u32s, in order: an instruction pattern. */
+function pattern(...parts: (number | { u32: number })[]): Uint8Array {
+  const out: number[] = [];
+  for (const p of parts) {
+    if (typeof p === 'number') out.push(p);
+    else {
+      const b = new Uint8Array(4);
+      u32le(b, 0, p.u32);
+      out.push(...b);
+    }
+  }
+  return Uint8Array.from(out);
+}
 
 /** One dump under construction: fields are added in order and may not overlap. */
 class Dump {
@@ -115,13 +140,13 @@ class Dump {
     return this;
   }
 
-  u8(start: number, label: string, value: (v: number) => string = h8): this {
+  u8(start: number, label: string, value: (v: number) => string = hex): this {
     return this.f(start, 1, label, value(this.bytes[start]));
   }
   u16(start: number, label: string, value: (v: number) => string = (v) => `${v}`): this {
     return this.f(start, 2, label, value(rd16le(this.bytes, start)));
   }
-  u32(start: number, label: string, value: (v: number) => string = h32): this {
+  u32(start: number, label: string, value: (v: number) => string = hex): this {
     return this.f(start, 4, label, value(rd32le(this.bytes, start)));
   }
   u64(start: number, label: string, value: (v: number) => string = (v) => `${v}`): this {
@@ -163,10 +188,8 @@ interface Builder {
 }
 
 function chsText(b: Uint8Array, o: number): string {
-  const head = b[o];
-  const sector = b[o + 1] & 0x3f;
-  const cyl = ((b[o + 1] & 0xc0) << 2) | b[o + 2];
-  return `cylinder ${cyl}, head ${head}, sector ${sector} (old geometry addressing; LBA loaders ignore it)`;
+  const { cylinder, head, sector } = decodeChs(b, o);
+  return `cylinder ${cylinder}, head ${head}, sector ${sector} (old geometry addressing; LBA loaders ignore it)`;
 }
 
 /** Step: the BIOS reads LBA 0 to 0x7C00, checks 55 AA and jumps. */
@@ -180,7 +203,7 @@ function biosStep(b: Builder, what: string): WalkStep {
   );
   if (lba0[0] === 0xeb) {
     const target = 2 + ((lba0[1] << 24) >> 24);
-    head.f(0, 2, 'Jump (short)', `jmp to offset ${h16(target)}, address ${h16(BOOT_ADDR + target)}`);
+    head.f(0, 2, 'Jump (short)', `jmp to offset ${hex(target)}, address ${hex(BOOT_ADDR + target)}`);
   } else {
     head.f(0, 16, 'Boot code', 'machine code, run from 0x7C00');
   }
@@ -217,24 +240,28 @@ function partitionStep(b: Builder, text: string[]): WalkStep {
     BOOT_ADDR + from,
     lba0.slice(from, SECTOR),
   );
-  d.u32(MBR.diskSignature - from, 'Disk signature', (v) => `${h32(v)} (an identifier operating systems use)`);
+  d.u32(MBR.diskSignature - from, 'Disk signature', (v) => `${hex(v)} (an identifier operating systems use)`);
   d.f(MBR.diskSignature + 4 - from, 2, 'Reserved', 'usually zero');
   for (let i = 0; i < 4; i++) {
     const o = MBR.table + i * MBR.entrySize;
     const at = o - from;
     const n = i + 1;
-    if (lba0[o + 4] === 0) {
+    if (lba0[o + PART_ENTRY.type] === 0) {
       d.f(at, MBR.entrySize, `Entry ${n}`, 'empty (type 0): no partition');
       continue;
     }
-    d.u8(at, `Entry ${n}: boot flag`, (v) =>
-      v === 0x80 ? '0x80: active, the partition to boot' : v === 0 ? '0x00: not active' : `${h8(v)}: not valid`,
+    d.u8(at + PART_ENTRY.bootFlag, `Entry ${n}: boot flag`, (v) =>
+      v === 0x80 ? '0x80: active, the partition to boot' : v === 0 ? '0x0: not active' : `${hex(v)}: not valid`,
     );
-    d.f(at + 1, 3, `Entry ${n}: first sector (CHS)`, chsText(lba0, o + 1));
-    d.u8(at + 4, `Entry ${n}: type`, (v) => `${h8(v)}: ${partitionTypeName(v)}`);
-    d.f(at + 5, 3, `Entry ${n}: last sector (CHS)`, chsText(lba0, o + 5));
-    d.u32(at + 8, `Entry ${n}: first sector (LBA)`, (v) => `LBA ${v} (byte offset ${hex(v * SECTOR)})`);
-    d.u32(at + 12, `Entry ${n}: sectors`, sectors);
+    d.f(at + PART_ENTRY.firstChs, 3, `Entry ${n}: first sector (CHS)`, chsText(lba0, o + PART_ENTRY.firstChs));
+    d.u8(at + PART_ENTRY.type, `Entry ${n}: type`, (v) => `${hex(v)}: ${partitionTypeName(v)}`);
+    d.f(at + PART_ENTRY.lastChs, 3, `Entry ${n}: last sector (CHS)`, chsText(lba0, o + PART_ENTRY.lastChs));
+    d.u32(
+      at + PART_ENTRY.startLba,
+      `Entry ${n}: first sector (LBA)`,
+      (v) => `LBA ${v} (byte offset ${hex(v * SECTOR)})`,
+    );
+    d.u32(at + PART_ENTRY.sectors, `Entry ${n}: sectors`, sectors);
   }
   d.f(MBR.signature - from, 2, 'Boot signature', '55 AA');
   const p = b.ctx.partition;
@@ -311,36 +338,44 @@ function multibootDump(h: MultibootHeader, bytes: Uint8Array, diskOffset: number
     h.headerAddr ?? null,
     bytes,
   );
-  d.u32(0, 'Magic', (v) => `${h32(v)}: "I am a Multiboot kernel"`);
-  d.u32(4, 'Flags', (v) => {
+  d.u32(MB_HEADER.magic, 'Magic', (v) => `${hex(v)}: "I am a Multiboot kernel"`);
+  d.u32(MB_HEADER.flags, 'Flags', (v) => {
     const bits: string[] = [];
-    if (v & 1) bits.push('bit 0: align modules to 4 KiB');
-    if (v & 2) bits.push('bit 1: pass the memory sizes and map');
-    if (v & 4) bits.push('bit 2: set a video mode');
-    if (v & MB_FLAG_AOUT_KLUDGE) bits.push('bit 16: the addresses below say where to load');
-    return `${h32(v)}: ${bits.join('; ') || 'none'}`;
-  });
-  d.u32(8, 'Checksum', (v) => `${h32(v)}: magic + flags + checksum = ${h32((MB_MAGIC + h.flags + v) >>> 0)}`);
-  if (bytes.length >= MB_HEADER_KLUDGE) {
-    d.u32(12, 'header_addr', (v) => `${h32(v)}: where this header lands in memory`);
-    d.u32(16, 'load_addr', (v) => `${h32(v)}: where the first loaded byte goes`);
-    d.u32(20, 'load_end_addr', (v) =>
-      v ? `${h32(v)}: end of the bytes copied from the file` : '0: to the end of the file',
+    if (v & MB_FLAG_PAGE_ALIGN) bits.push('bit 0: align modules to 4 KiB');
+    if (v & MB_FLAG_MEMORY_INFO) bits.push('bit 1: pass the memory sizes and map');
+    if (v & MB_FLAG_VIDEO_MODE) bits.push('bit 2: set a video mode');
+    bits.push(
+      v & MB_FLAG_AOUT_KLUDGE
+        ? 'bit 16: the addresses below say where to load'
+        : 'bit 16 clear: no address fields, so the ELF program headers say where to load',
     );
-    d.u32(24, 'bss_end_addr', (v) => (v ? `${h32(v)}: zero memory up to here` : '0: no bss'));
-    d.u32(28, 'entry_addr', (v) => `${h32(v)}: the first instruction`);
+    return `${hex(v)}: ${bits.join('; ')}`;
+  });
+  d.u32(
+    MB_HEADER.checksum,
+    'Checksum',
+    (v) => `${hex(v)}: magic + flags + checksum = ${hex((MB_MAGIC + h.flags + v) >>> 0)}`,
+  );
+  if (bytes.length >= MB_HEADER.kludgeSize) {
+    d.u32(MB_HEADER.headerAddr, 'header_addr', (v) => `${hex(v)}: where this header lands in memory`);
+    d.u32(MB_HEADER.loadAddr, 'load_addr', (v) => `${hex(v)}: where the first loaded byte goes`);
+    d.u32(MB_HEADER.loadEndAddr, 'load_end_addr', (v) =>
+      v ? `${hex(v)}: end of the bytes copied from the file` : '0: to the end of the file',
+    );
+    d.u32(MB_HEADER.bssEndAddr, 'bss_end_addr', (v) => (v ? `${hex(v)}: zero memory up to here` : '0: no bss'));
+    d.u32(MB_HEADER.entryAddr, 'entry_addr', (v) => `${hex(v)}: the first instruction`);
   }
   return d.done();
 }
 
 /** Read the kernel's head and find its Multiboot header (coded errors from a damaged kernel). */
 async function kernelHeader(k: KernelFile): Promise<{ head: Uint8Array; mb: MultibootHeader }> {
-  const { bytes: head } = await k.read(0, Math.min(k.size, MB_SEARCH + MB_HEADER_KLUDGE));
+  const { bytes: head } = await k.read(0, Math.min(k.size, MB_SEARCH + MB_HEADER.kludgeSize));
   return { head, mb: findMultiboot(head, 'kernel') };
 }
 
 async function multibootHeaderDump(k: KernelFile, mb: MultibootHeader): Promise<HexDump> {
-  const len = mb.flags & MB_FLAG_AOUT_KLUDGE ? MB_HEADER_KLUDGE : MB_HEADER_BASIC;
+  const len = mb.flags & MB_FLAG_AOUT_KLUDGE ? MB_HEADER.kludgeSize : MB_HEADER.basicSize;
   const r = await k.read(mb.offset, len);
   return multibootDump(mb, r.bytes, r.diskOffset);
 }
@@ -362,23 +397,67 @@ async function entryDump(k: KernelFile, entry: number, segments: LoadSegment[]):
     .done();
 }
 
-/** The start of the ELF header, when the kernel is ELF. */
-function elfDump(head: Uint8Array, diskOffset: number | null): HexDump | null {
-  if (head.length < 0x20 || head[0] !== 0x7f || charText(head.subarray(1, 4)) !== 'ELF') return null;
-  const is64 = head[4] === 2;
-  const len = is64 ? 0x20 : 0x1c;
-  const d = new Dump("The kernel file's first bytes: its ELF header", diskOffset, null, head.slice(0, len));
-  d.f(0, 4, 'ELF magic', '7F "ELF": an ELF executable');
-  d.u8(4, 'Class', (v) => (v === 2 ? '2: 64-bit' : v === 1 ? '1: 32-bit' : `${v}: unknown`));
-  d.u8(5, 'Byte order', (v) => (v === 1 ? '1: little-endian' : `${v}: big-endian or unknown`));
-  d.u8(6, 'ELF version', (v) => `${v}`);
-  d.u8(7, 'OS ABI', (v) => `${v}`);
-  d.f(8, 8, 'Padding', 'zeros');
-  d.u16(16, 'Type', (v) => (v === 2 ? '2: an executable' : `${v}`));
-  d.u16(18, 'Machine', (v) => (v === 62 ? '62: x86-64' : v === 3 ? '3: x86 (32-bit)' : `${v}`));
-  d.u32(20, 'Version', (v) => `${v}`);
-  if (is64) d.u64(24, 'ELF entry (e_entry)', (v) => `${hex(v)}: 64-bit code, not where a Multiboot loader jumps`);
-  else d.u32(24, 'ELF entry (e_entry)', (v) => hex(v));
+/** The kernel's headers, read once: its head, its Multiboot header, its ELF header, and where its load plan came from. */
+interface KernelHeaders {
+  head: Uint8Array;
+  headDiskOffset: number | null;
+  mb: MultibootHeader | null;
+  elf: ElfFile | null;
+  source: LoadPlan['source'] | null;
+}
+
+async function readKernelHeaders(b: Builder, k: KernelFile): Promise<KernelHeaders> {
+  const { bytes: head, diskOffset } = await k.read(0, Math.min(k.size, MB_SEARCH + MB_HEADER.kludgeSize));
+  let mb: MultibootHeader | null = null;
+  let elf: ElfFile | null = null;
+  try {
+    mb = findMultiboot(head, 'kernel');
+  } catch (e) {
+    if (!isImageError(e)) throw e;
+    b.notes.push(`The kernel's Multiboot header cannot be shown: ${e.message}`);
+  }
+  if (isElf(head)) {
+    try {
+      elf = parseElf(head, 'kernel');
+    } catch (e) {
+      if (!isImageError(e)) throw e;
+      b.notes.push(`The kernel's ELF header cannot be shown: ${e.message}`);
+    }
+  }
+  return { head, headDiskOffset: diskOffset, mb, elf, source: mb ? planSource(mb, elf) : null };
+}
+
+/** The start of the ELF header, decoded by elf.ts; `entry` is where the loader jumps. */
+function elfDump(kh: KernelHeaders, entry: number): HexDump | null {
+  const elf = kh.elf;
+  if (!elf) return null;
+  const is64 = elf.class === 64;
+  const len = ELF_HDR.entry + (is64 ? 8 : 4);
+  const d = new Dump("The kernel file's first bytes: its ELF header", kh.headDiskOffset, null, kh.head.slice(0, len));
+  d.f(ELF_HDR.magic, 4, 'ELF magic', '7F "ELF": an ELF executable');
+  d.u8(ELF_HDR.class, 'Class', () => (is64 ? '2: 64-bit' : '1: 32-bit'));
+  d.u8(ELF_HDR.data, 'Byte order', (v) => (v === ELFDATA2LSB ? '1: little-endian' : `${v}`));
+  d.u8(ELF_HDR.identVersion, 'ELF version', (v) => `${v}`);
+  d.u8(ELF_HDR.osAbi, 'OS ABI', (v) => `${v}`);
+  d.f(ELF_HDR.identPad, ELF_HDR.type - ELF_HDR.identPad, 'Padding', 'zeros');
+  d.f(ELF_HDR.type, 2, 'Type', elf.type === ET_EXEC ? '2: an executable' : `${elf.type}`);
+  d.f(
+    ELF_HDR.machine,
+    2,
+    'Machine',
+    elf.machine === EM_X86_64 ? '62: x86-64' : elf.machine === EM_386 ? '3: x86 (32-bit)' : `${elf.machine}`,
+  );
+  d.u32(ELF_HDR.version, 'Version', (v) => `${v}`);
+  const src = kh.source;
+  const value =
+    src === 'aout-kludge'
+      ? `${hex(elf.entry)}: not used: the loader jumps to the Multiboot header's entry_addr, ${hex(entry)}${is64 && elf.entry !== entry ? " (a Solo5 kernel's e_entry is 64-bit code)" : ''}`
+      : src === 'elf32' || src === 'elf64'
+        ? elf.entry === entry
+          ? `${hex(elf.entry)}: where the loader jumps`
+          : `${hex(elf.entry)}: a virtual address; the loader jumps to the same byte at its physical address ${hex(entry)}`
+        : hex(elf.entry);
+  d.f(ELF_HDR.entry, is64 ? 8 : 4, 'ELF entry (e_entry)', value);
   return d.done();
 }
 
@@ -388,7 +467,7 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
   const lba0 = b.ctx.lba0;
   const from = 0x50;
   const fields = new Dump(
-    `LBA 0, bytes ${h16(from)}–${h16(from + 0x1f)}: stage 1's two fields`,
+    `LBA 0, bytes ${hex(from)}–${hex(from + 0x1f)}: stage 1's two fields`,
     from,
     BOOT_ADDR + from,
     lba0.slice(from, from + 0x20),
@@ -396,8 +475,8 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
     .f(
       0,
       STAGE1_FIELDS_OFF - from,
-      'Kept empty (0x03–0x59)',
-      'zeros: some BIOSes write a FAT BPB here, so no code lives there',
+      `Kept empty (${hex(from)}–${hex(STAGE1_FIELDS_OFF - 1)})`,
+      `zeros, the end of the area ${hex(STAGE1_JUMP_END)}–${hex(STAGE1_FIELDS_OFF - 1)} kept empty: some BIOSes write a FAT BPB there, so no code lives there`,
     )
     .u32(STAGE1_FIELDS_OFF - from, "Stage 2's first sector", (v) => `LBA ${v}`)
     .u16(STAGE1_FIELDS_OFF + 4 - from, "Stage 2's length", sectors)
@@ -409,7 +488,7 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
     const int13 = find(lba0, [0xcd, 0x13], at + 5, Math.min(MBR.codeSize, at + 12));
     if (int13 >= 0) {
       const d = new Dump(
-        `LBA 0, bytes ${h16(at)}–${h16(int13 + 1)}: the extensions check`,
+        `LBA 0, bytes ${hex(at)}–${hex(int13 + 1)}: the extensions check`,
         at,
         BOOT_ADDR + at,
         lba0.slice(at, int13 + 2),
@@ -422,11 +501,7 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
       dumps.push(d.f(int13 - at, 2, 'int 13h', 'call the BIOS disk service').done());
     }
   }
-  const dap = new Uint8Array(16);
-  dap[0] = 0x10;
-  dap.set(le16(ours.stage2Sectors), 2);
-  dap.set(le16(STAGE2_ADDR), 4);
-  dap.set(le32(ours.stage2Lba), 8);
+  const dap = encodeDap(ours.stage2Sectors, 0, STAGE2_ADDR, ours.stage2Lba);
   dumps.push(
     new Dump(
       'The disk address packet stage 1 builds on its stack (in memory, from the two fields above)',
@@ -434,12 +509,12 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
       null,
       dap,
     )
-      .u8(0, 'Packet size', (v) => `${v} bytes`)
-      .u8(1, 'Reserved', () => '0')
-      .u16(2, 'Sectors to read', (v) => `${v}`)
-      .u16(4, 'Buffer offset', (v) => h16(v))
-      .u16(6, 'Buffer segment', (v) => `${h16(v)}: so the buffer is at ${hex(STAGE2_ADDR)}`)
-      .u64(8, 'First sector', (v) => `LBA ${v}`)
+      .u8(DAP.packetSize, 'Packet size', (v) => `${v} bytes`)
+      .u8(DAP.reserved, 'Reserved', () => '0')
+      .u16(DAP.sectors, 'Sectors to read', (v) => `${v}`)
+      .u16(DAP.bufferOffset, 'Buffer offset', (v) => hex(v))
+      .u16(DAP.bufferSegment, 'Buffer segment', (v) => `${hex(v)}: so the buffer is at ${hex(STAGE2_ADDR)}`)
+      .u64(DAP.lba, 'First sector', (v) => `LBA ${v}`)
       .done(),
   );
   const text = [
@@ -461,19 +536,19 @@ function paramsStep(b: Builder, ours: OurLoader): WalkStep {
   const p = PARAMS_OFF;
   const r = ours.report;
   const d = new Dump(
-    `Stage 2, bytes 0x00–${h16(p + P_SEGS - 1)}: the jump and the parameter block`,
+    `Stage 2, bytes 0x0–${hex(p + P_SEGS - 1)}: the jump and the parameter block`,
     base,
     STAGE2_ADDR,
     s2.slice(0, p + P_SEGS),
   );
   if (s2[0] === 0xe9) {
-    d.f(0, 3, 'Jump (near)', `jmp to ${h16((STAGE2_ADDR + 3 + rd16le(s2, 1)) & 0xffff)}, over the block to the code`);
+    d.f(0, 3, 'Jump (near)', `jmp to ${hex((STAGE2_ADDR + 3 + rd16le(s2, 1)) & 0xffff)}, over the block to the code`);
   }
   d.f(
     p,
     4,
     'Magic',
-    `${h32(rd32le(s2, p))} ${quote(charText(s2.subarray(p, p + 4)))}${rd32le(s2, p) === PARAMS_MAGIC ? '' : ' (not ours)'}`,
+    `${hex(rd32le(s2, p))} ${quote(charText(s2.subarray(p, p + 4)))}${rd32le(s2, p) === PARAMS_MAGIC ? ': checked by stage 1 before it jumped here' : ' (not ours)'}`,
   );
   d.u16(p + P_VERSION, 'Version', (v) => `${v}`);
   d.u16(
@@ -483,21 +558,21 @@ function paramsStep(b: Builder, ours: OurLoader): WalkStep {
   );
   d.u32(p + P_CRC, 'CRC-32 of stage 2', (v) =>
     r.computedCrc === null
-      ? h32(v)
+      ? hex(v)
       : r.computedCrc === v
-        ? `${h32(v)}: matches the bytes it covers`
-        : `${h32(v)}: the bytes give ${h32(r.computedCrc)}, so the loader stops`,
+        ? `${hex(v)}: matches the bytes it covers`
+        : `${hex(v)}: the bytes give ${hex(r.computedCrc)}, so the loader stops`,
   );
   d.u32(p + P_FLAGS, 'Flags', (v) =>
-    v & FLAG_DEBUG_EXIT ? `${h32(v)}: bit 0, on failure in a virtual machine exit QEMU with status 255` : h32(v),
+    v & FLAG_DEBUG_EXIT ? `${hex(v)}: bit 0, on failure in a virtual machine exit QEMU with status 255` : hex(v),
   );
   d.u64(p + P_KERNEL_LBA, "Kernel's first sector", (v) => `LBA ${v} (byte offset ${hex(v * SECTOR)})`);
   d.u32(p + P_KERNEL_SIZE, "Kernel's size", (v) => `${v} bytes (${formatBytes(v)})`);
-  d.u32(p + P_KERNEL_CRC, "Kernel's CRC-32", (v) => `${h32(v)}: checked after reading`);
-  d.u32(p + P_ENTRY, 'Entry point', (v) => `${h32(v)}: where the loader jumps`);
-  d.u32(p + P_LOAD_START, 'Load start', (v) => `${h32(v)}: lowest address written`);
-  d.u32(p + P_LOAD_END, 'Load end', (v) => `${h32(v)}: one past the highest address written or zeroed`);
-  d.u16(p + P_SEG_COUNT, 'Segments', (v) => `${v}`);
+  d.u32(p + P_KERNEL_CRC, "Kernel's CRC-32", (v) => `${hex(v)}: checked after reading`);
+  d.u32(p + P_ENTRY, 'Entry point', (v) => `${hex(v)}: where the loader jumps`);
+  d.u32(p + P_LOAD_START, 'Load start', (v) => `${hex(v)}: lowest address written`);
+  d.u32(p + P_LOAD_END, 'Load end', (v) => `${hex(v)}: one past the highest address written or zeroed`);
+  d.u16(p + P_SEG_COUNT, 'Segments', (v) => `${v} (at most ${MAX_SEGMENTS})`);
   d.u16(p + P_CMDLINE_LEN, 'Command line length', (v) => `${v} bytes (without the NUL)`);
   d.f(p + P_CMDLINE_LEN + 2, P_SEGS - (P_CMDLINE_LEN + 2), 'Reserved', 'zeros');
   const dumps = [d.done()];
@@ -505,7 +580,7 @@ function paramsStep(b: Builder, ours: OurLoader): WalkStep {
   if (CMDLINE_OFF + len + 1 <= s2.length) {
     const cl = s2.slice(CMDLINE_OFF, CMDLINE_OFF + len + 1);
     const c = new Dump(
-      `Stage 2, bytes ${h16(CMDLINE_OFF)}–${h16(CMDLINE_OFF + len)}: the command line`,
+      `Stage 2, bytes ${hex(CMDLINE_OFF)}–${hex(CMDLINE_OFF + len)}: the command line`,
       base + CMDLINE_OFF,
       STAGE2_ADDR + CMDLINE_OFF,
       cl,
@@ -520,7 +595,7 @@ function paramsStep(b: Builder, ours: OurLoader): WalkStep {
   }
   const text = [
     `Stage 2 is ${sectors(ours.stage2Sectors)} at LBA ${ours.stage2Lba}, in the gap between LBA 0 and the partition, now in memory at \`${hex(STAGE2_ADDR)}\`. It starts with a jump over its parameter block: the facts the image builder wrote about this kernel.`,
-    'First it checks the block: the magic `UKBP`, the version, the size, and a CRC-32 (a 32-bit checksum: changing any byte changes it) computed over the block from its flags on, all of stage 2\'s code and the command line. A damaged or edited stage 2 stops here with "stage 2 or its parameter block damaged".',
+    `First it checks the block: the version, the size, that it lists at most ${MAX_SEGMENTS} segments, and a CRC-32 (a 32-bit checksum: changing any byte changes it) computed over the block from its flags on, all of stage 2's code and the command line. (The magic \`UKBP\` was checked by stage 1 before it jumped here.) A damaged or edited stage 2 stops here with "stage 2 or its parameter block damaged".`,
     `The block says where the kernel file is (it was written in one piece, so a sector number and a size are enough: the loader never reads the FAT), its CRC-32, where its parts go in memory and where to jump. The command line is kept at the end of stage 2; the kernel receives it as it is, its own file name first.`,
   ];
   for (const problem of r.problems) text.push(problem);
@@ -530,11 +605,11 @@ function paramsStep(b: Builder, ours: OurLoader): WalkStep {
 function a20Step(ours: OurLoader): WalkStep {
   const s2 = ours.stage2;
   const dumps: HexDump[] = [];
-  const at = find(s2, [0xb8, 0x01, 0x24, 0xcd, 0x15]);
+  const at = findCode(s2, [0xb8, 0x01, 0x24, 0xcd, 0x15]);
   if (at >= 0) {
     dumps.push(
       new Dump(
-        `Stage 2, bytes ${h16(at)}–${h16(at + 4)}: asking the BIOS`,
+        `Stage 2, bytes ${hex(at)}–${hex(at + 4)}: asking the BIOS`,
         ours.stage2Lba * SECTOR + at,
         STAGE2_ADDR + at,
         s2.slice(at, at + 5),
@@ -548,8 +623,8 @@ function a20Step(ours: OurLoader): WalkStep {
     id: 'a20',
     title: 'The A20 line is switched on',
     text: [
-      'The first PCs had 20 address lines, so an address past 1 MiB wrapped around to 0. PCs still start with that wrap for old programs: the 21st line, A20, is held off.',
-      'The kernel goes to 1 MiB and above, so stage 2 switches A20 on. It first tests whether it already is (it writes two addresses exactly 1 MiB apart and sees whether they are the same memory), then asks the BIOS (`INT 15h`, `AX=2401h`), then the keyboard controller (which, for historical reasons, drives A20), then the "fast A20" port `0x92`, testing after each. If none works it stops with "could not enable the A20 line".',
+      'The first PCs had 20 address lines, so an address past 1 MiB wrapped around to 0. For old programs a PC may still start with that wrap, the 21st address line, A20, held off; many firmwares (SeaBIOS, the BIOS in QEMU, among them) switch A20 on before they boot the disk.',
+      'The kernel goes to 1 MiB and above, so A20 must be on; because it may already be, stage 2 first tests whether it is (it writes two addresses exactly 1 MiB apart and sees whether they are the same memory), then asks the BIOS (`INT 15h`, `AX=2401h`), then the keyboard controller (which, for historical reasons, drives A20), then the "fast A20" port `0x92`, testing after each. If none works it stops with "could not enable the A20 line".',
     ],
     dumps,
   };
@@ -570,20 +645,29 @@ const EXAMPLE_E820: [number, number, number][] = [
   [0xfd00000000, 0x300000000, 2],
 ];
 const EXAMPLE_MACHINE = "QEMU's pc machine with 128 MiB";
-const E820_TYPES: Record<number, string> = { 1: 'usable RAM', 2: 'reserved', 3: 'ACPI tables', 4: 'ACPI NVS' };
-const E820_ENTRY = 24;
+/** The example's boot drive: the first hard disk. */
+const EXAMPLE_DRIVE = 0x80;
+/** The 32-bit signature 'SMAP' that INT 15h E820h takes in EDX and returns in EAX. */
+const SMAP = 0x534d4150;
+/** The E820 type of usable RAM. */
+const E820_RAM = 1;
 /** The example's usable RAM from 1 MiB: the end of the type-1 entry holding 1 MiB. */
-const EXAMPLE_RAM_END = 0x100000 + 0x7ee0000;
-const EXAMPLE_MEM_LOWER = 0x9fc00 / 1024;
+const EXAMPLE_RAM_END = (() => {
+  const e = EXAMPLE_E820.find(([a, l, t]) => t === E820_RAM && a <= KERNEL_MIN_ADDR && a + l > KERNEL_MIN_ADDR)!;
+  return e[0] + e[1];
+})();
+/** The example's INT 12h answer: KiB of conventional memory, the usable RAM at 0. */
+const EXAMPLE_MEM_LOWER = EXAMPLE_E820[0][1] / KIB;
 
 function e820Step(ours: OurLoader): WalkStep {
   const s2 = ours.stage2;
   const dumps: HexDump[] = [];
-  const at = find(s2, [0x66, 0xb8, 0x20, 0xe8, 0x00, 0x00, 0x66, 0xba, ...le32(0x534d4150)]);
+  // mov eax, 0xE820 (66 B8 20 E8 00 00); mov edx, 'SMAP' (66 BA then the signature)
+  const at = findCode(s2, pattern(0x66, 0xb8, { u32: 0xe820 }, 0x66, 0xba, { u32: SMAP }));
   if (at >= 0) {
     dumps.push(
       new Dump(
-        `Stage 2, bytes ${h16(at)}–${h16(at + 11)}: the call's arguments`,
+        `Stage 2, bytes ${hex(at)}–${hex(at + 11)}: the call's arguments`,
         ours.stage2Lba * SECTOR + at,
         STAGE2_ADDR + at,
         s2.slice(at, at + 12),
@@ -593,24 +677,20 @@ function e820Step(ours: OurLoader): WalkStep {
         .done(),
     );
   }
-  const map = new Uint8Array(EXAMPLE_E820.length * E820_ENTRY);
+  const map = encodeMmap(EXAMPLE_E820);
   const d = new Dump(
     `Example only (${EXAMPLE_MACHINE}): the memory map as stage 2 stores it at ${hex(MMAP_ADDR)}; every machine gives its own`,
     null,
     MMAP_ADDR,
     map,
   );
-  EXAMPLE_E820.forEach(([addr, len, type], i) => {
-    const o = i * E820_ENTRY;
-    u32le(map, o, 20);
-    u64le(map, o + 4, addr);
-    u64le(map, o + 12, len);
-    u32le(map, o + 20, type);
+  EXAMPLE_E820.forEach((_, i) => {
+    const o = i * MMAP_ENTRY.stride;
     const n = i + 1;
-    d.u32(o, `Entry ${n}: size`, (v) => `${v}: bytes that follow`)
-      .u64(o + 4, `Entry ${n}: start`, (v) => hex(v))
-      .u64(o + 12, `Entry ${n}: length`, (v) => `${hex(v)} (${formatBytes(v)})`)
-      .u32(o + 20, `Entry ${n}: type`, (v) => `${v}: ${E820_TYPES[v] ?? 'other'}`);
+    d.u32(o + MMAP_ENTRY.size, `Entry ${n}: size`, (v) => `${v}: bytes that follow`)
+      .u64(o + MMAP_ENTRY.addr, `Entry ${n}: start`, (v) => hex(v))
+      .u64(o + MMAP_ENTRY.length, `Entry ${n}: length`, (v) => `${hex(v)} (${formatBytes(v)})`)
+      .u32(o + MMAP_ENTRY.type, `Entry ${n}: type`, (v) => `${v}: ${E820_TYPE_NAMES[v] ?? 'other'}`);
   });
   dumps.push(d.done());
   const end = ours.params.loadEnd;
@@ -620,7 +700,7 @@ function e820Step(ours: OurLoader): WalkStep {
     title: 'The BIOS memory map (E820)',
     text: [
       'The kernel must know which memory it may use. Stage 2 asks the BIOS with `INT 15h` function `E820h`, once per region: each answer is a start address, a length and a type (1 is usable RAM; the rest is reserved for the BIOS, devices or ACPI tables).',
-      `Stage 2 keeps the answers as they are, 24 bytes each (a size of 20, then the 20 bytes from the BIOS), at \`${hex(MMAP_ADDR)}\`, and hands the list to the kernel. These entries come from the machine, not from the disk: the example below is what ${EXAMPLE_MACHINE} reports.`,
+      `Stage 2 keeps the answers as they are, ${MMAP_ENTRY.stride} bytes each (a size of ${MMAP_ENTRY.e820Bytes}, then the ${MMAP_ENTRY.e820Bytes} bytes from the BIOS), at \`${hex(MMAP_ADDR)}\`, and hands the list to the kernel. These entries come from the machine, not from the disk: the example below is what ${EXAMPLE_MACHINE} reports.`,
       `Then it checks that the kernel fits: usable RAM must run from 1 MiB to at least the parameter block's load end, \`${hex(end)}\` (${needs} above 1 MiB for this kernel). If not, it stops with "kernel too large for memory".`,
     ],
     dumps,
@@ -631,16 +711,17 @@ function mbiStep(ours: OurLoader): WalkStep {
   const s2 = ours.stage2;
   const mbi = new Uint8Array(MBI_SIZE);
   const cmdline = STAGE2_ADDR + CMDLINE_OFF;
-  const nameAt = find(s2, [...utf8('unikernel-disk'), 0], 0, CMDLINE_OFF);
-  const mmapLength = EXAMPLE_E820.length * E820_ENTRY;
-  mbi.set(le32(MBI_FLAGS), 0);
-  mbi.set(le32(EXAMPLE_MEM_LOWER), 4);
-  mbi.set(le32((EXAMPLE_RAM_END - KERNEL_MIN_ADDR) / 1024), 8);
-  mbi.set(le32(0x8000ffff), 12);
-  mbi.set(le32(cmdline), 16);
-  mbi.set(le32(mmapLength), 44);
-  mbi.set(le32(MMAP_ADDR), 48);
-  if (nameAt >= 0) mbi.set(le32(STAGE2_ADDR + nameAt), 64);
+  const nameAt = findCode(s2, [...utf8('unikernel-disk'), 0]);
+  const mmapLength = EXAMPLE_E820.length * MMAP_ENTRY.stride;
+  u32le(mbi, MBI.flags, MBI_FLAGS);
+  u32le(mbi, MBI.memLower, EXAMPLE_MEM_LOWER);
+  u32le(mbi, MBI.memUpper, (EXAMPLE_RAM_END - KERNEL_MIN_ADDR) / KIB);
+  // boot_device: the drive (DL, 0x80) in the top byte, partition 0, then 0xFFFF: no sub-partitions.
+  u32le(mbi, MBI.bootDevice, ((EXAMPLE_DRIVE << 24) | 0xffff) >>> 0);
+  u32le(mbi, MBI.cmdline, cmdline);
+  u32le(mbi, MBI.mmapLength, mmapLength);
+  u32le(mbi, MBI.mmapAddr, MMAP_ADDR);
+  if (nameAt >= 0) u32le(mbi, MBI.bootLoaderName, STAGE2_ADDR + nameAt);
   const machine = `(example: ${EXAMPLE_MACHINE})`;
   const d = new Dump(
     `The Multiboot information stage 2 builds at ${hex(MBI_ADDR)} (in memory); fields marked "example" come from the machine`,
@@ -648,25 +729,25 @@ function mbiStep(ours: OurLoader): WalkStep {
     MBI_ADDR,
     mbi,
   )
+    .u32(MBI.flags, 'flags', (v) => `${hex(v)}: ${mbiFlagBits(v).join('; ') || 'none'}`)
+    .u32(MBI.memLower, 'mem_lower', (v) => `${v} KiB of conventional memory (below 640 KiB), from INT 12h ${machine}`)
+    .u32(MBI.memUpper, 'mem_upper', (v) => `${v} KiB of RAM from 1 MiB on ${machine}`)
     .u32(
-      0,
-      'flags',
-      (v) => `${h32(v)}: bits 0 memory sizes, 1 boot device, 2 command line, 3 modules, 6 memory map, 9 loader name`,
+      MBI.bootDevice,
+      'boot_device',
+      (v) => `${hex(v)}: drive ${hex(v >>> 24)} from DL, partition 0, no sub-partitions ${machine}`,
     )
-    .u32(4, 'mem_lower', (v) => `${v} KiB below 640 KiB, from INT 12h ${machine}`)
-    .u32(8, 'mem_upper', (v) => `${v} KiB of RAM from 1 MiB on ${machine}`)
-    .u32(12, 'boot_device', (v) => `${h32(v)}: drive ${h8(v >>> 24)} from DL, partition 0 ${machine}`)
-    .u32(16, 'cmdline', (v) => `${h32(v)}: the command line inside stage 2`)
-    .u32(20, 'mods_count', (v) => `${v}: no modules`)
-    .u32(24, 'mods_addr', () => '0')
-    .f(28, 16, 'syms', 'unused (zeros)')
-    .u32(44, 'mmap_length', (v) => `${v} bytes: ${EXAMPLE_E820.length} entries ${machine}`)
-    .u32(48, 'mmap_addr', (v) => `${h32(v)}: the memory map`)
-    .f(52, 12, 'drives, config table', 'unused (zeros)')
-    .u32(64, 'boot_loader_name', (v) =>
-      v ? `${h32(v)}: "unikernel-disk", inside stage 2` : '0: not found in this stage 2',
+    .u32(MBI.cmdline, 'cmdline', (v) => `${hex(v)}: the command line inside stage 2`)
+    .u32(MBI.modsCount, 'mods_count', (v) => `${v}: no modules`)
+    .u32(MBI.modsAddr, 'mods_addr', () => '0')
+    .f(MBI.syms, MBI.mmapLength - MBI.syms, 'syms', 'unused (zeros)')
+    .u32(MBI.mmapLength, 'mmap_length', (v) => `${v} bytes: ${EXAMPLE_E820.length} entries ${machine}`)
+    .u32(MBI.mmapAddr, 'mmap_addr', (v) => `${hex(v)}: the memory map`)
+    .f(MBI.drivesLength, MBI.bootLoaderName - MBI.drivesLength, 'drives, config table', 'unused (zeros)')
+    .u32(MBI.bootLoaderName, 'boot_loader_name', (v) =>
+      v ? `${hex(v)}: "unikernel-disk", inside stage 2` : '0: not found in this stage 2',
     )
-    .f(68, MBI_SIZE - 68, 'APM, video', 'unused (zeros)')
+    .f(MBI.apmTable, MBI_SIZE - MBI.apmTable, 'APM, video', 'unused (zeros)')
     .done();
   return {
     id: 'mbi',
@@ -680,11 +761,10 @@ function mbiStep(ours: OurLoader): WalkStep {
   };
 }
 
-async function kernelReadStep(b: Builder, ours: OurLoader, k: KernelFile): Promise<WalkStep> {
+function kernelReadStep(b: Builder, ours: OurLoader, kh: KernelHeaders | null): WalkStep {
   const p = ours.params;
-  const { bytes: head, diskOffset } = await k.read(0, 0x40);
   const dumps: HexDump[] = [];
-  const elf = elfDump(head, diskOffset);
+  const elf = kh ? elfDump(kh, p.entry) : null;
   if (elf) dumps.push(elf);
   const reads = Math.ceil(p.kernelSize / (CHUNK_SECTORS * SECTOR));
   return {
@@ -693,18 +773,31 @@ async function kernelReadStep(b: Builder, ours: OurLoader, k: KernelFile): Promi
     text: [
       `The kernel file${b.boot.kernelPath ? ` \`${b.boot.kernelPath}\`` : ''} is ${p.kernelSize} bytes from LBA ${p.kernelLba}. Stage 2 reads it ${CHUNK_SECTORS} sectors (${formatBytes(CHUNK_SECTORS * SECTOR)}) at a time with \`INT 13h\` function \`42h\`: ${plural(reads, 'read')} here.`,
       'Each piece lands in a buffer at `0x10000`, below 1 MiB, because the BIOS works in real mode and cannot write higher. Stage 2 adds every piece to a running CRC-32 and copies its parts to their places above 1 MiB (the next step).',
-      `After the last piece the CRC-32 must be \`${h32(p.kernelCrc32)}\`, the value in the parameter block; if the file was changed after the image was built, the loader stops with "kernel checksum mismatch". (\`unikernel-disk verify\` checks the same without booting.)`,
+      `After the last piece the CRC-32 must be \`${hex(p.kernelCrc32)}\`, the value in the parameter block; if the file was changed after the image was built, the loader stops with "kernel checksum mismatch". (\`unikernel-disk verify\` checks the same without booting.)`,
     ],
     dumps,
   };
 }
 
-function segmentsStep(ours: OurLoader): WalkStep {
+/** Where the image builder found the segments, as a sentence, from the load plan's source. */
+function segmentsSource(source: LoadPlan['source'] | null): string {
+  switch (source) {
+    case 'aout-kludge':
+      return "the image builder computed them from the address fields of the kernel's Multiboot header (`load_addr`, `load_end_addr`, `bss_end_addr`: one segment) and wrote them into the parameter block.";
+    case 'elf32':
+    case 'elf64':
+      return "the kernel's Multiboot header has no address fields (flag bit 16 is clear), so the image builder took them from its ELF program headers (each `PT_LOAD` entry's `p_offset`, `p_filesz`, `p_paddr` and `p_memsz`) and wrote them into the parameter block.";
+    default:
+      return "the image builder read them from the kernel's headers and wrote them into the parameter block.";
+  }
+}
+
+function segmentsStep(ours: OurLoader, source: LoadPlan['source'] | null): WalkStep {
   const s2 = ours.stage2;
   const segs = ours.params.segments;
   const at = PARAMS_OFF + P_SEGS;
   const d = new Dump(
-    `Stage 2, bytes ${h16(at)}–${h16(at + segs.length * SEG_SIZE - 1)}: the segment table`,
+    `Stage 2, bytes ${hex(at)}–${hex(at + segs.length * SEG_SIZE - 1)}: the segment table`,
     ours.stage2Lba * SECTOR + at,
     STAGE2_ADDR + at,
     s2.slice(at, at + segs.length * SEG_SIZE),
@@ -725,7 +818,7 @@ function segmentsStep(ours: OurLoader): WalkStep {
     id: 'segments',
     title: 'Copying the segments and clearing the bss',
     text: [
-      "A kernel file is not copied to memory as a whole: its headers say which slices of the file go where. Each slice is a segment; the image builder read them from the kernel's Multiboot header and wrote them into the parameter block.",
+      `A kernel file is not copied to memory as a whole: its headers say which slices of the file go where. Each slice is a segment; ${segmentsSource(source)}`,
       'Real mode cannot reach memory above 1 MiB, so for each piece read, stage 2 switches briefly to 32-bit protected mode (next step), copies the parts of the piece that belong to a segment, and switches back for the next BIOS call.',
       ...lines,
       "The bss holds the kernel's variables that start at zero; they take no room in the file. Stage 2 clears it just before the jump.",
@@ -752,7 +845,7 @@ function pmodeStep(ours: OurLoader): WalkStep {
   const base = ours.stage2Lba * SECTOR;
   const dumps: HexDump[] = [];
   // lgdt [gdtr] (0F 01 16 disp16): the GDTR, then the table it points to.
-  const lgdt = find(s2, [0x0f, 0x01, 0x16]);
+  const lgdt = findCode(s2, [0x0f, 0x01, 0x16]);
   if (lgdt >= 0) {
     const gdtrAt = rd16le(s2, lgdt + 3) - STAGE2_ADDR;
     if (gdtrAt >= 0 && gdtrAt + 6 <= s2.length) {
@@ -761,12 +854,12 @@ function pmodeStep(ours: OurLoader): WalkStep {
       const size = limit + 1;
       if (size % 8 === 0 && size <= 256 && gdtAt >= 0 && gdtAt + size <= s2.length && gdtAt + size === gdtrAt) {
         const d = new Dump(
-          `Stage 2, bytes ${h16(gdtAt)}–${h16(gdtrAt + 5)}: the GDT and the GDTR`,
+          `Stage 2, bytes ${hex(gdtAt)}–${hex(gdtrAt + 5)}: the GDT and the GDTR`,
           base + gdtAt,
           STAGE2_ADDR + gdtAt,
           s2.slice(gdtAt, gdtrAt + 6),
         );
-        for (let i = 0; i < size / 8; i++) d.f(i * 8, 8, `Descriptor ${h8(i * 8)}`, descriptorText(s2, gdtAt + i * 8));
+        for (let i = 0; i < size / 8; i++) d.f(i * 8, 8, `Descriptor ${hex(i * 8)}`, descriptorText(s2, gdtAt + i * 8));
         d.u16(size, 'GDTR: limit', (v) => `${hex(v)}: the table is ${v + 1} bytes`);
         d.u32(size + 2, 'GDTR: base', (v) => `${hex(v)}: the table's address`);
         dumps.push(d.done());
@@ -782,24 +875,19 @@ function pmodeStep(ours: OurLoader): WalkStep {
   return { id: 'pmode', title: 'Protected mode', text, dumps };
 }
 
-async function jumpStep(b: Builder, ours: OurLoader, k: KernelFile | null): Promise<WalkStep> {
+async function jumpStep(ours: OurLoader, k: KernelFile | null, kh: KernelHeaders | null): Promise<WalkStep> {
   const s2 = ours.stage2;
   const p = ours.params;
   const dumps: HexDump[] = [];
-  const seq = [
-    0xb8,
-    ...le32(MULTIBOOT_MAGIC_EAX),
-    0xbb,
-    ...le32(MBI_ADDR),
-    0xff,
-    0x25,
-    ...le32(STAGE2_ADDR + PARAMS_OFF + P_ENTRY),
-  ];
-  const at = find(s2, seq);
+  // mov eax, magic (B8); mov ebx, MBI_ADDR (BB); jmp [entry field] (FF 25)
+  const seq = pattern(0xb8, { u32: MULTIBOOT_MAGIC_EAX }, 0xbb, { u32: MBI_ADDR }, 0xff, 0x25, {
+    u32: STAGE2_ADDR + PARAMS_OFF + P_ENTRY,
+  });
+  const at = findCode(s2, seq);
   if (at >= 0) {
     dumps.push(
       new Dump(
-        `Stage 2, bytes ${h16(at)}–${h16(at + seq.length - 1)}: the last three instructions`,
+        `Stage 2, bytes ${hex(at)}–${hex(at + seq.length - 1)}: the last three instructions`,
         ours.stage2Lba * SECTOR + at,
         STAGE2_ADDR + at,
         s2.slice(at, at + seq.length),
@@ -816,20 +904,21 @@ async function jumpStep(b: Builder, ours: OurLoader, k: KernelFile | null): Prom
     );
   }
   let kernelText = '';
-  if (k) {
-    try {
-      const { mb } = await kernelHeader(k);
-      dumps.push(await multibootHeaderDump(k, mb));
-      kernelText = `The kernel's Multiboot header (found in its first ${MB_SEARCH} bytes, at file offset \`${hex(mb.offset)}\`) is where these addresses came from: the image builder read \`entry_addr\`, \`load_addr\`, \`load_end_addr\` and \`bss_end_addr\` when it wrote the parameter block.`;
-    } catch (e) {
-      if (!isImageError(e)) throw e;
-      b.notes.push(`The kernel's Multiboot header cannot be shown: ${e.message}`);
-    }
+  const mb = kh?.mb;
+  if (k && mb) {
+    dumps.push(await multibootHeaderDump(k, mb));
+    const found = `The kernel's Multiboot header (found in its first ${MB_SEARCH} bytes, at file offset \`${hex(mb.offset)}\`)`;
+    kernelText =
+      kh.source === 'aout-kludge'
+        ? `${found} is where these addresses came from: the image builder read \`entry_addr\`, \`load_addr\`, \`load_end_addr\` and \`bss_end_addr\` when it wrote the parameter block.`
+        : kh.source === 'elf32' || kh.source === 'elf64'
+          ? `${found} has no address fields (flag bit 16 is clear), so these addresses came from the ELF headers: the image builder took the segments from the \`PT_LOAD\` program headers and the entry point from \`e_entry\`, turned into a physical address through the segment that holds it, when it wrote the parameter block.`
+          : `${found} is shown below.`;
   }
   const entry = k ? await entryDump(k, p.entry, p.segments) : null;
   if (entry) dumps.push(entry);
   const text = [
-    `In protected mode stage 2 clears the bss, puts the Multiboot magic \`${h32(MULTIBOOT_MAGIC_EAX)}\` in EAX and the information's address \`${hex(MBI_ADDR)}\` in EBX, and jumps to the entry point \`${hex(p.entry)}\`. From here on the kernel runs; the loader is never used again.`,
+    `In protected mode stage 2 clears the bss, puts the Multiboot magic \`${hex(MULTIBOOT_MAGIC_EAX)}\` in EAX and the information's address \`${hex(MBI_ADDR)}\` in EBX, and jumps to the entry point \`${hex(p.entry)}\`. From here on the kernel runs; the loader is never used again.`,
     'The kernel checks EAX to know a Multiboot loader started it, and reads the memory map and the command line through EBX. A Solo5 kernel then sets up its own GDT and stack, switches to 64-bit mode and starts the unikernel with the arguments after its file name.',
   ];
   if (kernelText) text.push(kernelText);
@@ -870,13 +959,21 @@ async function oursSteps(b: Builder, ours: OurLoader): Promise<(WalkStep | null)
       `The parameter block puts the kernel at LBA ${kernelLba} (${kernelSize} bytes), past the end of the ${formatBytes(b.ctx.disk.size)} disk, so the kernel's bytes are not shown; the loader would fail to read it.`,
     );
   }
+  let kh: KernelHeaders | null = null;
+  if (k) {
+    await attempt(b, "The kernel's headers", async () => {
+      kh = await readKernelHeaders(b, k);
+      return null;
+    });
+  }
+  const headers = kh as KernelHeaders | null;
   out.push(a20Step(ours));
   out.push(e820Step(ours));
   out.push(mbiStep(ours));
-  if (k) out.push(await attempt(b, 'Reading the kernel', () => kernelReadStep(b, ours, k)));
-  out.push(segmentsStep(ours));
+  if (k) out.push(await attempt(b, 'Reading the kernel', () => kernelReadStep(b, ours, headers)));
+  out.push(segmentsStep(ours, headers?.source ?? null));
   out.push(pmodeStep(ours));
-  out.push(await attempt(b, 'The jump to the kernel', () => jumpStep(b, ours, k)));
+  out.push(await attempt(b, 'The jump to the kernel', () => jumpStep(ours, k, headers)));
   return out;
 }
 
@@ -888,13 +985,13 @@ function bootSectorDump(fat: FatReader): HexDump {
   const ext = EBPB_AT[fat32 ? 32 : 16];
   const end = ext + EBPB.size;
   const d = new Dump(
-    `The partition's first sector (LBA ${fat.offset / SECTOR}), bytes 0x00–${h16(end - 1)}: jump, OEM name and BPB`,
+    `The partition's first sector (LBA ${fat.offset / SECTOR}), bytes 0x00–${hex(end - 1)}: jump, OEM name and BPB`,
     fat.offset,
     BOOT_ADDR,
     bs.slice(0, end),
   );
   const target = bs[0] === 0xeb ? 2 + ((bs[1] << 24) >> 24) : -1;
-  d.f(0, 3, 'Jump', target >= 0 ? `jmp to offset ${h16(target)}, over the BPB to the boot code` : 'not a short jump');
+  d.f(0, 3, 'Jump', target >= 0 ? `jmp to offset ${hex(target)}, over the BPB to the boot code` : 'not a short jump');
   d.text(BPB.oemName, 8, 'OEM name');
   d.u16(BPB.bytesPerSector, 'Bytes per sector');
   d.u8(
@@ -906,7 +1003,7 @@ function bootSectorDump(fat: FatReader): HexDump {
   d.u8(BPB.numFats, 'FAT copies', (v) => `${v}`);
   d.u16(BPB.rootEntries, 'Root entries', (v) => (v ? `${v}` : '0: the root is a cluster chain (FAT32)'));
   d.u16(BPB.totalSectors16, 'Sectors (16-bit)', (v) => (v ? `${v}` : '0: see the 32-bit count'));
-  d.u8(BPB.media, 'Media', (v) => (v === 0xf8 ? '0xF8: a fixed disk' : h8(v)));
+  d.u8(BPB.media, 'Media', (v) => (v === 0xf8 ? '0xF8: a fixed disk' : hex(v)));
   d.u16(BPB.fatSectors16, 'Sectors per FAT (16-bit)', (v) => (v ? `${v}` : '0: see the 32-bit count'));
   d.u16(BPB.sectorsPerTrack, 'Sectors per track', (v) => `${v} (old geometry)`);
   d.u16(BPB.heads, 'Heads', (v) => `${v} (old geometry)`);
@@ -915,7 +1012,7 @@ function bootSectorDump(fat: FatReader): HexDump {
   if (fat32) {
     d.u32(BPB32.fatSectors32, 'Sectors per FAT', (v) => `${v}`);
     d.u16(BPB32.extFlags, 'FAT flags', (v) =>
-      v & 0x80 ? `${h16(v)}: one active FAT` : `${h16(v)}: the FATs are mirrored`,
+      v & 0x80 ? `${hex(v)}: one active FAT` : `${hex(v)}: the FATs are mirrored`,
     );
     d.u16(BPB32.fsVersion, 'Version', (v) => `${v}`);
     d.u32(BPB32.rootCluster, 'Root directory cluster', (v) => `${v}`);
@@ -923,12 +1020,12 @@ function bootSectorDump(fat: FatReader): HexDump {
     d.u16(BPB32.backupBootSector, 'Backup boot sector', (v) => `${v}`);
     d.f(BPB32.backupBootSector + 2, ext - (BPB32.backupBootSector + 2), 'Reserved', 'zeros');
   }
-  d.u8(ext + EBPB.driveNumber, 'Drive number', (v) => h8(v));
-  d.u8(ext + 1, 'Reserved', (v) => h8(v));
+  d.u8(ext + EBPB.driveNumber, 'Drive number', (v) => hex(v));
+  d.u8(ext + 1, 'Reserved', (v) => hex(v));
   d.u8(ext + EBPB.bootSignature, 'Extended signature', (v) =>
-    v === 0x29 ? '0x29: serial, label and type follow' : h8(v),
+    v === 0x29 ? '0x29: serial, label and type follow' : hex(v),
   );
-  d.u32(ext + EBPB.volumeId, 'Volume serial', (v) => h32(v));
+  d.u32(ext + EBPB.volumeId, 'Volume serial', (v) => hex(v));
   d.text(ext + EBPB.volumeLabel, 11, 'Volume label');
   d.text(ext + EBPB.fsType, 8, 'File system type');
   return d.done();
@@ -948,7 +1045,7 @@ function direntDump(caption: string, e: FatEntry, bytes: Uint8Array, fat: FatRea
       .join(', ') || 'none';
   const d = new Dump(caption, e.entryOffset, null, bytes);
   d.text(DIRENT.name, 11, 'Short name (8 + 3)');
-  d.u8(DIRENT.attr, 'Attributes', (v) => `${h8(v)}: ${attrs(v)}`);
+  d.u8(DIRENT.attr, 'Attributes', (v) => `${hex(v)}: ${attrs(v)}`);
   d.f(DIRENT.ntCase, DIRENT.clusterHigh - DIRENT.ntCase, 'Case flags and times', 'creation and access time');
   d.u16(DIRENT.clusterHigh, 'First cluster (high)', (v) => `${v}`);
   d.f(DIRENT.writeTime, 4, 'Last written', 'time and date');
@@ -1096,7 +1193,7 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
     await attempt(b, 'mboot.c32 loading the kernel', async () => {
       const { head, mb } = await kernelHeader(k);
       const aout = sys.boot.options.includes('-aout');
-      const isElf64 = head.length > 4 && head[0] === 0x7f && head[4] === 2;
+      const isElf64 = isElf(head) && head.length > ELF_HDR.class && head[ELF_HDR.class] === ELFCLASS64;
       if (mb.flags & MB_FLAG_AOUT_KLUDGE) plan = kludgePlan(mb, k.size, 'kernel');
       const text = [
         `\`mboot.c32\` (with \`libcom32.c32\`, the library SYSLINUX modules share) reads \`${kernelEntry!.path}\` (${k.size} bytes) through SYSLINUX's FAT driver and looks for its Multiboot header in the first ${MB_SEARCH} bytes.`,
@@ -1107,7 +1204,7 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
             : 'Without `-aout`, mboot.c32 loads the kernel by its ELF headers when it has them.',
         'It then builds its own Multiboot information: the memory sizes and the BIOS memory map, the command line, its name; unlike our loader it passes no boot device.',
       ];
-      const r = await k.read(mb.offset, mb.flags & MB_FLAG_AOUT_KLUDGE ? MB_HEADER_KLUDGE : MB_HEADER_BASIC);
+      const r = await k.read(mb.offset, mb.flags & MB_FLAG_AOUT_KLUDGE ? MB_HEADER.kludgeSize : MB_HEADER.basicSize);
       return {
         id: 'mboot',
         title: 'mboot.c32 loads the kernel',
@@ -1128,7 +1225,7 @@ async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
         id: 'jump',
         title: "The jump to the kernel's first instruction",
         text: [
-          `mboot.c32 switches to 32-bit protected mode (flat segments, interrupts off), puts the Multiboot magic \`${h32(MULTIBOOT_MAGIC_EAX)}\` in EAX and the address of its Multiboot information in EBX, and jumps to the entry point${pl ? ` \`${hex(pl.entry)}\`` : ''}.`,
+          `mboot.c32 switches to 32-bit protected mode (flat segments, interrupts off), puts the Multiboot magic \`${hex(MULTIBOOT_MAGIC_EAX)}\` in EAX and the address of its Multiboot information in EBX, and jumps to the entry point${pl ? ` \`${hex(pl.entry)}\`` : ''}.`,
           'From here on the kernel runs, exactly as with any Multiboot loader.',
         ],
         dumps,
