@@ -172,6 +172,50 @@ describe.skipIf(!ok)('WalkthroughView in Chromium', () => {
     }
   }, 120_000);
 
+  it('a phone (375 wide): 8 bytes a row, bytes and field numbers at least 11px; 16 a row on a desktop', async () => {
+    const measure = (page: Page) =>
+      page.evaluate(() => {
+        const grid = document.querySelector('#walk-params .wt-hex') as HTMLElement;
+        const bytes = [...grid.querySelectorAll('.wt-b')].map((b) => b.getBoundingClientRect());
+        const rowTops = [...new Set(bytes.map((r) => Math.round(r.top)))];
+        const shownOffsets = [...grid.querySelectorAll('.wt-off')]
+          .filter((e) => getComputedStyle(e).display !== 'none')
+          .map((e) => e.textContent);
+        return {
+          byteFont: parseFloat(getComputedStyle(grid.querySelector('.wt-b')!).fontSize),
+          badgeFont: parseFloat(getComputedStyle(grid.querySelector('.wt-n')!).fontSize),
+          perRow: bytes.filter((r) => Math.round(r.top) === rowTops[0]).length,
+          offsets: shownOffsets.slice(0, 3),
+          gridWidth: grid.getBoundingClientRect().width,
+          scrollWidth: grid.scrollWidth,
+          clientWidth: grid.clientWidth,
+        };
+      });
+    const phone = await open(ours, 375, 812);
+    try {
+      const m = await measure(phone);
+      expect(m.byteFont).toBeGreaterThanOrEqual(11);
+      expect(m.badgeFont).toBeGreaterThanOrEqual(11);
+      expect(m.perRow).toBe(8);
+      const base = ours.steps.find((s) => s.id === 'params')!.dumps[0].diskOffset!;
+      const addr = (n: number) => '0x' + n.toString(16).toUpperCase().padStart(4, '0');
+      expect(m.offsets).toEqual([addr(base), addr(base + 8), addr(base + 16)]);
+      expect(m.scrollWidth).toBeLessThanOrEqual(m.clientWidth);
+      expect(m.gridWidth).toBeLessThanOrEqual(375);
+      await phone.locator('#walk-params').screenshot({ path: join(shots, 'phone-params.png') });
+    } finally {
+      await phone.close();
+    }
+    const desktop = await open(ours);
+    try {
+      const m = await measure(desktop);
+      expect(m.perRow).toBe(16);
+      expect(m.byteFont).toBeGreaterThanOrEqual(11);
+    } finally {
+      await desktop.close();
+    }
+  }, 60_000);
+
   it('printed: only the walkthrough, black on white, fields outlined in black and numbered', async () => {
     const page = await open(ours, 900, 1200);
     try {

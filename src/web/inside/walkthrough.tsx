@@ -1,7 +1,7 @@
 /**
  * The boot walkthrough, drawn: numbered steps, each with its explanation and
- * its bytes as a hex view (offset column, 16 bytes a row, every field's bytes
- * tinted, outlined and numbered) and a legend table below it. The table is
+ * its bytes as a hex view (offset column, 16 bytes a row, or 8 where the
+ * dump is narrow (a phone), every field's bytes tinted, outlined and numbered) and a legend table below it. The table is
  * the text alternative: the hex grid is hidden from assistive technology, and
  * colour is never the only cue (numbers and outlines mark the fields too).
  * The data comes from the core (`core/disk/walkthrough.ts`); nothing here
@@ -12,6 +12,13 @@ import { Prose } from '../ui';
 import './walkthrough.css';
 
 const ROW = 16;
+/**
+ * A row is drawn as two halves of HALF bytes, the second with its own offset:
+ * side by side (16 a row, that offset hidden) when there is room, one under
+ * the other (8 a row) in a narrow dump; walkthrough.css decides by a
+ * container query, so the bytes stay readable on a phone.
+ */
+const HALF = ROW / 2;
 /** Tints cycle through this many colours; the number and outline tell fields apart beyond that. */
 const TINTS = 6;
 /** Bytes listed per field in the legend table; longer fields are shortened with their length. */
@@ -62,9 +69,11 @@ function ByteCell({ d, i, owner }: { d: HexDump; i: number; owner: Int32Array })
     'wt-b',
     'wt-in',
     `wt-t${f % TINTS}`,
-    first || col === 0 ? 'wt-l' : '',
-    last || col === ROW - 1 ? 'wt-r' : '',
-  ].join(' ');
+    first || col === 0 ? 'wt-l' : col === HALF ? 'wt-l8' : '',
+    last || col === ROW - 1 ? 'wt-r' : col === HALF - 1 ? 'wt-r8' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return (
     <span class={cls}>
       {first && <span class="wt-n">{f + 1}</span>}
@@ -83,14 +92,19 @@ function HexGrid({ d }: { d: HexDump }) {
       {rows.map((r) => {
         const n = Math.min(ROW, d.bytes.length - r);
         const idx = Array.from({ length: n }, (_, k) => r + k);
+        const half = (from: number, to: number) => (
+          <span class="wt-bytes">
+            {idx.slice(from, to).map((i) => (
+              <ByteCell key={i} d={d} i={i} owner={owner} />
+            ))}
+          </span>
+        );
         return (
           <div class="wt-row" key={r}>
             <span class="wt-off">{addr(at + r)}</span>
-            <span class="wt-bytes">
-              {idx.map((i) => (
-                <ByteCell key={i} d={d} i={i} owner={owner} />
-              ))}
-            </span>
+            {half(0, HALF)}
+            {n > HALF && <span class="wt-off wt-off2">{addr(at + r + HALF)}</span>}
+            {n > HALF && half(HALF, n)}
             <span class="wt-ascii">{idx.map((i) => printable(d.bytes[i])).join('')}</span>
           </div>
         );
