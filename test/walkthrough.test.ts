@@ -343,7 +343,7 @@ describe('the explanations say what the loader does', () => {
     }
     // The Solo5 case (the kludge) still names the header's address fields.
     const w = await demoWalk();
-    expect(stepText(w, 'jump')).toMatch(/`entry_addr`, `load_addr`, `load_end_addr` and `bss_end_addr`/);
+    expect(stepText(w, 'jump')).toMatch(/`header_addr`, `load_addr`, `load_end_addr`, `bss_end_addr` and `entry_addr`/);
     expect(stepText(w, 'segments')).toMatch(/address fields of the kernel's Multiboot header/);
     expect(field(w, 'kernel', 'ELF entry (e_entry)').value).toMatch(
       /not used: the loader jumps to the Multiboot header's entry_addr/,

@@ -783,7 +783,7 @@ function kernelReadStep(b: Builder, ours: OurLoader, kh: KernelHeaders | null): 
 function segmentsSource(source: LoadPlan['source'] | null): string {
   switch (source) {
     case 'aout-kludge':
-      return "the image builder computed them from the address fields of the kernel's Multiboot header (`load_addr`, `load_end_addr`, `bss_end_addr`: one segment) and wrote them into the parameter block.";
+      return "the image builder computed them from the address fields of the kernel's Multiboot header (one segment: `header_addr` and `load_addr` give its file offset, `load_end_addr` the bytes from the file, `bss_end_addr` the end of the bss) and wrote them into the parameter block.";
     case 'elf32':
     case 'elf64':
       return "the kernel's Multiboot header has no address fields (flag bit 16 is clear), so the image builder took them from its ELF program headers (each `PT_LOAD` entry's `p_offset`, `p_filesz`, `p_paddr` and `p_memsz`) and wrote them into the parameter block.";
@@ -910,7 +910,7 @@ async function jumpStep(ours: OurLoader, k: KernelFile | null, kh: KernelHeaders
     const found = `The kernel's Multiboot header (found in its first ${MB_SEARCH} bytes, at file offset \`${hex(mb.offset)}\`)`;
     kernelText =
       kh.source === 'aout-kludge'
-        ? `${found} is where these addresses came from: the image builder read \`entry_addr\`, \`load_addr\`, \`load_end_addr\` and \`bss_end_addr\` when it wrote the parameter block.`
+        ? `${found} is where these addresses came from: the image builder read \`header_addr\`, \`load_addr\`, \`load_end_addr\`, \`bss_end_addr\` and \`entry_addr\` when it wrote the parameter block.`
         : kh.source === 'elf32' || kh.source === 'elf64'
           ? `${found} has no address fields (flag bit 16 is clear), so these addresses came from the ELF headers: the image builder took the segments from the \`PT_LOAD\` program headers and the entry point from \`e_entry\`, turned into a physical address through the segment that holds it, when it wrote the parameter block.`
           : `${found} is shown below.`;
