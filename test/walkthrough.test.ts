@@ -16,6 +16,7 @@ import { openDisk } from '../src/core/disk/open';
 import { requireFormat } from '../src/core/formats/index';
 import { replaceCommandLine, reportBootParams } from '../src/core/boot/params';
 import { findMultiboot } from '../src/core/multiboot';
+import { parseElf } from '../src/core/elf';
 import { inspectKernel } from '../src/core/kernel';
 import { crc32 } from '../src/core/bytes';
 import {
@@ -340,11 +341,29 @@ describe('the explanations say what the loader does', () => {
       const eEntry = field(w, 'kernel', 'ELF entry (e_entry)').value;
       expect(eEntry).not.toMatch(/not used|64-bit code/);
       expect(eEntry).toMatch(/where the loader jumps|physical address/);
+      // The PT_LOAD program headers are shown, with the values the parser and the plan give.
+      const loads = parseElf(kernel).phdrs.filter((ph) => ph.type === 1 && ph.memsz > 0);
+      const phDumps = w.steps
+        .find((s) => s.id === 'segments')!
+        .dumps.filter((d) => d.caption.includes('program header'));
+      expect(phDumps.length).toBe(loads.length);
+      phDumps.forEach((d, i) => {
+        const v = (label: string) => d.fields.find((f) => f.label === label)!.value;
+        expect(Buffer.from(d.bytes)).toEqual(
+          Buffer.from(kernel.subarray(loads[i].at, loads[i].at + (source === 'elf64' ? 56 : 32))),
+        );
+        expect(d.diskOffset).toBe(built.kernelLba * 512 + loads[i].at);
+        expect(v('p_paddr')).toMatch(new RegExp(`^${hex(built.kernel.load.segments[i].loadAddr)}:`));
+        expect(v('p_memsz')).toMatch(new RegExp(`^${built.kernel.load.segments[i].memSize} `));
+      });
     }
     // The Solo5 case (the kludge) still names the header's address fields.
     const w = await demoWalk();
     expect(stepText(w, 'jump')).toMatch(/`header_addr`, `load_addr`, `load_end_addr`, `bss_end_addr` and `entry_addr`/);
     expect(stepText(w, 'segments')).toMatch(/address fields of the kernel's Multiboot header/);
+    expect(w.steps.find((s) => s.id === 'segments')!.dumps.map((d) => d.caption)).toEqual([
+      expect.stringMatching(/the segment table/),
+    ]);
     expect(field(w, 'kernel', 'ELF entry (e_entry)').value).toMatch(
       /not used: the loader jumps to the Multiboot header's entry_addr/,
     );

@@ -34,6 +34,29 @@ export const ELF_HDR = {
   size32: 52,
   size64: 64,
 } as const;
+/** Byte offsets inside one program header, ELF32 and ELF64 (p_flags moves). */
+export const PHDR32 = {
+  type: 0,
+  offset: 4,
+  vaddr: 8,
+  paddr: 12,
+  filesz: 16,
+  memsz: 20,
+  flags: 24,
+  align: 28,
+  size: 32,
+} as const;
+export const PHDR64 = {
+  type: 0,
+  flags: 4,
+  offset: 8,
+  vaddr: 16,
+  paddr: 24,
+  filesz: 32,
+  memsz: 40,
+  align: 48,
+  size: 56,
+} as const;
 export const ELFCLASS32 = 1;
 export const ELFCLASS64 = 2;
 export const ELFDATA2LSB = 1;
@@ -41,6 +64,8 @@ export const ET_EXEC = 2;
 
 export interface ProgramHeader {
   index: number;
+  /** Where this program header itself lies in the file. */
+  at: number;
   type: number;
   offset: number;
   vaddr: number;
@@ -109,7 +134,7 @@ export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
   const phoff = is64 ? rd64le(b, ELF_HDR.phoff64) : rd32le(b, ELF_HDR.phoff32);
   const phentsize = rd16le(b, is64 ? ELF_HDR.phentsize64 : ELF_HDR.phentsize32);
   const phnum = rd16le(b, is64 ? ELF_HDR.phnum64 : ELF_HDR.phnum32);
-  const minEnt = is64 ? 56 : 32;
+  const minEnt = is64 ? PHDR64.size : PHDR32.size;
   const phdrs: ProgramHeader[] = [];
   if (phnum > 0) {
     if (phentsize < minEnt) {
@@ -131,23 +156,25 @@ export function parseElf(b: Uint8Array, what = 'kernel'): ElfFile {
         is64
           ? {
               index: i,
-              type: rd32le(b, o),
-              offset: rd64le(b, o + 8),
-              vaddr: rd64le(b, o + 16),
-              paddr: rd64le(b, o + 24),
-              filesz: rd64le(b, o + 32),
-              memsz: rd64le(b, o + 40),
-              align: rd64le(b, o + 48),
+              at: o,
+              type: rd32le(b, o + PHDR64.type),
+              offset: rd64le(b, o + PHDR64.offset),
+              vaddr: rd64le(b, o + PHDR64.vaddr),
+              paddr: rd64le(b, o + PHDR64.paddr),
+              filesz: rd64le(b, o + PHDR64.filesz),
+              memsz: rd64le(b, o + PHDR64.memsz),
+              align: rd64le(b, o + PHDR64.align),
             }
           : {
               index: i,
-              type: rd32le(b, o),
-              offset: rd32le(b, o + 4),
-              vaddr: rd32le(b, o + 8),
-              paddr: rd32le(b, o + 12),
-              filesz: rd32le(b, o + 16),
-              memsz: rd32le(b, o + 20),
-              align: rd32le(b, o + 28),
+              at: o,
+              type: rd32le(b, o + PHDR32.type),
+              offset: rd32le(b, o + PHDR32.offset),
+              vaddr: rd32le(b, o + PHDR32.vaddr),
+              paddr: rd32le(b, o + PHDR32.paddr),
+              filesz: rd32le(b, o + PHDR32.filesz),
+              memsz: rd32le(b, o + PHDR32.memsz),
+              align: rd32le(b, o + PHDR32.align),
             },
       );
     }

@@ -13,7 +13,20 @@
  * coded errors never escape, only bugs do.
  */
 import { rd16le, rd32le, rd64le, u32le, utf8 } from '../bytes';
-import { EM_386, EM_X86_64, ELF_HDR, ELFCLASS64, ELFDATA2LSB, ET_EXEC, isElf, parseElf, type ElfFile } from '../elf';
+import {
+  EM_386,
+  EM_X86_64,
+  ELF_HDR,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  ET_EXEC,
+  isElf,
+  parseElf,
+  PHDR32,
+  PHDR64,
+  PT_LOAD,
+  type ElfFile,
+} from '../elf';
 import { fail, isImageError } from '../errors';
 import { planSource } from '../kernel';
 import { decodeChs, MBR, PART_ENTRY, partitionTypeName } from '../mbr';
@@ -792,7 +805,46 @@ function segmentsSource(source: LoadPlan['source'] | null): string {
   }
 }
 
-function segmentsStep(ours: OurLoader, source: LoadPlan['source'] | null): WalkStep {
+/** The PT_LOAD program headers the segments came from (when the plan's source is ELF and they lie in the kernel's head). */
+function programHeaderDumps(kh: KernelHeaders): HexDump[] {
+  const elf = kh.elf;
+  if (!elf || (kh.source !== 'elf32' && kh.source !== 'elf64')) return [];
+  const is64 = elf.class === 64;
+  const P = is64 ? PHDR64 : PHDR32;
+  const w = is64 ? 8 : 4;
+  const out: HexDump[] = [];
+  for (const ph of elf.phdrs) {
+    if (ph.type !== PT_LOAD || ph.memsz === 0 || ph.at + P.size > kh.head.length) continue;
+    if (out.length === MAX_SEGMENTS) break;
+    const d = new Dump(
+      `The kernel's program header ${ph.index} (PT_LOAD), at file offset ${hex(ph.at)}`,
+      kh.headDiskOffset === null ? null : kh.headDiskOffset + ph.at,
+      null,
+      kh.head.slice(ph.at, ph.at + P.size),
+    );
+    const num = (v: number) => `${v} (${formatBytes(v)})`;
+    const pf = rd32le(kh.head, ph.at + P.flags);
+    const rwx = [pf & 4 ? 'read' : '', pf & 2 ? 'write' : '', pf & 1 ? 'execute' : ''].filter(Boolean);
+    const perms = `${hex(pf)}: ${rwx.join(', ') || 'no access'}`;
+    const fields: [number, number, string, string][] = [
+      [P.type, 4, 'p_type', '1: PT_LOAD, a slice to load'],
+      [P.offset, w, 'p_offset', `${hex(ph.offset)}: where the slice starts in the file`],
+      [P.vaddr, w, 'p_vaddr', `${hex(ph.vaddr)}: its virtual address (not used by the loader)`],
+      [P.paddr, w, 'p_paddr', `${hex(ph.paddr)}: its physical address, where the loader copies it`],
+      [P.filesz, w, 'p_filesz', `${num(ph.filesz)} from the file`],
+      [P.memsz, w, 'p_memsz', `${num(ph.memsz)} in memory; the rest is zeroed`],
+    ];
+    if (is64) fields.splice(1, 0, [PHDR64.flags, 4, 'p_flags', perms]);
+    else fields.push([PHDR32.flags, 4, 'p_flags', perms]);
+    fields.push([P.align, w, 'p_align', hex(ph.align)]);
+    for (const [start, length, label, value] of fields) d.f(start, length, label, value);
+    out.push(d.done());
+  }
+  return out;
+}
+
+function segmentsStep(ours: OurLoader, kh: KernelHeaders | null): WalkStep {
+  const source = kh?.source ?? null;
   const s2 = ours.stage2;
   const segs = ours.params.segments;
   const at = PARAMS_OFF + P_SEGS;
@@ -823,7 +875,7 @@ function segmentsStep(ours: OurLoader, source: LoadPlan['source'] | null): WalkS
       ...lines,
       "The bss holds the kernel's variables that start at zero; they take no room in the file. Stage 2 clears it just before the jump.",
     ],
-    dumps: [d.done()],
+    dumps: [...(kh ? programHeaderDumps(kh) : []), d.done()],
   };
 }
 
@@ -971,7 +1023,7 @@ async function oursSteps(b: Builder, ours: OurLoader): Promise<(WalkStep | null)
   out.push(e820Step(ours));
   out.push(mbiStep(ours));
   if (k) out.push(await attempt(b, 'Reading the kernel', () => kernelReadStep(b, ours, headers)));
-  out.push(segmentsStep(ours, headers?.source ?? null));
+  out.push(segmentsStep(ours, headers));
   out.push(pmodeStep(ours));
   out.push(await attempt(b, 'The jump to the kernel', () => jumpStep(ours, k, headers)));
   return out;
