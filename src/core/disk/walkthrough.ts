@@ -829,7 +829,7 @@ function programHeaderDumps(kh: KernelHeaders): HexDump[] {
     const fields: [number, number, string, string][] = [
       [P.type, 4, 'p_type', '1: PT_LOAD, a slice to load'],
       [P.offset, w, 'p_offset', `${hex(ph.offset)}: where the slice starts in the file`],
-      [P.vaddr, w, 'p_vaddr', `${hex(ph.vaddr)}: its virtual address (not used by the loader)`],
+      [P.vaddr, w, 'p_vaddr', `${hex(ph.vaddr)}: its virtual address; the image builder uses it only to place e_entry`],
       [P.paddr, w, 'p_paddr', `${hex(ph.paddr)}: its physical address, where the loader copies it`],
       [P.filesz, w, 'p_filesz', `${num(ph.filesz)} from the file`],
       [P.memsz, w, 'p_memsz', `${num(ph.memsz)} in memory; the rest is zeroed`],
