@@ -13,7 +13,9 @@ import { blobSink, type WorkerSink } from '../src/web/build';
 import { planImage } from '../src/core/image';
 import { requireFormat, FORMATS } from '../src/core/formats/index';
 import { openDisk } from '../src/core/disk/open';
-import { inspectDisk, verifyDisk } from '../src/core/disk/ops';
+import { inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
+import { PARAMS_OFF, P_KERNEL_SIZE } from '../src/core/boot/loader.generated';
+import { SECTOR } from '../src/core/units';
 import { openImageFile } from '../src/cli/source';
 import { isImageError } from '../src/core/errors';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
@@ -258,6 +260,23 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     },
   );
 
+  it('a damaged parameter block: the command line decodes, but the core refuses set-args before anything is picked', async () => {
+    const path = await ours('raw', 'keep me', 64 * MiB);
+    const bytes = readFileSync(path);
+    bytes[SECTOR + PARAMS_OFF + P_KERNEL_SIZE] ^= 0x10;
+    const bad = tmp.path('damaged-params.img');
+    writeFileSync(bad, bytes);
+    const r = await openImage(await openAsBlob(bad), 'damaged-params.img');
+    expect(r.inspection.bootloader.kind).toBe('unikernel-disk');
+    expect(r.inspection.bootloader.cmdline).toBe('unikernel.bin keep me');
+    expect(r.canSetArgs).toBe(false);
+    expect(r.argsRefusal?.code).toBe('PARAMS_DAMAGED');
+    // The same sentence the core's setArgs throws.
+    const disk = await openDisk(openImageFile(bad).source);
+    const thrown = await coded(setArgs(disk, 'x'));
+    expect(r.argsRefusal).toEqual(thrown);
+  });
+
   it.skipIf(!tools('qemu-img'))('a qcow2 with a backing file is refused, naming it', async () => {
     const base = await ours('qcow2', 'b');
     const top = tmp.path('top.qcow2');
@@ -339,5 +358,25 @@ describe('the Inside state model', () => {
     opens[2].resolve(real);
     await p3;
     expect(inside.image.value.status).toBe('ok');
+  });
+
+  it("previews the command line from the image's own first word, not a fixed kernel name", async () => {
+    const real = await openImage(await openAsBlob(await ours('raw', 'one two', 64 * MiB)), 'disk.img');
+    const { inside, opens } = fake();
+    const named: ImageReport = {
+      ...real,
+      inspection: {
+        ...real.inspection,
+        bootloader: { ...real.inspection.bootloader, cmdline: '/boot/solo5.elf one two', args: 'one two' },
+      },
+    };
+    const p = inside.open(new Blob([]), 'disk.img');
+    opens[0].resolve(named);
+    await p;
+    inside.setArgs('three');
+    expect(inside.kernelLine.value).toBe('/boot/solo5.elf three');
+    expect(inside.cmdlineBytes.value).toBe('/boot/solo5.elf three'.length);
+    inside.setArgs('');
+    expect(inside.kernelLine.value).toBe('/boot/solo5.elf');
   });
 });

@@ -57,6 +57,16 @@ export function commandLine(args: string): string {
   return args.length ? `${KERNEL_NAME} ${args}` : KERNEL_NAME;
 }
 
+/**
+ * The command line `setArgs` (disk/ops.ts) writes: the first word of the image's current
+ * one (the kernel's name; a SYSLINUX config may name another file), then
+ * `args`. With no current command line, the builder's kernel name.
+ */
+export function withArgs(cmdline: string | null, args: string): string {
+  const first = (cmdline ?? '').split(' ')[0] || KERNEL_NAME;
+  return args.length ? `${first} ${args}` : first;
+}
+
 /** Check arguments; returns the command line. */
 export function checkArgs(args: string): string {
   if (args.includes('\0')) {

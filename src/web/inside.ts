@@ -5,10 +5,10 @@
  * read through `blobSource` a slice at a time, so its size does not matter.
  */
 import { openDisk } from '../core/disk/open';
-import { openContext } from '../core/disk/bootloader';
-import { inspectDisk, verifyDisk } from '../core/disk/ops';
+import { identifyBootloader, openContext } from '../core/disk/bootloader';
+import { inspectDisk, setArgsRefusal, verifyDisk } from '../core/disk/ops';
 import { diskMap } from '../core/disk/map';
-import { ARGS_LOADERS, setArgsPlan, writeDiskPlan } from '../core/disk/rewrite';
+import { setArgsPlan, writeDiskPlan } from '../core/disk/rewrite';
 import { buildWalkthrough } from '../core/disk/walkthrough';
 import type { DiskImage } from '../core/disk/types';
 import { requireFormat } from '../core/formats/index';
@@ -36,6 +36,8 @@ export async function openImage(image: Blob, name: string): Promise<ImageReport>
   const problems = await verifyDisk(disk);
   const map = await diskMap(disk);
   const walkthrough = await buildWalkthrough(disk);
+  const ctx = await openContext(disk);
+  const refused = setArgsRefusal(ctx, await identifyBootloader(ctx));
   return {
     name,
     fileSize: image.size,
@@ -43,7 +45,8 @@ export async function openImage(image: Blob, name: string): Promise<ImageReport>
     problems,
     map,
     walkthrough,
-    canSetArgs: ARGS_LOADERS.includes(inspection.bootloader.kind) && inspection.bootloader.cmdline !== null,
+    canSetArgs: refused === null,
+    argsRefusal: refused && { code: refused.code, message: refused.message },
   };
 }
 

@@ -91,8 +91,10 @@ export interface ImageReport {
   problems: Problem[];
   map: DiskMap;
   walkthrough: Walkthrough;
-  /** The boot loader keeps a command line set-args rewrites (ours, SYSLINUX). */
+  /** The core's setArgs would rewrite the command line (ours with a sound parameter block, SYSLINUX). */
   canSetArgs: boolean;
+  /** Why it would not (the core's `setArgsRefusal`): PARAMS_DAMAGED or SETARGS_UNSUPPORTED, and its sentence. */
+  argsRefusal: { code: string; message: string } | null;
 }
 
 /** Save a copy of `image` with new arguments, in the format it is in. */

@@ -6,8 +6,8 @@
  * open, and on a 100 GiB disk as on a 64 MiB one.
  */
 import { crc32, utf8 } from '../bytes';
-import { fail, isImageError, type ImageError } from '../errors';
-import { checkArgs, KERNEL_NAME } from '../image';
+import { fail, ImageError, isImageError } from '../errors';
+import { checkArgs, withArgs } from '../image';
 import { describeKernel, inspectKernel } from '../kernel';
 import { checkMbr, partitionTypeName, PART_TYPE_GPT_PROTECTIVE } from '../mbr';
 import { replaceCommandLine, withStage2Sectors } from '../boot/params';
@@ -509,17 +509,13 @@ export interface SetArgsResult {
 export async function setArgs(disk: DiskImage, args: string): Promise<SetArgsResult> {
   const ctx = await openContext(disk);
   const boot = await identifyBootloader(ctx);
+  const refused = setArgsRefusal(ctx, boot);
+  if (refused) throw refused;
   if (boot.ours) {
     const o = boot.ours;
-    if (!o.report.params || o.report.problems.length) {
-      fail(
-        'PARAMS_DAMAGED',
-        `The boot loader's parameter block fails its checks (${o.report.problems[0] ?? 'unreadable'}); rewriting its command line would hide that. Rebuild the image.`,
-      );
-    }
     const before = utf8Decode(o.params.cmdline);
-    const first = before.split(' ')[0] || KERNEL_NAME;
-    const cmdline = checkArgs(args).replace(KERNEL_NAME, first);
+    checkArgs(args);
+    const cmdline = withArgs(before, args);
     const stage2 = replaceCommandLine(o.stage2, utf8(cmdline));
     const sectors = stage2.length / SECTOR;
     const limit = Math.min(STAGE2_MAX_SECTORS, (ctx.partition?.startLba ?? 2048) - o.stage2Lba);
@@ -552,7 +548,29 @@ export async function setArgs(disk: DiskImage, args: string): Promise<SetArgsRes
     const patches = await rewriteFile(ctx.fat, disk, s.config, utf8(nextText));
     return { kind: boot.kind, before: s.boot.cmdline, after: after.cmdline, patches };
   }
-  fail(
+  throw new Error('internal: setArgsRefusal let through a loader setArgs does not rewrite');
+}
+
+/**
+ * Why `setArgs` refuses this disk, as the coded error it throws, or null
+ * when it rewrites the command line: ours with a sound parameter block, or
+ * SYSLINUX in a FAT volume. The one decision, so a page can say it before a
+ * file is picked (PARAMS_DAMAGED: the block fails its checks;
+ * SETARGS_UNSUPPORTED: GRUB or no loader this tool knows).
+ */
+export function setArgsRefusal(ctx: DiskContext, boot: Bootloader): ImageError | null {
+  if (boot.ours) {
+    const o = boot.ours;
+    if (!o.report.params || o.report.problems.length) {
+      return new ImageError(
+        'PARAMS_DAMAGED',
+        `The boot loader's parameter block fails its checks (${o.report.problems[0] ?? 'unreadable'}); rewriting its command line would hide that. Rebuild the image.`,
+      );
+    }
+    return null;
+  }
+  if (boot.syslinux && ctx.fat) return null;
+  return new ImageError(
     'SETARGS_UNSUPPORTED',
     boot.kind === 'grub'
       ? 'This image boots with GRUB, whose command line lives in grub.cfg (or its core image); edit grub.cfg with mtools, or rebuild the image with solo5-virtio-mkimage.'

@@ -7,7 +7,7 @@ import { batch, computed, signal } from '@preact/signals';
 import { BuildError, type Backend, type InsideBackend } from '../bridge';
 import type { BuiltImage, FormatInfo, Saver, Where } from '../model';
 import type { ImageReport, Progress } from '../protocol';
-import { checkArgs, commandLine } from '../../core/image';
+import { checkArgs, withArgs } from '../../core/image';
 import { MAX_CMDLINE } from '../../core/boot/index';
 import { copyFileName } from '../../core/disk/copy-name';
 
@@ -55,8 +55,10 @@ export function createInsideModel(deps: InsideDeps) {
     const r = report.value;
     return r ? (deps.formats.find((f) => f.id === r.map.formatId) ?? null) : null;
   });
+  /** The command line the copy will have: the image's own first word (its kernel's name), then the new arguments. */
+  const kernelLine = computed(() => withArgs(report.value?.inspection.bootloader.cmdline ?? null, args.value));
   /** Bytes of the command line the loader will pass, against MAX_CMDLINE (as the builder counts). */
-  const cmdlineBytes = computed(() => new TextEncoder().encode(commandLine(args.value)).length);
+  const cmdlineBytes = computed(() => new TextEncoder().encode(kernelLine.value).length);
   /** The builder's own check of the arguments (NUL, UTF-8, 8191 bytes), or null. */
   const argsError = computed<string | null>(() => {
     try {
@@ -241,6 +243,7 @@ export function createInsideModel(deps: InsideDeps) {
     report,
     format,
     args,
+    kernelLine,
     cmdlineBytes,
     argsError,
     fileName,

@@ -12,6 +12,7 @@ import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { formatBytes } from '../../core/units';
 import { MAX_CMDLINE } from '../../core/boot/index';
 import type { InsideModel, SaveState } from './state';
+import type { ImageReport } from '../protocol';
 import { Report } from './report';
 import { DiskMapView } from './disk-map';
 import { WalkthroughView } from './walkthrough';
@@ -145,6 +146,16 @@ function SaveOutcome({ s }: { s: SaveState }) {
   );
 }
 
+/** Why the arguments cannot be changed, from the core's refusal (setArgsRefusal): never guessed from the loader's kind alone. */
+function refusalWords(r: ImageReport): string {
+  const instead = 'build a new image from the kernel instead.';
+  if (r.argsRefusal?.code === 'PARAMS_DAMAGED')
+    return `This image's boot loader is ours, but its parameter block is damaged (see Checks above), so this page does not rewrite its command line, which would hide the damage; ${instead}`;
+  if (r.inspection.bootloader.kind === 'grub')
+    return `This image boots with GRUB, whose command line (in grub.cfg or its core image) this page does not rewrite; ${instead}`;
+  return `This image has no boot loader this page knows (ours or SYSLINUX), so it has no command line to rewrite; ${instead}`;
+}
+
 function CopyStep({ inside }: { inside: InsideModel }) {
   const r = inside.report.value!;
   const fmt = inside.format.value;
@@ -202,9 +213,8 @@ function CopyStep({ inside }: { inside: InsideModel }) {
     return (
       <section class="step" aria-labelledby="copy-h">
         <h2 id="copy-h">Change the arguments</h2>
-        <p class="hint">
-          This image boots with {r.inspection.bootloader.kind === 'none' ? 'no boot loader this page knows' : 'GRUB'},
-          whose command line this page does not rewrite; build a new image from the kernel instead.
+        <p class="hint" id="args-refused">
+          {refusalWords(r)}
         </p>
       </section>
     );
@@ -234,7 +244,7 @@ function CopyStep({ inside }: { inside: InsideModel }) {
               <Prose text={argsError} />
             ) : (
               <>
-                The kernel gets <code>{`unikernel.bin${inside.args.value ? ' ' + inside.args.value : ''}`}</code>
+                The kernel gets <code id="new-cmdline">{inside.kernelLine.value}</code>
                 {inside.unchanged.value ? ' (unchanged)' : ''}.
               </>
             )}
