@@ -260,6 +260,28 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     },
   );
 
+  it('opening stops at its next read once its signal is aborted (another image was opened)', async () => {
+    const real = await openAsBlob(await ours('tar', 'big one', 1024 * MiB));
+    const counting = (abortAt: number, ctl?: AbortController) => {
+      let reads = 0;
+      const blob = {
+        size: real.size,
+        slice(a?: number, b?: number) {
+          if (++reads === abortAt) ctl?.abort();
+          return real.slice(a, b);
+        },
+      } as unknown as Blob;
+      return { blob, reads: () => reads };
+    };
+    const whole = counting(0);
+    await openImage(whole.blob, 'big.tar.gz');
+    expect(whole.reads()).toBeGreaterThan(3);
+    const ctl = new AbortController();
+    const cut = counting(3, ctl);
+    expect((await coded(openImage(cut.blob, 'big.tar.gz', { signal: ctl.signal }))).code).toBe('ABORTED');
+    expect(cut.reads()).toBe(3);
+  });
+
   it('a damaged parameter block: the command line decodes, but the core refuses set-args before anything is picked', async () => {
     const path = await ours('raw', 'keep me', 64 * MiB);
     const bytes = readFileSync(path);
@@ -289,7 +311,13 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
 
 describe('the Inside state model', () => {
   function fake() {
-    const opens: { image: Blob; name: string; resolve: (r: ImageReport) => void; reject: (e: unknown) => void }[] = [];
+    const opens: {
+      image: Blob;
+      name: string;
+      resolve: (r: ImageReport) => void;
+      reject: (e: unknown) => void;
+      signal?: AbortSignal;
+    }[] = [];
     const saves: {
       req: CopyRequest;
       resolve: (v: CopyResult) => void;
@@ -297,7 +325,8 @@ describe('the Inside state model', () => {
       signal?: AbortSignal;
     }[] = [];
     const backend: InsideBackend & { build: never } = {
-      openImage: (image, name) => new Promise((resolve, reject) => opens.push({ image, name, resolve, reject })),
+      openImage: (image, name, opts) =>
+        new Promise((resolve, reject) => opens.push({ image, name, resolve, reject, signal: opts?.signal })),
       saveCopy: (req, _sink, opts) =>
         new Promise((resolve, reject) => saves.push({ req, resolve, reject, signal: opts.signal })),
       build: undefined as never,
@@ -358,6 +387,29 @@ describe('the Inside state model', () => {
     opens[2].resolve(real);
     await p3;
     expect(inside.image.value.status).toBe('ok');
+  });
+
+  it('opening another image cancels the first, and its late reply is ignored', async () => {
+    const real = await openImage(await openAsBlob(await ours('raw', 'one two', 64 * MiB)), 'a.img');
+    const { inside, opens } = fake();
+    const a = inside.open(new Blob([]), 'a.img');
+    const b = inside.open(new Blob([]), 'b.img');
+    expect(opens[0].signal?.aborted).toBe(true);
+    expect(opens[1].signal?.aborted).toBe(false);
+    opens[1].resolve({ ...real, name: 'b.img' });
+    await b;
+    // The first job's reply (a result that raced the cancel, or the cancel itself) changes nothing.
+    opens[0].resolve({ ...real, name: 'a.img' });
+    await a;
+    expect(inside.image.value).toMatchObject({ status: 'ok', name: 'b.img' });
+    const c = inside.open(new Blob([]), 'c.img');
+    const d = inside.open(new Blob([]), 'd.img');
+    opens[2].reject(new BuildError('Cancelled.', undefined, true));
+    await c;
+    expect(inside.image.value).toMatchObject({ status: 'opening', name: 'd.img' });
+    opens[3].resolve({ ...real, name: 'd.img' });
+    await d;
+    expect(inside.image.value).toMatchObject({ status: 'ok', name: 'd.img' });
   });
 
   it("previews the command line from the image's own first word, not a fixed kernel name", async () => {

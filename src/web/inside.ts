@@ -5,6 +5,7 @@
  * read through `blobSource` a slice at a time, so its size does not matter.
  */
 import { openDisk } from '../core/disk/open';
+import { abortableDisk, abortableSource } from '../core/disk/abortable';
 import { identifyBootloader, openContext } from '../core/disk/bootloader';
 import { inspectDisk, setArgsRefusal, verifyDisk } from '../core/disk/ops';
 import { diskMap } from '../core/disk/map';
@@ -17,21 +18,22 @@ import type { RunOptions, WorkerSink } from './build';
 import type { CopyRequest, CopyResult, ImageReport } from './protocol';
 
 /**
- * The virtual disk in an image file. A file that opens as a "raw" disk but
+ * The virtual disk in an image file; every read checks `signal` (a cancelled
+ * job stops at its next read with the core's ABORTED error). A file that opens as a "raw" disk but
  * has neither a partition table nor a FAT volume at LBA 0 (a text file, a
  * photo) is refused with the core's sentence for LBA 0, rather than shown as
  * an empty disk.
  */
-export async function openImageDisk(image: Blob, name: string): Promise<DiskImage> {
-  const disk = await openDisk(blobSource(image, name));
+export async function openImageDisk(image: Blob, name: string, signal?: AbortSignal): Promise<DiskImage> {
+  const disk = abortableDisk(await openDisk(abortableSource(blobSource(image, name), signal)), signal);
   const ctx = await openContext(disk);
   if (!ctx.mbr && !ctx.fat) throw ctx.mbrError ?? ctx.fatError ?? new Error('internal: no MBR and no error');
   return disk;
 }
 
 /** Everything the view shows about an image. */
-export async function openImage(image: Blob, name: string): Promise<ImageReport> {
-  const disk = await openImageDisk(image, name);
+export async function openImage(image: Blob, name: string, opts: { signal?: AbortSignal } = {}): Promise<ImageReport> {
+  const disk = await openImageDisk(image, name, opts.signal);
   const inspection = await inspectDisk(disk);
   const problems = await verifyDisk(disk);
   const map = await diskMap(disk);
@@ -58,7 +60,7 @@ export async function openImage(image: Blob, name: string): Promise<ImageReport>
 export async function saveCopy(req: CopyRequest, sink: WorkerSink, opts: RunOptions = {}): Promise<CopyResult> {
   let started = false;
   try {
-    const disk = await openImageDisk(req.image, req.name);
+    const disk = await openImageDisk(req.image, req.name, opts.signal);
     const format = requireFormat(disk.formatId);
     // Reading first (the image's stored data, a slice at a time: for a raw
     // image that is every byte), then writing; both report progress and stop on cancel.

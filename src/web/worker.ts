@@ -66,7 +66,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
     if (m.type === 'inspect') value = inspect(m.kernel);
     else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args, m.sizeStep);
     else if (m.type === 'measure') value = (await build(m.req, countingSink(), { signal: ctl.signal })).fileSize;
-    else if (m.type === 'open-image') value = await openImage(m.image, m.name);
+    else if (m.type === 'open-image') value = await openImage(m.image, m.name, { signal: ctl.signal });
     else {
       // A build, or a changed copy of an opened image (its mime: the format's, known once it is opened).
       const mime = (m.type === 'build' && findFormat(m.req.formatId)?.mime) || 'application/octet-stream';

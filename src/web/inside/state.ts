@@ -158,6 +158,8 @@ export function createInsideModel(deps: InsideDeps) {
       return;
     }
     const n = ++seq;
+    opening?.abort();
+    opening = null;
     image.value = { status: 'opening', name };
     try {
       const r = await deps.backend.build(built.req, { kind: 'blob', cap: deps.blobCap }, {});
