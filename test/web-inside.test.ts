@@ -23,7 +23,8 @@ import { writeFormat, qemuInfo, qemuCheck } from './helpers/containers';
 import { openFileSink } from '../src/cli/file-sink';
 import { run, tempDir, tools } from './helpers/tools';
 import { createInsideModel } from '../src/web/inside/state';
-import type { CopyRequest, CopyResult, ImageReport } from '../src/web/protocol';
+import type { BuildRequest, CopyRequest, CopyResult, ImageReport, ImageSource } from '../src/web/protocol';
+import { planDisk } from '../src/core/disk/plan-disk';
 import type { InsideBackend } from '../src/web/bridge';
 import { BuildError } from '../src/web/bridge';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
@@ -282,6 +283,40 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     expect(cut.reads()).toBe(3);
   });
 
+  it('the image just downloaded opens from its plan: the same disk bytes as the file, nothing built', async () => {
+    for (const id of ['raw', 'vmdk']) {
+      const path = await ours(id, 'plan me', 64 * MiB);
+      const req: BuildRequest = { kernel: DEMO_KERNEL, size: 64 * MiB, args: 'plan me', formatId: id, fileName: 'p' };
+      const fileSize = statSync(path).size;
+      const fromPlan = await openImage({ build: req, fileSize }, 'p' + requireFormat(id).extension);
+      const fromFile = await openImage(await openAsBlob(path), 'p' + requireFormat(id).extension);
+      expect(fromPlan.fileSize).toBe(fileSize);
+      expect(fromPlan.inspection).toEqual(fromFile.inspection);
+      expect(fromPlan.problems).toEqual([]);
+      expect(fromPlan.map.ranges).toEqual(fromFile.map.ranges);
+      expect(fromPlan.walkthrough).toEqual(fromFile.walkthrough);
+      expect(fromPlan.canSetArgs).toBe(true);
+    }
+    // Every byte of planDisk equals the raw file's, and a raw file stores every byte.
+    const path = await ours('raw', 'plan me', 64 * MiB);
+    const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'plan me' });
+    const disk = planDisk(built.plan, requireFormat('raw'));
+    const file = readFileSync(path);
+    const step = 3 * MiB + 7;
+    for (let o = 0; o < disk.size; o += step) {
+      const b = await disk.read(o, step);
+      expect(Buffer.from(b).equals(file.subarray(o, o + step))).toBe(true);
+    }
+    const runs = [];
+    for await (const x of disk.extents()) runs.push(x);
+    expect(runs).toEqual([{ offset: 0, length: 64 * MiB, allocated: true }]);
+    // A sparse format stores only the plan's data, and its holes read as zeros.
+    let stored = 0;
+    for await (const x of planDisk(built.plan, requireFormat('qcow2')).extents()) if (x.allocated) stored += x.length;
+    expect(stored).toBeLessThan(file.length / 4);
+    expect(stored).toBeGreaterThan(DEMO_KERNEL.length);
+  });
+
   it('a damaged parameter block: the command line decodes, but the core refuses set-args before anything is picked', async () => {
     const path = await ours('raw', 'keep me', 64 * MiB);
     const bytes = readFileSync(path);
@@ -312,7 +347,7 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
 describe('the Inside state model', () => {
   function fake() {
     const opens: {
-      image: Blob;
+      image: ImageSource;
       name: string;
       resolve: (r: ImageReport) => void;
       reject: (e: unknown) => void;
@@ -331,7 +366,7 @@ describe('the Inside state model', () => {
         new Promise((resolve, reject) => saves.push({ req, resolve, reject, signal: opts.signal })),
       build: undefined as never,
     };
-    const inside = createInsideModel({ formats: FORMATS, backend, blobCap: 1 << 30 });
+    const inside = createInsideModel({ formats: FORMATS, backend });
     return { inside, opens, saves };
   }
 
@@ -410,6 +445,15 @@ describe('the Inside state model', () => {
     opens[3].resolve({ ...real, name: 'd.img' });
     await d;
     expect(inside.image.value).toMatchObject({ status: 'ok', name: 'd.img' });
+  });
+
+  it('"Look inside" after a download reads its plan: nothing is built again', async () => {
+    const { inside, opens } = fake();
+    const req: BuildRequest = { kernel: DEMO_KERNEL, size: 1 << 30, args: 'a', formatId: 'raw', fileName: 'x.img' };
+    const p = inside.openBuilt({ kind: 'rebuild', req }, 'x.img', 1 << 30);
+    expect(opens[0].image).toEqual({ build: req, fileSize: 1 << 30 });
+    opens[0].reject(new BuildError('Cancelled.', undefined, true));
+    await p;
   });
 
   it("previews the command line from the image's own first word, not a fixed kernel name", async () => {

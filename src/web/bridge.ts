@@ -7,6 +7,7 @@ import type {
   CopyRequest,
   CopyResult,
   ImageReport,
+  ImageSource,
   BuildRequest,
   BuildResult,
   FromWorker,
@@ -45,7 +46,7 @@ export interface Backend {
 
 /** What the Inside view needs from the worker; tests provide a fake. */
 export interface InsideBackend {
-  openImage(image: Blob, name: string, opts?: { signal?: AbortSignal }): Promise<ImageReport>;
+  openImage(image: ImageSource, name: string, opts?: { signal?: AbortSignal }): Promise<ImageReport>;
   saveCopy(
     req: CopyRequest,
     sink: SinkSpec,

@@ -6,6 +6,9 @@
  */
 import { openDisk } from '../core/disk/open';
 import { abortableDisk, abortableSource } from '../core/disk/abortable';
+import { planDisk } from '../core/disk/plan-disk';
+import { planImage } from '../core/image';
+import { checkImageSize } from '../core/size';
 import { identifyBootloader, openContext } from '../core/disk/bootloader';
 import { inspectDisk, setArgsRefusal, verifyDisk } from '../core/disk/ops';
 import { diskMap } from '../core/disk/map';
@@ -15,7 +18,7 @@ import type { DiskImage } from '../core/disk/types';
 import { requireFormat } from '../core/formats/index';
 import { blobSource } from './source';
 import type { RunOptions, WorkerSink } from './build';
-import type { CopyRequest, CopyResult, ImageReport } from './protocol';
+import type { CopyRequest, CopyResult, ImageReport, ImageSource } from './protocol';
 
 /**
  * The virtual disk in an image file; every read checks `signal` (a cancelled
@@ -24,7 +27,15 @@ import type { CopyRequest, CopyResult, ImageReport } from './protocol';
  * photo) is refused with the core's sentence for LBA 0, rather than shown as
  * an empty disk.
  */
-export async function openImageDisk(image: Blob, name: string, signal?: AbortSignal): Promise<DiskImage> {
+export async function openImageDisk(image: ImageSource, name: string, signal?: AbortSignal): Promise<DiskImage> {
+  if ('build' in image) {
+    // The image just sent to the downloads: its plan, read as the file's disk (the same bytes), never built again.
+    const { kernel, size, args, formatId } = image.build;
+    const format = requireFormat(formatId);
+    checkImageSize(size, format);
+    const built = planImage(kernel, { size, args, sizeStep: format.sizeStep });
+    return abortableDisk(planDisk(built.plan, format), signal);
+  }
   const disk = abortableDisk(await openDisk(abortableSource(blobSource(image, name), signal)), signal);
   const ctx = await openContext(disk);
   if (!ctx.mbr && !ctx.fat) throw ctx.mbrError ?? ctx.fatError ?? new Error('internal: no MBR and no error');
@@ -32,7 +43,11 @@ export async function openImageDisk(image: Blob, name: string, signal?: AbortSig
 }
 
 /** Everything the view shows about an image. */
-export async function openImage(image: Blob, name: string, opts: { signal?: AbortSignal } = {}): Promise<ImageReport> {
+export async function openImage(
+  image: ImageSource,
+  name: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<ImageReport> {
   const disk = await openImageDisk(image, name, opts.signal);
   const inspection = await inspectDisk(disk);
   const problems = await verifyDisk(disk);
@@ -42,7 +57,7 @@ export async function openImage(image: Blob, name: string, opts: { signal?: Abor
   const refused = setArgsRefusal(ctx, await identifyBootloader(ctx));
   return {
     name,
-    fileSize: image.size,
+    fileSize: 'build' in image ? image.fileSize : image.size,
     inspection,
     problems,
     map,

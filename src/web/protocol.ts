@@ -97,10 +97,17 @@ export interface ImageReport {
   argsRefusal: { code: string; message: string } | null;
 }
 
+/**
+ * An image to open: a file (a dropped or picked File, a Blob just built), or
+ * the image just sent to the downloads, read from its build request's plan
+ * (nothing is built again; `fileSize` is the file's length, for the report).
+ */
+export type ImageSource = Blob | { build: BuildRequest; fileSize: number };
+
 /** Save a copy of `image` with new arguments, in the format it is in. */
 export interface CopyRequest {
   /** The image file itself (a File or the Blob just built), read a slice at a time. */
-  image: Blob;
+  image: ImageSource;
   name: string;
   /** The kernel's arguments (without its name), as the builder's Arguments field. */
   args: string;
@@ -126,7 +133,7 @@ export type ToWorker =
   /** Write the image nowhere, counting its bytes: the download size of a compressed format. */
   | { type: 'measure'; id: number; req: BuildRequest }
   /** Inside the image: open, inspect, verify, map and walk through an image file. */
-  | { type: 'open-image'; id: number; image: Blob; name: string }
+  | { type: 'open-image'; id: number; image: ImageSource; name: string }
   /** Inside the image: write a copy with new arguments through the sink, in the image's own format. */
   | { type: 'save-copy'; id: number; req: CopyRequest; sink: SinkSpec }
   | { type: 'cancel'; id: number };

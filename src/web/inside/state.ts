@@ -4,9 +4,9 @@
  * Unit-tested with a fake backend, like model.ts.
  */
 import { batch, computed, signal } from '@preact/signals';
-import { BuildError, type Backend, type InsideBackend } from '../bridge';
+import { BuildError, type InsideBackend } from '../bridge';
 import type { BuiltImage, FormatInfo, Saver, Where } from '../model';
-import type { ImageReport, Progress } from '../protocol';
+import type { ImageReport, ImageSource, Progress } from '../protocol';
 import { checkArgs, withArgs } from '../../core/image';
 import { MAX_CMDLINE } from '../../core/boot/index';
 import { copyFileName } from '../../core/disk/copy-name';
@@ -14,7 +14,7 @@ import { copyFileName } from '../../core/disk/copy-name';
 export type ImageState =
   | { status: 'none' }
   | { status: 'opening'; name: string }
-  | { status: 'ok'; name: string; image: Blob; report: ImageReport }
+  | { status: 'ok'; name: string; image: ImageSource; report: ImageReport }
   | { status: 'error'; name: string; message: string; code?: string };
 
 export type SaveState =
@@ -36,9 +36,7 @@ export type SaveState =
 
 export interface InsideDeps {
   formats: readonly FormatInfo[];
-  backend: InsideBackend & Pick<Backend, 'build'>;
-  /** The in-memory cap: an image built again to be opened must fit (save.ts's BLOB_CAP). */
-  blobCap: number;
+  backend: InsideBackend;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -103,8 +101,8 @@ export function createInsideModel(deps: InsideDeps) {
   let opening: AbortController | null = null;
   let abort: AbortController | null = null;
 
-  /** Open an image file (any size: the worker reads slices of it). */
-  async function open(blob: Blob, name: string): Promise<void> {
+  /** Open an image file (any size: the worker reads slices of it), or the plan of the image just downloaded. */
+  async function open(blob: ImageSource, name: string): Promise<void> {
     const n = ++seq;
     opening?.abort();
     const ctl = new AbortController();
@@ -131,45 +129,24 @@ export function createInsideModel(deps: InsideDeps) {
 
   /**
    * Open the image the builder just made. A download cannot be read back, so
-   * that one is built again into memory (the same bytes), when it fits there.
+   * the worker reads that one from its build request's plan (the same disk
+   * bytes, nothing built again, whatever its size).
    */
   async function openBuilt(built: BuiltImage, name: string, fileSize: number): Promise<void> {
     if (built.kind === 'blob') return open(built.blob, name);
-    if (built.kind === 'file') {
-      let file: File;
-      try {
-        file = await built.handle.getFile();
-      } catch (e) {
-        image.value = {
-          status: 'error',
-          name,
-          message: `The saved file ${name} could not be read back (${message(e)}); choose it with Disk image.`,
-        };
-        return;
-      }
-      return open(file, name);
-    }
-    if (fileSize > deps.blobCap) {
+    if (built.kind === 'rebuild') return open({ build: built.req, fileSize }, name);
+    let file: File;
+    try {
+      file = await built.handle.getFile();
+    } catch (e) {
       image.value = {
         status: 'error',
         name,
-        message: `${name} went to your downloads and is too large to build again in memory here; choose the downloaded file with Disk image.`,
+        message: `The saved file ${name} could not be read back (${message(e)}); choose the file with the button above (Disk image).`,
       };
       return;
     }
-    const n = ++seq;
-    opening?.abort();
-    opening = null;
-    image.value = { status: 'opening', name };
-    try {
-      const r = await deps.backend.build(built.req, { kind: 'blob', cap: deps.blobCap }, {});
-      if (n !== seq) return;
-      if (!r.blob) throw new Error('internal: a blob build returned no blob');
-      await open(r.blob, name);
-    } catch (e) {
-      if (n !== seq) return;
-      image.value = { status: 'error', name, message: message(e), code: (e as BuildError).code };
-    }
+    return open(file, name);
   }
 
   function settle() {

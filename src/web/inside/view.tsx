@@ -28,6 +28,11 @@ function OpenStep({ inside }: { inside: InsideModel }) {
   useEffect(() => {
     const el = input.current;
     if (!el || img.status !== 'ok') return;
+    if ('build' in img.image) {
+      // The image just downloaded, read from its plan: no file to show; the status line names it.
+      el.value = '';
+      return;
+    }
     const shown = el.files?.[0];
     if (shown === img.image || (shown && shown.name === img.name && shown.size === img.image.size)) return;
     try {
