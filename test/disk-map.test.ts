@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planImage } from '../src/core/image';
-import { requireFormat } from '../src/core/formats/index';
+import { FORMATS, requireFormat } from '../src/core/formats/index';
+import { storedWords } from '../src/web/inside/disk-map';
 import { diskMap, MAP_LIMITS, type DiskMap } from '../src/core/disk/map';
 import type { DiskExtent, DiskImage } from '../src/core/disk/types';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
@@ -19,7 +20,7 @@ import { qemuMapData, writeFormat } from './helpers/containers';
 import { openImageFile } from '../src/cli/source';
 import { openDisk } from '../src/core/disk/open';
 import { run, tempDir, tools } from './helpers/tools';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -193,6 +194,51 @@ describe('diskMap on disks we did not make', () => {
       }
     },
   );
+
+  it.skipIf(!tools('sfdisk', 'mkfs.fat'))(
+    'the gap before a partition at LBA 63 says so; on a GRUB disk it says GRUB keeps its core image there',
+    async () => {
+      const tmp = tempDir('ukd-map-');
+      try {
+        const path = tmp.path('lba63.img');
+        run('truncate', ['-s', '32M', path]);
+        run('sfdisk', ['-q', path], { input: 'start=63, type=6\n' });
+        run('mkfs.fat', ['-F', '16', '--offset', '63', path, String(Math.floor(((32 * MiB) / 512 - 63) / 2))]);
+        const bytes = new Uint8Array(readFileSync(path));
+        const gap = async (b: Uint8Array) => (await diskMap(await rawDisk(b))).ranges.find((r) => r.kind === 'gap')!;
+        const plain = await gap(bytes);
+        expect(plain).toMatchObject({ start: 512, length: 62 * 512 });
+        expect(plain.note).toMatch(/LBA 63\b/);
+        expect(plain.note).not.toMatch(/1 MiB|GRUB/);
+        bytes.set(new TextEncoder().encode('GRUB Geom Hard Disk Read Error'), 0x180);
+        const grub = await gap(bytes);
+        expect(grub.note).toMatch(/LBA 63\b.*GRUB usually keeps its core image here/);
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
+
+  it('the words for stored bytes are true per format: a plain disk has no table of holes, a qcow2 has one', async () => {
+    const img = planImage(DEMO_KERNEL, { size: 64 * MiB });
+    const full = (formatId: string): DiskMap => ({
+      formatId,
+      size: 64 * MiB,
+      ranges: [],
+      allocation: { runs: [{ start: 0, length: 64 * MiB }], granularity: 1 },
+      storedBytes: 64 * MiB,
+      insets: [],
+      notes: [],
+    });
+    for (const f of FORMATS) {
+      const words = storedWords(full(f.id));
+      if (f.plainDisk) expect(words).toMatch(/no table of holes/);
+      else expect(words).not.toMatch(/no table of holes|raw/);
+      expect(words).toContain(f.label);
+    }
+    const m = await diskMap((await containerDisk(img, requireFormat('qcow2'))).disk);
+    expect(storedWords(m)).toMatch(/the rest are holes/);
+  });
 
   it('a disk of text: nothing to label, everything stored', async () => {
     const bytes = new TextEncoder().encode('not a disk\n'.repeat(1000));

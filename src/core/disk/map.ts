@@ -220,12 +220,17 @@ async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]
     loaderEnd = at + o.stage2Sectors * SECTOR;
   }
   if (ctx.mbr && firstPartition < disk.size && loaderEnd < firstPartition) {
+    const lba = firstPartition / SECTOR;
     add({
       kind: 'gap',
       label: 'Gap before the partition',
       start: loaderEnd,
       length: firstPartition - loaderEnd,
       level: 0,
+      note:
+        boot.kind === 'grub'
+          ? `up to LBA ${lba}, where the partition starts; GRUB usually keeps its core image here`
+          : `up to LBA ${lba} (${formatBytes(firstPartition)}), where the partition starts`,
     });
   }
   const fat = ctx.fat;

@@ -16,7 +16,7 @@ export const MAP_STYLE: Record<MapKind, { colour: string; explain: string }> = {
   loader: { colour: 'boot', explain: 'Stage 2 of the boot loader, which stage 1 reads from the sectors after LBA 0' },
   params: { colour: 'params', explain: "The boot loader's parameter block: where the kernel is, its size and CRC" },
   cmdline: { colour: 'params', explain: 'The command line the loader passes to the kernel' },
-  gap: { colour: 'free', explain: 'Unused sectors before the partition, which starts at 1 MiB' },
+  gap: { colour: 'free', explain: 'Sectors between the boot loader and the first partition' },
   partition: { colour: 'part', explain: 'A partition of the MBR table' },
   unpartitioned: { colour: 'free', explain: 'Space after the last partition' },
   'boot-sector': { colour: 'fat', explain: "The FAT volume's boot sector: its parameters (BPB)" },
@@ -137,11 +137,14 @@ function markersFor(insets: { start: number }[], size: number): { letters: strin
 
 const LETTERS = 'ABCDEFGH';
 
-function storedWords(map: DiskMap): string {
+export function storedWords(map: DiskMap): string {
   const runs = map.allocation.runs.length;
   const f = findFormat(map.formatId);
-  if (map.storedBytes >= map.size)
-    return `The ${f?.label ?? map.formatId} file stores every byte of the disk, zeros included (a raw file has no table of holes; any sparseness is the file system’s, not visible from here).`;
+  if (map.storedBytes >= map.size) {
+    return f?.plainDisk
+      ? `The ${f.label} file stores every byte of the disk, zeros included (its bytes are the disk's, with no table of holes; any sparseness is the file system’s, not visible from here).`
+      : `The ${f?.label ?? map.formatId} file stores every byte of the disk: its table marks no holes.`;
+  }
   return `The ${f?.label ?? map.formatId} file stores ${formatBytes(map.storedBytes)} of the ${formatBytes(map.size)} disk in ${runs} run${runs === 1 ? '' : 's'}${map.allocation.granularity > 1 ? ` (drawn to the nearest ${formatBytes(map.allocation.granularity)})` : ''}; the rest are holes that read as zeros.`;
 }
 
