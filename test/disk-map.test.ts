@@ -21,6 +21,7 @@ import { openImageFile } from '../src/cli/source';
 import { openDisk } from '../src/core/disk/open';
 import { run, tempDir, tools } from './helpers/tools';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { plural } from '../src/core/units';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -246,6 +247,13 @@ describe('diskMap on disks we did not make', () => {
     expect(m.ranges).toEqual([]);
     expect(m.insets).toEqual([]);
     expect(m.storedBytes).toBe(bytes.length);
+  });
+});
+
+describe('plural (units.ts, the one helper the map, the page and the device checks share)', () => {
+  it('says one for 1 and the plural for 0 and more', () => {
+    expect([0, 1, 2].map((n) => plural(n, 'sector'))).toEqual(['0 sectors', '1 sector', '2 sectors']);
+    expect(plural(3, 'entry', 'entries')).toBe('3 entries');
   });
 });
 

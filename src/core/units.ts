@@ -22,6 +22,11 @@ export function hex(n: number | bigint): string {
   return '0x' + n.toString(16).toUpperCase();
 }
 
+/** "1 sector", "3 sectors", "2 entries" (with `many`): a count and its noun, for messages and the page. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** "1 GiB", "64 MiB", "12.5 KiB", "300 bytes": for messages and the page. */
 export function formatBytes(n: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];

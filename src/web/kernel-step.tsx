@@ -11,26 +11,11 @@ import { formatBytes, hex } from '../core/units';
 import { describeDevices } from '../core/solo5';
 import { Layout } from './layout';
 import type { KernelState, Model } from './model';
-import { Prose } from './ui';
+import { Prose, showInInput, usePageDrop } from './ui';
 
 function kindText(i: { format: string; source: string }): string {
   const f = i.format === 'binary' ? 'Multiboot binary' : `${i.format.toUpperCase()} Multiboot`;
   return i.source === 'aout-kludge' ? f : `${f}, ${i.source} program headers`;
-}
-
-/** Put `file` in the input, so what the browser shows is what is loaded. */
-function showInInput(input: HTMLInputElement | null, file: File | FileList): void {
-  if (!input) return;
-  try {
-    if (file instanceof File) {
-      if (input.files?.length === 1 && input.files[0].name === file.name && input.files[0].size === file.size) return;
-      const dt = new DataTransfer();
-      dt.items.add(file);
-      input.files = dt.files;
-    } else input.files = file;
-  } catch {
-    /* an old browser: the status line still says what is loaded */
-  }
 }
 
 export function KernelStep({ model, demo }: { model: Model; demo: (() => Uint8Array) | null }) {
@@ -45,37 +30,14 @@ export function KernelStep({ model, demo }: { model: Model; demo: (() => Uint8Ar
   useEffect(() => {
     if (k.status === 'ok' && k.demo) showInInput(input.current, new File([k.bytes as Uint8Array<ArrayBuffer>], k.name));
   }, [k]);
-  useEffect(() => {
-    // Drop a kernel anywhere on the page.
-    const over = (e: DragEvent) => {
-      if (e.dataTransfer?.types.includes('Files')) {
-        e.preventDefault();
-        document.body.classList.add('dragging');
-      }
-    };
-    const leave = (e: DragEvent) => {
-      if (!e.relatedTarget) document.body.classList.remove('dragging');
-    };
-    const drop = (e: DragEvent) => {
-      document.body.classList.remove('dragging');
-      const files = e.dataTransfer?.files;
-      const f = files?.[0];
-      if (f) {
-        e.preventDefault();
-        if (model.busy.value) return;
-        showInInput(input.current, files!.length === 1 ? files! : f);
-        void onFile(f);
-      }
-    };
-    document.addEventListener('dragover', over);
-    document.addEventListener('dragleave', leave);
-    document.addEventListener('drop', drop);
-    return () => {
-      document.removeEventListener('dragover', over);
-      document.removeEventListener('dragleave', leave);
-      document.removeEventListener('drop', drop);
-    };
-  }, []);
+  // Drop a kernel anywhere on the page.
+  usePageDrop(
+    (f, files) => {
+      showInInput(input.current, files.length === 1 ? files : f);
+      void onFile(f);
+    },
+    () => model.busy.value,
+  );
   const isDemo = k.status === 'ok' && k.demo;
   return (
     <section class="step">

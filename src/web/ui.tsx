@@ -1,6 +1,8 @@
 /**
  * Small pieces shared by the page's components: prose from the core, a
- * settled-value hook for calm announcements, and a copy button.
+ * settled-value hook for calm announcements, a copy button, and the file
+ * input kept in step with what is open plus the page-wide drop of a file
+ * (the kernel step and the Inside view).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 
@@ -74,4 +76,59 @@ export function CopyButton({ text, describedBy }: { text: string; describedBy?: 
       </span>
     </span>
   );
+}
+
+/** Put `file` in the input, so what the browser shows is what is loaded (never "No file chosen"). */
+export function showInInput(input: HTMLInputElement | null, file: File | FileList): void {
+  if (!input) return;
+  try {
+    if (file instanceof File) {
+      if (input.files?.length === 1 && input.files[0].name === file.name && input.files[0].size === file.size) return;
+      const dt = new DataTransfer();
+      dt.items.add(file);
+      input.files = dt.files;
+    } else input.files = file;
+  } catch {
+    /* an old browser: the status line still says what is loaded */
+  }
+}
+
+/**
+ * A file dropped anywhere on the page, while the component is shown: the
+ * body gets the `dragging` class while a file is over it, and `onDrop` gets
+ * the first file (and all of them) unless `busy()` says a job is running.
+ */
+export function usePageDrop(onDrop: (file: File, files: FileList) => void, busy: () => boolean): void {
+  const handler = useRef(onDrop);
+  handler.current = onDrop;
+  const isBusy = useRef(busy);
+  isBusy.current = busy;
+  useEffect(() => {
+    const over = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) {
+        e.preventDefault();
+        document.body.classList.add('dragging');
+      }
+    };
+    const leave = (e: DragEvent) => {
+      if (!e.relatedTarget) document.body.classList.remove('dragging');
+    };
+    const drop = (e: DragEvent) => {
+      document.body.classList.remove('dragging');
+      const files = e.dataTransfer?.files;
+      const f = files?.[0];
+      if (f) {
+        e.preventDefault();
+        if (!isBusy.current()) handler.current(f, files!);
+      }
+    };
+    document.addEventListener('dragover', over);
+    document.addEventListener('dragleave', leave);
+    document.addEventListener('drop', drop);
+    return () => {
+      document.removeEventListener('dragover', over);
+      document.removeEventListener('dragleave', leave);
+      document.removeEventListener('drop', drop);
+    };
+  }, []);
 }

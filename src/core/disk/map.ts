@@ -16,7 +16,7 @@
 import { isImageError } from '../errors';
 import { partitionTypeName } from '../mbr';
 import { CMDLINE_OFF, PARAMS_OFF, PARAMS_SIZE } from '../boot/loader.generated';
-import { formatBytes, SECTOR } from '../units';
+import { formatBytes, plural, SECTOR } from '../units';
 import { identifyBootloader, openContext, type DiskContext } from './bootloader';
 import type { DiskImage } from './types';
 
@@ -159,8 +159,6 @@ function clusterRuns(chain: number[]): [number, number][] {
   }
   return out;
 }
-
-const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
 /** The labelled structures: what the MBR, our loader and the FAT volume say. */
 async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]> {

@@ -15,6 +15,7 @@
  * could only end in that abort, after a boot, with a less clear message.
  */
 import { fail } from '../errors';
+import { plural } from '../units';
 import type { DeviceKind, Solo5Device } from '../solo5';
 
 type DeclaredDevice = Solo5Device;
@@ -37,10 +38,6 @@ const KIND_WORD: Record<DeviceKind, string> = { block: 'block device', net: 'net
 /** QEMU's `pc` machine uses slots 0 (host bridge) and 1 (PIIX: ISA, IDE, ACPI); 31 is the last. */
 export const FIRST_FREE_SLOT = 2;
 export const LAST_SLOT = 31;
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
 
 function listNames(devs: readonly DeclaredDevice[]): string {
   return devs.map((d) => `\`${d.name}\``).join(', ');

@@ -7,7 +7,7 @@
  * labels stay readable at any width; a table below says the same in words.
  */
 import type { DiskMap, MapKind, MapRange, Allocation } from '../../core/disk/map';
-import { formatBytes, hex, SECTOR } from '../../core/units';
+import { formatBytes, hex, plural, SECTOR } from '../../core/units';
 import { findFormat } from '../../core/formats/index';
 
 /** Colour and words for each kind of structure (a Record: the type checker keeps it complete). */
@@ -145,7 +145,7 @@ export function storedWords(map: DiskMap): string {
       ? `The ${f.label} file stores every byte of the disk, zeros included (its bytes are the disk's, with no table of holes; any sparseness is the file system’s, not visible from here).`
       : `The ${f?.label ?? map.formatId} file stores every byte of the disk: its table marks no holes.`;
   }
-  return `The ${f?.label ?? map.formatId} file stores ${formatBytes(map.storedBytes)} of the ${formatBytes(map.size)} disk in ${runs} run${runs === 1 ? '' : 's'}${map.allocation.granularity > 1 ? ` (drawn to the nearest ${formatBytes(map.allocation.granularity)})` : ''}; the rest are holes that read as zeros.`;
+  return `The ${f?.label ?? map.formatId} file stores ${formatBytes(map.storedBytes)} of the ${formatBytes(map.size)} disk in ${plural(runs, 'run')}${map.allocation.granularity > 1 ? ` (drawn to the nearest ${formatBytes(map.allocation.granularity)})` : ''}; the rest are holes that read as zeros.`;
 }
 
 export function DiskMapView({ map }: { map: DiskMap }) {

@@ -3,7 +3,7 @@
  * system and its files, the boot loader and its command line, the kernel
  * (path, size, SHA-256, what kernel inspection says), and what verify found.
  */
-import { formatBytes, hex, SECTOR } from '../../core/units';
+import { formatBytes, hex, plural, SECTOR } from '../../core/units';
 import { findFormat } from '../../core/formats/index';
 import type { ImageReport } from '../protocol';
 import { Prose } from '../ui';
@@ -118,7 +118,7 @@ export function Report({ report }: { report: ImageReport }) {
             </span>
           ) : (
             <>
-              {errors.length ? `${errors.length} problem${errors.length === 1 ? '' : 's'}` : 'Only warnings'}:
+              {errors.length ? plural(errors.length, 'problem') : 'Only warnings'}:
               <ul class="plain problems">
                 {report.problems.map((p, n) => (
                   <li key={n} class={p.severity === 'error' ? 'invalid' : ''}>

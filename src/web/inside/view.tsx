@@ -17,7 +17,7 @@ import { Report } from './report';
 import { DiskMapView } from './disk-map';
 import { WalkthroughView } from './walkthrough';
 import { blobSaver, canPickFile, downloadSaver, pickFileSaver } from '../save';
-import { Prose, useThrottled } from '../ui';
+import { Prose, showInInput, usePageDrop, useThrottled } from '../ui';
 import './inside.css';
 
 function OpenStep({ inside }: { inside: InsideModel }) {
@@ -33,44 +33,13 @@ function OpenStep({ inside }: { inside: InsideModel }) {
       el.value = '';
       return;
     }
-    const shown = el.files?.[0];
-    if (shown === img.image || (shown && shown.name === img.name && shown.size === img.image.size)) return;
-    try {
-      const dt = new DataTransfer();
-      dt.items.add(img.image instanceof File ? img.image : new File([img.image], img.name));
-      el.files = dt.files;
-    } catch {
-      /* an old browser: the status line says what is open */
-    }
+    showInInput(el, img.image instanceof File ? img.image : new File([img.image], img.name));
   }, [img]);
-  useEffect(() => {
-    // Drop an image anywhere on the page while this view is shown.
-    const over = (e: DragEvent) => {
-      if (e.dataTransfer?.types.includes('Files')) {
-        e.preventDefault();
-        document.body.classList.add('dragging');
-      }
-    };
-    const leave = (e: DragEvent) => {
-      if (!e.relatedTarget) document.body.classList.remove('dragging');
-    };
-    const drop = (e: DragEvent) => {
-      document.body.classList.remove('dragging');
-      const f = e.dataTransfer?.files?.[0];
-      if (f) {
-        e.preventDefault();
-        if (!inside.busy.value) void inside.open(f, f.name);
-      }
-    };
-    document.addEventListener('dragover', over);
-    document.addEventListener('dragleave', leave);
-    document.addEventListener('drop', drop);
-    return () => {
-      document.removeEventListener('dragover', over);
-      document.removeEventListener('dragleave', leave);
-      document.removeEventListener('drop', drop);
-    };
-  }, []);
+  // Drop an image anywhere on the page while this view is shown.
+  usePageDrop(
+    (f) => void inside.open(f, f.name),
+    () => inside.busy.value,
+  );
   return (
     <section class="step" aria-labelledby="image-h">
       <h2 id="image-h">Open an image</h2>
