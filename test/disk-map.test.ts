@@ -241,6 +241,46 @@ describe('diskMap on disks we did not make', () => {
     expect(storedWords(m)).toMatch(/the rest are holes/);
   });
 
+  it.skipIf(!tools('mkfs.fat', 'mcopy', 'mdel', 'mmd'))(
+    'many fragmented files: the cut keeps the kernel and its zoomed window, and drops other files',
+    async () => {
+      const tmp = tempDir('ukd-map-');
+      try {
+        const path = tmp.path('fragmented.img');
+        run('truncate', ['-s', '32M', path]);
+        run('mkfs.fat', ['-F', '16', '-s', '1', path]);
+        const small = Array.from({ length: 600 }, (_, i) => tmp.path(`s${i}.bin`));
+        for (const f of small) writeFileSync(f, new Uint8Array(512).fill(1));
+        run('mmd', ['-i', path, '::/d']);
+        run('mcopy', ['-i', path, ...small, '::/d/']);
+        run('mdel', ['-i', path, ...small.filter((_, i) => i % 2 === 0).map((f) => `::/d/${f.split('/').pop()}`)]);
+        // The holes (one cluster each) are filled by big files, each in many pieces; the kernel, copied last, after them.
+        const big = Array.from({ length: 20 }, (_, i) => tmp.path(`big${i}.bin`));
+        for (const f of big) writeFileSync(f, new Uint8Array(16 * 512).fill(2));
+        run('mcopy', ['-i', path, ...big, '::/']);
+        writeFileSync(tmp.path('unikernel.bin'), DEMO_KERNEL);
+        run('mcopy', ['-i', path, tmp.path('unikernel.bin'), '::/']);
+        const f = openImageFile(path);
+        try {
+          const m = await diskMap(await openDisk(f.source));
+          expect(m.ranges.length).toBeLessThanOrEqual(MAP_LIMITS.ranges);
+          const kernel = m.ranges.filter((r) => r.kind === 'kernel');
+          expect(kernel.length).toBeGreaterThan(0);
+          expect(kernel.reduce((n, r) => n + r.length, 0)).toBeGreaterThanOrEqual(DEMO_KERNEL.length);
+          expect(m.insets.map((i) => i.id)).toContain('kernel');
+          expect(m.notes.some((n) => /are not drawn/.test(n))).toBe(true);
+          // The cut fell on other files, whose later pieces are gone.
+          expect(m.ranges.some((r) => r.kind === 'file')).toBe(true);
+          expect(m.ranges.some((r) => r.kind === 'fat')).toBe(true);
+        } finally {
+          f.close();
+        }
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
+
   it('a disk of text: nothing to label, everything stored', async () => {
     const bytes = new TextEncoder().encode('not a disk\n'.repeat(1000));
     const m = await diskMap(await rawDisk(bytes));

@@ -323,10 +323,15 @@ async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]
       const files = entries.filter((e) => e.firstCluster !== 0);
       if (files.length > MAP_LIMITS.files) {
         notes.push(
-          `The volume has ${files.length} files and directories; the clusters of the first ${MAP_LIMITS.files} are drawn.`,
+          `The volume has ${files.length} files and directories; the clusters of ${MAP_LIMITS.files} are drawn (the kernel's first, then in directory order).`,
         );
       }
-      for (const e of files.slice(0, MAP_LIMITS.files)) {
+      // The kernel's file first: it is drawn whatever its place in the directories.
+      const drawn = [
+        ...files.filter((e) => e.path === boot.kernelPath),
+        ...files.filter((e) => e.path !== boot.kernelPath),
+      ];
+      for (const e of drawn.slice(0, MAP_LIMITS.files)) {
         const kernel = !e.isDir && e.path === boot.kernelPath;
         const chain = await fat.chain(e.firstCluster, fat.clusterCount, e.path);
         const runs = clusterRuns(chain);
@@ -362,11 +367,17 @@ async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]
     });
   }
   out.sort((a, b) => a.start - b.start || a.level - b.level);
-  if (out.length > MAP_LIMITS.ranges) {
-    notes.push(`The disk has ${out.length} structures to label; the first ${MAP_LIMITS.ranges} are drawn.`);
-    out.length = MAP_LIMITS.ranges;
-  }
-  return out;
+  if (out.length <= MAP_LIMITS.ranges) return out;
+  // Too many: the disk's and the loader's structures and the kernel's pieces stay (the kernel's inset
+  // is drawn from them); other files' pieces are cut, the last ones on the disk first.
+  const other = (r: MapRange) => r.kind === 'file' || r.kind === 'dir';
+  const kept = out.filter((r) => !other(r));
+  const room = Math.max(0, MAP_LIMITS.ranges - kept.length);
+  const files = out.filter(other);
+  notes.push(
+    `The disk has ${out.length} structures to label; ${files.length - room} pieces of files other than the kernel, the last ones on the disk, are not drawn.`,
+  );
+  return [...kept, ...files.slice(0, room)].sort((a, b) => a.start - b.start || a.level - b.level);
 }
 
 /** The zoomed windows: the loader's sectors, the volume's first sectors, the tables, the kernel. */
