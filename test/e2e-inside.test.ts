@@ -26,6 +26,8 @@ import {
 } from './helpers/browser';
 import { run, tempDir, tools } from './helpers/tools';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { PARAMS_OFF, P_KERNEL_SIZE } from '../src/core/boot/loader.generated';
+import { requireFormat } from '../src/core/formats/index';
 
 const MKIMAGE = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 const DISK = new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname;
@@ -214,6 +216,38 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
     expect(verify).toMatch(/^1 problem:/);
     expect(verify.replace(/\s+/g, ' ')).toContain(`kernel: ${sentence}`.replace(/\s+/g, ' '));
     expect(await axeViolations(page)).toEqual([]);
+  });
+
+  it("says why the arguments cannot change, previews the image's command line, and prints a heading naming the image", async () => {
+    const page = await open('opfs');
+    // The parameter block damaged: its command line still decodes, but the core refuses to rewrite it.
+    const bytes = readFileSync(img('demo.img'));
+    bytes[512 + PARAMS_OFF + P_KERNEL_SIZE] ^= 0x10;
+    writeFileSync(img('damaged-params.img'), bytes);
+    await openImage(page, img('damaged-params.img'));
+    expect(await page.locator('#inside-cmdline').innerText()).toBe('unikernel.bin hello world');
+    expect(await page.locator('#args-refused').innerText()).toMatch(/parameter block is damaged \(see Checks above\)/);
+    expect(await page.locator('#args-refused').innerText()).not.toMatch(/GRUB/);
+    expect(await page.getByLabel('New arguments').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Save a copy' }).count()).toBe(0);
+
+    await openImage(page, img('demo.qcow2'));
+    await page.getByLabel('New arguments').fill('new ones');
+    expect(await page.locator('#new-cmdline').innerText()).toBe('unikernel.bin new ones');
+    // The handout names the image: shown in print only.
+    const head = page.locator('#inside-print-head');
+    expect(await head.isVisible()).toBe(false);
+    await page.emulateMedia({ media: 'print' });
+    try {
+      expect(await head.isVisible()).toBe(true);
+      const text = (await head.innerText()).replace(/\s+/g, ' ');
+      expect(text).toContain('How demo.qcow2 boots');
+      expect(text).toContain(requireFormat('qcow2').label);
+      expect(text).toContain('unikernel.bin hello world');
+      expect(await page.locator('#report-h').isVisible()).toBe(false);
+    } finally {
+      await page.emulateMedia({ media: 'screen' });
+    }
   });
 
   it('opens an image dropped anywhere on the view', async () => {

@@ -447,6 +447,15 @@ describe('the Inside state model', () => {
     expect(inside.image.value).toMatchObject({ status: 'ok', name: 'd.img' });
   });
 
+  it('a saved file that cannot be read back points at the visible file button, not a hidden label', async () => {
+    const { inside } = fake();
+    const handle = { getFile: () => Promise.reject(new Error('gone')) } as unknown as FileSystemFileHandle;
+    await inside.openBuilt({ kind: 'file', handle }, 'x.img', 1);
+    const i = inside.image.value;
+    expect(i.status).toBe('error');
+    expect(i.status === 'error' && i.message).toMatch(/choose the file with the button above \(Disk image\)/);
+  });
+
   it('"Look inside" after a download reads its plan: nothing is built again', async () => {
     const { inside, opens } = fake();
     const req: BuildRequest = { kernel: DEMO_KERNEL, size: 1 << 30, args: 'a', formatId: 'raw', fileName: 'x.img' };

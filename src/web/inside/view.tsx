@@ -10,6 +10,7 @@
  */
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { formatBytes } from '../../core/units';
+import { findFormat } from '../../core/formats/index';
 import { MAX_CMDLINE } from '../../core/boot/index';
 import type { InsideModel, SaveState } from './state';
 import type { ImageReport } from '../protocol';
@@ -285,6 +286,24 @@ function CopyStep({ inside }: { inside: InsideModel }) {
   );
 }
 
+/**
+ * Printed only (the print stylesheet keeps the walkthrough alone): which
+ * image the handout is about, its format and its command line.
+ */
+function PrintHead({ name, report }: { name: string; report: ImageReport }) {
+  const i = report.inspection;
+  const cmdline = i.bootloader.cmdline;
+  return (
+    <header class="print-head" id="inside-print-head">
+      <h2>How {name} boots</h2>
+      <p>
+        {findFormat(i.format)?.label ?? i.format} · {formatBytes(report.fileSize)} file holding a {formatBytes(i.size)}{' '}
+        disk · command line {cmdline === null ? 'unknown' : <code>{cmdline}</code>}
+      </p>
+    </header>
+  );
+}
+
 export function InsideView({ inside }: { inside: InsideModel }) {
   const img = inside.image.value;
   const results = useRef<HTMLElement>(null);
@@ -297,6 +316,7 @@ export function InsideView({ inside }: { inside: InsideModel }) {
   const r = img.status === 'ok' ? img.report : null;
   return (
     <div class="inside">
+      {r && img.status === 'ok' ? <PrintHead name={img.name} report={r} /> : null}
       <OpenStep inside={inside} />
       {r ? (
         <>
