@@ -15,12 +15,8 @@ import { writeImage, type Sink, type Written } from '../sink';
 import type { AbortSignalLike, Progress } from '../stream';
 import { checkTimestamp } from '../timestamp';
 import { setArgs, type SetArgsResult } from './ops';
-import type { BootloaderKind } from './bootloader';
 import { diskToPlan, planSeed, type ReadOptions } from './patch';
 import type { DiskImage } from './types';
-
-/** The boot loaders whose command line `setArgs` rewrites (GRUB's and unknown ones are refused). */
-export const ARGS_LOADERS: readonly BootloaderKind[] = ['unikernel-disk', 'syslinux'];
 
 /** The disk with a new command line, as a plan ready for a writer, and what changed. */
 export async function setArgsPlan(

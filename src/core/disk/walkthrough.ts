@@ -44,7 +44,7 @@ import {
 } from '../multiboot';
 import { DAP, encodeDap } from '../boot/dap';
 import { E820_TYPE_NAMES, encodeMmap, MBI, mbiFlagBits, MMAP_ENTRY } from '../boot/mbi';
-import { formatBytes, hex, KIB, MIB, SECTOR } from '../units';
+import { formatBytes, hex, KIB, MIB, plural, SECTOR } from '../units';
 import {
   CHUNK_SECTORS,
   CMDLINE_OFF,
@@ -104,7 +104,6 @@ const CODE_FROM = PARAMS_OFF + PARAMS_SIZE;
 
 // ---------------------------------------------------------------- formatting
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sectors = (n: number) => `${plural(n, 'sector')} (${formatBytes(n * SECTOR)})`;
 const quote = (s: string) => `"${s}"`;
 
