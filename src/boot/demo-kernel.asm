@@ -1,5 +1,5 @@
 ; demo-kernel.asm: the project's own demo unikernel. It follows the Solo5
-; "virtio" boot contract (see ARCHITECTURE.md, "Boot"):
+; "virtio" boot contract (see docs/boot-loader.md):
 ;   - ELF64 x86-64 executable whose e_entry is 64-bit code (as in Solo5, so a
 ;     loader that ignores the a.out kludge and jumps to e_entry crashes);
 ;   - a Multiboot 1 header, flags 0x00010003 (page align, memory info, a.out

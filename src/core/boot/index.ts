@@ -4,7 +4,7 @@
  *   - `mbrCode` at bytes 0..439 of LBA 0 (the disk signature and partition
  *     table that follow are the engine's);
  *   - `stage2` at `STAGE2_LBA`, in the gap before the partition at LBA 2048.
- * See ARCHITECTURE.md, "Boot". The contract lives in types.ts, the encoder in
+ * See docs/boot-loader.md. The contract lives in types.ts, the encoder in
  * params.ts; this module only gathers them (imports form a tree: index → params → types).
  */
 export type { BootCode, BootInput } from './types';

@@ -3,7 +3,7 @@
  * (where it lies on disk, its size and CRC, the load plan, the command line)
  * written into the generated stage 2 bytes at PARAMS_OFF, protected by its
  * own CRC-32. Stage 1 gets stage 2's LBA and length. Layout: src/boot/layout.inc
- * (mirrored into loader.generated.ts) and ARCHITECTURE.md, "Boot".
+ * (mirrored into loader.generated.ts) and docs/boot-loader.md.
  */
 import { crc32, rd16le, rd32le, rd64le, u16le, u32le, u64le, utf8 } from '../bytes';
 import { FOUR_GIB, hex, PARTITION_LBA, SECTOR } from '../units';
