@@ -7,7 +7,7 @@
  */
 import { formatBytes } from '../core/units';
 import type { Model } from './model';
-import { Prose } from './ui';
+import { Prose, TextField } from './ui';
 
 /** "VMware (ESXi, Workstation, Fusion)" -> "VMware": the tile names the platform; the hint below has the rest. */
 function tileName(name: string): string {
@@ -55,44 +55,24 @@ export function DestinationStep({ model }: { model: Model }) {
         <Prose text={dest.size} />.
       </p>
       <div class="fields">
-        <div class="field">
-          <label for="size" class="field-label">
-            Size
-          </label>
-          <input
-            id="size"
-            type="text"
-            spellcheck={false}
-            autocomplete="off"
-            value={model.sizeText.value}
-            disabled={busy}
-            aria-invalid={!size.ok}
-            aria-describedby="size-hint"
-            onInput={(e) => void model.setSize((e.currentTarget as HTMLInputElement).value)}
-          />
-          <p id="size-hint" class={size.ok ? 'hint' : 'hint invalid'}>
-            {size.ok ? `A ${formatBytes(size.bytes)} disk; e.g. 1G, 512M.` : <Prose text={size.message} />}
-          </p>
-        </div>
-        <div class="field">
-          <label for="filename" class="field-label">
-            File name
-          </label>
-          <input
-            id="filename"
-            type="text"
-            spellcheck={false}
-            autocomplete="off"
-            value={model.fileName.value}
-            disabled={busy}
-            aria-invalid={!!nameErr}
-            aria-describedby="filename-hint"
-            onInput={(e) => model.setFileName((e.currentTarget as HTMLInputElement).value)}
-          />
-          <p id="filename-hint" class={nameErr ? 'hint invalid' : 'hint'}>
-            {nameErr ?? 'Your browser may ask where to save it.'}
-          </p>
-        </div>
+        <TextField
+          id="size"
+          label="Size"
+          value={model.sizeText.value}
+          disabled={busy}
+          onInput={(v) => void model.setSize(v)}
+          problem={size.ok ? null : size.message}
+          hint={size.ok ? `A ${formatBytes(size.bytes)} disk; e.g. 1G, 512M.` : ''}
+        />
+        <TextField
+          id="filename"
+          label="File name"
+          value={model.fileName.value}
+          disabled={busy}
+          onInput={(v) => model.setFileName(v)}
+          problem={nameErr ?? null}
+          hint="Your browser may ask where to save it."
+        />
       </div>
       <details class="more advanced" id="advanced">
         <summary>Advanced: every output format</summary>

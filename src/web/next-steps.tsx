@@ -6,7 +6,7 @@
  */
 import { signal } from '@preact/signals';
 import { shellQuote, type NextStep } from '../core/platforms';
-import { CopyButton, Prose } from './ui';
+import { CopyButton, Prose, TextField } from './ui';
 
 /** The placeholders the core's commands use, in the order the fields appear. */
 const PLACEHOLDERS: readonly { word: string; label: string; example: string }[] = [
@@ -59,21 +59,15 @@ export function NextSteps({
       {fields.length ? (
         <div class="placeholders">
           {fields.map((p) => (
-            <div class="field" key={p.word}>
-              <label for={`ph-${p.word}`} class="field-label">
-                {p.label}
-              </label>
-              <input
-                id={`ph-${p.word}`}
-                type="text"
-                spellcheck={false}
-                autocomplete="off"
-                placeholder={p.example}
-                value={values[p.word] ?? ''}
-                aria-describedby="ph-hint"
-                onInput={(e) => setValues({ ...values, [p.word]: (e.currentTarget as HTMLInputElement).value })}
-              />
-            </div>
+            <TextField
+              key={p.word}
+              id={`ph-${p.word}`}
+              label={p.label}
+              placeholder={p.example}
+              value={values[p.word] ?? ''}
+              describedBy="ph-hint"
+              onInput={(v) => setValues({ ...values, [p.word]: v })}
+            />
           ))}
           <p class="hint" id="ph-hint">
             Fills in the commands below ({fields.map((p) => p.word).join(', ')}).

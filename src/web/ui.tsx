@@ -2,9 +2,10 @@
  * Small pieces shared by the page's components: prose from the core, a
  * settled-value hook for calm announcements, a copy button, and the file
  * input kept in step with what is open plus the page-wide drop of a file
- * (the kernel step and the Inside view).
+ * (the kernel step and the Inside view), and the one-line text field.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
 
 /** Text from the core, where `backquoted` parts are commands: shown as code. */
 export function Prose({ text }: { text: string }) {
@@ -131,4 +132,70 @@ export function usePageDrop(onDrop: (file: File, files: FileList) => void, busy:
       document.removeEventListener('drop', drop);
     };
   }, []);
+}
+
+/**
+ * A one-line text field as every form on the page draws it: a label, the
+ * input, and below it a hint that turns into the problem when there is one
+ * (and, for arguments, a byte counter). The ids stay the caller's: tests and
+ * `aria-describedby` name them.
+ */
+export function TextField(p: {
+  id: string;
+  label: string;
+  /** The label is read by screen readers only (a heading already says it). */
+  labelHidden?: boolean;
+  value: string;
+  onInput: (value: string) => void;
+  disabled?: boolean;
+  wide?: boolean;
+  placeholder?: string;
+  /** What is wrong with the value (shown in place of the hint), or null. */
+  problem?: string | null;
+  /** The hint when nothing is wrong; omit for a field described elsewhere (`describedBy`). */
+  hint?: ComponentChildren;
+  /** Right of the hint: a counter, in its own element `${id}-count`. */
+  count?: { text: string; over: boolean };
+  /** Another element that describes the field (a hint shared by several fields). */
+  describedBy?: string;
+}) {
+  const hintId = p.hint !== undefined ? `${p.id}-hint` : undefined;
+  const countId = p.count ? `${p.id}-count` : undefined;
+  const described = [hintId, countId, p.describedBy].filter(Boolean).join(' ') || undefined;
+  const hint =
+    hintId !== undefined ? (
+      <p id={hintId} class={p.problem ? 'hint invalid' : 'hint'}>
+        {p.problem ? <Prose text={p.problem} /> : p.hint}
+      </p>
+    ) : null;
+  return (
+    <div class="field">
+      <label for={p.id} class={p.labelHidden ? 'visually-hidden' : 'field-label'}>
+        {p.label}
+      </label>
+      <input
+        id={p.id}
+        type="text"
+        class={p.wide ? 'wide' : undefined}
+        spellcheck={false}
+        autocomplete="off"
+        placeholder={p.placeholder}
+        value={p.value}
+        disabled={p.disabled}
+        aria-invalid={p.problem !== undefined || p.count ? !!p.problem || !!p.count?.over : undefined}
+        aria-describedby={described}
+        onInput={(e) => p.onInput((e.currentTarget as HTMLInputElement).value)}
+      />
+      {p.count ? (
+        <div class="args-foot">
+          {hint}
+          <p id={countId} class={p.count.over || p.problem ? 'hint count invalid' : 'hint count'}>
+            {p.count.text}
+          </p>
+        </div>
+      ) : (
+        hint
+      )}
+    </div>
+  );
 }

@@ -18,7 +18,7 @@ import { Report } from './report';
 import { DiskMapView } from './disk-map';
 import { WalkthroughView } from './walkthrough';
 import { blobSaver, canPickFile, downloadSaver, pickFileSaver } from '../save';
-import { Prose, showInInput, usePageDrop, useThrottled } from '../ui';
+import { Prose, showInInput, TextField, usePageDrop, useThrottled } from '../ui';
 import './inside.css';
 
 function OpenStep({ inside }: { inside: InsideModel }) {
@@ -197,58 +197,31 @@ function CopyStep({ inside }: { inside: InsideModel }) {
   return (
     <section class="step" aria-labelledby="copy-h">
       <h2 id="copy-h">Change the arguments and save a copy</h2>
-      <div class="field">
-        <label for="new-args" class="field-label">
-          New arguments
-        </label>
-        <input
-          id="new-args"
-          type="text"
-          class="wide"
-          spellcheck={false}
-          autocomplete="off"
-          value={inside.args.value}
-          disabled={saving}
-          aria-invalid={!!argsError}
-          aria-describedby="new-args-hint new-args-count"
-          onInput={(e) => inside.setArgs((e.currentTarget as HTMLInputElement).value)}
-        />
-        <div class="args-foot">
-          <p id="new-args-hint" class={argsError ? 'hint invalid' : 'hint'}>
-            {argsError ? (
-              <Prose text={argsError} />
-            ) : (
-              <>
-                The kernel gets <code id="new-cmdline">{inside.kernelLine.value}</code>
-                {inside.unchanged.value ? ' (unchanged)' : ''}.
-              </>
-            )}
-          </p>
-          <p id="new-args-count" class={argsError ? 'hint count invalid' : 'hint count'}>
-            {n.toLocaleString('en')} / {MAX_CMDLINE.toLocaleString('en')} bytes
-          </p>
-        </div>
-      </div>
-      <div class="field">
-        <label for="copy-name" class="field-label">
-          Name of the copy
-        </label>
-        <input
-          id="copy-name"
-          type="text"
-          spellcheck={false}
-          autocomplete="off"
-          value={inside.fileName.value}
-          disabled={saving}
-          aria-invalid={!!nameError}
-          aria-describedby="copy-name-hint"
-          onInput={(e) => inside.setFileName((e.currentTarget as HTMLInputElement).value)}
-        />
-        <p id="copy-name-hint" class={nameError ? 'hint invalid' : 'hint'}>
-          {nameError ??
-            `In the format it came in (${fmt?.label ?? r.map.formatId}); the image you opened is not changed.`}
-        </p>
-      </div>
+      <TextField
+        id="new-args"
+        label="New arguments"
+        wide
+        value={inside.args.value}
+        disabled={saving}
+        onInput={(v) => inside.setArgs(v)}
+        problem={argsError || null}
+        hint={
+          <>
+            The kernel gets <code id="new-cmdline">{inside.kernelLine.value}</code>
+            {inside.unchanged.value ? ' (unchanged)' : ''}.
+          </>
+        }
+        count={{ text: `${n.toLocaleString('en')} / ${MAX_CMDLINE.toLocaleString('en')} bytes`, over: n > MAX_CMDLINE }}
+      />
+      <TextField
+        id="copy-name"
+        label="Name of the copy"
+        value={inside.fileName.value}
+        disabled={saving}
+        onInput={(v) => inside.setFileName(v)}
+        problem={nameError || null}
+        hint={`In the format it came in (${fmt?.label ?? r.map.formatId}); the image you opened is not changed.`}
+      />
       <div class="actions">
         <button
           type="button"
