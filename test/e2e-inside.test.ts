@@ -21,6 +21,7 @@ import {
   launchChromium,
   NO_PICKER,
   OPFS_PICKER,
+  opfsBytes,
   startPreview,
   type Server,
 } from './helpers/browser';
@@ -41,18 +42,6 @@ function cli(bin: string, args: string[]): string {
   });
   if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
-}
-
-function opfsBytes(page: Page, name: string): Promise<Buffer> {
-  return page
-    .evaluate(async (name) => {
-      const root = await navigator.storage.getDirectory();
-      const b = new Uint8Array(await (await (await root.getFileHandle(name)).getFile()).arrayBuffer());
-      let s = '';
-      for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-      return btoa(s);
-    }, name)
-    .then((b64) => Buffer.from(b64, 'base64'));
 }
 
 describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chromium', () => {

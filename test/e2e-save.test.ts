@@ -23,6 +23,7 @@ import {
   launchChromium,
   NO_PICKER,
   OPFS_PICKER,
+  opfsBytes,
   startPreview,
   type Server,
 } from './helpers/browser';
@@ -189,18 +190,6 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
     const file = tmp.path(`${Math.random().toString(36).slice(2)}-${name}`);
     await dl.saveAs(file);
     return { outcome, file, dl };
-  }
-
-  function opfsFile(page: Page, name: string): Promise<Buffer> {
-    return page
-      .evaluate(async (name) => {
-        const root = await navigator.storage.getDirectory();
-        const b = new Uint8Array(await (await (await root.getFileHandle(name)).getFile()).arrayBuffer());
-        let s = '';
-        for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-        return btoa(s);
-      }, name)
-      .then((b64) => Buffer.from(b64, 'base64'));
   }
 
   beforeAll(async () => {
@@ -390,7 +379,7 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
     const f = await open(site.url, [OPFS_PICKER]);
     await configure(f.page, 'tar', '1G');
     expect(await buildAndWait(f.page)).toMatchObject({ phase: 'done', where: 'file' });
-    expect((await opfsFile(f.page, 'demo.tar.gz')).equals(readFileSync(cli('tar', '1G', 'demo.tar.gz')))).toBe(true);
+    expect((await opfsBytes(f.page, 'demo.tar.gz')).equals(readFileSync(cli('tar', '1G', 'demo.tar.gz')))).toBe(true);
     // Nothing was asked of the server outside the sub-path, and the CSP meta tag held.
     expect(site.requests.filter((p) => !p.startsWith(SUB))).toEqual([]);
     expect([...d.violations, ...f.violations]).toEqual([]);
@@ -414,7 +403,7 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
     await f.page.getByRole('button', { name: 'Build image' }).waitFor();
     await configure(f.page, 'raw', '64M');
     expect(await buildAndWait(f.page)).toMatchObject({ phase: 'done', where: 'file' });
-    expect((await opfsFile(f.page, 'demo.img')).equals(readFileSync(cli('raw', '64M', 'demo.img')))).toBe(true);
+    expect((await opfsBytes(f.page, 'demo.img')).equals(readFileSync(cli('raw', '64M', 'demo.img')))).toBe(true);
 
     // A deep link under the scope, offline: the app.
     await d.page.goto(site.url + 'some/deep/link?x=1');

@@ -7,7 +7,7 @@
  * parser say.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { planImage, type BuiltImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
@@ -37,7 +37,7 @@ import { withFile } from './helpers/disk-read';
 import { elf32Kernel, solo5Kernel } from './helpers/fixtures';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
 import { run, tempDir, tools } from './helpers/tools';
-import { boot } from './helpers/qemu';
+import { boot, readAt } from './helpers/qemu';
 
 const MiB = 1 << 20;
 const ARGS = 'walk me --ipv4=10.0.0.2/24';
@@ -47,18 +47,6 @@ afterAll(() => tmp.cleanup());
 const h32 = hex;
 /** The u32 a field's bytes hold. */
 const u32Of = (f: { bytes: Uint8Array }) => new DataView(f.bytes.buffer, f.bytes.byteOffset).getUint32(0, true);
-
-/** Bytes of a file at an offset, read with fs (not through any decoder of ours). */
-function fileBytes(path: string, offset: number, length: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const b = new Uint8Array(length);
-    readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Every dump from the disk holds exactly the file's bytes there; fields are in order, inside, not overlapping. */
 function checkDumps(w: Walkthrough, rawPath: string): HexDump[] {
@@ -73,7 +61,7 @@ function checkDumps(w: Walkthrough, rawPath: string): HexDump[] {
       expect(f.value.length).toBeGreaterThan(0);
     }
     if (d.diskOffset !== null) {
-      const want = fileBytes(rawPath, d.diskOffset, d.bytes.length);
+      const want = readAt(rawPath, d.diskOffset, d.bytes.length);
       expect(Buffer.from(d.bytes).equals(Buffer.from(want)), `${d.caption} at ${d.diskOffset}`).toBe(true);
     }
   }
@@ -152,7 +140,7 @@ describe('our loader', () => {
     }
 
     // The parameter block, as its own decoder reads it.
-    const stage2 = fileBytes(raw, 512, stage2Sectors * 512);
+    const stage2 = readAt(raw, 512, stage2Sectors * 512);
     const report = reportBootParams(stage2);
     expect(report.problems).toEqual([]);
     expect(field(w, 'params', 'CRC-32 of stage 2').value).toBe(`${h32(report.storedCrc)}: matches the bytes it covers`);
@@ -179,11 +167,11 @@ describe('our loader', () => {
     expect(mbi.dump.memoryAddress).toBe(0x1000);
     const ptr = new DataView(mbi.bytes.buffer, mbi.bytes.byteOffset).getUint32(0, true);
     expect(ptr).toBe(STAGE2_ADDR + CMDLINE_OFF);
-    const atPtr = fileBytes(raw, 512 + (ptr - STAGE2_ADDR), img.cmdline.length + 1);
+    const atPtr = readAt(raw, 512 + (ptr - STAGE2_ADDR), img.cmdline.length + 1);
     expect(Buffer.from(atPtr).toString()).toBe(`${img.cmdline}\0`);
     const name = field(w, 'mbi', 'boot_loader_name');
     const namePtr = new DataView(name.bytes.buffer, name.bytes.byteOffset).getUint32(0, true);
-    expect(Buffer.from(fileBytes(raw, 512 + (namePtr - STAGE2_ADDR), 15)).toString()).toBe('unikernel-disk\0');
+    expect(Buffer.from(readAt(raw, 512 + (namePtr - STAGE2_ADDR), 15)).toString()).toBe('unikernel-disk\0');
     expect(field(w, 'mbi', 'flags').value).toMatch(new RegExp(`^${hex(MBI_FLAGS)}:`));
     // The machine's values are labelled as an example.
     expect(field(w, 'mbi', 'mem_upper').value).toMatch(/example/);

@@ -97,6 +97,22 @@ export const OPFS_PICKER = `
 /** An init script that removes showSaveFilePicker, forcing the streamsaver download. */
 export const NO_PICKER = `delete window.showSaveFilePicker; delete Window.prototype.showSaveFilePicker;`;
 
+/** The bytes of a file the page saved through the OPFS picker (`OPFS_PICKER`). */
+export function opfsBytes(page: Page, name: string): Promise<Buffer> {
+  return page
+    .evaluate(async (name) => {
+      // Runs in the page; typed loosely, as this module is also compiled for Node (scripts/screenshot.ts).
+      type Opfs = { getFileHandle(n: string): Promise<{ getFile(): Promise<Blob> }> };
+      const nav = (globalThis as unknown as { navigator: { storage: { getDirectory(): Promise<Opfs> } } }).navigator;
+      const root = await nav.storage.getDirectory();
+      const b = new Uint8Array(await (await (await root.getFileHandle(name)).getFile()).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+      return btoa(s);
+    }, name)
+    .then((b64) => Buffer.from(b64, 'base64'));
+}
+
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** WCAG 2.0 to 2.2, A and AA (2.2 brings target size), and axe's best practices. */
