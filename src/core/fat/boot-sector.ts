@@ -1,6 +1,7 @@
 /**
  * The FAT boot sector (BIOS parameter block, BPB) and FAT32's FSInfo sector:
- * field offsets, pure encoders, and a decoder of the BPB fields.
+ * field offsets and pure encoders. The one decoder of these fields, which
+ * reads what other tools write too, is src/core/disk/fat-read.ts (decodeBpb).
  *
  *   0    jump over the BPB, OEM name
  *   11   BPB common to all FAT types (BPB)
@@ -10,11 +11,10 @@
  *
  * Facts from Microsoft's "FAT: General Overview of On-Disk Format" (fatgen103).
  */
-import { ascii, rd16le, rd32le, u16le, u32le } from '../bytes';
+import { ascii, u16le, u32le } from '../bytes';
 import { CHS_HEADS, CHS_SECTORS_PER_TRACK } from '../mbr';
 import { SECTOR } from '../units';
-import { DIRENT } from './dir';
-import { typeForCount, type FatType } from './layout';
+import type { FatType } from './layout';
 
 /** Fields every FAT boot sector has, from byte 0. */
 export const BPB = {
@@ -184,56 +184,4 @@ export function encodeSignatureSector(): Uint8Array {
   const b = new Uint8Array(SECTOR);
   b.set(SIGNATURE, BPB.signature);
   return b;
-}
-
-function text(b: Uint8Array, off: number, len: number): string {
-  return String.fromCharCode(...b.subarray(off, off + len)).trimEnd();
-}
-
-/**
- * Read the BPB fields back. The type follows from the cluster count, as
- * fatgen103 says (a zero 16-bit FAT size marks FAT32's BPB layout). Throws a
- * plain Error on a sector that has no 55 AA signature or sector size 512:
- * this reads our own output (tests), it is not a FAT reader.
- */
-export function decodeBootSector(b: Uint8Array): BootSector {
-  if (b.length < SECTOR || b[BPB.signature] !== SIGNATURE[0] || b[BPB.signature + 1] !== SIGNATURE[1])
-    throw new Error('not a FAT boot sector: no 55 AA signature');
-  if (rd16le(b, BPB.bytesPerSector) !== SECTOR) throw new Error('not a FAT boot sector of 512-byte sectors');
-  const fat16Size = rd16le(b, BPB.fatSectors16);
-  const bpb32 = fat16Size === 0;
-  const fatSectors = bpb32 ? rd32le(b, BPB32.fatSectors32) : fat16Size;
-  const total16 = rd16le(b, BPB.totalSectors16);
-  const totalSectors = total16 || rd32le(b, BPB.totalSectors32);
-  const sectorsPerCluster = b[BPB.sectorsPerCluster];
-  const reservedSectors = rd16le(b, BPB.reservedSectors);
-  const numFats = b[BPB.numFats];
-  const rootEntries = rd16le(b, BPB.rootEntries);
-  const rootSectors = Math.ceil((rootEntries * DIRENT.size) / SECTOR);
-  const dataStart = reservedSectors + numFats * fatSectors + rootSectors;
-  const type = typeForCount(Math.floor((totalSectors - dataStart) / sectorsPerCluster));
-  const ext = bpb32 ? EBPB_AT[32] : EBPB_AT[16];
-  return {
-    type,
-    oemName: text(b, BPB.oemName, TEXT_LENGTH.oemName),
-    sectorsPerCluster,
-    reservedSectors,
-    numFats,
-    rootEntries,
-    totalSectors,
-    media: b[BPB.media],
-    fatSectors,
-    hiddenSectors: rd32le(b, BPB.hiddenSectors),
-    volumeId: rd32le(b, ext + EBPB.volumeId),
-    volumeLabel: text(b, ext + EBPB.volumeLabel, TEXT_LENGTH.volumeLabel),
-    ...(bpb32
-      ? {
-          fat32: {
-            rootCluster: rd32le(b, BPB32.rootCluster),
-            fsInfoSector: rd16le(b, BPB32.fsInfoSector),
-            backupBootSector: rd16le(b, BPB32.backupBootSector),
-          },
-        }
-      : {}),
-  };
 }
