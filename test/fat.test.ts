@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { planImage, type BuiltImage } from '../src/core/image';
-import { encodeBootSector, type BootSector } from '../src/core/fat/index';
-import { decodeBpb, FatReader } from '../src/core/disk/fat-read';
+import { decodeBpb, encodeBootSector, type BootSector } from '../src/core/fat/index';
+import { FatReader } from '../src/core/disk/fat-read';
 import { FSINFO, FSINFO_LEAD, FSINFO_STRUCT, FSINFO_TRAIL } from '../src/core/fat/boot-sector';
 import { readPlan } from '../src/core/plan';
 import { rd32le } from '../src/core/bytes';

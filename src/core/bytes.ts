@@ -61,6 +61,13 @@ export function ascii(b: Uint8Array, off: number, s: string, len: number, pad = 
   for (let i = 0; i < len; i++) b[off + i] = i < s.length ? s.charCodeAt(i) & 0xff : pad;
 }
 
+/** Bytes as Latin-1 text (short names and labels are in an OEM code page; ASCII in practice). */
+export function charText(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
 const CRC_TABLES: Uint32Array[] = (() => {
   const t0 = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {

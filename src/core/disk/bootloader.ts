@@ -9,7 +9,8 @@ import { decodeMbr, MBR, type DecodedMbr, type DecodedPartition, FAT_PART_TYPES 
 import { readStage1Fields, reportBootParams, type BootParams, type ParamsReport } from '../boot/params';
 import { STAGE1_CODE, STAGE1_FIELDS_OFF, STAGE2_MAX_SECTORS } from '../boot/loader.generated';
 import { MIB, PARTITION_LBA, SECTOR } from '../units';
-import { charText, FatReader, utf8Decode, type FatEntry } from './fat-read';
+import { charText } from '../bytes';
+import { FatReader, utf8Decode, type FatEntry } from './fat-read';
 import { LDLINUX_SYS, parseSyslinuxCfg, SYSLINUX_CONFIGS, type SyslinuxBoot } from './syslinux';
 import type { DiskImage } from './types';
 

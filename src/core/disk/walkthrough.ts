@@ -12,7 +12,7 @@
  * bytes at its entry point. A damaged disk gives fewer steps and a note;
  * coded errors never escape, only bugs do.
  */
-import { rd16le, rd32le, rd64le, u32le, utf8 } from '../bytes';
+import { charText, rd16le, rd32le, rd64le, u32le, utf8 } from '../bytes';
 import {
   EM_386,
   EM_X86_64,
@@ -80,7 +80,7 @@ import { BPB, BPB32, EBPB, EBPB_AT } from '../fat/boot-sector';
 import { DIRENT } from '../fat/dir';
 import type { LoadPlan, LoadSegment } from '../load-plan';
 import { openContext, identifyBootloader, type Bootloader, type DiskContext, type OurLoader } from './bootloader';
-import { charText, utf8Decode, type FatEntry, type FatReader } from './fat-read';
+import { utf8Decode, type FatEntry, type FatReader } from './fat-read';
 import type { DiskImage } from './types';
 import type { HexDump, HexField, WalkStep, Walkthrough } from './walkthrough-types';
 

@@ -1,7 +1,7 @@
 /**
  * The FAT boot sector (BIOS parameter block, BPB) and FAT32's FSInfo sector:
- * field offsets and pure encoders. The one decoder of these fields, which
- * reads what other tools write too, is src/core/disk/fat-read.ts (decodeBpb).
+ * field offsets, pure encoders, and the one decoder of the BPB (`decodeBpb`,
+ * which reads what other tools write too, for src/core/disk/fat-read.ts).
  *
  *   0    jump over the BPB, OEM name
  *   11   BPB common to all FAT types (BPB)
@@ -11,9 +11,10 @@
  *
  * Facts from Microsoft's "FAT: General Overview of On-Disk Format" (fatgen103).
  */
-import { ascii, u16le, u32le } from '../bytes';
+import { ascii, charText, rd16le, rd32le, u16le, u32le } from '../bytes';
+import { fail } from '../errors';
 import { CHS_HEADS, CHS_SECTORS_PER_TRACK } from '../mbr';
-import { SECTOR } from '../units';
+import { formatBytes, SECTOR } from '../units';
 import type { FatType } from './layout';
 
 /** Fields every FAT boot sector has, from byte 0. */
@@ -184,4 +185,86 @@ export function encodeSignatureSector(): Uint8Array {
   const b = new Uint8Array(SECTOR);
   b.set(SIGNATURE, BPB.signature);
   return b;
+}
+
+/** Sector sizes a FAT volume may declare. */
+const SECTOR_SIZES = [SECTOR, 2 * SECTOR, 4 * SECTOR, 8 * SECTOR];
+
+export interface FatBpb {
+  oemName: string;
+  bytesPerSector: number;
+  sectorsPerCluster: number;
+  reservedSectors: number;
+  numFats: number;
+  rootEntries: number;
+  totalSectors: number;
+  media: number;
+  fatSectors: number;
+  hiddenSectors: number;
+  /** FAT32: first cluster of the root directory. */
+  rootCluster: number;
+  /** FAT32: FSInfo and backup boot sector numbers (0 when absent). */
+  fsInfoSector: number;
+  backupBootSector: number;
+  /** FAT32 ext flags bit 7: only one FAT is active (then the low bits name it). */
+  mirrorDisabled: boolean;
+  activeFat: number;
+}
+
+/** Decode and check a boot sector; `volumeBytes` is the partition's length. */
+export function decodeBpb(bs: Uint8Array, volumeBytes: number): FatBpb {
+  const not = (why: string): never =>
+    fail('FAT_NOT_FAT', `The partition does not hold a FAT file system: its first sector ${why}.`);
+  if (bs.length < SECTOR) not(`is ${bs.length} bytes long`);
+  if (bs[BPB.signature] !== SIGNATURE[0] || bs[BPB.signature + 1] !== SIGNATURE[1])
+    not('lacks the 55 AA signature at offset 510');
+  const bytesPerSector = rd16le(bs, BPB.bytesPerSector);
+  if (!SECTOR_SIZES.includes(bytesPerSector)) {
+    not(`says ${bytesPerSector} bytes per sector (FAT allows ${SECTOR_SIZES.join(', ')})`);
+  }
+  const spc = bs[BPB.sectorsPerCluster];
+  if (spc === 0 || (spc & (spc - 1)) !== 0) not(`says ${spc} sectors per cluster (a power of two from 1 to 128)`);
+  const bad = (field: string, value: number, why: string): never =>
+    fail(
+      'FAT_BAD_BPB',
+      `The FAT boot sector's ${field} is ${value}, ${why}; the volume is damaged (fsck.fat may repair it).`,
+    );
+  const reservedSectors = rd16le(bs, BPB.reservedSectors);
+  if (reservedSectors === 0) bad('reserved sector count', 0, 'but the boot sector itself is reserved');
+  const numFats = bs[BPB.numFats];
+  if (numFats === 0 || numFats > 4) bad('FAT count', numFats, 'outside 1..4');
+  const rootEntries = rd16le(bs, BPB.rootEntries);
+  const total16 = rd16le(bs, BPB.totalSectors16);
+  const totalSectors = total16 || rd32le(bs, BPB.totalSectors32);
+  if (totalSectors === 0) bad('total sector count', 0, 'so the volume is empty');
+  if (totalSectors * bytesPerSector > volumeBytes) {
+    bad(
+      'total sector count',
+      totalSectors,
+      `${formatBytes(totalSectors * bytesPerSector)}, larger than its partition of ${formatBytes(volumeBytes)}`,
+    );
+  }
+  const fat16 = rd16le(bs, BPB.fatSectors16);
+  const fat32 = fat16 === 0;
+  const fatSectors = fat16 || rd32le(bs, BPB32.fatSectors32);
+  if (fatSectors === 0) bad('sectors per FAT', 0, 'so there is no FAT');
+  if (fat32 && rootEntries !== 0) bad('root entry count', rootEntries, 'but FAT32 keeps its root in clusters (0)');
+  const extFlags = fat32 ? rd16le(bs, BPB32.extFlags) : 0;
+  return {
+    oemName: charText(bs.subarray(BPB.oemName, BPB.oemName + TEXT_LENGTH.oemName)).trimEnd(),
+    bytesPerSector,
+    sectorsPerCluster: spc,
+    reservedSectors,
+    numFats,
+    rootEntries,
+    totalSectors,
+    media: bs[BPB.media],
+    fatSectors,
+    hiddenSectors: rd32le(bs, BPB.hiddenSectors),
+    rootCluster: fat32 ? rd32le(bs, BPB32.rootCluster) : 0,
+    fsInfoSector: fat32 ? rd16le(bs, BPB32.fsInfoSector) : 0,
+    backupBootSector: fat32 ? rd16le(bs, BPB32.backupBootSector) : 0,
+    mirrorDisabled: (extFlags & 0x80) !== 0,
+    activeFat: extFlags & 0x0f,
+  };
 }

@@ -9,4 +9,4 @@
 export { formatFat, type FatFile, type FatFileLocation, type FatOptions, type FatVolume } from './format';
 export { chooseLayout, clustersNeeded, rootClusters, typeForCount, type FatLayout, type FatType } from './layout';
 export { dosDateTime, FAT_EPOCH, FAT_LAST_TIME, lfnChecksum, normaliseLabel, shortName } from './dir';
-export { encodeBootSector, encodeFsInfo, type BootSector } from './boot-sector';
+export { decodeBpb, encodeBootSector, encodeFsInfo, type BootSector, type FatBpb } from './boot-sector';
