@@ -10,7 +10,7 @@ import { fail, ImageError, isImageError } from '../errors';
 import { checkArgs, withArgs } from '../image';
 import { describeKernel, inspectKernel } from '../kernel';
 import { checkMbr, partitionTypeName, PART_TYPE_GPT_PROTECTIVE } from '../mbr';
-import { replaceCommandLine, withStage2Sectors } from '../boot/params';
+import { replaceCommandLine, withStage2Sectors, type BootParams } from '../boot/params';
 import { STAGE2_MAX_SECTORS } from '../boot/loader.generated';
 import { formatBytes, GIB, hex, SECTOR } from '../units';
 import {
@@ -84,15 +84,7 @@ export interface Inspection {
     version?: number;
     stage2?: { lba: number; sectors: number };
     /** Our loader's parameter block, as read (`problems` empty when its CRC and fields are sound). */
-    params?: {
-      kernelLba: number;
-      kernelSize: number;
-      kernelCrc32: number;
-      entry: number;
-      loadStart: number;
-      loadEnd: number;
-      flags: number;
-      segments: { fileOffset: number; fileSize: number; loadAddr: number; memSize: number }[];
+    params?: Omit<BootParams, 'cmdline'> & {
       problems: string[];
     };
     config?: string;

@@ -104,25 +104,27 @@ export function bootCodeOffset(type: FatType): number {
   return EBPB_AT[type] + EBPB.size;
 }
 
-export interface BootSector {
+/** The BPB fields the encoder writes as they are; the reader's `FatBpb` (below) has the same ones. */
+type BpbFields =
+  | 'oemName'
+  | 'sectorsPerCluster'
+  | 'reservedSectors'
+  | 'numFats'
+  | 'rootEntries'
+  | 'totalSectors'
+  | 'media'
+  | 'fatSectors'
+  | 'hiddenSectors';
+
+/** What the encoder takes: the layout's BPB fields (rootEntries is 0 on FAT32; fatSectors is one FAT's). */
+export interface BootSector extends Pick<FatBpb, BpbFields> {
   /** From the layout; decides which BPB fields are used. */
   type: FatType;
-  oemName: string;
-  sectorsPerCluster: number;
-  reservedSectors: number;
-  numFats: number;
-  /** Fixed root directory entries; 0 on FAT32. */
-  rootEntries: number;
-  totalSectors: number;
-  media: number;
-  /** Sectors of one FAT. */
-  fatSectors: number;
-  hiddenSectors: number;
   volumeId: number;
   /** Up to 11 characters, stored space-padded. */
   volumeLabel: string;
   /** FAT32 only. */
-  fat32?: { rootCluster: number; fsInfoSector: number; backupBootSector: number };
+  fat32?: Pick<FatBpb, 'rootCluster' | 'fsInfoSector' | 'backupBootSector'>;
 }
 
 /**

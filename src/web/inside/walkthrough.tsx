@@ -144,7 +144,7 @@ function Legend({ d }: { d: HexDump }) {
             </td>
             <th scope="row">
               {f.label}
-              <span class="wt-aux-inline">
+              <span class="visually-hidden wt-aux-inline">
                 {' '}
                 ({what.toLowerCase()} {addr(at + f.start)}, bytes {fieldBytes(d, f)})
               </span>
