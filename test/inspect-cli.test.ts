@@ -46,6 +46,7 @@ beforeAll(() => {
   ]);
   mkdirSync(p('bin'));
   copyFileSync(new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname, BIN);
+  copyFileSync(new URL('../bin/launch.cjs', import.meta.url).pathname, p('bin/launch.cjs'));
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
 });
 afterAll(() => tmp.cleanup());
