@@ -19,7 +19,7 @@ import { vhdDynamicFormat, vhdFormat, VHD, vhdChecksum } from '../src/core/forma
 import { VMDK, vmdkFormat, vmdkSparseFormat } from '../src/core/formats/vmdk';
 import { vdiFormat, VDI } from '../src/core/formats/vdi';
 import { rawFormat } from '../src/core/formats/raw';
-import { detectContainer, openDisk } from '../src/core/disk/open';
+import { findReader, openDisk } from '../src/core/formats/open';
 import { isImageError, type ErrorCode } from '../src/core/errors';
 import type { ImagePlan } from '../src/core/plan';
 import { blobSource } from '../src/web/source';
@@ -480,7 +480,7 @@ describe('what cannot be read gets one clear coded error', () => {
       ]);
       await expectCode(t.path('flat.vmdk'), 'IMAGE_EXTENT_FILES', /flat-flat\.vmdk.*raw disk/);
       // The flat extent itself is the raw disk.
-      expect(await withFile(t.path('flat-flat.vmdk'), (s) => detectContainer(s))).toBe('raw');
+      expect(await withFile(t.path('flat-flat.vmdk'), async (s) => (await findReader(s)).name)).toBe('raw');
       run('qemu-img', [
         'convert',
         '-f',

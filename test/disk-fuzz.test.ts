@@ -13,14 +13,15 @@ import { planImage } from '../src/core/image';
 import { FORMATS } from '../src/core/formats/index';
 import { gceFormat } from '../src/core/formats/gce';
 import { rawFormat } from '../src/core/formats/raw';
-import { openDisk } from '../src/core/disk/open';
+import { openDisk } from '../src/core/formats/open';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
-import type { ByteSource } from '../src/core/disk/types';
+import type { ByteSource } from '../src/core/formats/reader';
 import { isImageError } from '../src/core/errors';
 import { GiB, KiB, MiB, OPTS, syntheticPlan } from './helpers/containers';
 import type { OutputFormat } from '../src/core/formats/types';
 import type { ImagePlan } from '../src/core/plan';
 import { run, tempDir, tools } from './helpers/tools';
+import { readImage, type OpenedImage } from '../src/core/disk/open-image';
 
 /** Longest one run may take (open, walk the extents, a few reads). */
 const RUN_MS = 5000;
@@ -90,7 +91,16 @@ async function exercise(src: ByteSource): Promise<void> {
   await disk.read(0, MiB);
   await disk.read(Math.max(0, disk.size - MiB), MiB);
   for (const s of starts) await disk.read(s, 256 * KiB);
-  const w = await buildWalkthrough(disk);
+  // The synthetic disks hold no partition table: opening them as images refuses with LBA 0's sentence,
+  // and the demo kernel's GCE image opens; an opened one always has a walkthrough.
+  let img: OpenedImage;
+  try {
+    img = await readImage(disk);
+  } catch (e) {
+    if (isImageError(e) && e.code === 'MBR_NO_SIGNATURE') return;
+    throw e;
+  }
+  const w = await buildWalkthrough(img);
   expect(w.steps.length + w.notes.length).toBeGreaterThan(0);
 }
 

@@ -5,12 +5,13 @@
  * tables; and the map stays bounded for a 100 GiB disk with a million
  * extents.
  */
+import { isImageError } from '../src/core/errors';
 import { describe, expect, it } from 'vitest';
 import { planImage } from '../src/core/image';
 import { FORMATS, requireFormat } from '../src/core/formats/index';
 import { storedWords } from '../src/web/inside/disk-map';
 import { diskMap, MAP_LIMITS, type DiskMap } from '../src/core/disk/map';
-import type { DiskExtent, DiskImage } from '../src/core/disk/types';
+import type { DiskExtent, DiskImage } from '../src/core/formats/reader';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { PARAMS_OFF } from '../src/core/boot/loader.generated';
 import { copyFileName } from '../src/core/disk/copy-name';
@@ -18,10 +19,11 @@ import { containerDisk, planBytes, rawDisk } from './helpers/disk-memory';
 import { solo5Kernel } from './helpers/fixtures';
 import { qemuMapData, writeFormat } from './helpers/containers';
 import { openImageFile } from '../src/cli/source';
-import { openDisk } from '../src/core/disk/open';
+import { openDisk } from '../src/core/formats/open';
 import { run, tempDir, tools } from './helpers/tools';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { plural } from '../src/core/units';
+import { readImage } from '../src/core/disk/open-image';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -42,7 +44,7 @@ describe('diskMap on images we build', () => {
       const kernel = solo5Kernel({ abiTarget: 3 });
       const built = planImage(kernel, { size, args: 'a b' });
       expect(built.fat.type).toBe(fatType);
-      const m = await diskMap(await rawDisk(planBytes(built.plan)));
+      const m = await diskMap(await readImage(await rawDisk(planBytes(built.plan))));
       expect(m.size).toBe(size);
       const region = (kind: string) => built.plan.regions.find((r) => r.kind === kind)!;
       expect(only(m, 'mbr')[0]).toMatchObject({ start: 0, length: 512, level: 0 });
@@ -81,7 +83,7 @@ describe('diskMap on images we build', () => {
   it('qcow2: stored runs are the clusters with data, inside and outside the insets', async () => {
     const built = planImage(DEMO_KERNEL, { size: GiB, args: 'x' });
     const { disk } = await containerDisk(built, requireFormat('qcow2'));
-    const m = await diskMap(disk);
+    const m = await diskMap(await readImage(disk));
     expect(m.formatId).toBe('qcow2');
     expect(m.storedBytes).toBeLessThan(16 * MiB);
     expect(m.allocation.granularity).toBe(1);
@@ -109,7 +111,7 @@ describe('diskMap on images we build', () => {
       await writeFormat(requireFormat('vmdk-sparse'), built.plan, path);
       const f = openImageFile(path);
       try {
-        const m = await diskMap(await openDisk(f.source));
+        const m = await diskMap(await readImage(await openDisk(f.source)));
         const q = qemuMapData(path, 'vmdk');
         const total = q.reduce((a, r) => a + r.length, 0);
         expect(m.storedBytes).toBe(total);
@@ -151,7 +153,7 @@ describe('diskMap on images we build', () => {
         if (N * stride < size) yield { offset: N * stride, length: size - N * stride, allocated: false };
       },
     };
-    const m = await diskMap(disk);
+    const m = await diskMap(await readImage(disk));
     expect(yielded).toBe(N);
     expect(m.storedBytes).toBe(N * 512);
     expect(m.allocation.runs.length).toBeLessThanOrEqual(MAP_LIMITS.grid);
@@ -175,7 +177,7 @@ describe('diskMap on disks we did not make', () => {
         run('mcopy', ['-i', path, tmp.path('hello.txt'), '::/']);
         const f = openImageFile(path);
         try {
-          const m = await diskMap(await openDisk(f.source));
+          const m = await diskMap(await readImage(await openDisk(f.source)));
           expect(m.ranges.find((r) => r.kind === 'partition')).toMatchObject({
             label: 'FAT volume (no partition table)',
             start: 0,
@@ -206,7 +208,8 @@ describe('diskMap on disks we did not make', () => {
         run('sfdisk', ['-q', path], { input: 'start=63, type=6\n' });
         run('mkfs.fat', ['-F', '16', '--offset', '63', path, String(Math.floor(((32 * MiB) / 512 - 63) / 2))]);
         const bytes = new Uint8Array(readFileSync(path));
-        const gap = async (b: Uint8Array) => (await diskMap(await rawDisk(b))).ranges.find((r) => r.kind === 'gap')!;
+        const gap = async (b: Uint8Array) =>
+          (await diskMap(await readImage(await rawDisk(b)))).ranges.find((r) => r.kind === 'gap')!;
         const plain = await gap(bytes);
         expect(plain).toMatchObject({ start: 512, length: 62 * 512 });
         expect(plain.note).toMatch(/LBA 63\b/);
@@ -237,7 +240,7 @@ describe('diskMap on disks we did not make', () => {
       else expect(words).not.toMatch(/no table of holes|raw/);
       expect(words).toContain(f.label);
     }
-    const m = await diskMap((await containerDisk(img, requireFormat('qcow2'))).disk);
+    const m = await diskMap(await readImage((await containerDisk(img, requireFormat('qcow2'))).disk));
     expect(storedWords(m)).toMatch(/the rest are holes/);
   });
 
@@ -262,7 +265,7 @@ describe('diskMap on disks we did not make', () => {
         run('mcopy', ['-i', path, tmp.path('unikernel.bin'), '::/']);
         const f = openImageFile(path);
         try {
-          const m = await diskMap(await openDisk(f.source));
+          const m = await diskMap(await readImage(await openDisk(f.source)));
           expect(m.ranges.length).toBeLessThanOrEqual(MAP_LIMITS.ranges);
           const kernel = m.ranges.filter((r) => r.kind === 'kernel');
           expect(kernel.length).toBeGreaterThan(0);
@@ -281,12 +284,14 @@ describe('diskMap on disks we did not make', () => {
     },
   );
 
-  it('a disk of text: nothing to label, everything stored', async () => {
+  it('a disk of text is not opened: the sentence for LBA 0, never an empty map', async () => {
     const bytes = new TextEncoder().encode('not a disk\n'.repeat(1000));
-    const m = await diskMap(await rawDisk(bytes));
-    expect(m.ranges).toEqual([]);
-    expect(m.insets).toEqual([]);
-    expect(m.storedBytes).toBe(bytes.length);
+    const e = await readImage(await rawDisk(bytes)).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(isImageError(e) && e.code).toBe('MBR_NO_SIGNATURE');
+    expect((e as Error).message).toMatch(/not 0x55 0xAA: the disk has no MBR partition table/);
   });
 });
 

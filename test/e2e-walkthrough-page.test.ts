@@ -16,10 +16,11 @@ import { tempDir } from './helpers/tools';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { planImage } from '../src/core/image';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
-import { openDisk } from '../src/core/disk/open';
+import { openDisk } from '../src/core/formats/open';
 import type { Walkthrough } from '../src/core/disk/walkthrough-types';
 import { writePlanRange } from './helpers/image-files';
 import { withFile } from './helpers/disk-read';
+import { readImage } from '../src/core/disk/open-image';
 
 // Apart from e2e-web's ports (E2E_PORT, +1), the Inside view's (+20) and the screenshot's; E2E_PORT moves it too.
 const PORT = Number(process.env.E2E_PORT ?? 4391) + 30;
@@ -38,7 +39,7 @@ describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromiu
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
     writePlanRange(planImage(DEMO_KERNEL, { size: 64 * MiB, args: ARGS }).plan, image);
-    core = await withFile(image, async (src) => buildWalkthrough(await openDisk(src)));
+    core = await withFile(image, async (src) => buildWalkthrough(await readImage(await openDisk(src))));
     buildPage(dist);
     server = await startPreview(PORT, dist);
     browser = await launchChromium();

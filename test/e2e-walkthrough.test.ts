@@ -18,7 +18,8 @@ import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
 import type { Walkthrough } from '../src/core/disk/walkthrough-types';
-import { openDisk } from '../src/core/disk/open';
+import { openDisk } from '../src/core/formats/open';
+import { readImage } from '../src/core/disk/open-image';
 import { axeViolations, haveChromium, launchChromium } from './helpers/browser';
 import { serveStatic, type StaticServer } from './helpers/static-server';
 import { writePlanRange } from './helpers/image-files';
@@ -60,7 +61,7 @@ const toJson = (w: Walkthrough) =>
   JSON.stringify(w, (k, v) => (v instanceof Uint8Array ? { __bytes: Array.from(v) } : v));
 
 async function walkOf(path: string): Promise<Walkthrough> {
-  return withFile(path, async (src) => buildWalkthrough(await openDisk(src)));
+  return withFile(path, async (src) => buildWalkthrough(await readImage(await openDisk(src))));
 }
 
 const ok = haveChromium();

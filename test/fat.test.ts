@@ -1,12 +1,12 @@
 /**
  * The FAT boot sector module (src/core/fat/boot-sector.ts): its field table
- * and encoders, read back by the one FAT reader (src/core/disk/fat-read.ts), on the boot records of planned images at FAT12, FAT16
+ * and encoders, read back by the one FAT reader (src/core/fat/read.ts), on the boot records of planned images at FAT12, FAT16
  * and FAT32 sizes, checked against mtools' minfo, which reads the same fields.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { planImage, type BuiltImage } from '../src/core/image';
 import { decodeBpb, encodeBootSector, type BootSector } from '../src/core/fat/index';
-import { FatReader } from '../src/core/disk/fat-read';
+import { FatReader } from '../src/core/fat/read';
 import { FSINFO, FSINFO_LEAD, FSINFO_STRUCT, FSINFO_TRAIL } from '../src/core/fat/boot-sector';
 import { readPlan } from '../src/core/plan';
 import { rd32le } from '../src/core/bytes';

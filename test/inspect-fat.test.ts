@@ -9,15 +9,18 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ImageError } from '../src/core/errors';
-import { FatReader } from '../src/core/disk/fat-read';
-import { rewriteFile } from '../src/core/disk/fat-write';
+import { FatReader } from '../src/core/fat/read';
+import { rewriteFile } from '../src/core/fat/rewrite';
 import { checkMbr, decodeMbr, encodeMbr } from '../src/core/mbr';
 import { parseSyslinuxCfg, rewriteSyslinuxArgs } from '../src/core/disk/syslinux';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
-import { inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
+import { inspectImage } from '../src/core/disk/inspect';
+import { setArgs } from '../src/core/disk/set-args';
+import { verifyImage } from '../src/core/disk/verify';
+import { readImage } from '../src/core/disk/open-image';
 import { memorySource, planBytes, rawDisk } from './helpers/disk-memory';
-import { openDisk } from '../src/core/disk/open';
+import { openDisk } from '../src/core/formats/open';
 import { noise } from './helpers/containers';
 import { run, runAll, tempDir, tools } from './helpers/tools';
 
@@ -102,7 +105,7 @@ describe.skipIf(!tools('mkfs.fat', 'mcopy', 'mmd', 'mdel', 'mtype', 'fsck.fat'))
           // The free count matches mtools' (minfo/mdir report bytes free).
           expect((await fat.countFree()) * fat.clusterBytes).toBe(freeBytes());
           // The same volume as a disk without a partition table: inspect finds it at LBA 0.
-          const i = await inspectDisk(await rawDisk(bytes));
+          const i = await inspectImage(await readImage(await rawDisk(bytes)));
           expect(i.filesystem).toMatchObject({ type, partition: null, label: 'TESTVOL' });
           expect(i.filesystem!.files.map((f) => f.path)).toEqual(paths);
           expect(i.bootloader.kind).toBe('none');
@@ -182,7 +185,7 @@ describe('FAT reader refusals', () => {
       const e = (await fat.find('/unikernel.bin'))!;
       expect(await codeOf(fat.readFile(e)), `${v}`).toBe(code);
       // inspect and verify report it as a sentence instead of failing.
-      const problems = await verifyDisk(await rawDisk(b));
+      const problems = await verifyImage(await readImage(await rawDisk(b)));
       expect(problems.length).toBeGreaterThan(0);
     }
   });
@@ -202,7 +205,7 @@ describe('FAT reader refusals', () => {
       const b = bytes.slice();
       b.set(val, vol + off);
       expect(await codeOf(FatReader.open(memorySource(b), vol, b.length - vol)), `offset ${off}`).toBe(code);
-      const i = await inspectDisk(await rawDisk(b));
+      const i = await inspectImage(await readImage(await rawDisk(b)));
       expect(i.filesystem).toBeNull();
       expect(i.notes.join(' ')).toMatch(/FAT/);
     }
@@ -249,7 +252,7 @@ describe('MBR decoder', () => {
       run('truncate', ['-s', '8M', t.path('g.img')]);
       run('sfdisk', ['-q', t.path('g.img')], { input: 'label: gpt\n,,U\n' });
       const disk = await openDisk(memorySource(new Uint8Array(readFileSync(t.path('g.img')))));
-      const i = await inspectDisk(disk);
+      const i = await inspectImage(await readImage(disk));
       expect(i.partitionTable).toBe('gpt');
       expect(i.partitions).toEqual([expect.objectContaining({ type: 0xee, typeName: 'GPT protective' })]);
       expect(i.notes.join(' ')).toContain('this is a GPT disk');
@@ -329,7 +332,7 @@ describe.skipIf(!tools('mmd', 'mcopy'))('GRUB identification', () => {
       run('mmd', ['-i', at, '::/boot', '::/boot/grub']);
       run('mcopy', ['-i', at, t.path('grub.cfg'), '::/boot/grub/grub.cfg']);
       const disk = await rawDisk(new Uint8Array(readFileSync(t.path('d.img'))));
-      const i = await inspectDisk(disk);
+      const i = await inspectImage(await readImage(disk));
       expect(i.bootloader).toMatchObject({
         kind: 'grub',
         config: '/boot/grub/grub.cfg',
@@ -337,7 +340,7 @@ describe.skipIf(!tools('mmd', 'mcopy'))('GRUB identification', () => {
         args: '--from=grub x',
       });
       expect(i.kernel).toMatchObject({ path: '/unikernel.bin', size: DEMO_KERNEL.length });
-      expect(await codeOf(setArgs(disk, 'y'))).toBe('SETARGS_UNSUPPORTED');
+      expect(await codeOf(setArgs(await readImage(disk), 'y'))).toBe('SETARGS_UNSUPPORTED');
     } finally {
       t.cleanup();
     }

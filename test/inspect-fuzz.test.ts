@@ -11,13 +11,17 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isImageError } from '../src/core/errors';
 import { decodeMbr, encodeMbr, PART_TYPE } from '../src/core/mbr';
-import { FatReader } from '../src/core/disk/fat-read';
+import { FatReader } from '../src/core/fat/read';
 import { decodeBpb } from '../src/core/fat/index';
 import { reportBootParams, readBootParams } from '../src/core/boot/params';
 import { parseSyslinuxCfg } from '../src/core/disk/syslinux';
-import { extractKernel, inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
+import { extractKernel } from '../src/core/disk/kernel-file';
+import { inspectImage } from '../src/core/disk/inspect';
+import { setArgs } from '../src/core/disk/set-args';
+import { verifyImage } from '../src/core/disk/verify';
+import { readImage, type OpenedImage } from '../src/core/disk/open-image';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
-import { diskToPlan } from '../src/core/disk/patch';
+import { copyPlan } from '../src/core/disk/copy';
 import { diskMap } from '../src/core/disk/map';
 import { formatFat } from '../src/core/fat';
 import { planImage } from '../src/core/image';
@@ -132,7 +136,7 @@ describe('operations on mutated disks', () => {
   for (const [name, base, regions] of bases) {
     it(`${name}: inspect, verify, extract, the map, set-args and its plan, the walkthrough fail only with codes`, async () => {
       // The unmutated disk is sound (else the fuzzing proves less).
-      expect(await verifyDisk(await rawDisk(base))).toEqual([]);
+      expect(await verifyImage(await readImage(await rawDisk(base)))).toEqual([]);
       const next = rng(name.length * 7919);
       const codes = new Map<string, number>();
       const deadline = Date.now() + 25_000;
@@ -153,13 +157,18 @@ describe('operations on mutated disks', () => {
         try {
           const disk = await rawDisk(base);
           const tally = (c: string) => codes.set(c, (codes.get(c) ?? 0) + 1);
-          tally(await codedOnly(() => inspectDisk(disk)));
-          tally(await codedOnly(() => verifyDisk(disk)));
-          tally(await codedOnly(() => extractKernel(disk)));
+          // Opening refuses a disk with neither a partition table nor a FAT volume, with a coded sentence.
+          let img: OpenedImage | undefined;
+          tally(await codedOnly(async () => (img = await readImage(disk))));
+          if (!img) continue;
+          const opened = img;
+          tally(await codedOnly(() => inspectImage(opened)));
+          tally(await codedOnly(() => verifyImage(opened)));
+          tally(await codedOnly(() => extractKernel(opened)));
           // The page's map of the same disk: labelled ranges inside the disk, whatever the damage.
           tally(
             await codedOnly(async () => {
-              const m = await diskMap(disk);
+              const m = await diskMap(opened);
               for (const r of m.ranges) {
                 if (r.start < 0 || r.length <= 0 || r.start + r.length > disk.size)
                   throw new Error(`map range outside the disk: ${JSON.stringify(r)}`);
@@ -168,13 +177,13 @@ describe('operations on mutated disks', () => {
           );
           tally(
             await codedOnly(async () => {
-              const r = await setArgs(disk, `--run=${runs}`);
-              await diskToPlan(disk, r.patches);
+              const r = await setArgs(opened, `--run=${runs}`);
+              await copyPlan(disk, r.patches);
             }),
           );
           // The walkthrough turns what it cannot show into notes: it never throws, and stays quick.
           const t0 = Date.now();
-          const w = await buildWalkthrough(disk);
+          const w = await buildWalkthrough(opened);
           expect(Date.now() - t0).toBeLessThan(2000);
           tally(w.notes.length ? 'walkthrough with notes' : 'walkthrough');
         } finally {

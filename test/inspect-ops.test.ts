@@ -16,9 +16,13 @@ import { FORMATS, requireFormat } from '../src/core/formats/index';
 import { collect } from '../src/core/sink';
 import { ImageError } from '../src/core/errors';
 import { PARAMS_OFF, P_KERNEL_SIZE } from '../src/core/boot/loader.generated';
-import { extractKernel, inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
-import { diskToPlan, planSeed } from '../src/core/disk/patch';
-import { openDisk } from '../src/core/disk/open';
+import { extractKernel } from '../src/core/disk/kernel-file';
+import { inspectImage } from '../src/core/disk/inspect';
+import { setArgs } from '../src/core/disk/set-args';
+import { verifyImage } from '../src/core/disk/verify';
+import { readImage } from '../src/core/disk/open-image';
+import { copyPlan, planSeed } from '../src/core/disk/copy';
+import { openDisk } from '../src/core/formats/open';
 import { containerDisk, diskBytes, memorySource, planBytes, rawDisk } from './helpers/disk-memory';
 
 const MiB = 1 << 20;
@@ -43,7 +47,7 @@ describe('our images in every format', () => {
       const { disk } = await containerDisk(img, format);
       expect(disk.formatId).toBe(format.id);
 
-      const i = await inspectDisk(disk);
+      const i = await inspectImage(await readImage(disk));
       expect(i.format).toBe(format.id);
       expect(i.size).toBe(size);
       expect(i.partitionTable).toBe('mbr');
@@ -82,21 +86,21 @@ describe('our images in every format', () => {
       expect(i.kernel!.inspection).toMatchObject({ ok: true, entry: img.kernel.load.entry, format: 'elf64' });
       expect(i.notes).toEqual([]);
 
-      expect(await verifyDisk(disk)).toEqual([]);
-      const k = await extractKernel(disk);
+      expect(await verifyImage(await readImage(disk))).toEqual([]);
+      const k = await extractKernel(await readImage(disk));
       expect(k.path).toBe('/unikernel.bin');
       expect(Buffer.compare(Buffer.from(k.bytes), Buffer.from(DEMO_KERNEL))).toBe(0);
 
       // set-args, written back in the same format, read again.
       const next = 'changed --x=1 ' + 'y'.repeat(1500); // stage 2 grows by sectors
-      const r = await setArgs(disk, next);
+      const r = await setArgs(await readImage(disk), next);
       expect(r).toMatchObject({ kind: 'unikernel-disk', before: img.cmdline, after: `unikernel.bin ${next}` });
-      const plan = await diskToPlan(disk, r.patches);
+      const plan = await copyPlan(disk, r.patches);
       const file = await collect(format, plan, { timestamp: img.timestamp, seed: planSeed(plan) });
       const back = await openDisk(memorySource(file));
       expect(back.formatId).toBe(format.id);
-      expect((await inspectDisk(back)).bootloader.cmdline).toBe(`unikernel.bin ${next}`);
-      expect(await verifyDisk(back)).toEqual([]);
+      expect((await inspectImage(await readImage(back))).bootloader.cmdline).toBe(`unikernel.bin ${next}`);
+      expect(await verifyImage(await readImage(back))).toEqual([]);
       // Stage 2 and stage 1's fields are exactly those of a fresh build with the new arguments.
       const fresh = buildBootCode({
         kernelLba: img.kernelLba,
@@ -120,9 +124,9 @@ describe('our images in every format', () => {
   it('set-args shrinks stage 2 back and zeroes the sectors it left', async () => {
     const img = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'z'.repeat(3000) });
     const disk = await rawDisk(planBytes(img.plan));
-    const r = await setArgs(disk, '');
+    const r = await setArgs(await readImage(disk), '');
     expect(r.after).toBe('unikernel.bin');
-    const out = planBytes(await diskToPlan(disk, r.patches));
+    const out = planBytes(await copyPlan(disk, r.patches));
     const fresh = planImage(DEMO_KERNEL, { size: 64 * MiB, args: '' });
     const want = planBytes(fresh.plan);
     // Same as a fresh build, apart from the identifiers derived from the arguments.
@@ -142,7 +146,7 @@ describe('verify and refusals', () => {
     const img = planImage(DEMO_KERNEL, { size: 64 * MiB, args: ARGS });
     const b = planBytes(img.plan);
     b[img.kernelLba * 512 + 200] ^= 0x01;
-    const problems = await verifyDisk(await rawDisk(b));
+    const problems = await verifyImage(await readImage(await rawDisk(b)));
     expect(problems.map((p) => p.area)).toContain('kernel');
     expect(problems.find((p) => p.area === 'kernel')!.message).toMatch(
       /^The kernel's CRC-32 is 0x[0-9A-F]+ but the parameter block says 0x[0-9A-F]+: the loader would stop with "kernel checksum mismatch"/,
@@ -154,9 +158,9 @@ describe('verify and refusals', () => {
     const b = planBytes(img.plan);
     b[512 + PARAMS_OFF + P_KERNEL_SIZE] ^= 0x10;
     const disk = await rawDisk(b);
-    const problems = await verifyDisk(disk);
+    const problems = await verifyImage(await readImage(disk));
     expect(problems.some((p) => p.area === 'loader' && /parameter block's CRC-32 is 0x/.test(p.message))).toBe(true);
-    expect(await codeOf(setArgs(disk, 'x'))).toBe('PARAMS_DAMAGED');
+    expect(await codeOf(setArgs(await readImage(disk), 'x'))).toBe('PARAMS_DAMAGED');
   });
 
   it('names a FAT copy that differs', async () => {
@@ -164,7 +168,7 @@ describe('verify and refusals', () => {
     const b = planBytes(img.plan);
     const fat2 = (2048 + img.fat.reservedSectors + img.fat.fatSectors) * 512;
     b[fat2 + 10] ^= 0xff;
-    const problems = await verifyDisk(await rawDisk(b));
+    const problems = await verifyImage(await readImage(await rawDisk(b)));
     expect(problems).toContainEqual({
       area: 'fat',
       message: 'FAT copy 2 differs from copy 1 from byte 10 on.',
@@ -175,14 +179,14 @@ describe('verify and refusals', () => {
   it('set-args refuses arguments with a NUL, and images with no known loader', async () => {
     const img = planImage(DEMO_KERNEL, { size: 64 * MiB });
     const b = planBytes(img.plan);
-    expect(await codeOf(setArgs(await rawDisk(b), 'a\0b'))).toBe('ARGS_NUL');
+    expect(await codeOf(setArgs(await readImage(await rawDisk(b)), 'a\0b'))).toBe('ARGS_NUL');
     b.fill(0, 0, 440); // no boot code: stage 1's fields are gone
     b.fill(0, 512, 1024 * 1024);
     const disk = await rawDisk(b);
-    expect((await inspectDisk(disk)).bootloader.kind).toBe('none');
-    expect(await codeOf(setArgs(disk, 'x'))).toBe('SETARGS_UNSUPPORTED');
+    expect((await inspectImage(await readImage(disk))).bootloader.kind).toBe('none');
+    expect(await codeOf(setArgs(await readImage(disk), 'x'))).toBe('SETARGS_UNSUPPORTED');
     // The kernel is still found by its name.
-    expect((await extractKernel(disk)).bytes.length).toBe(DEMO_KERNEL.length);
+    expect((await extractKernel(await readImage(disk))).bytes.length).toBe(DEMO_KERNEL.length);
   });
 });
 
@@ -193,18 +197,18 @@ describe('convert', () => {
     const raw = planBytes(img.plan);
     const want = sha256(raw);
     const src = await rawDisk(raw);
-    const plan = await diskToPlan(src);
+    const plan = await copyPlan(src);
     // Only non-zero sectors: much less than the disk.
     expect(plan.pieces.reduce((n, p) => n + p.bytes.length, 0)).toBeLessThan(4 * MiB);
     for (const to of FORMATS) {
       const opts = { timestamp: img.timestamp, seed: planSeed(plan) };
       const file = await collect(to, plan, opts);
-      const again = await collect(to, await diskToPlan(await rawDisk(raw)), opts);
+      const again = await collect(to, await copyPlan(await rawDisk(raw)), opts);
       expect(sha256(again), to.id).toBe(sha256(file));
       const back = await openDisk(memorySource(file));
       expect(back.formatId).toBe(to.id);
       // And back to raw through a plan of the container's disk.
-      const rawAgain = await collect(requireFormat('raw'), await diskToPlan(back), opts);
+      const rawAgain = await collect(requireFormat('raw'), await copyPlan(back), opts);
       expect(sha256(rawAgain), to.id).toBe(want);
     }
   });

@@ -12,8 +12,11 @@ import { openImage, saveCopy } from '../src/web/inside';
 import { blobSink, type WorkerSink } from '../src/web/build';
 import { planImage } from '../src/core/image';
 import { requireFormat, FORMATS } from '../src/core/formats/index';
-import { openDisk } from '../src/core/disk/open';
-import { inspectDisk, setArgs, verifyDisk } from '../src/core/disk/ops';
+import { openDisk } from '../src/core/formats/open';
+import { inspectImage } from '../src/core/disk/inspect';
+import { setArgs } from '../src/core/disk/set-args';
+import { verifyImage } from '../src/core/disk/verify';
+import { readImage } from '../src/core/disk/open-image';
 import { PARAMS_OFF, P_KERNEL_SIZE } from '../src/core/boot/loader.generated';
 import { SECTOR } from '../src/core/units';
 import { openImageFile } from '../src/cli/source';
@@ -24,7 +27,7 @@ import { openFileSink } from '../src/cli/file-sink';
 import { run, tempDir, tools } from './helpers/tools';
 import { createInsideModel } from '../src/web/inside/state';
 import type { BuildRequest, CopyRequest, CopyResult, ImageReport, ImageSource } from '../src/web/protocol';
-import { planDisk } from '../src/core/disk/plan-disk';
+import { planAsDisk } from '../src/core/disk/plan-as-disk';
 import type { InsideBackend } from '../src/web/bridge';
 import { BuildError } from '../src/web/bridge';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
@@ -95,9 +98,9 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
       try {
         const d = await openDisk(f.source);
         expect(d.formatId).toBe(id);
-        const i = await inspectDisk(d);
+        const i = await inspectImage(await readImage(d));
         expect(i.bootloader.cmdline).toBe('unikernel.bin --ipv4=10.0.0.2/24 hi');
-        expect(await verifyDisk(d)).toEqual([]);
+        expect(await verifyImage(await readImage(d))).toEqual([]);
       } finally {
         f.close();
       }
@@ -135,7 +138,7 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
         // qemu-img's vpc rounds the disk up to its CHS geometry: the copy keeps that size.
         expect(b.length).toBe(qemuInfo(conv)['virtual-size']);
         expect(b.subarray(1 << 20, a.length).equals(a.subarray(1 << 20)), fmt).toBe(true);
-        const i = await inspectDisk(await openDisk(openImageFile(back).source));
+        const i = await inspectImage(await readImage(await openDisk(openImageFile(back).source)));
         expect(i.bootloader.cmdline).toBe('unikernel.bin c d');
       }
     },
@@ -300,7 +303,7 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     // Every byte of planDisk equals the raw file's, and a raw file stores every byte.
     const path = await ours('raw', 'plan me', 64 * MiB);
     const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'plan me' });
-    const disk = planDisk(built.plan, requireFormat('raw'));
+    const disk = planAsDisk(built.plan, requireFormat('raw'));
     const file = readFileSync(path);
     const step = 3 * MiB + 7;
     for (let o = 0; o < disk.size; o += step) {
@@ -312,7 +315,7 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     expect(runs).toEqual([{ offset: 0, length: 64 * MiB, allocated: true }]);
     // A sparse format stores only the plan's data, and its holes read as zeros.
     let stored = 0;
-    for await (const x of planDisk(built.plan, requireFormat('qcow2')).extents()) if (x.allocated) stored += x.length;
+    for await (const x of planAsDisk(built.plan, requireFormat('qcow2')).extents()) if (x.allocated) stored += x.length;
     expect(stored).toBeLessThan(file.length / 4);
     expect(stored).toBeGreaterThan(DEMO_KERNEL.length);
   });
@@ -330,7 +333,7 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
     expect(r.argsRefusal?.code).toBe('PARAMS_DAMAGED');
     // The same sentence the core's setArgs throws.
     const disk = await openDisk(openImageFile(bad).source);
-    const thrown = await coded(setArgs(disk, 'x'));
+    const thrown = await coded(setArgs(await readImage(disk), 'x'));
     expect(r.argsRefusal).toEqual(thrown);
   });
 

@@ -1,7 +1,8 @@
 /**
  * unikernel-disk: read an image back, check it, change its arguments,
  * take its kernel out, convert it. A thin Node adapter around
- * src/core/disk (inspect, verify, setArgs, extractKernel, diskToPlan) and
+ * src/core/disk (an image opened once, then inspect, verify, set-args,
+ * extract, and copyPlan for convert) and
  * the same writers and file sink as solo5-virtio-mkimage: every file it
  * writes goes to a temporary file next to the target, renamed at the end.
  */
@@ -13,11 +14,14 @@ import { checkImageSize } from '../core/size';
 import type { Sink } from '../core/sink';
 import type { ImagePlan } from '../core/plan';
 import { formatBytes, hex, SECTOR } from '../core/units';
-import { openDisk } from '../core/disk/open';
-import type { DiskImage } from '../core/disk/types';
-import { extractKernel, inspectDisk, verifyDisk, type Inspection } from '../core/disk/ops';
-import { diskToPlan } from '../core/disk/patch';
-import { setArgsPlan, writeDiskPlan } from '../core/disk/rewrite';
+import { openDisk } from '../core/formats/open';
+import { openImage as openImageOf, type OpenedImage } from '../core/disk/open-image';
+import { inspectImage, type Inspection } from '../core/disk/inspect';
+import { verifyImage } from '../core/disk/verify';
+import { extractKernel } from '../core/disk/kernel-file';
+import { setArgsPlan } from '../core/disk/set-args';
+import { copyPlan } from '../core/disk/copy';
+import { writeDiskPlan } from '../core/disk/rewrite';
 import { openImageFile } from './source';
 import { openFileSink } from './file-sink';
 import { timestampFrom } from './main';
@@ -215,11 +219,11 @@ export function parseDiskArgs(argv: string[], out: (s: string) => void): Parsed 
   return { command: first, options, positional };
 }
 
-/** Open IMAGE as a disk; `close` releases the file. */
-async function openImage(path: string): Promise<{ disk: DiskImage; close(): void }> {
+/** Open IMAGE once (see core/disk/open-image.ts); `close` releases the file. */
+async function openImage(path: string): Promise<{ img: OpenedImage; close(): void }> {
   const f = openImageFile(path);
   try {
-    return { disk: await openDisk(f.source), close: f.close };
+    return { img: await openImageOf(f.source), close: f.close };
   } catch (e) {
     f.close();
     throw e;
@@ -304,9 +308,9 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
   const [image] = p.positional;
   switch (p.command) {
     case 'inspect': {
-      const { disk, close } = await openImage(image);
+      const { img, close } = await openImage(image);
       try {
-        const i = await inspectDisk(disk);
+        const i = await inspectImage(img);
         print(p.options.has('--json') ? JSON.stringify(i, null, 2) + '\n' : describe(i, image));
       } finally {
         close();
@@ -314,9 +318,9 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
       return 0;
     }
     case 'verify': {
-      const { disk, close } = await openImage(image);
+      const { img, close } = await openImage(image);
       try {
-        const problems = await verifyDisk(disk);
+        const problems = await verifyImage(img);
         for (const x of problems)
           print(`${image}: ${x.severity === 'warning' ? 'warning: ' : ''}${x.area}: ${x.message}\n`);
         if (problems.some((x) => x.severity === 'error')) return EXIT_FAIL;
@@ -328,25 +332,25 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
     }
     case 'set-args': {
       const ts = timestamp();
-      const { disk, close } = await openImage(image);
+      const { img, close } = await openImage(image);
       let r;
       try {
-        r = await setArgsPlan(disk, p.positional.slice(1).join(' '));
+        r = await setArgsPlan(img, p.positional.slice(1).join(' '));
       } finally {
         close();
       }
       const mode = statSync(image).mode & 0o7777;
-      await writeDisk(r.plan, disk.formatId, image, ts, signal);
+      await writeDisk(r.plan, img.disk.formatId, image, ts, signal);
       // The rewritten image keeps the original's permissions.
       chmodSync(image, mode);
       say(`${image}: command line was "${r.before}", now "${r.after}"`);
       return 0;
     }
     case 'extract': {
-      const { disk, close } = await openImage(image);
+      const { img, close } = await openImage(image);
       let k;
       try {
-        k = await extractKernel(disk);
+        k = await extractKernel(img);
       } finally {
         close();
       }
@@ -365,12 +369,13 @@ async function run(p: Parsed, signal: AbortSignal): Promise<number> {
       if (typeof f !== 'string') throw new UsageError('-f FORMAT is missing', 'convert');
       requireFormat(f);
       const ts = timestamp();
-      const { disk, close } = await openImage(image);
+      // A container operation: any disk converts (a data disk too), so it needs no partition table or loader.
+      const file = openImageFile(image);
       let plan;
       try {
-        plan = await diskToPlan(disk);
+        plan = await copyPlan(await openDisk(file.source));
       } finally {
-        close();
+        file.close();
       }
       await writeDisk(plan, f, p.positional[1], ts, signal);
       return 0;

@@ -27,8 +27,9 @@ import { ImageError, isImageError } from '../core/errors';
 import { describeKernel, inspectKernel, type KernelInfo } from '../core/kernel';
 import { findFormat, type OutputFormat } from '../core/formats/index';
 import { rawFormat } from '../core/formats/raw';
-import { openDisk } from '../core/disk/open';
-import type { DiskImage } from '../core/disk/types';
+import { openDisk } from '../core/formats/open';
+import type { DiskImage } from '../core/formats/reader';
+import { readImage } from '../core/disk/open-image';
 import { isElf } from '../core/elf';
 import { formatBytes, MIB, SECTOR } from '../core/units';
 import { DEMO_KERNEL } from '../core/demo-kernel.generated';
@@ -45,7 +46,7 @@ import {
 } from '../core/run/command';
 import { ConsoleWatcher, exitStatus, hypervisorStop, LineWatcher, type HypervisorEnd } from '../core/run/console';
 import { openImageFile } from './source';
-import { extractKernel } from '../core/disk/ops';
+import { extractKernel } from '../core/disk/kernel-file';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
@@ -264,7 +265,7 @@ async function identify(path: string, keep: (close: () => void) => void): Promis
   if (!format) throw new Error(`internal: openDisk returned the unknown format id ${disk.formatId}`);
   const mbrSigned = head.length >= SECTOR && head[SECTOR - 2] === 0x55 && head[SECTOR - 1] === 0xaa;
   if (format.id !== rawFormat.id || mbrSigned) {
-    const { path: inside, bytes } = await extractKernel(disk);
+    const { path: inside, bytes } = await extractKernel(await readImage(disk));
     const where = `the kernel ${inside ?? 'its boot loader names'}`;
     return {
       kind: 'image',

@@ -4,7 +4,7 @@
  * `openImageFile(path)` with the coded errors for a missing or unreadable path.
  */
 import { closeSync, fstatSync, openSync, read } from 'node:fs';
-import type { ByteSource } from '../core/disk/types';
+import type { ByteSource } from '../core/formats/reader';
 import { ImageError, isImageError } from '../core/errors';
 
 /** A ByteSource over an open file descriptor; `size` defaults to the file's size now. */

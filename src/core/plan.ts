@@ -10,6 +10,9 @@ export interface Piece {
   bytes: Uint8Array;
 }
 
+/** An edit to a disk read back: overwrite bytes [offset, offset + bytes.length). */
+export type Patch = Piece;
+
 /**
  * What a region is, for the page's colours and explanations and for tests
  * (which never look at a region's name):

@@ -83,11 +83,30 @@ export async function writeImage<R>(
     const result = await sink.close(pos);
     return { fileSize: pos, result };
   } catch (e) {
-    try {
-      await sink.abort(e);
-    } catch {
-      /* the first error is the one to report */
-    }
+    await abortSink(sink, e);
+    throw e;
+  }
+}
+
+/** Abort `sink` because of `reason`; a failure to abort is dropped (the first error is the one to report). */
+export async function abortSink(sink: Pick<Sink<unknown>, 'abort'>, reason: unknown): Promise<void> {
+  try {
+    await sink.abort(reason);
+  } catch {
+    /* the first error is the one to report */
+  }
+}
+
+/**
+ * The work a job does before `writeImage` takes over its sink (checks,
+ * reading an image back): if it fails, the sink is aborted too, so an
+ * opened file or download is never left behind half-made.
+ */
+export async function beforeWriting<T>(sink: Pick<Sink<unknown>, 'abort'>, work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    await abortSink(sink, e);
     throw e;
   }
 }

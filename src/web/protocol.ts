@@ -4,7 +4,8 @@
  * transferables) only: everything here crosses postMessage.
  */
 import type { Region } from '../core/plan';
-import type { Inspection, Problem } from '../core/disk/ops';
+import type { Inspection } from '../core/disk/inspect';
+import type { Problem } from '../core/disk/verify';
 import type { DiskMap } from '../core/disk/map';
 import type { Walkthrough } from '../core/disk/walkthrough-types';
 import type { DownloadChunk } from './zeros';

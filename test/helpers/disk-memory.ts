@@ -1,7 +1,7 @@
 /** Disks in memory for the decoder and operation tests: a ByteSource over bytes, and a plan's raw bytes. */
 import { readPlan, type ImagePlan } from '../../src/core/plan';
-import type { ByteSource, DiskImage } from '../../src/core/disk/types';
-import { openDisk } from '../../src/core/disk/open';
+import type { ByteSource, DiskImage } from '../../src/core/formats/reader';
+import { openDisk } from '../../src/core/formats/open';
 import { collect } from '../../src/core/sink';
 import type { OutputFormat } from '../../src/core/formats/types';
 import type { BuiltImage } from '../../src/core/image';

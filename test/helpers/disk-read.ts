@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { openImageFile } from '../../src/cli/source';
-import type { ByteSource, DiskExtent, DiskImage } from '../../src/core/disk/types';
+import type { ByteSource, DiskExtent, DiskImage } from '../../src/core/formats/reader';
 import { isZero, readPlan, type ImagePlan } from '../../src/core/plan';
 import { MiB } from './containers';
 

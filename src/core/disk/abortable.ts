@@ -2,13 +2,13 @@
  * Reads that stop when their job is cancelled: a ByteSource or a DiskImage
  * whose every read (and every extent) first checks `signal`, and throws the
  * core's ABORTED error once it is aborted. The operations that read an image
- * (openDisk, inspectDisk, verifyDisk, diskMap, buildWalkthrough) need no
+ * (openImage, inspectImage, verifyImage, diskMap, buildWalkthrough) need no
  * signal of their own: opening another image stops reading the first at its
  * next read, even while a large tar.gz is inflated.
  */
 import { aborted } from '../errors';
 import type { AbortSignalLike } from '../stream';
-import type { ByteSource, DiskExtent, DiskImage } from './types';
+import type { ByteSource, DiskExtent, DiskImage } from '../formats/reader';
 
 function check(signal: AbortSignalLike | undefined): void {
   if (signal?.aborted) throw aborted('another image was opened, or the page stopped reading');

@@ -10,9 +10,9 @@ import { readStage1Fields, reportBootParams, type BootParams, type ParamsReport 
 import { STAGE1_CODE, STAGE1_FIELDS_OFF, STAGE2_MAX_SECTORS } from '../boot/loader.generated';
 import { MIB, PARTITION_LBA, SECTOR } from '../units';
 import { charText } from '../bytes';
-import { FatReader, utf8Decode, type FatEntry } from './fat-read';
+import { FatReader, utf8Decode, type FatEntry } from '../fat/read';
 import { LDLINUX_SYS, parseSyslinuxCfg, SYSLINUX_CONFIGS, type SyslinuxBoot } from './syslinux';
-import type { DiskImage } from './types';
+import type { DiskImage } from '../formats/reader';
 
 export type BootloaderKind = 'unikernel-disk' | 'syslinux' | 'grub' | 'none';
 

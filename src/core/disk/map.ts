@@ -17,8 +17,7 @@ import { isImageError } from '../errors';
 import { partitionTypeName } from '../mbr';
 import { CMDLINE_OFF, PARAMS_OFF, PARAMS_SIZE } from '../boot/loader.generated';
 import { formatBytes, plural, SECTOR } from '../units';
-import { identifyBootloader, openContext, type DiskContext } from './bootloader';
-import type { DiskImage } from './types';
+import type { OpenedImage } from './open-image';
 
 export const MAP_KINDS = [
   'mbr',
@@ -161,8 +160,8 @@ function clusterRuns(chain: number[]): [number, number][] {
 }
 
 /** The labelled structures: what the MBR, our loader and the FAT volume say. */
-async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]> {
-  const disk = ctx.disk;
+async function structures(ctx: OpenedImage, notes: string[]): Promise<MapRange[]> {
+  const { disk, boot } = ctx;
   const out: MapRange[] = [];
   const add = (r: MapRange) => {
     const start = Math.max(0, Math.min(r.start, disk.size));
@@ -193,7 +192,6 @@ async function structures(ctx: DiskContext, notes: string[]): Promise<MapRange[]
       add({ kind: 'unpartitioned', label: 'After the partitions', start: end, length: disk.size - end, level: 0 });
     }
   }
-  const boot = await identifyBootloader(ctx);
   let loaderEnd = ctx.mbr && !superfloppy ? SECTOR : 0;
   if (boot.ours) {
     const o = boot.ours;
@@ -420,11 +418,11 @@ function insetsFor(size: number, ranges: MapRange[]): Omit<MapInset, 'allocation
   return out;
 }
 
-/** The map of a disk: labelled structures, stored runs, zoomed windows. Throws only when LBA 0 cannot be read. */
-export async function diskMap(disk: DiskImage): Promise<DiskMap> {
+/** The map of an opened image: labelled structures, stored runs, zoomed windows. */
+export async function diskMap(img: OpenedImage): Promise<DiskMap> {
+  const { disk } = img;
   const notes: string[] = [];
-  const ctx = await openContext(disk);
-  const ranges = await structures(ctx, notes);
+  const ranges = await structures(img, notes);
   const insets = insetsFor(disk.size, ranges);
   const whole = new RunCollector(0, disk.size);
   const parts = insets.map((i) => new RunCollector(i.start, i.start + i.length));

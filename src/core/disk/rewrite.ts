@@ -1,7 +1,7 @@
 /**
  * Writing an image that was read back: the one path set-args and convert
  * take, in the CLI and in the page. The disk (with its patches) becomes an
- * `ImagePlan` (`diskToPlan`), and the plan goes through the same format
+ * `ImagePlan` (`copyPlan`), and the plan goes through the same format
  * writer and the same write loop (`writeImage`) as a fresh build, so the
  * sink is aborted on any failure and nothing half-written is left.
  * Identifiers come from the plan's bytes (`planSeed`), so the same input
@@ -11,23 +11,10 @@ import { DEFAULT_TIMESTAMP } from '../image';
 import type { ImagePlan } from '../plan';
 import type { OutputFormat } from '../formats/types';
 import { checkImageSize } from '../size';
-import { writeImage, type Sink, type Written } from '../sink';
+import { beforeWriting, writeImage, type Sink, type Written } from '../sink';
 import type { AbortSignalLike, Progress } from '../stream';
 import { checkTimestamp } from '../timestamp';
-import { setArgs, type SetArgsResult } from './ops';
-import { diskToPlan, planSeed, type ReadOptions } from './patch';
-import type { DiskImage } from './types';
-
-/** The disk with a new command line, as a plan ready for a writer, and what changed. */
-export async function setArgsPlan(
-  disk: DiskImage,
-  args: string,
-  opts: ReadOptions = {},
-): Promise<{ plan: ImagePlan } & Omit<SetArgsResult, 'patches'>> {
-  const r = await setArgs(disk, args);
-  const plan = await diskToPlan(disk, r.patches, opts);
-  return { plan, kind: r.kind, before: r.before, after: r.after };
-}
+import { planSeed } from './copy';
 
 export interface RewriteOptions {
   /** Base name of the output file (a VMDK records it). */
@@ -49,14 +36,10 @@ export async function writeDiskPlan<R>(
   sink: Sink<R>,
   opts: RewriteOptions,
 ): Promise<Written<R>> {
-  let timestamp: number;
-  try {
+  const timestamp = await beforeWriting(sink, () => {
     checkImageSize(plan.size, format);
-    timestamp = checkTimestamp(opts.timestamp ?? DEFAULT_TIMESTAMP);
-  } catch (e) {
-    await Promise.resolve(sink.abort(e)).catch(() => {});
-    throw e;
-  }
+    return checkTimestamp(opts.timestamp ?? DEFAULT_TIMESTAMP);
+  });
   return writeImage(plan, format, sink, {
     fileName: opts.fileName,
     timestamp,

@@ -2,7 +2,7 @@
  * The boot walkthrough: numbered steps from power-on to the kernel's first
  * instruction, each with the exact bytes involved, read from the disk and cut
  * into labelled fields, and a plain explanation. Built from the same readers
- * as `inspect` (openContext, identifyBootloader, the parameter block, FAT,
+ * as `inspect` (the opened image with its loader, the parameter block, FAT,
  * the Multiboot header); what the loader builds in memory is derived from the
  * disk's values, and what depends on the machine (the BIOS memory map) is
  * shown as a labelled example.
@@ -79,9 +79,10 @@ import {
 import { BPB, BPB32, EBPB, EBPB_AT } from '../fat/boot-sector';
 import { DIRENT } from '../fat/dir';
 import type { LoadPlan, LoadSegment } from '../load-plan';
-import { openContext, identifyBootloader, type Bootloader, type DiskContext, type OurLoader } from './bootloader';
-import { utf8Decode, type FatEntry, type FatReader } from './fat-read';
-import type { DiskImage } from './types';
+import type { Bootloader, DiskContext, OurLoader } from './bootloader';
+import { utf8Decode, type FatEntry, type FatReader } from '../fat/read';
+import type { DiskImage } from '../formats/reader';
+import type { OpenedImage } from './open-image';
 import type { HexDump, HexField, WalkStep, Walkthrough } from './walkthrough-types';
 
 /** Where the BIOS puts LBA 0, and where SYSLINUX's MBR code moves itself to. */
@@ -1310,21 +1311,9 @@ function otherSteps(b: Builder): (WalkStep | null)[] {
 // ---------------------------------------------------------------- entry
 
 /** The walkthrough of a disk; coded problems become notes, never exceptions. */
-export async function buildWalkthrough(disk: DiskImage): Promise<Walkthrough> {
-  let ctx: DiskContext;
-  try {
-    ctx = await openContext(disk);
-  } catch (e) {
-    if (!isImageError(e)) throw e;
-    return { loader: 'none', cmdline: null, steps: [], notes: [e.message] };
-  }
-  let boot: Bootloader;
-  try {
-    boot = await identifyBootloader(ctx);
-  } catch (e) {
-    if (!isImageError(e)) throw e;
-    boot = { kind: 'none', cmdline: null, kernelPath: null, notes: [e.message] };
-  }
+export async function buildWalkthrough(img: OpenedImage): Promise<Walkthrough> {
+  const ctx: DiskContext = img;
+  const boot = img.boot;
   const b: Builder = { ctx, boot, notes: [...boot.notes] };
   if (ctx.mbrError) b.notes.push(ctx.mbrError.message);
   let steps: (WalkStep | null)[];

@@ -1,7 +1,7 @@
 /**
  * The FAT boot sector (BIOS parameter block, BPB) and FAT32's FSInfo sector:
  * field offsets, pure encoders, and the one decoder of the BPB (`decodeBpb`,
- * which reads what other tools write too, for src/core/disk/fat-read.ts).
+ * which reads what other tools write too, for read.ts).
  *
  *   0    jump over the BPB, OEM name
  *   11   BPB common to all FAT types (BPB)

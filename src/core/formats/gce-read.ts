@@ -14,9 +14,9 @@
 import { Gunzip } from 'fflate';
 import { latin1 } from '../bytes';
 import { fail, ImageError, isImageError } from '../errors';
-import { clipRead, mergeRuns } from '../disk/reader';
+import { clipRead, hasMagic, mergeRuns } from './reader';
 import { isZero } from '../plan';
-import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import type { ByteSource, DiskExtent, DiskImage, ImageReader } from './reader';
 import { formatBytes, GIB, KIB, MIB } from '../units';
 import { gceFormat } from './gce';
 import {
@@ -433,3 +433,10 @@ async function readDisk(tar: TarStream, map: SparseEntry[], size: number, stored
     extents: () => mergeRuns(runs(), size),
   };
 }
+
+/** Our GCE tar.gz (gzip's 1F 8B), or a plain tar ("ustar" at 257), holding disk.raw. */
+export const gceReader: ImageReader = {
+  name: 'GCE tar.gz',
+  recognise: (p) => hasMagic(p.head, 0, [0x1f, 0x8b]) || hasMagic(p.head, 257, 'ustar'),
+  open: openGce,
+};

@@ -10,8 +10,8 @@
  */
 import { latin1, rd32be, rd64be } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
-import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc, type ImageReader } from './reader';
+import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { isZero } from '../plan';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { QCOW2, qcow2Format } from './qcow2';
@@ -285,3 +285,9 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
 
   return blockDisk(ID, size, source, { blockSize: sub, locate, runs });
 }
+
+export const qcow2Reader: ImageReader = {
+  name: 'qcow2',
+  recognise: (p) => p.head.length >= 4 && rd32be(p.head, 0) === QCOW2.MAGIC,
+  open: openQcow2,
+};

@@ -3,8 +3,8 @@
  * allocation table, so its one extent is "allocated" (a sparse file's holes
  * are the file system's business, not the image's).
  */
-import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
-import { clipRead, readExact } from '../disk/reader';
+import type { ByteSource, DiskExtent, DiskImage, ImageReader } from './reader';
+import { clipRead, readExact } from './reader';
 import { rawFormat } from './raw';
 
 export function openRaw(source: ByteSource): DiskImage {
@@ -20,3 +20,10 @@ export function openRaw(source: ByteSource): DiskImage {
     },
   };
 }
+
+/** Anything no other reader recognises is a raw disk (openImage then checks it holds one). */
+export const rawReader: ImageReader = {
+  name: 'raw',
+  recognise: () => true,
+  open: async (source) => openRaw(source),
+};

@@ -7,8 +7,8 @@
  */
 import { rd32le, rd64le } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, blockRuns, readExact, type BlockLoc } from '../disk/reader';
-import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import { blockDisk, blockRuns, readExact, type BlockLoc, type ImageReader } from './reader';
+import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { VDI, vdiFormat } from './vdi';
 
@@ -101,3 +101,9 @@ export async function openVdi(source: ByteSource): Promise<DiskImage> {
   }
   return blockDisk(vdiFormat.id, size, source, { blockSize, locate, runs });
 }
+
+export const vdiReader: ImageReader = {
+  name: 'VDI',
+  recognise: (p) => p.head.length >= VDI.OFF.signature + 4 && rd32le(p.head, VDI.OFF.signature) === VDI.SIGNATURE,
+  open: openVdi,
+};

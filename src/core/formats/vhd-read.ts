@@ -11,8 +11,8 @@
  */
 import { latin1, rd32be, rd64be } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, blockRuns, readExact, type BlockLoc } from '../disk/reader';
-import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import { blockDisk, blockRuns, hasMagic, readExact, type BlockLoc, type ImageReader } from './reader';
+import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { VHD, vhdChecksum, vhdDynamicFormat, vhdFormat } from './vhd';
 
@@ -161,3 +161,16 @@ async function openDynamic(
   }
   return blockDisk(vhdDynamicFormat.id, size, source, { blockSize, locate, runs });
 }
+
+/**
+ * A VHD: its footer ("conectix") in the last 512 bytes (some old writers
+ * made it 511, the last byte missing), or a dynamic VHD's footer copy at 0
+ * (when the end is cut off).
+ */
+export const vhdReader: ImageReader = {
+  name: 'VHD',
+  recognise: (p) =>
+    (p.size >= VHD.FOOTER_SIZE && (hasMagic(p.tail, 0, R.COOKIE) || hasMagic(p.tail, 1, R.COOKIE))) ||
+    hasMagic(p.head, 0, R.COOKIE),
+  open: openVhd,
+};

@@ -14,8 +14,8 @@
  */
 import { latin1, rd32le, rd64le } from '../bytes';
 import { fail } from '../errors';
-import { blockDisk, blockRuns, inflateBlock, readExact, type BlockLoc } from '../disk/reader';
-import type { ByteSource, DiskExtent, DiskImage } from '../disk/types';
+import { blockDisk, blockRuns, inflateBlock, hasMagic, readExact, type BlockLoc, type ImageReader } from './reader';
+import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { isZero } from '../plan';
 import { formatBytes, hex, KIB, MIB, SECTOR } from '../units';
 import { VMDK, vmdkFormat, vmdkSparseFormat } from './vmdk';
@@ -93,7 +93,7 @@ function checkParent(d: VmdkDescriptor): void {
 }
 
 /** A text descriptor file: the disk is elsewhere. Always throws; says where. */
-export async function vmdkDescriptorError(source: ByteSource): Promise<never> {
+async function vmdkDescriptorError(source: ByteSource): Promise<never> {
   const head = await source.read(0, Math.min(source.size, R.MAX_DESCRIPTOR));
   const d = parseVmdkDescriptor(latin1(head, 0, head.length));
   checkParent(d);
@@ -325,3 +325,16 @@ async function readCompressedGrain(
   }
   return inflateBlock(z.subarray(R.ZLIB_HEADER), grain, what);
 }
+
+/** The text a VMDK descriptor file starts with (its data is in other files). */
+const DESCRIPTOR_START = '# Disk DescriptorFile';
+
+/** A sparse extent ("KDMV": streamOptimized, monolithicSparse), or a descriptor file, which is refused with what to do. */
+export const vmdkReader: ImageReader = {
+  name: 'VMDK',
+  recognise: (p) => (p.head.length >= 4 && rd32le(p.head, 0) === VMDK.MAGIC) || hasMagic(p.head, 0, DESCRIPTOR_START),
+  async open(source) {
+    const head = await source.read(0, DESCRIPTOR_START.length);
+    return hasMagic(head, 0, DESCRIPTOR_START) ? vmdkDescriptorError(source) : openVmdk(source);
+  },
+};

@@ -8,11 +8,12 @@
  * Facts from Microsoft's "FAT: General Overview of On-Disk Format"
  * (fatgen103): the type follows from the cluster count alone, the BPB and
  * FSInfo offsets, end-of-chain and bad-cluster marks, long-name entries and
- * their checksum. The writer and the field tables are in src/core/fat/.
+ * their checksum. The writer and the field tables are beside it in this folder.
  */
 import { charText, rd16le, rd32le } from '../bytes';
 import { fail } from '../errors';
-import { lfnChecksum, type FatType } from '../fat';
+import { lfnChecksum } from './dir';
+import type { FatType } from './layout';
 import {
   BPB,
   decodeBpb,
@@ -25,9 +26,9 @@ import {
   NO_LABEL,
   TEXT_LENGTH,
   type FatBpb,
-} from '../fat/boot-sector';
-import { ATTR, CASE, DIRENT, LFN } from '../fat/dir';
-import { MIN_CLUSTERS } from '../fat/layout';
+} from './boot-sector';
+import { ATTR, CASE, DIRENT, LFN } from './dir';
+import { MIN_CLUSTERS } from './layout';
 import { formatBytes, GIB, hex, MIB, SECTOR } from '../units';
 
 /** Sector sizes a BPB may declare (fatgen103). */

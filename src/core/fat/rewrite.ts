@@ -7,10 +7,10 @@
 import { rd32le, u16le, u32le } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, SECTOR } from '../units';
-import { FSINFO, FSINFO_UNKNOWN } from '../fat/boot-sector';
-import { DIRENT } from '../fat/dir';
-import type { FatEntry, FatReader } from './fat-read';
-import type { Patch } from './patch';
+import { FSINFO, FSINFO_UNKNOWN } from './boot-sector';
+import { DIRENT } from './dir';
+import type { FatEntry, FatReader, Readable } from './read';
+import type { Patch } from '../plan';
 
 /** Free clusters, in order, from `from` on (wrapping), `count` of them; refuses (FAT_FULL) when there are fewer. */
 async function freeClusters(fat: FatReader, count: number, from: number, exclude: Set<number>): Promise<number[]> {
@@ -32,11 +32,7 @@ async function freeClusters(fat: FatReader, count: number, from: number, exclude
 }
 
 /** Set FAT entries (cluster → value) in every FAT copy; returns one patch per touched sector per copy. */
-async function fatPatches(
-  fat: FatReader,
-  disk: { read(o: number, n: number): Promise<Uint8Array> },
-  set: Map<number, number>,
-): Promise<Patch[]> {
+async function fatPatches(fat: FatReader, disk: Readable, set: Map<number, number>): Promise<Patch[]> {
   const bps = fat.bpb.bytesPerSector;
   const out: Patch[] = [];
   for (let copy = 0; copy < fat.bpb.numFats; copy++) {
@@ -86,7 +82,7 @@ async function fatPatches(
  */
 export async function rewriteFile(
   fat: FatReader,
-  disk: { read(o: number, n: number): Promise<Uint8Array> },
+  disk: Readable,
   entry: FatEntry,
   bytes: Uint8Array,
 ): Promise<Patch[]> {

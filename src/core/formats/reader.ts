@@ -1,14 +1,77 @@
 /**
- * What every image decoder shares: exact reads from the source with a clear
- * error when the file ends early, and `blockDisk()`, a DiskImage over a
- * container that maps fixed-size blocks of the disk (qcow2 clusters, VHD and
- * VDI blocks, VMDK grains) to places in the file. Memory: the decoder's own
- * tables plus one decoded (decompressed) block.
+ * The reader contract: how an image file is read back as the virtual disk
+ * inside it. A `ByteSource` is random access over a file that may be far
+ * larger than memory (a `File.slice` in the page, a file descriptor in
+ * Node); a `DiskImage` is the disk inside a container, read the same way;
+ * an `ImageReader` (one per container, listed in `READERS` in index.ts
+ * beside the writers) says how to recognise its container and opens it.
+ * Decoders read only the structures and the bytes asked for: a 100 GiB
+ * image is never loaded.
+ *
+ * What every decoder shares is here too: exact reads from the source with a
+ * clear error when the file ends early, and `blockDisk()`, a DiskImage over
+ * a container that maps fixed-size blocks of the disk (qcow2 clusters, VHD
+ * and VDI blocks, VMDK grains) to places in the file. Memory: the decoder's
+ * own tables plus one decoded (decompressed) block.
  */
 import { inflateSync } from 'fflate';
 import { fail, isImageError } from '../errors';
 import { formatBytes, hex, MIB } from '../units';
-import type { ByteSource, DiskExtent, DiskImage } from './types';
+
+/** Random-access bytes: an image file as it is on disk. */
+export interface ByteSource {
+  /** Length in bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset + length), clipped to the end of the source. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** A run of the virtual disk: stored data, or a run that reads as zeros without being stored. */
+export interface DiskExtent {
+  offset: number;
+  length: number;
+  /** false: unallocated in the container (reads as zeros). */
+  allocated: boolean;
+}
+
+/** The virtual disk inside an image file, whatever its container. */
+export interface DiskImage {
+  /** Our format id (`raw`, `tar`, `qcow2`, `vhd`, `vhd-dynamic`, `vmdk`, `vmdk-sparse`, `vdi`), as in FORMATS. */
+  readonly formatId: string;
+  /** Virtual disk size in bytes. */
+  readonly size: number;
+  /** Disk bytes [offset, offset + length), zeros where nothing is stored. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Allocated and unallocated runs covering [0, size), in order. */
+  extents(): AsyncIterable<DiskExtent>;
+}
+
+/** What recognising a container may look at: the file's size, its first KiB and its last 512 bytes. */
+export interface ContainerProbe {
+  readonly size: number;
+  /** The first min(HEAD, size) bytes. */
+  readonly head: Uint8Array;
+  /** The last min(512, size) bytes (a VHD's footer). */
+  readonly tail: Uint8Array;
+}
+
+/** One container the tools read back: how to recognise it, and how to open it. */
+export interface ImageReader {
+  /** For people and tests: "qcow2", "VHD". */
+  readonly name: string;
+  /** Whether these bytes are this container (its magic numbers; never the file name). */
+  recognise(probe: ContainerProbe): boolean;
+  /** The disk inside; coded errors for what is damaged or not supported. */
+  open(source: ByteSource): Promise<DiskImage>;
+}
+
+/** Whether `b` holds `magic` at `at` (a string is compared as Latin-1 bytes). */
+export function hasMagic(b: Uint8Array, at: number, magic: string | readonly number[]): boolean {
+  const m = typeof magic === 'string' ? [...magic].map((c) => c.charCodeAt(0)) : magic;
+  if (b.length < at + m.length) return false;
+  for (let i = 0; i < m.length; i++) if (b[at + i] !== m[i]) return false;
+  return true;
+}
 
 /**
  * Bytes [offset, offset + length) of the source, all of them: a file that

@@ -1,20 +1,14 @@
 /**
- * Edits to a disk as a list of byte ranges to overwrite, and the one way an
- * edited or converted disk becomes bytes again: an `ImagePlan` of its
- * non-zero data, written by the same format writers as a fresh build.
+ * The one way a disk read back (edited by patches, or as it is) becomes
+ * bytes again: `copyPlan`, an `ImagePlan` of its non-zero data, written by
+ * the same format writers as a fresh build (`rewrite.ts`).
  */
 import { crc32, derive32 } from '../bytes';
 import { aborted, fail, ImageError } from '../errors';
 import type { AbortSignalLike } from '../stream';
-import { isZero, makePlan, type ImagePlan, type Piece } from '../plan';
+import { isZero, makePlan, type ImagePlan, type Patch, type Piece } from '../plan';
 import { formatBytes, GIB, MIB, SECTOR } from '../units';
-import type { DiskImage } from './types';
-
-/** Overwrite disk bytes [offset, offset + bytes.length). */
-export interface Patch {
-  offset: number;
-  bytes: Uint8Array;
-}
+import type { DiskImage } from '../formats/reader';
 
 /** The most non-zero data a disk may hold to be copied through memory (convert, set-args). */
 export const MAX_PLAN_DATA = 2 * GIB;
@@ -47,7 +41,7 @@ function merge(ranges: [number, number][]): [number, number][] {
  * applied in order (a later one wins). The same disk and patches always give
  * the same plan, so the writers give the same file.
  */
-export async function diskToPlan(
+export async function copyPlan(
   disk: DiskImage,
   patches: readonly Patch[] = [],
   opts: ReadOptions = {},

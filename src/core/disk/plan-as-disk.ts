@@ -7,8 +7,7 @@
  */
 import { readPlan, type ImagePlan } from '../plan';
 import type { OutputFormat } from '../formats/types';
-import { clipRead, mergeRuns } from './reader';
-import type { DiskExtent, DiskImage } from './types';
+import { clipRead, mergeRuns, type DiskExtent, type DiskImage } from '../formats/reader';
 
 /**
  * `plan` as the disk inside a file in `format`. Extents: a plain disk
@@ -16,7 +15,7 @@ import type { DiskExtent, DiskImage } from './types';
  * pieces (their writers round them to a block or cluster, which this does
  * not, so stored bytes are a lower bound there).
  */
-export function planDisk(plan: ImagePlan, format: Pick<OutputFormat, 'id' | 'plainDisk'>): DiskImage {
+export function planAsDisk(plan: ImagePlan, format: Pick<OutputFormat, 'id' | 'plainDisk'>): DiskImage {
   const size = plan.size;
   async function* runs(): AsyncGenerator<DiskExtent> {
     if (format.plainDisk) {
