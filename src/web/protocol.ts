@@ -6,7 +6,7 @@
 import type { Region } from '../core/plan';
 import type { Inspection, Problem } from '../core/disk/ops';
 import type { DiskMap } from '../core/disk/map';
-import type { Walkthrough } from '../core/disk/walkthrough-types';
+import type { Walkthrough } from '../core/disk/walkthrough/types';
 import type { DownloadChunk } from './zeros';
 
 /** What the page shows about a kernel before anything is built. */
