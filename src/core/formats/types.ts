@@ -21,9 +21,17 @@ export interface FormatOptions {
   fileName?: string;
 }
 
+/**
+ * Every output format's id. A table over the formats is a
+ * `Record<FormatId, …>`, so the compiler says which table misses a format
+ * added here. A string from outside (the CLI's -f, the page's select) becomes
+ * a FormatId only through `findFormat`/`requireFormat` (formats/index.ts).
+ */
+export type FormatId = 'raw' | 'tar' | 'qcow2' | 'vhd' | 'vhd-dynamic' | 'vmdk' | 'vmdk-sparse' | 'vdi';
+
 export interface OutputFormat {
   /** CLI value of -f and the page's select value. */
-  id: string;
+  id: FormatId;
   /** For the page's Format list. */
   label: string;
   /** File name extension, with the dot: ".img", ".tar.gz". */

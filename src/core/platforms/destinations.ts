@@ -4,12 +4,13 @@
  * its own next commands. Every fact here has its source in docs/platforms.md.
  * Also which destination each format goes to by default.
  */
+import { findFormat, type FormatId } from '../formats/index';
 import { shellQuote } from '../shell';
-import { createDisks, deviceId, diskFile, names, qemuDriver, slot } from './commands';
+import { createDisks, deviceId, diskFile, names, slot } from './commands';
 import type { Destination, DestinationId, NextStep } from './types';
 
 /** Where each output format goes by default (the CLI and the page judge the chosen format against it). */
-const DEFAULT_DESTINATION: Readonly<Record<string, DestinationId>> = {
+const DEFAULT_DESTINATION: Readonly<Record<FormatId, DestinationId>> = {
   raw: 'qemu',
   tar: 'gce',
   qcow2: 'qemu',
@@ -20,9 +21,10 @@ const DEFAULT_DESTINATION: Readonly<Record<string, DestinationId>> = {
   vdi: 'virtualbox',
 };
 
-/** Glance's `--disk-format` for each format. */
-const GLANCE_FORMAT: Readonly<Record<string, string>> = {
+/** Glance's `--disk-format` for each format; null where Glance has none (the command then says qcow2, OpenStack's usual). */
+const GLANCE_FORMAT: Readonly<Record<FormatId, string | null>> = {
   raw: 'raw',
+  tar: null,
   qcow2: 'qcow2',
   vhd: 'vhd',
   'vhd-dynamic': 'vhd',
@@ -31,8 +33,17 @@ const GLANCE_FORMAT: Readonly<Record<string, string>> = {
   vdi: 'vdi',
 };
 
-/** AWS ImportSnapshot's `Format=` for each format it takes. */
-const AWS_FORMAT: Readonly<Record<string, string>> = { raw: 'RAW', vhd: 'VHD', 'vhd-dynamic': 'VHD', vmdk: 'VMDK' };
+/** AWS ImportSnapshot's `Format=` for each format it takes; null for the others (the command then says VMDK, AWS's usual). */
+const AWS_FORMAT: Readonly<Record<FormatId, string | null>> = {
+  raw: 'RAW',
+  tar: null,
+  qcow2: null,
+  vhd: 'VHD',
+  'vhd-dynamic': 'VHD',
+  vmdk: 'VMDK',
+  'vmdk-sparse': null,
+  vdi: null,
+};
 
 export const DESTINATIONS: readonly Destination[] = [
   {
@@ -55,12 +66,12 @@ export const DESTINATIONS: readonly Destination[] = [
       'Boot the image from IDE, AHCI, NVMe or virtio-scsi, never from virtio-blk: Solo5 would take the boot disk for the first declared block device.',
       'Keep QEMU’s default (transitional) virtio devices: Solo5 speaks legacy virtio-pci only, so `disable-legacy=on` breaks it.',
     ],
-    nextSteps({ devices, blocks, nets, file, formatId }) {
+    nextSteps({ devices, blocks, nets, file, format }) {
       const args = [
         // -no-reboot and isa-debug-exit: QEMU exits when the unikernel does (Solo5 and the
         // demo write to port 0x501: status 83; the boot loader's failures: 255).
         'qemu-system-x86_64 -accel kvm -accel tcg -m 512 -nographic -no-reboot -device isa-debug-exit',
-        `-drive file=${file},format=${qemuDriver(formatId) ?? 'raw'},if=ide`,
+        `-drive file=${file},format=${format?.qemuDriver ?? 'raw'},if=ide`,
       ];
       if (nets.length === 0) args.push('-nic none');
       devices.forEach((dev, i) => {
@@ -107,10 +118,10 @@ export const DESTINATIONS: readonly Destination[] = [
       'libvirt picks PCI slots itself unless told; give each virtio device an explicit slot (the commands below do) so that they appear in manifest order.',
       'Do not put the boot disk on `bus=virtio`: Solo5 would take it for the first declared block device.',
     ],
-    nextSteps({ devices, blocks, nets, file, name, formatId }) {
+    nextSteps({ devices, blocks, nets, file, name, format }) {
       const args = [
         `virt-install --name ${name} --memory 512 --import --osinfo detect=on,require=off --graphics none`,
-        `--disk path=${file},format=${qemuDriver(formatId) ?? 'raw'},bus=sata`,
+        `--disk path=${file},format=${format?.qemuDriver ?? 'raw'},bus=sata`,
       ];
       if (nets.length === 0) args.push('--network none');
       devices.forEach((dev, i) => {
@@ -191,11 +202,11 @@ export const DESTINATIONS: readonly Destination[] = [
       'The default boot disk is virtio-blk, which Solo5 takes for the first declared block device (Solo5 #483: a hang); set `hw_disk_bus=scsi` on the image.',
       'Volumes attached after the server started are never seen: Solo5 looks for devices once, at start.',
     ],
-    nextSteps({ devices, blocks, nets, file, name, formatId }) {
+    nextSteps({ devices, blocks, nets, file, name, format }) {
       const steps: NextStep[] = [
         {
           what: 'upload the image; its boot disk on virtio-scsi so that it takes no manifest slot',
-          command: `openstack image create --disk-format ${GLANCE_FORMAT[formatId] ?? 'qcow2'} --container-format bare \\\n  --property hw_disk_bus=scsi --property hw_scsi_model=virtio-scsi --property hw_vif_model=virtio \\\n  --file ${file} ${name}`,
+          command: `openstack image create --disk-format ${(format && GLANCE_FORMAT[format.id]) ?? 'qcow2'} --container-format bare \\\n  --property hw_disk_bus=scsi --property hw_scsi_model=virtio-scsi --property hw_vif_model=virtio \\\n  --file ${file} ${name}`,
         },
       ];
       if (blocks.length) {
@@ -376,13 +387,13 @@ export const DESTINATIONS: readonly Destination[] = [
       'Import through ImportSnapshot and RegisterImage; ImportImage rejects an operating system it does not know.',
       'EC2 offers no virtio device: only a unikernel that declares no devices runs there.',
     ],
-    nextSteps({ file, fileName, name, formatId }) {
-      const format = AWS_FORMAT[formatId] ?? 'VMDK';
+    nextSteps({ file, fileName, name, format }) {
+      const awsFormat = (format && AWS_FORMAT[format.id]) ?? 'VMDK';
       return [
         { what: 'upload to S3', command: `aws s3 cp ${file} s3://BUCKET/${file}` },
         {
           what: 'import it as a snapshot',
-          command: `aws ec2 import-snapshot --description ${name} \\\n  --disk-container "Format=${format},UserBucket={S3Bucket=BUCKET,S3Key=${fileName}}"`,
+          command: `aws ec2 import-snapshot --description ${name} \\\n  --disk-container "Format=${awsFormat},UserBucket={S3Bucket=BUCKET,S3Key=${fileName}}"`,
         },
         {
           what: 'register a BIOS-boot image from the snapshot',
@@ -426,8 +437,8 @@ export function resolveDestination(d: Destination | DestinationId): Destination 
   return found;
 }
 
-/** The destination a format goes to by default, or undefined for a format this table does not know. */
+/** The destination a format goes to by default, or undefined for an id no format has. */
 export function destinationForFormat(formatId: string): Destination | undefined {
-  const id = DEFAULT_DESTINATION[formatId];
-  return id ? findDestination(id) : undefined;
+  const format = findFormat(formatId);
+  return format && resolveDestination(DEFAULT_DESTINATION[format.id]);
 }

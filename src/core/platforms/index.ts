@@ -13,6 +13,7 @@
  * device left without one stops the unikernel at start. Other virtio devices
  * (virtio-scsi, balloon, rng) are skipped.
  */
+import { findFormat } from '../formats/index';
 import { shellQuote } from '../shell';
 import { imageName } from './commands';
 import { resolveDestination } from './destinations';
@@ -49,6 +50,6 @@ export function nextSteps(kernel: KernelDevices, dest: Destination | Destination
     file: shellQuote(o.file),
     fileName: o.file,
     name: shellQuote(o.name ?? imageName(o.file)),
-    formatId: o.formatId ?? d.formats[0],
+    format: findFormat(o.formatId ?? d.formats[0]),
   });
 }

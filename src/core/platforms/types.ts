@@ -3,6 +3,7 @@
  * offers of each virtio kind, and its own next commands), what a verdict and
  * the next steps need to know about a kernel, and what they return.
  */
+import type { FormatId, OutputFormat } from '../formats/types';
 import type { Solo5Device } from '../solo5';
 
 export type DestinationId =
@@ -31,7 +32,7 @@ export interface Destination {
   /** For sentences: "GCE". */
   short: string;
   /** Format ids (src/core/formats), the usual one first. */
-  formats: readonly string[];
+  formats: readonly FormatId[];
   /** The size rule, in words. */
   size: string;
   firmware: string;
@@ -106,6 +107,6 @@ export interface StepContext {
   fileName: string;
   /** The VM or image name, quoted for the shell. */
   name: string;
-  /** The chosen format id; the destination's usual one by default. */
-  formatId: string;
+  /** The chosen format (the destination's usual one by default); undefined for an id no format has. */
+  format: OutputFormat | undefined;
 }
