@@ -17,7 +17,7 @@ import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { planImage } from '../src/core/image';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
 import { openDisk } from '../src/core/formats/open';
-import type { Walkthrough } from '../src/core/disk/walkthrough-types';
+import type { Walkthrough } from '../src/core/disk/walkthrough/types';
 import { writePlanRange } from './helpers/image-files';
 import { withFile } from './helpers/disk-read';
 import { readImage } from '../src/core/disk/open-image';

@@ -17,7 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
-import type { Walkthrough } from '../src/core/disk/walkthrough-types';
+import type { Walkthrough } from '../src/core/disk/walkthrough/types';
 import { openDisk } from '../src/core/formats/open';
 import { readImage } from '../src/core/disk/open-image';
 import { axeViolations, haveChromium, launchChromium } from './helpers/browser';

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { planImage, type BuiltImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { buildWalkthrough } from '../src/core/disk/walkthrough';
-import type { HexDump, Walkthrough } from '../src/core/disk/walkthrough-types';
+import type { HexDump, Walkthrough } from '../src/core/disk/walkthrough/types';
 import { openDisk } from '../src/core/formats/open';
 import { requireFormat } from '../src/core/formats/index';
 import { replaceCommandLine, reportBootParams } from '../src/core/boot/params';

@@ -1,7 +1,7 @@
 /**
  * What the CLI says about where the image will run: the declared devices for
  * the success line, and warnings when the chosen format's destination cannot
- * run the kernel. The wording is the core's (platforms.ts, solo5.ts); this
+ * run the kernel. The wording is the core's (platforms/, solo5.ts); this
  * module only picks the lines.
  */
 import type { KernelInfo } from '../core/kernel';

@@ -8,6 +8,7 @@ import type { Backend } from './bridge';
 import { BuildError } from './bridge';
 import type { BuildRequest, KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
 import type { OutputFormat } from '../core/formats/types';
+import { findFormat } from '../core/formats/index';
 import { commandLine } from '../core/image';
 import { MAX_CMDLINE } from '../core/boot/index';
 import {
@@ -303,10 +304,12 @@ export function createModel(deps: ModelDeps) {
   }
   /** A format from the Advanced list: the destination stays when it takes that format, else follows it. */
   function setFormat(id: string) {
+    const chosen = findFormat(id);
+    if (!chosen) return Promise.resolve();
     batch(() => {
-      formatId.value = id;
-      if (!destination.value.formats.includes(id))
-        destinationId.value = destinationForFormat(id)?.id ?? destinationId.value;
+      formatId.value = chosen.id;
+      if (!destination.value.formats.includes(chosen.id))
+        destinationId.value = destinationForFormat(chosen.id)?.id ?? destinationId.value;
     });
     settle();
     return refreshPreview();

@@ -7,7 +7,7 @@ import type { Region } from '../core/plan';
 import type { Inspection } from '../core/disk/inspect';
 import type { Problem } from '../core/disk/verify';
 import type { DiskMap } from '../core/disk/map';
-import type { Walkthrough } from '../core/disk/walkthrough-types';
+import type { Walkthrough } from '../core/disk/walkthrough/types';
 import type { DownloadChunk } from './zeros';
 
 /** What the page shows about a kernel before anything is built. */

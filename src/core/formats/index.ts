@@ -51,4 +51,4 @@ export function requireFormat(id: string): OutputFormat {
   return format;
 }
 
-export type { OutputFormat, OutputPart, FormatOptions } from './types';
+export type { FormatId, OutputFormat, OutputPart, FormatOptions } from './types';

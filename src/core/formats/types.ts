@@ -1,3 +1,14 @@
+/**
+ * The output format contract: what each container module in `formats/`
+ * (raw, GCE's tar.gz, qcow2, VHD, VMDK, VDI) gives the rest of the program.
+ * A format is one descriptor, an `OutputFormat`: its id, what the CLI and the
+ * page show of it (label, extension, MIME type, where it is used), its size
+ * rule, whether QEMU or a raw-disk tool reads the file as it is, and
+ * `write()`, which turns an `ImagePlan` into the file's parts in order. What
+ * differs between formats is a field here, so adapters never compare ids. The
+ * list of formats, and the lookup that turns a string into one, is
+ * `formats/index.ts`.
+ */
 import type { ImagePlan } from '../plan';
 
 /**
@@ -21,9 +32,17 @@ export interface FormatOptions {
   fileName?: string;
 }
 
+/**
+ * Every output format's id. A table over the formats is a
+ * `Record<FormatId, …>`, so the compiler says which table misses a format
+ * added here. A string from outside (the CLI's -f, the page's select) becomes
+ * a FormatId only through `findFormat`/`requireFormat` (formats/index.ts).
+ */
+export type FormatId = 'raw' | 'tar' | 'qcow2' | 'vhd' | 'vhd-dynamic' | 'vmdk' | 'vmdk-sparse' | 'vdi';
+
 export interface OutputFormat {
   /** CLI value of -f and the page's select value. */
-  id: string;
+  id: FormatId;
   /** For the page's Format list. */
   label: string;
   /** File name extension, with the dot: ".img", ".tar.gz". */

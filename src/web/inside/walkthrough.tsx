@@ -4,10 +4,10 @@
  * dump is narrow (a phone), every field's bytes tinted, outlined and numbered) and a legend table below it. The table is
  * the text alternative: the hex grid is hidden from assistive technology, and
  * colour is never the only cue (numbers and outlines mark the fields too).
- * The data comes from the core (`core/disk/walkthrough.ts`); nothing here
+ * The data comes from the core (`core/disk/walkthrough/`); nothing here
  * reads a disk. `walkthrough.css` also holds the print stylesheet (a handout).
  */
-import type { HexDump, HexField, Walkthrough, WalkStep } from '../../core/disk/walkthrough-types';
+import type { HexDump, HexField, Walkthrough, WalkStep } from '../../core/disk/walkthrough/types';
 import { Prose } from '../ui';
 import './walkthrough.css';
 

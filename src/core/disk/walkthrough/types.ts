@@ -1,11 +1,11 @@
 /**
  * The boot walkthrough as data: numbered steps from power-on to the kernel's
  * first instruction, each with the exact bytes involved cut into labelled
- * fields. The core fills it from a disk (walkthrough.ts); the page only draws
+ * fields. The core fills it from a disk (index.ts); the page only draws
  * it, so the same steps can be printed, tested and read by other tools.
  * Plain data: it crosses postMessage.
  */
-import type { BootloaderKind } from './bootloader';
+import type { BootloaderKind } from '../bootloader';
 
 /** One labelled run of bytes inside a dump. */
 export interface HexField {

@@ -1,0 +1,112 @@
+/**
+ * The shapes of the platforms module: a destination (its facts, what it
+ * offers of each virtio kind, and its own next commands), what a verdict and
+ * the next steps need to know about a kernel, and what they return.
+ */
+import type { FormatId, OutputFormat } from '../formats/types';
+import type { Solo5Device } from '../solo5';
+
+export type DestinationId =
+  'qemu' | 'libvirt' | 'proxmox' | 'openstack' | 'gce' | 'virtualbox' | 'vmware' | 'azure' | 'aws' | 'bare-metal';
+
+/**
+ * Whether a destination can give the unikernel a virtio device of a kind:
+ * 'yes' (as it is, or with the commands shown), 'setting' (only with a
+ * setting that is not the default, or with care the commands cannot take),
+ * 'no' (never: the platform has no virtio devices of that kind).
+ */
+export type Offer = 'yes' | 'setting' | 'no';
+
+export interface DeviceOffer {
+  offer: Offer;
+  /** What the platform offers and how to attach it: a sentence without its capital and full stop. */
+  how: string;
+  /** A sentence of advice when the kernel declares a device of this kind. */
+  advice?: string;
+}
+
+export interface Destination {
+  id: DestinationId;
+  /** For headings: "Google Compute Engine". */
+  name: string;
+  /** For sentences: "GCE". */
+  short: string;
+  /** Format ids (src/core/formats), the usual one first. */
+  formats: readonly FormatId[];
+  /** The size rule, in words. */
+  size: string;
+  firmware: string;
+  /** Which controller the boot disk sits on. */
+  bootDisk: string;
+  block: DeviceOffer;
+  net: DeviceOffer;
+  /** Things that go wrong there, one sentence each. */
+  traps: readonly string[];
+  /**
+   * When the platform fixes the PCI slots itself: all virtio block disks come
+   * before all network cards, `perKind` of each on the first bus.
+   */
+  pciSlots?: { perKind: number };
+  /**
+   * When every VM gets a virtio network card whether the unikernel declares
+   * one or not: the sentence saying so (Solo5 stops at a virtio device its
+   * manifest does not declare).
+   */
+  alwaysVirtioNet?: string;
+  /**
+   * The next commands here: upload, import, create, run, with the declared
+   * devices attached as this destination needs them (`nextSteps()` in
+   * index.ts fills the context from the kernel and the options).
+   */
+  nextSteps(s: StepContext): NextStep[];
+}
+
+/** What a verdict needs to know about a kernel (KernelInfo has it). */
+export interface KernelDevices {
+  devices: readonly Solo5Device[];
+  /** False when the kernel has no Solo5 manifest at all (a plain Multiboot kernel). */
+  solo5Manifest?: boolean;
+}
+
+export type Level = 'ok' | 'warn' | 'fail';
+
+export interface Verdict {
+  level: Level;
+  /** Plain sentences, most important first (failures, then warnings, then the rest). Code is in backticks. */
+  sentences: string[];
+  /** The sentences that make the level 'fail' or 'warn' (none when 'ok'). */
+  problems: string[];
+}
+
+/** One next step: what it does, and the command (shell; names in capitals are the user's). */
+export interface NextStep {
+  what: string;
+  command: string;
+}
+
+export interface StepOptions {
+  /** The image file, as the user named it. */
+  file: string;
+  /** The chosen format id (for QEMU's `format=`); the destination's usual one by default. */
+  formatId?: string;
+  /** Name for the VM or image (default: `imageName(file)`). */
+  name?: string;
+}
+
+/** What a destination's commands are made of: the options, quoted for the shell, and the devices by kind. */
+export interface StepContext {
+  /** The declared devices, in manifest order. */
+  devices: readonly Solo5Device[];
+  /** The declared block devices, in manifest order. */
+  blocks: readonly Solo5Device[];
+  /** The declared network devices, in manifest order. */
+  nets: readonly Solo5Device[];
+  /** The image file, quoted for the shell. */
+  file: string;
+  /** The image file as the user named it, for inside an argument the command quotes itself (S3's key). */
+  fileName: string;
+  /** The VM or image name, quoted for the shell. */
+  name: string;
+  /** The chosen format (the destination's usual one by default); undefined for an id no format has. */
+  format: OutputFormat | undefined;
+}
