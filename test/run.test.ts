@@ -12,7 +12,7 @@ import { matchDevices, describeAttachment } from '../src/core/run/devices';
 import { bhyveCommands, qemuCommand, shellLine, shellQuote, type RunPlan } from '../src/core/run/command';
 import { classifyLine, ConsoleWatcher, exitStatus, hypervisorStop, LineWatcher } from '../src/core/run/console';
 import { isImageError } from '../src/core/errors';
-import { parseMem, parseRunArgs } from '../src/cli/run';
+import { parseMem, parseRunArgs } from '../src/cli/run-args';
 import type { Solo5Device } from '../src/core/solo5';
 import { solo5Kernel } from './helpers/fixtures';
 import { DEMO_VARIANTS } from './helpers/demo-variants';
@@ -178,7 +178,11 @@ describe('the exit status comes from the console', () => {
       note: 'The unikernel stopped without an exit line (solo5_exit, abort or trap): a triple fault or a power-off ends QEMU with status 0, which tells nothing; reporting 1.',
     });
     expect(exitStatus(undefined, { status: 1 }).status).toBe(1);
-    expect(exitStatus(undefined, { status: 0, interrupted: true }).status).toBe(130);
+    expect(exitStatus(undefined, { status: 0, interrupted: { signal: 'SIGINT', number: 2 } })).toEqual({
+      status: 130,
+      note: 'Interrupted by SIGINT before the unikernel exited.',
+    });
+    expect(exitStatus(undefined, { status: null, interrupted: { signal: 'SIGTERM', number: 15 } }).status).toBe(143);
     expect(exitStatus(undefined, { status: null, signal: 'SIGKILL', signalNumber: 9 }).status).toBe(137);
   });
   it("KVM giving up (QEMU pauses the VM and would wait for ever) is seen on QEMU's stderr and reported as failure", () => {

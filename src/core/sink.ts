@@ -83,12 +83,20 @@ export async function writeImage<R>(
     const result = await sink.close(pos);
     return { fileSize: pos, result };
   } catch (e) {
-    try {
-      await sink.abort(e);
-    } catch {
-      /* the first error is the one to report */
-    }
+    await abortSink(sink, e);
     throw e;
+  }
+}
+
+/**
+ * Abort `sink` because of `reason`, never throwing: the error that made us
+ * abort is the one to report. For every path that gives up on a sink.
+ */
+export async function abortSink(sink: Sink<unknown>, reason: unknown): Promise<void> {
+  try {
+    await sink.abort(reason);
+  } catch {
+    /* the first error is the one to report */
   }
 }
 
