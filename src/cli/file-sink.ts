@@ -182,7 +182,7 @@ export function openFileSink(output: string | OutputTarget): FileSink {
     outputError(e, {
       name: target.name,
       dir,
-      outcome: old ? `${target.name} was left as it was.` : `${target.name} was not created.`,
+      outcome: old ? `The file ${target.name} was left as it was.` : 'Nothing was left behind.',
     });
   let open = true;
   const closeFd = () => {

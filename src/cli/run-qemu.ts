@@ -37,6 +37,7 @@ export function runQemu(argv: string[], job: Job): Promise<number> {
     // A second signal ends us at once: QEMU must not outlive us.
     const offExit = job.atExit(() => child.kill('SIGKILL'));
     // A reader that went away (`| head`) must not end the run: the status still comes from the console.
+    job.tolerate('SIGPIPE');
     const ignore = () => {};
     process.stdout.on('error', ignore);
     process.stderr.on('error', ignore);

@@ -19,7 +19,7 @@ import { isElf } from '../core/elf';
 import { formatBytes, MIB, SECTOR } from '../core/units';
 import { openImageFile } from './source';
 import { writeDiskFile } from './disk-file';
-import { kindOf, type Job } from './tool';
+import { kindOf, outputError, type Job } from './tool';
 
 /** What UNIKERNEL turned out to be. */
 export type Target =
@@ -43,7 +43,11 @@ export function demoTarget(dir: string): Target {
   // Decoded (from base64) only when asked for: not on every run's start-up.
   const demo: typeof import('../core/demo-kernel.generated') = require('../core/demo-kernel.generated');
   const path = join(dir, 'demo.virtio');
-  writeFileSync(path, demo.DEMO_KERNEL);
+  try {
+    writeFileSync(path, demo.DEMO_KERNEL);
+  } catch (e) {
+    throw outputError(e, { name: `the demo kernel's copy ${path}`, dir, outcome: 'Nothing was run.' });
+  }
   return { kind: 'kernel', path, info: inspectKernel(demo.DEMO_KERNEL, 'demo kernel') };
 }
 
@@ -159,6 +163,11 @@ export const UNPACKED_FORMAT = rawFormat;
 export async function unpackDisk(disk: DiskImage, dir: string, from: string, job: Job): Promise<string> {
   const path = join(dir, 'disk.raw');
   const plan = await diskToPlan(disk, [], { signal: job.signal });
-  await writeDiskFile(plan, UNPACKED_FORMAT, { name: `the disk of ${from} unpacked to ${path}`, path }, job);
+  await writeDiskFile(
+    plan,
+    UNPACKED_FORMAT,
+    { name: `the unpacked copy of ${from} (${path}; TMPDIR sets where)`, path },
+    job,
+  );
   return path;
 }

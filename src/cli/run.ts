@@ -35,7 +35,7 @@ import {
   type Target,
 } from './run-target';
 import { runQemu } from './run-qemu';
-import { say, type Job, type ToolSpec } from './tool';
+import { outputError, say, type Job, type ToolSpec } from './tool';
 
 function kindPhrase(info: KernelInfo): string {
   if (!info.solo5Manifest) return 'no Solo5 manifest: devices are attached in the order given, disks first';
@@ -50,7 +50,16 @@ async function runUnikernel(opts: RunOptions, job: Job): Promise<number> {
   const removeTemp = () => {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   };
-  const temp = () => (tempDir ??= mkdtempSync(join(tmpdir(), 'solo5-virtio-run-')));
+  const temp = () => {
+    try {
+      return (tempDir ??= mkdtempSync(join(tmpdir(), 'solo5-virtio-run-')));
+    } catch (e) {
+      throw outputError(e, {
+        name: `a temporary directory in ${tmpdir()} (set TMPDIR to use another)`,
+        dir: tmpdir(),
+      });
+    }
+  };
   job.atExit(removeTemp);
   job.catchSignals((sig) => `Interrupted by ${sig}; nothing was run.`);
   try {

@@ -61,7 +61,10 @@ export function openStdoutSink(terminal: boolean): Sink<void> {
             continue;
           }
           if (code === 'EPIPE') throw new OutputClosedError(written + done);
-          throw outputError(e, { name: 'standard output', outcome: 'The image on standard output is incomplete.' });
+          throw outputError(e, {
+            name: 'the image to standard output',
+            outcome: 'The image on standard output is incomplete.',
+          });
         }
       }
       written += done;

@@ -111,6 +111,7 @@ export class Job {
   private listening = false;
   private printFailed = false;
   private readonly onInterrupts = new Set<(sig: NodeJS.Signals) => void>();
+  private readonly tolerated = new Set<NodeJS.Signals>();
   private readonly cleanups = new Set<() => void>();
 
   constructor(
@@ -148,6 +149,16 @@ export class Job {
     for (const s of EXIT_SIGNALS) process.on(s, this.onSignal);
   }
 
+  /**
+   * From now on `sig` interrupts nothing (it is still caught: once a
+   * listener was added, removing it would make the signal fatal). For
+   * SIGPIPE while a child's output is passed through: the reader going away
+   * must not end the child.
+   */
+  tolerate(sig: NodeJS.Signals): void {
+    this.tolerated.add(sig);
+  }
+
   /** Also call `fn` on the first signal (to pass it on to a child); returns the function that stops that. */
   onInterrupt(fn: (sig: NodeJS.Signals) => void): () => void {
     this.onInterrupts.add(fn);
@@ -161,6 +172,7 @@ export class Job {
   }
 
   private readonly onSignal = (sig: NodeJS.Signals) => {
+    if (this.tolerated.has(sig)) return;
     if (this.caught) {
       for (const c of this.cleanups) {
         try {
@@ -335,7 +347,7 @@ export interface OutputPlace {
   name: string;
   /** The directory a new file was to be created in (for a failed open). */
   dir?: string;
-  /** What became of it, for a failure while writing: "disk.img was not created." */
+  /** What became of it, for a failure while writing: "Nothing was left behind." */
   outcome?: string;
 }
 
