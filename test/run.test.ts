@@ -12,7 +12,7 @@ import { matchDevices, describeAttachment } from '../src/core/run/devices';
 import { bhyveCommands, qemuCommand, shellLine, shellQuote, type RunPlan } from '../src/core/run/command';
 import { classifyLine, ConsoleWatcher, exitStatus, hypervisorStop, LineWatcher } from '../src/core/run/console';
 import { isImageError } from '../src/core/errors';
-import { parseMem, parseRunArgs } from '../src/cli/run';
+import { parseMem, parseRunArgs } from '../src/cli/run-args';
 import type { Solo5Device } from '../src/core/solo5';
 import { solo5Kernel } from './helpers/fixtures';
 import { DEMO_VARIANTS } from './helpers/demo-variants';
@@ -178,7 +178,11 @@ describe('the exit status comes from the console', () => {
       note: 'The unikernel stopped without an exit line (solo5_exit, abort or trap): a triple fault or a power-off ends QEMU with status 0, which tells nothing; reporting 1.',
     });
     expect(exitStatus(undefined, { status: 1 }).status).toBe(1);
-    expect(exitStatus(undefined, { status: 0, interrupted: true }).status).toBe(130);
+    expect(exitStatus(undefined, { status: 0, interrupted: { signal: 'SIGINT', number: 2 } })).toEqual({
+      status: 130,
+      note: 'Interrupted by SIGINT before the unikernel exited.',
+    });
+    expect(exitStatus(undefined, { status: null, interrupted: { signal: 'SIGTERM', number: 15 } }).status).toBe(143);
     expect(exitStatus(undefined, { status: null, signal: 'SIGKILL', signalNumber: 9 }).status).toBe(137);
   });
   it("KVM giving up (QEMU pauses the VM and would wait for ever) is seen on QEMU's stderr and reported as failure", () => {
@@ -596,27 +600,35 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('the bin boots in QEMU (TC
     expect(existsSync(m![1])).toBe(false);
   });
 
-  it('interrupted (SIGTERM to the run): QEMU is stopped, status 130', async () => {
-    kernel('hang.virtio', { HANG: 1 });
-    const child = spawn(process.execPath, [RUN, '-q', '-H', 'qemu', 'hang.virtio'], {
-      cwd: tmp.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString();
-        if (out.includes('demo: check end of loaded image')) child.kill('SIGTERM');
+  for (const [sig, status] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
+    it(`interrupted (${sig} to the run): QEMU is stopped, status ${status} (128 + the signal's number)`, async () => {
+      kernel('hang.virtio', { HANG: 1 });
+      const child = spawn(process.execPath, [RUN, '-q', '-H', 'qemu', 'hang.virtio'], {
+        cwd: tmp.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      child.on('close', (c) => resolve(c));
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('demo: check end of loaded image')) child.kill(sig);
+        });
+        child.on('close', (c) => resolve(c));
+      });
+      expect(code).toBe(status);
+      // QEMU gets SIGTERM from us either way (from a terminal it would get the SIGINT itself).
+      expect(err).toMatch(
+        new RegExp(
+          `^qemu-system-x86_64: terminating on signal 15 .*\nsolo5-virtio-run: Interrupted by ${sig} before the unikernel exited\.\n$`,
+        ),
+      );
     });
-    expect(code).toBe(130);
-    expect(err).toMatch(
-      /^qemu-system-x86_64: terminating on signal 15 .*\nsolo5-virtio-run: Interrupted before the unikernel exited\.\n$/,
-    );
-  });
+  }
 
   it('an image that aborts reports 255', () => {
     kernel('abort.virtio', { SOLO5_END: -1 });

@@ -1,12 +1,5 @@
-/** Entry point of the bundled unikernel-disk CLI (dist-cli/disk.bundle.cjs, run by its loader dist-cli/disk.cjs). */
-import { diskMain } from './disk';
+/** Entry point of the bundled unikernel-disk (dist-cli/disk.bundle.cjs, run by its loader dist-cli/disk.cjs). */
+import { disk } from './disk';
+import { startTool } from './tool';
 
-diskMain(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`unikernel-disk: internal error (please report it): ${(e as Error)?.stack ?? e}\n`);
-    process.exitCode = 1;
-  },
-);
+startTool(disk);

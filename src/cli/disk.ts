@@ -2,44 +2,30 @@
  * unikernel-disk: read an image back, check it, change its arguments,
  * take its kernel out, convert it. A thin Node adapter around
  * src/core/disk (an image opened once, then inspect, verify, set-args,
- * extract, and copyPlan for convert) and
+ * extract; copyPlan for convert) and
  * the same writers and file sink as solo5-virtio-mkimage: every file it
  * writes goes to a temporary file next to the target, renamed at the end.
+ * What the three bins share (messages, exit statuses, signals) is in tool.ts.
  */
-import { chmodSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
-import { isImageError, ImageError } from '../core/errors';
-import { FORMATS, requireFormat } from '../core/formats/index';
-import { checkImageSize } from '../core/size';
-import type { Sink } from '../core/sink';
-import type { ImagePlan } from '../core/plan';
+import { FORMATS, findFormat, requireFormat } from '../core/formats/index';
+import { abortSink } from '../core/sink';
 import { formatBytes, hex, SECTOR } from '../core/units';
 import { openDisk } from '../core/formats/open';
-import { openImage as openImageOf, type OpenedImage } from '../core/disk/open-image';
+import type { DiskImage } from '../core/formats/reader';
+import { abortableSource } from '../core/disk/abortable';
+import { readImage, type OpenedImage } from '../core/disk/open-image';
 import { inspectImage, type Inspection } from '../core/disk/inspect';
 import { verifyImage } from '../core/disk/verify';
 import { extractKernel } from '../core/disk/kernel-file';
 import { setArgsPlan } from '../core/disk/set-args';
 import { copyPlan } from '../core/disk/copy';
-import { writeDiskPlan } from '../core/disk/rewrite';
 import { openImageFile } from './source';
 import { openFileSink } from './file-sink';
-import { timestampFrom } from './main';
+import { writeDiskFile } from './disk-file';
+import { EXIT_FAIL, timestampFrom, UsageError, versionLine, type Job, type ToolSpec } from './tool';
 
-declare const __VERSION__: string;
-const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 const PROG = 'unikernel-disk';
-const EXIT_FAIL = 1;
-const EXIT_USAGE = 2;
-
-class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly command?: string,
-  ) {
-    super(message);
-  }
-}
+const USAGE = 'COMMAND ...';
 
 interface Command {
   usage: string;
@@ -147,6 +133,11 @@ Examples:
 `;
 }
 
+/** The usage line of a command, shown with its usage errors. */
+function commandUsage(name: string): string {
+  return `${PROG} ${COMMANDS[name].usage}`;
+}
+
 function commandHelp(name: string): string {
   const c = COMMANDS[name];
   return `Usage: ${PROG} ${c.usage}\n\n${c.help}\n`;
@@ -167,7 +158,7 @@ export function parseDiskArgs(argv: string[], out: (s: string) => void): Parsed 
     return null;
   }
   if (first === '-V' || first === '--version') {
-    out(`${PROG} ${VERSION}\n`);
+    out(versionLine(PROG));
     return null;
   }
   const c = COMMANDS[first];
@@ -190,12 +181,12 @@ export function parseDiskArgs(argv: string[], out: (s: string) => void): Parsed 
     if (c.valued.includes(name)) {
       if (eq > 0) options.set(name, a.slice(eq + 1));
       else if (i + 1 < rest.length) options.set(name, rest[++i]);
-      else throw new UsageError(`option ${name} needs a value`, first);
+      else throw new UsageError(`option ${name} needs a value`, commandUsage(first));
     } else if (/^-f./.test(a) && c.valued.includes('-f')) {
       options.set('-f', a.slice(2));
     } else if (c.flags.includes(name) && eq < 0) {
       options.set(name, true);
-    } else throw new UsageError(`unknown option ${a} for ${first}`, first);
+    } else throw new UsageError(`unknown option ${a} for ${first}`, commandUsage(first));
   }
   let positional = rest.slice(i);
   // inspect --json may also come after IMAGE.
@@ -212,27 +203,32 @@ export function parseDiskArgs(argv: string[], out: (s: string) => void): Parsed 
       .slice(1);
     throw new UsageError(
       `${names.slice(positional.length, min).join(' and ')} ${min - positional.length > 1 ? 'are' : 'is'} missing`,
-      first,
+      commandUsage(first),
     );
   }
-  if (positional.length > max) throw new UsageError(`too many arguments: ${positional.slice(max).join(' ')}`, first);
+  if (positional.length > max)
+    throw new UsageError(`too many arguments: ${positional.slice(max).join(' ')}`, commandUsage(first));
   return { command: first, options, positional };
 }
 
-/** Open IMAGE once (see core/disk/open-image.ts); `close` releases the file. */
-async function openImage(path: string): Promise<{ img: OpenedImage; close(): void }> {
+/** Open IMAGE, give its disk (whose reads stop at a signal) to `read`, close the file again. */
+async function withDisk<T>(path: string, job: Job, read: (disk: DiskImage) => Promise<T>): Promise<T> {
   const f = openImageFile(path);
   try {
-    return { img: await openImageOf(f.source), close: f.close };
-  } catch (e) {
+    return await read(await openDisk(abortableSource(f.source, job.signal)));
+  } finally {
     f.close();
-    throw e;
   }
+}
+
+/** The same, opened once as an image (core/disk/open-image.ts), for the commands that read it as ours or the old tool's. */
+function withImage<T>(path: string, job: Job, read: (img: OpenedImage) => Promise<T>): Promise<T> {
+  return withDisk(path, job, async (disk) => read(await readImage(disk)));
 }
 
 function describe(i: Inspection, path: string): string {
   const lines: string[] = [];
-  const fmt = FORMATS.find((f) => f.id === i.format);
+  const fmt = findFormat(i.format);
   lines.push(`${path}: ${fmt ? fmt.label : i.format}, ${formatBytes(i.size)} disk (${i.size} bytes)`);
   if (i.partitionTable === 'none') lines.push('Partition table: none');
   else {
@@ -281,148 +277,64 @@ function describe(i: Inspection, path: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** Write a plan in `formatId` to `target` atomically, through the core's one rewrite path. */
-async function writeDisk(
-  plan: ImagePlan,
-  formatId: string,
-  target: string,
-  timestamp: number,
-  signal: AbortSignal,
-): Promise<number> {
-  const format = requireFormat(formatId);
-  // The size rule before a temporary file exists.
-  checkImageSize(plan.size, format);
-  const w = await writeDiskPlan(plan, format, openFileSink(target), { fileName: basename(target), timestamp, signal });
-  return w.fileSize;
-}
-
-async function run(p: Parsed, signal: AbortSignal): Promise<number> {
-  const print = (s: string) => process.stdout.write(s);
-  const say = (s: string) => {
-    if (!p.options.has('-q') && !p.options.has('--quiet')) process.stderr.write(`${PROG}: ${s}\n`);
-  };
+async function run(p: Parsed, job: Job): Promise<number> {
+  const quiet = p.options.has('-q') || p.options.has('--quiet');
   const timestamp = () => {
     const t = p.options.get('--timestamp');
     return timestampFrom(typeof t === 'string' ? t : undefined, process.env);
   };
   const [image] = p.positional;
+  job.catchSignals((sig) => `Interrupted by ${sig}; nothing was changed.`);
   switch (p.command) {
     case 'inspect': {
-      const { img, close } = await openImage(image);
-      try {
-        const i = await inspectImage(img);
-        print(p.options.has('--json') ? JSON.stringify(i, null, 2) + '\n' : describe(i, image));
-      } finally {
-        close();
-      }
+      const i = await withImage(image, job, inspectImage);
+      job.print(p.options.has('--json') ? JSON.stringify(i, null, 2) + '\n' : describe(i, image));
       return 0;
     }
     case 'verify': {
-      const { img, close } = await openImage(image);
-      try {
-        const problems = await verifyImage(img);
-        for (const x of problems)
-          print(`${image}: ${x.severity === 'warning' ? 'warning: ' : ''}${x.area}: ${x.message}\n`);
-        if (problems.some((x) => x.severity === 'error')) return EXIT_FAIL;
-        print(`${image}: ok\n`);
-        return 0;
-      } finally {
-        close();
-      }
+      const problems = await withImage(image, job, verifyImage);
+      for (const x of problems)
+        job.print(`${image}: ${x.severity === 'warning' ? 'warning: ' : ''}${x.area}: ${x.message}\n`);
+      if (problems.some((x) => x.severity === 'error')) return EXIT_FAIL;
+      job.print(`${image}: ok\n`);
+      return 0;
     }
     case 'set-args': {
       const ts = timestamp();
-      const { img, close } = await openImage(image);
-      let r;
-      try {
-        r = await setArgsPlan(img, p.positional.slice(1).join(' '));
-      } finally {
-        close();
-      }
-      const mode = statSync(image).mode & 0o7777;
-      await writeDisk(r.plan, img.disk.formatId, image, ts, signal);
-      // The rewritten image keeps the original's permissions.
-      chmodSync(image, mode);
-      say(`${image}: command line was "${r.before}", now "${r.after}"`);
+      const { r, format } = await withImage(image, job, async (img) => ({
+        r: await setArgsPlan(img, p.positional.slice(1).join(' '), { signal: job.signal }),
+        format: requireFormat(img.disk.formatId),
+      }));
+      // In its own format; the file sink keeps the replaced file's permissions and owner.
+      await writeDiskFile(r.plan, format, image, job, ts);
+      if (!quiet) job.note(`${image}: command line was "${r.before}", now "${r.after}"`);
       return 0;
     }
     case 'extract': {
-      const { img, close } = await openImage(image);
-      let k;
-      try {
-        k = await extractKernel(img);
-      } finally {
-        close();
-      }
-      const sink: Sink<void> = openFileSink(p.positional[1]);
+      const k = await withImage(image, job, extractKernel);
+      const sink = openFileSink(p.positional[1]);
       try {
         sink.write(0, k.bytes);
         sink.close(k.bytes.length);
       } catch (e) {
-        sink.abort(e);
+        await abortSink(sink, e);
         throw e;
       }
       return 0;
     }
     case 'convert': {
       const f = p.options.get('-f') ?? p.options.get('--format');
-      if (typeof f !== 'string') throw new UsageError('-f FORMAT is missing', 'convert');
-      requireFormat(f);
+      if (typeof f !== 'string') throw new UsageError('-f FORMAT is missing', commandUsage('convert'));
+      const format = requireFormat(f);
       const ts = timestamp();
       // A container operation: any disk converts (a data disk too), so it needs no partition table or loader.
-      const file = openImageFile(image);
-      let plan;
-      try {
-        plan = await copyPlan(await openDisk(file.source));
-      } finally {
-        file.close();
-      }
-      await writeDisk(plan, f, p.positional[1], ts, signal);
+      const plan = await withDisk(image, job, (disk) => copyPlan(disk, [], { signal: job.signal }));
+      await writeDiskFile(plan, format, p.positional[1], job, ts);
       return 0;
     }
   }
   throw new Error(`internal: command ${p.command}`);
 }
 
-export async function diskMain(argv: string[]): Promise<number> {
-  let parsed: Parsed | null;
-  try {
-    parsed = parseDiskArgs(argv, (s) => process.stdout.write(s));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      const usage = e.command ? `${PROG} ${COMMANDS[e.command].usage}` : `${PROG} COMMAND ...`;
-      process.stderr.write(`${PROG}: ${e.message}\nUsage: ${usage}  (try --help)\n`);
-      return EXIT_USAGE;
-    }
-    throw e;
-  }
-  if (!parsed) return 0;
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) =>
-    controller.abort(new ImageError('ABORTED', `Interrupted by ${sig}; nothing was changed.`));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await run(parsed, controller.signal);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${PROG}: ${e.message}\nUsage: ${PROG} ${COMMANDS[parsed.command].usage}  (try --help)\n`);
-      return EXIT_USAGE;
-    }
-    if (isImageError(e)) {
-      process.stderr.write(`${PROG}: error: ${e.message}\n`);
-      return e.code === 'ABORTED' ? 130 : EXIT_FAIL;
-    }
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
-      process.stderr.write(
-        `${PROG}: error: no space left on the disk being written; free some space. Nothing was changed.\n`,
-      );
-      return EXIT_FAIL;
-    }
-    process.stderr.write(`${PROG}: internal error (please report it): ${(e as Error).stack ?? e}\n`);
-    return EXIT_FAIL;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
+/** unikernel-disk, for tool.ts's `runTool`. */
+export const disk: ToolSpec<Parsed> = { prog: PROG, usage: USAGE, parse: parseDiskArgs, run };

@@ -10,13 +10,13 @@
  * file it points to gets the image and the link stays a link. Anything else
  * (a directory, a block or character device, a FIFO, a socket) is refused:
  * renaming a file over a device node would delete the node and write nothing
- * to the disk.
+ * to the disk. A failed system call becomes the coded sentence of
+ * `outputError` (tool.ts) that names the file and the fix.
  */
 import {
   accessSync,
   closeSync,
   constants,
-  existsSync,
   fchmodSync,
   fchownSync,
   fstatSync,
@@ -33,8 +33,9 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ImageError, isImageError } from '../core/errors';
+import { ImageError } from '../core/errors';
 import type { Sink } from '../core/sink';
+import { kindOf, outputError } from './tool';
 
 export interface FileSink extends Sink<void> {
   /** The temporary file while writing. */
@@ -61,46 +62,6 @@ function writeAll(fd: number, bytes: Uint8Array, pos: number): void {
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, pos + done);
 }
 
-function kindOf(st: Stats): string {
-  if (st.isBlockDevice()) return 'a block device (a disk)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isFIFO()) return 'a named pipe (FIFO)';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-/** The one OUTPUT_UNWRITABLE sentence for a failed system call on `name`. */
-function unwritable(name: string, dir: string, e: unknown): ImageError {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') {
-    return new ImageError(
-      'OUTPUT_UNWRITABLE',
-      existsSync(dir)
-        ? `Cannot write ${name}: no file can be created in ${dir} (a special file system?); choose another location.`
-        : `Cannot write ${name}: the directory ${dir} does not exist; create it first.`,
-    );
-  }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new ImageError(
-      'OUTPUT_UNWRITABLE',
-      `Cannot write ${name}: no permission to create files in ${dir}${code === 'EROFS' ? ' (read-only file system)' : ''}; choose another location.`,
-    );
-  }
-  if (code === 'ENOTDIR') {
-    return new ImageError(
-      'OUTPUT_UNWRITABLE',
-      `Cannot write ${name}: a part of the path before the file name is not a directory.`,
-    );
-  }
-  if (code === 'ENAMETOOLONG') {
-    return new ImageError(
-      'OUTPUT_UNWRITABLE',
-      `Cannot write ${name}: the name is too long for the file system; choose a shorter one.`,
-    );
-  }
-  return new ImageError('OUTPUT_UNWRITABLE', `Cannot write ${name}: ${(e as Error).message}.`);
-}
-
 /**
  * Follow `name` to the file that gets the image and check that we may
  * replace it. Throws OUTPUT_NOT_A_FILE for devices, FIFOs and sockets,
@@ -114,7 +75,7 @@ export function resolveOutput(name: string): OutputTarget {
   try {
     st = statSync(name, { throwIfNoEntry: false }); // follows symbolic links
   } catch (e) {
-    throw unwritable(name, dirname(resolve(name)), e);
+    throw outputError(e, { name, dir: dirname(resolve(name)) });
   }
   if (st) {
     let path = name;
@@ -199,7 +160,7 @@ export function openFileSink(output: string | OutputTarget): FileSink {
       fd = openSync(tempPath, 'wx', 0o666);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && n < 100) continue;
-      throw isImageError(e) ? e : unwritable(target.name, dir, e);
+      throw outputError(e, { name: target.name, dir });
     }
   }
   const old = target.existing;
@@ -216,6 +177,13 @@ export function openFileSink(output: string | OutputTarget): FileSink {
       /* a file system without modes */
     }
   }
+  // A failed write, truncate, sync or rename: the coded sentence (the writer then aborts, so the target stays as it was).
+  const failed = (e: unknown) =>
+    outputError(e, {
+      name: target.name,
+      dir,
+      outcome: old ? `The file ${target.name} was left as it was.` : 'Nothing was left behind.',
+    });
   let open = true;
   const closeFd = () => {
     if (open) {
@@ -227,14 +195,22 @@ export function openFileSink(output: string | OutputTarget): FileSink {
     tempPath,
     seekable: true,
     write(position, bytes) {
-      writeAll(fd, bytes, position);
+      try {
+        writeAll(fd, bytes, position);
+      } catch (e) {
+        throw failed(e);
+      }
     },
     close(length) {
-      // Holes at the end: extend the file without writing (sparse).
-      if (fstatSync(fd).size !== length) ftruncateSync(fd, length);
-      fsyncSync(fd);
-      closeFd();
-      renameSync(tempPath, target.path);
+      try {
+        // Holes at the end: extend the file without writing (sparse).
+        if (fstatSync(fd).size !== length) ftruncateSync(fd, length);
+        fsyncSync(fd);
+        closeFd();
+        renameSync(tempPath, target.path);
+      } catch (e) {
+        throw failed(e);
+      }
     },
     abort() {
       try {

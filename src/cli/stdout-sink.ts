@@ -11,6 +11,7 @@ import { fstatSync, write } from 'node:fs';
 import { ImageError } from '../core/errors';
 import type { Sink } from '../core/sink';
 import { MIB } from '../core/units';
+import { outputError } from './tool';
 
 const STDOUT = 1;
 
@@ -60,7 +61,10 @@ export function openStdoutSink(terminal: boolean): Sink<void> {
             continue;
           }
           if (code === 'EPIPE') throw new OutputClosedError(written + done);
-          throw e;
+          throw outputError(e, {
+            name: 'the image to standard output',
+            outcome: 'The image on standard output is incomplete.',
+          });
         }
       }
       written += done;

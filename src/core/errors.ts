@@ -103,7 +103,7 @@ export const ERRORS = {
   ABORTED: 'the build was cancelled or interrupted before it finished',
   DOWNLOAD_CANCELLED: 'the browser’s download was cancelled',
   BLOB_TOO_BIG: 'the in-memory save path passed its limit',
-  NO_SPACE: 'no space left where the image was being saved',
+  NO_SPACE: 'no space left (or the disk quota used up) where the image or file was being saved',
   NOT_ALLOWED: 'the browser did not allow writing to the chosen file',
   KERNEL_NOT_FOUND: 'the kernel path does not exist',
   KERNEL_UNREADABLE: 'the kernel path exists but cannot be read as a file',
@@ -113,6 +113,8 @@ export const ERRORS = {
   OUTPUT_IS_TERMINAL: 'the image would go to standard output, and that is a terminal',
   OUTPUT_CLOSED: 'standard output was closed before the whole image was written',
   OUTPUT_UNWRITABLE: 'the image cannot be written where asked',
+  OUTPUT_TOO_LARGE: 'the file system or a limit (ulimit -f) refused a file this large',
+  OUTPUT_IO_ERROR: 'the disk reported an input/output error while the output was written',
 
   // Running a unikernel (solo5-virtio-run): checked before the hypervisor starts.
   RUN_DEVICE_MISSING: 'the unikernel declares a device that no -d or -n attaches',
@@ -126,7 +128,6 @@ export const ERRORS = {
   RUN_NO_HYPERVISOR: 'the hypervisor program is not installed',
   RUN_NO_KVM: 'KVM was asked for but /dev/kvm cannot be used',
   RUN_TOO_MANY_DEVICES: 'more devices than free PCI slots',
-  OUTPUT_TOO_LARGE: 'the file system or a limit (ulimit -f) refused a file this large',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -88,7 +88,10 @@ export async function writeImage<R>(
   }
 }
 
-/** Abort `sink` because of `reason`; a failure to abort is dropped (the first error is the one to report). */
+/**
+ * Abort `sink` because of `reason`, never throwing: the error that made us
+ * abort is the one to report. For every path that gives up on a sink.
+ */
 export async function abortSink(sink: Pick<Sink<unknown>, 'abort'>, reason: unknown): Promise<void> {
   try {
     await sink.abort(reason);

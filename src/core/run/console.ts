@@ -107,8 +107,8 @@ export interface HypervisorEnd {
   signal?: string | null;
   /** Signal number for `signal`, when known (128 + it is the shell's status). */
   signalNumber?: number;
-  /** The user interrupted the run (Ctrl-C, SIGTERM to us). */
-  interrupted?: boolean;
+  /** The user interrupted the run (Ctrl-C, SIGTERM to us) with this signal: the status is 128 + its number, as for a process it ended. */
+  interrupted?: { signal: string; number: number };
   /** The hypervisor's line saying it stopped the guest for good (we then ended it). */
   stopped?: string;
 }
@@ -135,7 +135,12 @@ export function exitStatus(outcome: ConsoleOutcome | undefined, end: HypervisorE
       note: `The hypervisor stopped the guest ("${end.stopped}") and would have waited for ever, so it was ended; reporting 1. Under KVM this is often a kernel running code where there is no memory: run it with -H qemu to see the fault.`,
     };
   }
-  if (end.interrupted) return { status: 130, note: 'Interrupted before the unikernel exited.' };
+  if (end.interrupted) {
+    return {
+      status: 128 + end.interrupted.number,
+      note: `Interrupted by ${end.interrupted.signal} before the unikernel exited.`,
+    };
+  }
   if (end.status === null) {
     return {
       status: 128 + (end.signalNumber ?? 1),
