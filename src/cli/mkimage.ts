@@ -10,9 +10,10 @@ import { basename } from 'node:path';
 import { checkKernelSize, describeKernel } from '../core/kernel';
 import { ImageError, isImageError } from '../core/errors';
 import { formatBytes } from '../core/units';
-import { FORMATS, requireFormat } from '../core/formats/index';
-import { planImage, DEFAULT_LABEL, type BuiltImage } from '../core/image';
-import { checkImageSize, parseSize, DEFAULT_SIZE } from '../core/size';
+import { FORMATS } from '../core/formats/index';
+import { checkBuild, planBuild } from '../core/build';
+import { DEFAULT_LABEL } from '../core/image';
+import { parseSize, DEFAULT_SIZE } from '../core/size';
 import { writeImage, type Sink } from '../core/sink';
 import { openFileSink, resolveOutput, type OutputTarget } from './file-sink';
 import { openStdoutSink } from './stdout-sink';
@@ -277,8 +278,11 @@ function progressPrinter(enabled: boolean) {
 /** Build the image that `opts` ask for. */
 async function build(opts: CliOptions, job: Job): Promise<number> {
   const toStdout = opts.image === '-';
-  const format = requireFormat(opts.format);
-  const size = checkImageSize(opts.size !== undefined ? parseSize(opts.size) : DEFAULT_SIZE, format);
+  // The format and the size are checked before the kernel is read, then again by planBuild.
+  const { format, size } = checkBuild({
+    formatId: opts.format,
+    size: opts.size !== undefined ? parseSize(opts.size) : DEFAULT_SIZE,
+  });
   const timestamp = timestampFrom(opts.timestamp, process.env);
   const kernelFile = statKernel(opts.kernel);
   let target: OutputTarget | undefined;
@@ -295,12 +299,12 @@ async function build(opts: CliOptions, job: Job): Promise<number> {
   // Until here nothing was created: a signal ends the process the default
   // way. Reading the kernel is synchronous, so it must stay interruptible.
   const kernel = kernelFile.bytes ?? readKernel(opts.kernel, kernelFile.stat!);
-  const built: BuiltImage = planImage(kernel, {
+  const built = planBuild(kernel, {
+    formatId: format.id,
     size,
     args: opts.args.join(' '),
     label: opts.label,
     timestamp,
-    sizeStep: format.sizeStep,
   });
   for (const line of platformWarnings(PROG, built.kernel, format)) say(2, `${line}\n`);
 

@@ -20,10 +20,19 @@ export interface PlannedBuild extends BuiltImage {
   format: OutputFormat;
 }
 
+/**
+ * Find the format and check the size against it: the first half of
+ * `planBuild`, for a face that wants to refuse a bad size before it reads
+ * a kernel (the CLI); planBuild runs it again.
+ */
+export function checkBuild(opts: Pick<BuildOptions, 'formatId' | 'size'>): { format: OutputFormat; size: number } {
+  const format = requireFormat(opts.formatId);
+  return { format, size: checkImageSize(opts.size, format) };
+}
+
 /** Find the format, check the size, plan the image (coded errors for each). */
 export function planBuild(kernel: Uint8Array, opts: BuildOptions): PlannedBuild {
   const { formatId, size, ...rest } = opts;
-  const format = requireFormat(formatId);
-  const checked = checkImageSize(size, format);
-  return { ...planImage(kernel, { ...rest, size: checked, sizeStep: format.sizeStep }), format };
+  const { format } = checkBuild({ formatId, size });
+  return { ...planImage(kernel, { ...rest, size, sizeStep: format.sizeStep }), format };
 }
