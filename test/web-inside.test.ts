@@ -300,7 +300,7 @@ describe('openImage / saveCopy over file-backed Blobs', () => {
       expect(fromPlan.walkthrough).toEqual(fromFile.walkthrough);
       expect(fromPlan.canSetArgs).toBe(true);
     }
-    // Every byte of planDisk equals the raw file's, and a raw file stores every byte.
+    // Every byte of planAsDisk equals the raw file's, and a raw file stores every byte.
     const path = await ours('raw', 'plan me', 64 * MiB);
     const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'plan me' });
     const disk = planAsDisk(built.plan, requireFormat('raw'));

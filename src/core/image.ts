@@ -58,7 +58,7 @@ export function commandLine(args: string): string {
 }
 
 /**
- * The command line `setArgs` (disk/ops.ts) writes: the first word of the image's current
+ * The command line `setArgs` (disk/set-args.ts) writes: the first word of the image's current
  * one (the kernel's name; a SYSLINUX config may name another file), then
  * `args`. With no current command line, the builder's kernel name.
  */
