@@ -193,7 +193,7 @@ describe.skipIf(!tools('qemu-system-x86_64', 'gdb', 'nasm', 'tar'))('the emulato
   test('damaged: a kernel byte changed (CRC)', { timeout: 120_000 }, async () => {
     const img = planImage(DEMO_KERNEL, { args: ARGS, size: 64 * MIB });
     const kernelAt = img.plan.regions.find((r) => r.kind === 'kernel')!.start;
-    await damaged('crc', (b) => (b[kernelAt + 0x1800] ^= 0x40), /^kernel checksum mismatch/);
+    await damaged('crc', (b) => (b[kernelAt + 0x100] ^= 0x40), /^kernel checksum mismatch/);
   });
 
   test('damaged: the parameter block (stage 2 CRC)', { timeout: 120_000 }, async () => {

@@ -166,17 +166,13 @@ one(0xe1, 'loope', 'loope', ['Jb']);
 one(0xe2, 'loop', 'loop', ['Jb']);
 one(0xe3, 'jcxz', 'jcxz', ['Jb']);
 one(0xe4, 'in', 'in', ['AL', 'Ib']);
-one(0xe5, 'in', 'in', ['eAX', 'Ib']);
 one(0xe6, 'out', 'out', ['Ib', 'AL']);
-one(0xe7, 'out', 'out', ['Ib', 'eAX']);
 one(0xe8, 'call', 'call', ['Jv']);
 one(0xe9, 'jmp', 'jmp', ['Jv']);
 one(0xea, 'jmp', 'jmpfar', ['Ap']);
 one(0xeb, 'jmp', 'jmp', ['Jb']);
 one(0xec, 'in', 'in', ['AL', 'DX']);
-one(0xed, 'in', 'in', ['eAX', 'DX']);
 one(0xee, 'out', 'out', ['DX', 'AL']);
-one(0xef, 'out', 'out', ['DX', 'eAX']);
 one(0xf4, 'hlt', 'hlt');
 one(0xf5, 'cmc', 'cmc');
 one(0xf8, 'clc', 'clc');
@@ -249,26 +245,44 @@ const GROUPS: Record<number, (Entry | undefined)[]> = {
   0x10fba: [undefined, undefined, undefined, undefined, { m: 'bt', op: 'bt', a: ['Ev', 'Ibs'] }],
 };
 
-/** Every opcode the decoder knows, as `XX` or `0F XX`, with `/r` for a group member: for the docs and the coverage test. */
+const hex2 = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
+/** Opcodes with the register in their low 3 bits are one family (`40+r`). */
+const isFamily = (e: Entry | undefined) => !!e?.a?.some((s) => s === 'Zv' || s === 'Zb');
+
+/**
+ * Every opcode the decoder knows, as `XX`, `XX /r` (a ModRM group member),
+ * `XX+r` (a register family) or with a `0F` escape: for the docs and the
+ * coverage test.
+ */
 export function knownOpcodes(): { opcode: string; mnemonic: string; operands: string }[] {
   const out: { opcode: string; mnemonic: string; operands: string }[] = [];
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
+  const row = (opcode: string, e: Entry) => out.push({ opcode, mnemonic: e.m, operands: (e.a ?? []).join(',') });
   for (let i = 0; i < 256; i++) {
     const e = ONE[i];
-    if (e) out.push({ opcode: hex(i), mnemonic: e.m, operands: (e.a ?? []).join(',') });
-    const g = GROUPS[i];
-    if (g) g.forEach((e, r) => e && out.push({ opcode: `${hex(i)} /${r}`, mnemonic: e.m, operands: (e.a ?? []).join(',') }));
+    if (e && isFamily(e)) {
+      if (!out.some((o) => o.opcode === `${hex2(i & ~7)}+r`)) row(`${hex2(i & ~7)}+r`, e);
+    } else if (e) row(hex2(i), e);
+    GROUPS[i]?.forEach((e, r) => e && row(`${hex2(i)} /${r}`, e));
   }
   for (let i = 0; i < 256; i++) {
     const e = TWO[i];
-    if (e) out.push({ opcode: `0F ${hex(i)}`, mnemonic: e.m, operands: (e.a ?? []).join(',') });
-    const g = GROUPS[0x10f00 | i];
-    if (g)
-      g.forEach(
-        (e, r) => e && out.push({ opcode: `0F ${hex(i)} /${r}`, mnemonic: e.m, operands: (e.a ?? []).join(',') }),
-      );
+    if (e) row(`0F ${hex2(i)}`, e);
+    GROUPS[0x10f00 | i]?.forEach((e, r) => e && row(`0F ${hex2(i)} /${r}`, e));
   }
   return out;
+}
+
+/** The knownOpcodes() name of a decoded instruction's opcode. */
+export function opcodeOf(ins: Instruction): string {
+  const b = ins.bytes;
+  let p = 0;
+  while ([0x66, 0x67, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].includes(b[p])) p++;
+  if (b[p] === 0x0f) {
+    const g = GROUPS[0x10f00 | b[p + 1]];
+    return `0F ${hex2(b[p + 1])}` + (g ? ` /${(b[p + 2] >> 3) & 7}` : '');
+  }
+  if (GROUPS[b[p]]) return `${hex2(b[p])} /${(b[p + 1] >> 3) & 7}`;
+  return isFamily(ONE[b[p]]) ? `${hex2(b[p] & ~7)}+r` : hex2(b[p]);
 }
 
 function operand(kind: OperandKind, size: number): Operand {

@@ -25,6 +25,8 @@ export interface MachineOptions {
   a20?: boolean;
   /** Stop after this many instructions (default 2 000 000 000). */
   maxInstructions?: number;
+  /** Stop at the first instruction fetched at or above 1 MiB in protected mode (default true). */
+  stopAtKernel?: boolean;
 }
 
 /** Why a run stopped. `message` is a sentence for people. */
@@ -88,6 +90,7 @@ export class Machine {
       debugExit: options.debugExit ?? true,
       a20: options.a20 ?? true,
       maxInstructions: options.maxInstructions ?? 2_000_000_000,
+      stopAtKernel: options.stopAtKernel ?? true,
     };
     const pcOptions: PcOptions = {
       memoryMiB: this.options.memoryMiB,
@@ -124,13 +127,34 @@ export class Machine {
     return m;
   }
 
+  /**
+   * A machine already in flat 32-bit protected mode (as a Multiboot loader
+   * leaves it: CS = 08h, data 10h, base 0, 4 GiB, IF off) running `code`
+   * loaded at `at`, with no disk. For instruction tests.
+   */
+  static protectedMode(code: Uint8Array, at: number, entry: number, options: MachineOptions = {}): Machine {
+    const m = new Machine({ size: 0, read: async () => new Uint8Array(0) }, { stopAtKernel: false, ...options });
+    m.pc.initBda();
+    m.memory.writeBytes(at, code);
+    const c = m.cpu;
+    c.cr0 = 0x11;
+    c.seg.forEach((s, i) => {
+      Object.assign(s, { selector: i === 1 ? 0x08 : 0x10, base: 0, limit: 0xffffffff, big: true, access: i === 1 ? 0x9b : 0x93 });
+    });
+    c.eip = entry;
+    c.eflags = 0x2;
+    c.regs[4] = 0x90000;
+    m.start = m.snapshot();
+    return m;
+  }
+
   /** COM1's output so far (Latin-1), which is what the loader prints. */
   get console(): string {
-    return String.fromCharCode(...this.pc.serial);
+    return latin1(this.pc.serial);
   }
   /** INT 10h teletype output so far. */
   get screen(): string {
-    return String.fromCharCode(...this.pc.screen);
+    return latin1(this.pc.screen);
   }
   /** Linear address of the next instruction. */
   get address(): number {
@@ -184,7 +208,7 @@ export class Machine {
     const max = this.options.maxInstructions;
     for (let n = 0; n < BATCH; n++) {
       const lin = (c.seg[1].base + c.eip) >>> 0;
-      if (lin >= KERNEL_MIN && c.cr0 & 1) {
+      if (lin >= KERNEL_MIN && c.cr0 & 1 && this.options.stopAtKernel) {
         this.stopped = {
           kind: 'kernel',
           entry: lin,
@@ -262,7 +286,7 @@ export class Machine {
   private batchOne(): void {
     const c = this.cpu;
     const lin = this.address;
-    if (lin >= KERNEL_MIN && c.cr0 & 1) {
+    if (lin >= KERNEL_MIN && c.cr0 & 1 && this.options.stopAtKernel) {
       this.stopped = { kind: 'kernel', entry: lin, message: `reached the kernel's first instruction at ${hex(lin)}` };
       return;
     }
@@ -324,4 +348,10 @@ export class Machine {
   reset(): void {
     this.restore(this.start);
   }
+}
+
+function latin1(bytes: number[]): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.slice(i, i + 8192));
+  return s;
 }
