@@ -6,7 +6,7 @@
  * exception stops the machine (`fault`), a software INT in real mode goes to
  * the BIOS model (`Bus.interrupt`).
  */
-import { ES, CS, SS, DS, OPS, type Instruction, type Operand } from './decode';
+import { ES, CS, SS, DS, OP, type Instruction, type Operand } from './decode';
 import { CF, DF, FIXED, IF, MASK, OF, OSZAPC, PARITY, SIGN, ZF, addFlags, cc, subFlags, szp } from './flags';
 import type { Memory } from './memory';
 
@@ -39,7 +39,7 @@ export type CpuStop =
 export const GPR_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
 
-const O = Object.fromEntries(OPS.map((n, i) => [n, i])) as Record<(typeof OPS)[number], number>;
+const O = OP;
 
 export class Cpu {
   /** EAX ECX EDX EBX ESP EBP ESI EDI, as signed 32-bit (read them with `>>> 0`). */
@@ -143,10 +143,12 @@ export class Cpu {
       this.writeMem((ss.base + sp) >>> 0, size, v);
     }
   }
+  /** Pop a word or dword (a dword as int32). */
   pop(size: number): number {
     const ss = this.seg[SS];
     const sp = ss.big ? this.regs[4] >>> 0 : this.regs[4] & 0xffff;
-    const v = this.readMem((ss.base + sp) >>> 0, size);
+    const at = (ss.base + sp) >>> 0;
+    const v = size === 4 ? this.mem.read32(at) : this.mem.read16(at); // int32 for 32-bit values
     if (ss.big) this.regs[4] = sp + size;
     else this.setReg(4, 2, sp + size);
     return v;

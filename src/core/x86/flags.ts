@@ -62,3 +62,25 @@ export function subFlags(a: number, b: number, borrow: number, size: number): nu
   cc.f = f;
   return r;
 }
+
+/** 32-bit add on int32 values (no boxed numbers on the fast path); returns an int32, flags in `cc.f`. */
+export function add32(a: number, b: number, carry: number): number {
+  const sum = (a >>> 0) + (b >>> 0) + carry;
+  const r = sum | 0;
+  let f = (r === 0 ? ZF : 0) | (r < 0 ? SF : 0) | PARITY[r & 0xff] | ((a ^ b ^ r) & AF);
+  if (sum > 0xffffffff) f |= CF;
+  if (((a ^ r) & (b ^ r)) < 0) f |= OF;
+  cc.f = f;
+  return r;
+}
+
+/** 32-bit subtract on int32 values; returns an int32, flags in `cc.f`. */
+export function sub32(a: number, b: number, borrow: number): number {
+  const diff = (a >>> 0) - (b >>> 0) - borrow;
+  const r = diff | 0;
+  let f = (r === 0 ? ZF : 0) | (r < 0 ? SF : 0) | PARITY[r & 0xff] | ((a ^ b ^ r) & AF);
+  if (diff < 0) f |= CF;
+  if (((a ^ b) & (a ^ r)) < 0) f |= OF;
+  cc.f = f;
+  return r;
+}

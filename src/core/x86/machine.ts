@@ -14,6 +14,7 @@
 import { decode, type Instruction } from './decode';
 import { Cpu, hex, type Segment } from './cpu';
 import { Memory } from './memory';
+import { compile, type Run } from './fast';
 import { Pc, lowMemoryTop, type Disk, type PcOptions } from './pc';
 
 export interface MachineOptions {
@@ -66,6 +67,13 @@ interface Snapshot {
   stopped: StopReason | null;
 }
 
+interface CacheEntry {
+  ins: Instruction;
+  run: Run;
+  gen: number;
+  gen2: number;
+}
+
 const KERNEL_MIN = 0x100000;
 /** SeaBIOS's hand-over (measured under QEMU): EAX = AA55h, EDX = 80h, ESP = 6F04h, IF on. */
 const HANDOVER = { eax: 0xaa55, edx: 0x80, esp: 0x6f04, eflags: 0x202 };
@@ -81,7 +89,7 @@ export class Machine {
   stopped: StopReason | null = null;
   /** Writes of the last `step()`. */
   lastWrites: { address: number; length: number }[] = [];
-  private cache = new Map<number, { ins: Instruction; gen: number; gen2: number }>();
+  private cache = new Map<number, CacheEntry>();
   private start!: Snapshot;
 
   private constructor(disk: Disk, options: MachineOptions) {
@@ -163,21 +171,27 @@ export class Machine {
 
   /** The instruction at CS:EIP, decoded (cached per linear address until its page is written). */
   current(): Instruction {
+    return this.entry().ins;
+  }
+
+  private entry(): CacheEntry {
     const c = this.cpu;
-    const lin = this.address;
-    const bits = c.bits;
-    const key = lin * 2 + (bits === 32 ? 1 : 0);
+    const lin = (c.seg[1].base + c.eip) >>> 0;
+    const big = c.seg[1].big;
+    const key = lin * 2 + (big ? 1 : 0);
     const mem = this.memory;
     const page = lin >>> 12;
     const hit = this.cache.get(key);
     if (hit && hit.ins.eip === c.eip && hit.gen === mem.gen[page] && hit.gen2 === mem.gen[(lin + hit.ins.length - 1) >>> 12])
-      return hit.ins;
+      return hit;
+    const bits = big ? 32 : 16;
     const ins = decode((i) => mem.read8(lin + i), c.eip, bits);
     const last = (lin + ins.length - 1) >>> 12;
     if (page < mem.codePage.length) mem.codePage[page] = 1;
     if (last < mem.codePage.length) mem.codePage[last] = 1;
-    this.cache.set(key, { ins, gen: mem.gen[page], gen2: mem.gen[last] });
-    return ins;
+    const e = { ins, run: compile(ins, bits), gen: mem.gen[page], gen2: mem.gen[last] };
+    this.cache.set(key, e);
+    return e;
   }
 
   /** Run to a stop; `until` (an address or a test) adds a breakpoint, not checked on the first instruction. */
@@ -226,8 +240,7 @@ export class Machine {
         this.stopped = { kind: 'limit', message: `stopped after the instruction limit (${max})` };
         return;
       }
-      const ins = this.current();
-      c.execute(ins);
+      this.entry().run(c);
       this.instructions++;
       if (c.stop || this.pc.stop) {
         this.checkStops();
@@ -290,7 +303,7 @@ export class Machine {
       this.stopped = { kind: 'kernel', entry: lin, message: `reached the kernel's first instruction at ${hex(lin)}` };
       return;
     }
-    c.execute(this.current());
+    this.entry().run(c);
     this.instructions++;
     this.checkStops();
   }
