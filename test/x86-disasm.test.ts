@@ -14,7 +14,7 @@ import { tempDir, tools } from './helpers/tools';
 /** Our decoder over one code region, as ndisasm walks it. */
 function walk(l: Listing, start: number, end: number, bits: 16 | 32): Instruction[] {
   const out: Instruction[] = [];
-  for (let off = start; off < end; ) {
+  for (let off = start; off < end;) {
     const ins = decode((i) => (off + i < end ? l.bytes[off + i] : 0), l.origin + off, bits);
     out.push(ins);
     off += ins.length;

@@ -60,7 +60,7 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('instructions and flags, e
     const seen = new Set<string>();
     const unknown: string[] = [];
     const walk = (bytes: Uint8Array, start: number, end: number, bits: 16 | 32, origin: number) => {
-      for (let off = start; off < end; ) {
+      for (let off = start; off < end;) {
         const i = decode((k) => bytes[off + k] ?? 0, origin + off, bits);
         if (i.mnemonic === 'unknown') unknown.push(`${(origin + off).toString(16)}: ${i.text}`);
         seen.add(opcodeOf(i));

@@ -54,8 +54,7 @@ function stateOf(m: Machine): CpuState {
   };
 }
 
-const show = (s: CpuState | null) =>
-  s && Object.fromEntries(STATE_FIELDS.map((f) => [f, '0x' + s[f].toString(16)]));
+const show = (s: CpuState | null) => s && Object.fromEntries(STATE_FIELDS.map((f) => [f, '0x' + s[f].toString(16)]));
 
 describe.skipIf(!tools('qemu-system-x86_64', 'gdb', 'nasm', 'tar'))('the emulator against QEMU under gdb', () => {
   const t = tempDir('ukd-x86q-');
@@ -137,7 +136,11 @@ describe.skipIf(!tools('qemu-system-x86_64', 'gdb', 'nasm', 'tar'))('the emulato
       return { path, qemuFormat: 'raw', disk: await openDisk(memorySource(bytes)), img };
     }
     const f = fmt(format);
-    const file = await collect(f, img.plan, { timestamp: img.timestamp, seed: img.seed, fileName: `${name}${f.extension}` });
+    const file = await collect(f, img.plan, {
+      timestamp: img.timestamp,
+      seed: img.seed,
+      fileName: `${name}${f.extension}`,
+    });
     const path = t.path(`${name}${f.extension}`);
     writeFileSync(path, file);
     const disk = await openDisk(memorySource(file));
@@ -197,11 +200,19 @@ describe.skipIf(!tools('qemu-system-x86_64', 'gdb', 'nasm', 'tar'))('the emulato
   });
 
   test('damaged: the parameter block (stage 2 CRC)', { timeout: 120_000 }, async () => {
-    await damaged('params', (b) => (b[STAGE2_LBA * 512 + PARAMS_OFF + P_ENTRY] ^= 1), /^stage 2 or its parameter block damaged/);
+    await damaged(
+      'params',
+      (b) => (b[STAGE2_LBA * 512 + PARAMS_OFF + P_ENTRY] ^= 1),
+      /^stage 2 or its parameter block damaged/,
+    );
   });
 
   test('damaged: the command line', { timeout: 120_000 }, async () => {
-    await damaged('cmdline', (b) => (b[STAGE2_LBA * 512 + CMDLINE_OFF + 3] ^= 0x20), /^stage 2 or its parameter block damaged/);
+    await damaged(
+      'cmdline',
+      (b) => (b[STAGE2_LBA * 512 + CMDLINE_OFF + 3] ^= 0x20),
+      /^stage 2 or its parameter block damaged/,
+    );
   });
 
   test('too little memory: -m 16 with a 16 MiB bss', { timeout: 120_000 }, async () => {

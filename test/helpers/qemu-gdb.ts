@@ -160,7 +160,11 @@ export async function qemuStates(o: {
       .split('\n')
       .filter((l) => l.startsWith('STATE '))
       .map((l) => {
-        const v = l.slice(6).trim().split(' ').map((x) => parseInt(x, 16));
+        const v = l
+          .slice(6)
+          .trim()
+          .split(' ')
+          .map((x) => parseInt(x, 16));
         return Object.fromEntries(STATE_FIELDS.map((f, i) => [f, v[i]])) as unknown as CpuState;
       });
     const all: (CpuState | null)[] = o.breakpoints.map((_, i) => states[i] ?? null);

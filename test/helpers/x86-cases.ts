@@ -53,10 +53,24 @@ export function cases(): Case[] {
     for (const op of ['add', 'adc', 'sub', 'sbb', 'and', 'or', 'xor', 'cmp', 'test'])
       for (const [x, y] of pairs(size).filter((_, i) => i % 7 === 0)) {
         const sz = size === 1 ? 'byte' : size === 2 ? 'word' : 'dword';
-        add(`${op} [mem],${b}`, [0, y], [`mov [scratch], ${R[size][0]}`, `mov ${a}, ${h(x)}`, `mov [scratch], ${a}`, `${op} ${sz} [scratch], ${b}`, `mov ${a}, [scratch]`]);
+        add(
+          `${op} [mem],${b}`,
+          [0, y],
+          [
+            `mov [scratch], ${R[size][0]}`,
+            `mov ${a}, ${h(x)}`,
+            `mov [scratch], ${a}`,
+            `${op} ${sz} [scratch], ${b}`,
+            `mov ${a}, [scratch]`,
+          ],
+        );
         add(`${op} ${b},[mem]`, [y, x], [`mov [scratch], ${a}`, `${op} ${b}, ${sz} [scratch]`]);
         add(`${op} ${a},imm`, [x], [`${op} ${a}, ${h(y)}`]);
-        add(`${op} ${sz} [mem],imm`, [x], [`mov [scratch], ${a}`, `${op} ${sz} [scratch], strict ${sz} ${h(y)}`, `mov ${a}, [scratch]`]);
+        add(
+          `${op} ${sz} [mem],imm`,
+          [x],
+          [`mov [scratch], ${a}`, `${op} ${sz} [scratch], strict ${sz} ${h(y)}`, `mov ${a}, [scratch]`],
+        );
         if (size > 1 && op !== 'test') {
           const s8 = (y & 0xff) >= 0x80 ? -(0x100 - (y & 0xff)) : y & 0xff;
           add(`${op} ${b},imm8`, [0, x], [`${op} ${b}, strict byte ${s8}`]);
@@ -66,7 +80,16 @@ export function cases(): Case[] {
     for (const op of ['inc', 'dec', 'neg', 'not'])
       for (const x of VALUES[size]) {
         add(`${op} ${a} (${h(x)})`, [x], [`${op} ${a}`]);
-        if (op === 'inc' || op === 'dec') add(`${op} mem (${h(x)})`, [x], [`mov [scratch], ${a}`, `${op} ${size === 1 ? 'byte' : size === 2 ? 'word' : 'dword'} [scratch]`, `mov ${a}, [scratch]`]);
+        if (op === 'inc' || op === 'dec')
+          add(
+            `${op} mem (${h(x)})`,
+            [x],
+            [
+              `mov [scratch], ${a}`,
+              `${op} ${size === 1 ? 'byte' : size === 2 ? 'word' : 'dword'} [scratch]`,
+              `mov ${a}, [scratch]`,
+            ],
+          );
       }
     const counts = [0, 1, 2, 7, 8, 9, 16, 17, 31, 33];
     for (const op of ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sar'])
@@ -82,7 +105,14 @@ export function cases(): Case[] {
     for (const op of ['div', 'idiv'])
       for (const [x, y] of pairs(size)) {
         if (y === 0) continue;
-        const hi = size === 1 ? 0 : op === 'idiv' && x & (size === 2 ? 0x8000 : 0x80000000) ? (size === 2 ? 0xffff : 0xffffffff) : 0;
+        const hi =
+          size === 1
+            ? 0
+            : op === 'idiv' && x & (size === 2 ? 0x8000 : 0x80000000)
+              ? size === 2
+                ? 0xffff
+                : 0xffffffff
+              : 0;
         const dividendOk = (() => {
           const bits = BigInt(size * 8);
           const m = (1n << bits) - 1n;
@@ -100,56 +130,266 @@ export function cases(): Case[] {
         add(`imul ${a},${b} (${h(x)}, ${h(y)})`, [x, y], [`imul ${a}, ${b}`]);
         add(`imul ${a},${b},imm (${h(x)}, ${h(y)})`, [0, x], [`imul ${a}, ${b}, ${h(y)}`]);
       }
-      for (const x of VALUES[size]) for (const k of [-128, -1, 0, 3, 24, 127]) add(`imul ${a},${b},imm8 ${k}`, [0, x], [`imul ${a}, ${b}, strict byte ${k}`]);
+      for (const x of VALUES[size])
+        for (const k of [-128, -1, 0, 3, 24, 127])
+          add(`imul ${a},${b},imm8 ${k}`, [0, x], [`imul ${a}, ${b}, strict byte ${k}`]);
       for (const x of VALUES[size])
         for (const n of [0, 1, 7, 15, 31, 32 + 3]) {
           add(`bt ${a},${c} (${h(x)}, ${n})`, [x, 0, n], [`bt ${a}, ${c}`]);
           add(`bt ${a},imm (${h(x)}, ${n})`, [x], [`bt ${a}, ${n}`]);
         }
-      add(`bt [mem],reg`, [0xf0f0f0f0, 0, 37], ['mov [scratch], eax', 'mov [scratch + 4], eax', `bt ${size === 2 ? 'word' : 'dword'} [scratch], ${c}`]);
+      add(
+        `bt [mem],reg`,
+        [0xf0f0f0f0, 0, 37],
+        ['mov [scratch], eax', 'mov [scratch + 4], eax', `bt ${size === 2 ? 'word' : 'dword'} [scratch], ${c}`],
+      );
     }
   }
   // flags instructions
-  for (const op of ['clc', 'stc', 'cmc', 'cld', 'std', 'sahf', 'lahf', 'cli']) // sti: a timer interrupt would arrive (covered by the loader)
-   
+  for (const op of ['clc', 'stc', 'cmc', 'cld', 'std', 'sahf', 'lahf', 'cli'])
+    // sti: a timer interrupt would arrive (covered by the loader)
+
     for (const x of [0, 0xd5, 0xff, 0x2a]) add(`${op} (ah ${h(x)})`, [x << 8], [op, 'cld', 'cli']);
   add('pushfd/popfd', [0], ['push dword 0x00000cd5', 'popfd', 'pushfd', 'pop eax']);
   add('pushf/popf (16-bit)', [0], ['push word 0x0cd5', 'popfw', 'pushfw', 'pop bx']);
-  add('lgdt/lidt', [0], ['lgdt [gdt_ptr]', 'mov dword [scratch], 0x03ff', 'mov dword [scratch+4], 0', 'lidt [scratch]', 'mov eax, [scratch]']);
+  add(
+    'lgdt/lidt',
+    [0],
+    [
+      'lgdt [gdt_ptr]',
+      'mov dword [scratch], 0x03ff',
+      'mov dword [scratch+4], 0',
+      'lidt [scratch]',
+      'mov eax, [scratch]',
+    ],
+  );
   // conditional jumps: every condition over every flag combination that matters
   const jcc = ['jo', 'jno', 'jc', 'jnc', 'jz', 'jnz', 'jna', 'ja', 'js', 'jns', 'jpe', 'jpo', 'jl', 'jnl', 'jng', 'jg'];
   for (const f of [0x002, 0x003, 0x006, 0x042, 0x082, 0x802, 0x882, 0x0c2, 0x843, 0x8d7]) {
     jcc.forEach((j, i) =>
-      out.push({ name: `${j} short [flags ${h(f)}]`, regs: [0, 0, 0, 0, 0, 0], flags: f, body: [`${j} .t${i}`, 'mov eax, 1', `.t${i}:`] }),
+      out.push({
+        name: `${j} short [flags ${h(f)}]`,
+        regs: [0, 0, 0, 0, 0, 0],
+        flags: f,
+        body: [`${j} .t${i}`, 'mov eax, 1', `.t${i}:`],
+      }),
     );
     jcc.forEach((j, i) =>
-      out.push({ name: `${j} near [flags ${h(f)}]`, regs: [0, 0, 0, 0, 0, 0], flags: f, body: [`${j} near .n${i}`, 'mov eax, 1', `.n${i}:`] }),
+      out.push({
+        name: `${j} near [flags ${h(f)}]`,
+        regs: [0, 0, 0, 0, 0, 0],
+        flags: f,
+        body: [`${j} near .n${i}`, 'mov eax, 1', `.n${i}:`],
+      }),
     );
   }
   // loops and jcxz
   for (const n of [0, 1, 2, 5])
     for (const f of [0x002, 0x042]) {
-      if (n > 0) out.push({ name: `loop ecx=${n}`, regs: [0, 0, n, 0, 0, 0], flags: f, body: ['.l:', 'inc eax', 'loop .l'] });
-      if (n > 0) out.push({ name: `loope ecx=${n}`, regs: [0, 0, n, 0, 0, 0], flags: f, body: ['.l:', 'inc eax', 'loope .l'] });
-      if (n > 0) out.push({ name: `loopne ecx=${n}`, regs: [0, 0, n, 0, 0, 0], flags: f, body: ['.l:', 'inc eax', 'loopne .l'] });
+      if (n > 0)
+        out.push({ name: `loop ecx=${n}`, regs: [0, 0, n, 0, 0, 0], flags: f, body: ['.l:', 'inc eax', 'loop .l'] });
+      if (n > 0)
+        out.push({ name: `loope ecx=${n}`, regs: [0, 0, n, 0, 0, 0], flags: f, body: ['.l:', 'inc eax', 'loope .l'] });
+      if (n > 0)
+        out.push({
+          name: `loopne ecx=${n}`,
+          regs: [0, 0, n, 0, 0, 0],
+          flags: f,
+          body: ['.l:', 'inc eax', 'loopne .l'],
+        });
       out.push({ name: `jecxz ecx=${n}`, regs: [0, 0, n, 0, 0, 0], flags: f, body: ['jecxz .j', 'inc eax', '.j:'] });
-      if (n > 0) out.push({ name: `loop cx (a16) cx=${n}`, regs: [0, 0, 0x10000 + n, 0, 0, 0], flags: f, body: ['.l:', 'inc eax', 'a16 loop .l'] });
+      if (n > 0)
+        out.push({
+          name: `loop cx (a16) cx=${n}`,
+          regs: [0, 0, 0x10000 + n, 0, 0, 0],
+          flags: f,
+          body: ['.l:', 'inc eax', 'a16 loop .l'],
+        });
     }
   // data movement
   const movs: [string, string[]][] = [
-    ['mov r/m forms', ['mov ebx, eax', 'mov cl, ah', 'mov dx, ax', 'mov [scratch], eax', 'mov esi, [scratch]', 'mov byte [scratch], 0x5a', 'mov edi, [scratch]', 'mov word [scratch+2], 0x1234', 'mov edx, [scratch]']],
-    ['mov moffs', ['mov [scratch], eax', 'mov ebx, 0', 'mov al, [scratch+1]', 'mov [scratch+4], al', 'mov ax, [scratch]', 'mov [scratch+6], ax', 'mov eax, [scratch+4]']],
-    ['mov imm', ['mov al, 0x12', 'mov ch, 0x34', 'mov dx, 0x5678', 'mov esi, 0x9abcdef0', 'mov dword [scratch], 0x11223344', 'mov edi, [scratch]']],
-    ['movzx/movsx', ['mov eax, 0x80ff7f81', 'movzx ebx, al', 'movsx ecx, al', 'movzx edx, ax', 'movsx esi, ax', 'mov [scratch], eax', 'movzx edi, byte [scratch+1]', 'movsx ax, byte [scratch]', 'movzx bx, byte [scratch+3]']],
+    [
+      'mov r/m forms',
+      [
+        'mov ebx, eax',
+        'mov cl, ah',
+        'mov dx, ax',
+        'mov [scratch], eax',
+        'mov esi, [scratch]',
+        'mov byte [scratch], 0x5a',
+        'mov edi, [scratch]',
+        'mov word [scratch+2], 0x1234',
+        'mov edx, [scratch]',
+      ],
+    ],
+    [
+      'mov moffs',
+      [
+        'mov [scratch], eax',
+        'mov ebx, 0',
+        'mov al, [scratch+1]',
+        'mov [scratch+4], al',
+        'mov ax, [scratch]',
+        'mov [scratch+6], ax',
+        'mov eax, [scratch+4]',
+      ],
+    ],
+    [
+      'mov imm',
+      [
+        'mov al, 0x12',
+        'mov ch, 0x34',
+        'mov dx, 0x5678',
+        'mov esi, 0x9abcdef0',
+        'mov dword [scratch], 0x11223344',
+        'mov edi, [scratch]',
+      ],
+    ],
+    [
+      'movzx/movsx',
+      [
+        'mov eax, 0x80ff7f81',
+        'movzx ebx, al',
+        'movsx ecx, al',
+        'movzx edx, ax',
+        'movsx esi, ax',
+        'mov [scratch], eax',
+        'movzx edi, byte [scratch+1]',
+        'movsx ax, byte [scratch]',
+        'movzx bx, byte [scratch+3]',
+      ],
+    ],
     ['lea', ['lea ebx, [eax+ecx*4+0x10]', 'lea edx, [eax-1]', 'lea si, [bx+0x7fff]', 'lea edi, [ecx*8]']],
     ['xchg', ['xchg eax, ebx', 'xchg cl, dh', 'xchg [scratch], esi', 'xchg eax, ecx', 'xchg edx, [scratch]', 'nop']],
-    ['push/pop', ['push eax', 'push word 0x1234', 'push dword 0x89abcdef', 'push byte -2', 'pop ebx', 'pop ecx', 'pop dx', 'pop esi', 'push dword [scratch]', 'pop dword [scratch+4]', 'mov edi, [scratch+4]']],
-    ['push/pop segment registers', ['push ds', 'push es', 'push fs', 'push gs', 'push ss', 'push cs', 'pop eax', 'pop ebx', 'pop ecx', 'pop edx', 'pop esi', 'pop edi', 'push ds', 'pop es', 'push ds', 'pop fs', 'push ds', 'pop gs', 'push ss', 'pop ss', 'push ds', 'pop ds', 'mov ax, ds', 'mov bx, es', 'mov es, bx', 'mov ds, ax', 'mov cx, ss', 'mov ss, cx']],
+    [
+      'push/pop',
+      [
+        'push eax',
+        'push word 0x1234',
+        'push dword 0x89abcdef',
+        'push byte -2',
+        'pop ebx',
+        'pop ecx',
+        'pop dx',
+        'pop esi',
+        'push dword [scratch]',
+        'pop dword [scratch+4]',
+        'mov edi, [scratch+4]',
+      ],
+    ],
+    [
+      'push/pop segment registers',
+      [
+        'push ds',
+        'push es',
+        'push fs',
+        'push gs',
+        'push ss',
+        'push cs',
+        'pop eax',
+        'pop ebx',
+        'pop ecx',
+        'pop edx',
+        'pop esi',
+        'pop edi',
+        'push ds',
+        'pop es',
+        'push ds',
+        'pop fs',
+        'push ds',
+        'pop gs',
+        'push ss',
+        'pop ss',
+        'push ds',
+        'pop ds',
+        'mov ax, ds',
+        'mov bx, es',
+        'mov es, bx',
+        'mov ds, ax',
+        'mov cx, ss',
+        'mov ss, cx',
+      ],
+    ],
     ['pusha/popa', ['pushad', 'mov eax, 0', 'mov ebx, 0', 'popad', 'pushaw', 'xor edx, edx', 'popaw']],
     ['cbw/cwde/cwd/cdq', ['cbw', 'mov ebx, eax', 'cwde', 'mov ecx, eax', 'cwd', 'cdq']],
-    ['call/ret', ['call .f', 'jmp .e', '.f:', 'inc eax', 'ret', '.e:', 'call .g', 'jmp .h', '.g:', 'inc eax', 'ret 0', '.h:', 'mov ebx, .f', 'call ebx', 'mov [scratch], ebx', 'call [scratch]', 'push dword .k', 'ret', '.k:', 'push dword 7', 'call .r', 'jmp .s', '.r:', 'ret 4', '.s:']],
-    ['jmp forms', ['jmp short .a', 'inc eax', '.a:', 'jmp near .b', 'inc eax', '.b:', 'mov ecx, .c', 'jmp ecx', 'inc eax', '.c:', 'mov dword [scratch], .d', 'jmp [scratch]', 'inc eax', '.d:']],
-    ['string ops', ['mov esi, src', 'mov edi, scratch', 'mov ecx, 5', 'rep movsb', 'mov ecx, 2', 'rep movsd', 'movsw', 'movsb', 'movsd', 'lodsb', 'lodsw', 'lodsd', 'mov al, 0x5a', 'stosb', 'stosw', 'stosd', 'mov ecx, 3', 'rep stosd', 'mov ebx, [scratch]', 'mov edx, [scratch+12]', 'std', 'lodsd', 'stosb', 'cld']],
+    [
+      'call/ret',
+      [
+        'call .f',
+        'jmp .e',
+        '.f:',
+        'inc eax',
+        'ret',
+        '.e:',
+        'call .g',
+        'jmp .h',
+        '.g:',
+        'inc eax',
+        'ret 0',
+        '.h:',
+        'mov ebx, .f',
+        'call ebx',
+        'mov [scratch], ebx',
+        'call [scratch]',
+        'push dword .k',
+        'ret',
+        '.k:',
+        'push dword 7',
+        'call .r',
+        'jmp .s',
+        '.r:',
+        'ret 4',
+        '.s:',
+      ],
+    ],
+    [
+      'jmp forms',
+      [
+        'jmp short .a',
+        'inc eax',
+        '.a:',
+        'jmp near .b',
+        'inc eax',
+        '.b:',
+        'mov ecx, .c',
+        'jmp ecx',
+        'inc eax',
+        '.c:',
+        'mov dword [scratch], .d',
+        'jmp [scratch]',
+        'inc eax',
+        '.d:',
+      ],
+    ],
+    [
+      'string ops',
+      [
+        'mov esi, src',
+        'mov edi, scratch',
+        'mov ecx, 5',
+        'rep movsb',
+        'mov ecx, 2',
+        'rep movsd',
+        'movsw',
+        'movsb',
+        'movsd',
+        'lodsb',
+        'lodsw',
+        'lodsd',
+        'mov al, 0x5a',
+        'stosb',
+        'stosw',
+        'stosd',
+        'mov ecx, 3',
+        'rep stosd',
+        'mov ebx, [scratch]',
+        'mov edx, [scratch+12]',
+        'std',
+        'lodsd',
+        'stosb',
+        'cld',
+      ],
+    ],
   ];
   for (const [name, body] of movs) add(name, [0x8a7b6c5d, 0x01020304, 0x3, 0x80000000, 0, 0], body, [0x002]);
   add('cpuid leaf 0 (vendor)', [0], ['cpuid', 'mov eax, 0'], [0x002]);
@@ -166,7 +406,7 @@ export function programSource(all: Case[]): string {
     '    dd hdr, hdr, data_end, bss_end, start',
     'start:',
     '    mov esp, 0x90000',
-    '    lgdt [gdt_ptr]',  // our own flat GDT (08h code, 10h data), so segment loads read the same descriptors
+    '    lgdt [gdt_ptr]', // our own flat GDT (08h code, 10h data), so segment loads read the same descriptors
   ];
   all.forEach((c, i) => {
     lines.push(`case${i}:`, `    push dword ${h(c.flags)}`, '    popfd');

@@ -7,8 +7,9 @@
  * the BIOS model (`Bus.interrupt`).
  */
 import { ES, CS, SS, DS, OP, type Instruction, type Operand } from './decode';
-import { CF, DF, FIXED, IF, MASK, OF, OSZAPC, PARITY, SIGN, ZF, addFlags, cc, subFlags, szp } from './flags';
+import { CF, DF, FIXED, IF, MASK, OF, OSZAPC, ZF, addFlags, cc, subFlags, szp } from './flags';
 import type { Memory } from './memory';
+import { divide, multiply1, shift, szpMul } from './arith';
 
 /** What the CPU needs from the PC around it. */
 export interface Bus {
@@ -32,9 +33,7 @@ export interface Segment {
 
 /** Why `execute` ended the run early. */
 export type CpuStop =
-  | { kind: 'halt' }
-  | { kind: 'fault'; vector: number; message: string }
-  | { kind: 'unsupported'; message: string };
+  { kind: 'halt' } | { kind: 'fault'; vector: number; message: string } | { kind: 'unsupported'; message: string };
 
 export const GPR_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
@@ -110,7 +109,8 @@ export class Cpu {
     else if (size === 2) this.mem.write16(lin, v);
     else this.mem.write32(lin, v);
   }
-  private get(o: Operand, ins: Instruction): number {
+  /** An operand's value (unsigned, masked to its size). */
+  get(o: Operand, ins: Instruction): number {
     switch (o.kind) {
       case 'reg':
         return this.getReg(o.reg, o.size);
@@ -124,7 +124,7 @@ export class Cpu {
         throw new Error(`internal: read of a ${o.kind} operand`);
     }
   }
-  private set(o: Operand, ins: Instruction, v: number): void {
+  set(o: Operand, ins: Instruction, v: number): void {
     if (o.kind === 'reg') this.setReg(o.reg, o.size, v);
     else if (o.kind === 'mem') this.writeMem(this.linear(o, ins.asize), o.size, v);
     else throw new Error(`internal: write of a ${o.kind} operand`);
@@ -188,7 +188,10 @@ export class Cpu {
     if (!(access & 0x10)) return this.fault(13, `descriptor ${hex(selector)} is a system descriptor`);
     const code = (access & 0x08) !== 0;
     if (r === CS ? !code : r === SS ? code || !(access & 2) : code && !(access & 2))
-      return this.fault(13, `descriptor ${hex(selector)} (access ${hex(access)}) cannot be loaded into ${SEG_NAMES[r]}`);
+      return this.fault(
+        13,
+        `descriptor ${hex(selector)} (access ${hex(access)}) cannot be loaded into ${SEG_NAMES[r]}`,
+      );
     if (r !== CS && !(access & 1)) {
       // the CPU marks a data segment accessed in the GDT
       hi |= 0x100;
@@ -216,7 +219,7 @@ export class Cpu {
     this.eip = osize === 4 ? target >>> 0 : target & 0xffff;
   }
 
-  private setArith(f: number): void {
+  setArith(f: number): void {
     this.eflags = (this.eflags & ~OSZAPC) | f;
   }
 
@@ -319,11 +322,11 @@ export class Cpu {
       case O.shl:
       case O.shr:
       case O.sar:
-        this.shift(ins, a, this.get(b, ins) & 0x1f);
+        shift(this, ins, a, this.get(b, ins) & 0x1f);
         return;
       case O.mul:
       case O.imul1:
-        this.multiply1(ins, a);
+        multiply1(this, ins, a);
         return;
       case O.imul: {
         const size = ins.osize;
@@ -341,11 +344,14 @@ export class Cpu {
       }
       case O.div:
       case O.idiv:
-        this.divide(ins, a);
+        divide(this, ins, a);
         return;
       case O.mov:
         if (a.kind === 'sreg') {
-          if (a.reg === CS) return this.fault(6, 'mov to CS');
+          if (a.reg === CS) {
+            this.fault(6, 'mov to CS');
+            return;
+          }
           this.loadSegment(a.reg, this.get(b, ins) & 0xffff);
         } else if (b.kind === 'sreg') this.set(a, ins, this.seg[b.reg].selector);
         else this.set(a, ins, this.get(b, ins));
@@ -550,136 +556,6 @@ export class Cpu {
     }
   }
 
-  private shift(ins: Instruction, a: Operand, count: number): void {
-    const size = a.size;
-    const bits = size * 8;
-    const m = MASK[size];
-    const v = this.get(a, ins);
-    let r: number;
-    let f = this.eflags;
-    switch (ins.op) {
-      case O.shl: {
-        if (count === 0) return;
-        // CF: the last bit shifted out; OF: CF xor the result's top bit (QEMU sets it for every count)
-        r = count >= bits ? 0 : ((v << count) & m) >>> 0;
-        const cf = count <= bits ? (v >>> (bits - count)) & 1 : 0;
-        const of = (cf ^ (r >>> (bits - 1))) & 1;
-        f = (f & ~OSZAPC) | szp(r, size) | cf | (of ? OF : 0);
-        break;
-      }
-      case O.shr:
-      case O.sar: {
-        if (count === 0) return;
-        const sv = ins.op === O.sar ? (size === 4 ? v | 0 : size === 2 ? (v << 16) >> 16 : (v << 24) >> 24) : v;
-        const src = ins.op === O.sar ? sv >> (count - 1) : sv >>> (count - 1);
-        r = ((ins.op === O.sar ? src >> 1 : src >>> 1) & m) >>> 0;
-        const of = ((((src & m) ^ r) >>> (bits - 1)) & 1) !== 0;
-        f = (f & ~OSZAPC) | szp(r, size) | (src & 1) | (of ? OF : 0);
-        break;
-      }
-      case O.rol:
-      case O.ror: {
-        if (count === 0) return;
-        const c = count & (bits - 1);
-        r = c === 0 ? v : ins.op === O.rol ? ((v << c) | (v >>> (bits - c))) & m : ((v >>> c) | (v << (bits - c))) & m;
-        r >>>= 0;
-        let cf: number;
-        let of: number;
-        if (ins.op === O.rol) {
-          cf = r & 1;
-          of = ((r >>> (bits - 1)) ^ cf) & 1;
-        } else {
-          cf = (r >>> (bits - 1)) & 1;
-          of = ((r >>> (bits - 1)) ^ (r >>> (bits - 2))) & 1;
-        }
-        f = (f & ~(CF | OF)) | cf | (of ? OF : 0);
-        break;
-      }
-      default: {
-        // rcl, rcr: rotate through CF over bits + 1 positions
-        const c = size === 4 ? count : count % (bits + 1);
-        if (c === 0) return;
-        let x = BigInt(v) | (BigInt(f & CF) << BigInt(bits));
-        const w = BigInt(bits + 1);
-        const full = (1n << w) - 1n;
-        const bc = BigInt(c);
-        x = ins.op === O.rcl ? ((x << bc) | (x >> (w - bc))) & full : ((x >> bc) | (x << (w - bc))) & full;
-        r = Number(x & BigInt(m));
-        const cf = Number(x >> BigInt(bits)) & 1;
-        const of = (((v ^ r) >>> (bits - 1)) & 1) !== 0;
-        f = (f & ~(CF | OF)) | cf | (of ? OF : 0);
-      }
-    }
-    this.eflags = f;
-    this.set(a, ins, r);
-  }
-
-  private multiply1(ins: Instruction, a: Operand): void {
-    const size = a.size;
-    const x = this.get(a, ins);
-    const signedOp = ins.op === O.imul1;
-    const acc = this.getReg(0, size);
-    let lo: number;
-    let hi: number;
-    let over: boolean;
-    if (size === 4) {
-      const p = signedOp ? BigInt(acc | 0) * BigInt(x | 0) : BigInt(acc) * BigInt(x);
-      lo = Number(BigInt.asUintN(32, p));
-      hi = Number(BigInt.asUintN(32, p >> 32n));
-      over = signedOp ? BigInt(lo | 0) !== p : hi !== 0;
-      this.regs[0] = lo;
-      this.regs[2] = hi;
-    } else {
-      const bits = size * 8;
-      const sx = (n: number) => (size === 1 ? (n << 24) >> 24 : (n << 16) >> 16);
-      const p = signedOp ? sx(acc) * sx(x) : acc * x;
-      lo = p & MASK[size];
-      hi = (p >> bits) & MASK[size];
-      over = signedOp ? sx(lo) !== p : hi !== 0;
-      if (size === 1) this.setReg(0, 2, p);
-      else {
-        this.setReg(0, 2, lo);
-        this.setReg(2, 2, hi);
-      }
-    }
-    this.setArith(szpMul(lo, size) | (over ? CF | OF : 0));
-  }
-
-  private divide(ins: Instruction, a: Operand): void {
-    const size = a.size;
-    const d = this.get(a, ins);
-    if (d === 0) {
-      this.eip = (this.eip - ins.length) >>> 0;
-      this.fault(0, 'divide by zero');
-      return;
-    }
-    const signedOp = ins.op === O.idiv;
-    const bits = BigInt(size * 8);
-    let n: bigint;
-    if (size === 1) n = BigInt(this.getReg(0, 2));
-    else n = (BigInt(this.getReg(2, size)) << bits) | BigInt(this.getReg(0, size));
-    let dv = BigInt(d);
-    if (signedOp) {
-      n = BigInt.asIntN(Number(bits) * 2, n);
-      dv = BigInt.asIntN(Number(bits), dv);
-    }
-    const q = n / dv;
-    const rem = n % dv;
-    const fits = signedOp ? q >= -(1n << (bits - 1n)) && q < 1n << (bits - 1n) : q < 1n << bits;
-    if (!fits) {
-      this.eip = (this.eip - ins.length) >>> 0;
-      this.fault(0, 'divide overflow');
-      return;
-    }
-    const qn = Number(BigInt.asUintN(Number(bits), q));
-    const rn = Number(BigInt.asUintN(Number(bits), rem));
-    if (size === 1) this.setReg(0, 2, qn | (rn << 8));
-    else {
-      this.setReg(0, size, qn);
-      this.setReg(2, size, rn);
-    }
-  }
-
   private string(ins: Instruction): void {
     const asize = ins.asize;
     const size = ins.mnemonic.endsWith('b') ? 1 : ins.osize;
@@ -691,7 +567,8 @@ export class Cpu {
     while (count > 0) {
       const si = this.regs[6] & m;
       const di = this.regs[7] & m;
-      if (ins.op === O.movs) this.writeMem((es + (di >>> 0)) >>> 0, size, this.readMem((srcSeg + (si >>> 0)) >>> 0, size));
+      if (ins.op === O.movs)
+        this.writeMem((es + (di >>> 0)) >>> 0, size, this.readMem((srcSeg + (si >>> 0)) >>> 0, size));
       else if (ins.op === O.stos) this.writeMem((es + (di >>> 0)) >>> 0, size, this.getReg(0, size));
       else this.setReg(0, size, this.readMem((srcSeg + (si >>> 0)) >>> 0, size));
       if (ins.op !== O.stos) this.setReg(6, asize, si + step);
@@ -702,13 +579,6 @@ export class Cpu {
   }
 }
 
-/** Flags after a multiply (QEMU's rule for the undefined ones: SF, ZF, PF from the low half, AF = 0). */
-function szpMul(lo: number, size: number): number {
-  return (lo === 0 ? ZF : 0) | ((lo & SIGN[size]) !== 0 ? 0x80 : 0) | PARITY[lo & 0xff];
-}
-
 export function hex(n: number, width = 0): string {
   return '0x' + (n >>> 0).toString(16).toUpperCase().padStart(width, '0');
 }
-
-

@@ -6,6 +6,8 @@
  * anything else decodes as `unknown` (the interpreter stops on it).
  */
 
+import { intelText } from './intel';
+
 export type OperandKind = 'reg' | 'sreg' | 'creg' | 'imm' | 'mem' | 'rel' | 'far';
 
 /** One operand. Every field is present (one object shape), unused ones are 0 or -1. */
@@ -145,7 +147,7 @@ const id = (n: OpName) => OP[n];
  * C/R = control register / its GPR. b = byte, v = operand size, w = word.
  */
 type Spec = string;
-interface Entry {
+export interface Entry {
   m: string; // mnemonic
   op: OpName;
   a?: Spec[];
@@ -354,10 +356,6 @@ function operand(kind: OperandKind, size: number): Operand {
   return { kind, size, reg: -1, seg: -1, base: -1, index: -1, scale: 1, disp: 0, value: 0, sel: 0 };
 }
 
-const hexv = (n: number) => '0x' + (n >>> 0).toString(16);
-const signed = (n: number) => (n < 0 ? '-0x' + (-n).toString(16) : '+0x' + n.toString(16));
-const SIZE_WORD = ['', 'byte ', 'word ', '', 'dword '];
-const MODRM16 = ['bx+si', 'bx+di', 'bp+si', 'bp+di', 'si', 'di', 'bp', 'bx'];
 const BASE16: [number, number][] = [
   [3, 6],
   [3, 7],
@@ -387,8 +385,8 @@ export function decode(fetch: Fetch, eip: number, bits: 16 | 32): Instruction {
   let a67 = false;
   let b = fetch(p++);
   for (let n = 0; n < 14; n++) {
-    if (b === 0x66) (osize = bits === 32 ? 2 : 4), (o66 = true);
-    else if (b === 0x67) (asize = bits === 32 ? 2 : 4), (a67 = true);
+    if (b === 0x66) ((osize = bits === 32 ? 2 : 4), (o66 = true));
+    else if (b === 0x67) ((asize = bits === 32 ? 2 : 4), (a67 = true));
     else if (b === 0xf3 || b === 0xf2) rep = b;
     else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) seg = (b >> 3) & 3;
     else if (b === 0x64 || b === 0x65) seg = b - 0x60;
@@ -430,7 +428,7 @@ export function decode(fetch: Fetch, eip: number, bits: 16 | 32): Instruction {
     const bytes = new Uint8Array(p);
     for (let i = 0; i < p; i++) bytes[i] = fetch(i);
     ins.bytes = bytes;
-    if (ins.op === 0) ins.text = 'db ' + hexv(bytes[0]);
+    if (ins.op === 0) ins.text = 'db 0x' + bytes[0].toString(16);
     return ins;
   };
   if (!entry || p > 15) return finish();
@@ -629,92 +627,4 @@ function finishUnknown(ins: Instruction, finish: () => Instruction): Instruction
   ins.mnemonic = 'unknown';
   ins.operands = [];
   return finish();
-}
-
-/** ndisasm's spelling of a decoded instruction. */
-function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boolean, dwordTag: string): string {
-  const { osize, asize, bits, operands: ops } = ins;
-  let m = entry.m;
-  const op = entry.op;
-  let pre = '';
-  const sizeSuffix = (w: number) => (w === 4 ? 'd' : w === 2 ? 'w' : 'b');
-  // string instructions: the size is in the mnemonic
-  if (op === 'movs' || op === 'stos' || op === 'lods') {
-    if (!m.endsWith('b')) m += sizeSuffix(osize);
-    if (ins.segOverride >= 0) pre = SREG[ins.segOverride] + ' ';
-    if (a67) pre = (asize === 4 ? 'a32 ' : 'a16 ') + pre;
-    if (ins.rep === 0xf3) pre = 'rep ' + pre;
-    else if (ins.rep === 0xf2) pre = 'repne ' + pre;
-    return pre + m;
-  }
-  if (op === 'pusha' || op === 'popa') return m + (o66 ? (osize === 4 ? 'd' : 'w') : '');
-  if (op === 'pushf' || op === 'popf') return m + (osize === 4 ? 'd' : o66 ? 'w' : '');
-  if (op === 'cbw') return osize === 4 ? 'cwde' : 'cbw';
-  if (op === 'cwd') return osize === 4 ? 'cdq' : 'cwd';
-  if (op === 'ret' && o66) m = osize === 4 ? 'retd' : 'retw';
-  if (op === 'nop' && o66) return 'xchg ax,ax';
-  if (op === 'jcxz') m = asize === 4 ? 'jecxz' : 'jcxz';
-  const hasRegSize = ops.some((o) => o.kind === 'reg' && op !== 'movzx' && op !== 'movsx');
-  const parts = ops.map((o, i) => {
-    switch (o.kind) {
-      case 'reg':
-        return (o.size === 1 ? REG8 : o.size === 2 ? REG16 : REG32)[o.reg];
-      case 'sreg':
-        return SREG[o.reg];
-      case 'creg':
-        return 'cr' + o.reg;
-      case 'imm': {
-        const specs = entry.a ?? [];
-        if (specs[i] === '1') return '1';
-        if (specs[i] === 'Ib8') {
-          const v = o.size === 4 ? o.value | 0 : o.size === 2 ? (o.value << 16) >> 16 : (o.value << 24) >> 24;
-          return 'byte ' + signed(v);
-        }
-        if (specs[i] === 'Ibs') return 'byte ' + hexv(o.value);
-        if (op === 'push') return (osize === 4 ? 'dword ' : 'word ') + hexv(o.value);
-        if (op === 'imul' && o.size === 4) return 'dword ' + hexv(o.value);
-        if (op === 'imul' && o.size === 2) return 'word ' + hexv(o.value);
-        return hexv(o.value);
-      }
-      case 'rel':
-        return hexv(o.value);
-      case 'far':
-        return `${hexv(o.sel)}:${hexv(o.value)}`;
-      case 'mem': {
-        let s = '';
-        const specs = entry.a ?? [];
-        const moffs = specs[i] === 'Ob' || specs[i] === 'Ov';
-        const regs = asize === 4 ? REG32 : REG16;
-        let body: string;
-        if (moffs) body = hexv(o.disp);
-        else if (o.base < 0 && o.index < 0) body = hexv(o.disp);
-        else {
-          body =
-            asize === 2 && o.base >= 0 && o.index >= 0
-              ? `${regs[o.base]}+${regs[o.index]}`
-              : [o.base >= 0 ? regs[o.base] : '', o.index >= 0 ? regs[o.index] + (o.scale > 1 || asize === 4 ? (o.scale > 1 ? '*' + o.scale : '') : '') : '']
-                  .filter(Boolean)
-                  .join('+');
-          const dispSize = o.value;
-          if (dispSize) body += signed(dispSize === 1 ? o.disp : asize === 4 ? o.disp | 0 : o.disp);
-        }
-        if (ins.segOverride >= 0) body = SREG[ins.segOverride] + ':' + body;
-        if (!moffs) body = dwordTag + body;
-        const showSize =
-          (op === 'movzx' || op === 'movsx') ? osize === 4 : !hasRegSize && op !== 'lea' && op !== 'lgdt' && op !== 'lidt' && !(op === 'mov' && ops.some((x) => x.kind === 'sreg')) && !((op === 'call' || op === 'jmp') && ops.length === 1);
-        if (showSize) s = SIZE_WORD[o.size] ?? '';
-        return `${s}[${body}]`;
-      }
-    }
-  });
-  // prefixes that change nothing visible
-  if (op === 'push' && (entry.a ?? [])[0] === 'Ib8' && o66) pre = osize === 4 ? 'o32 ' : 'o16 ';
-  if (op === 'jmp' && (entry.a ?? [])[0] === 'Jb' && o66) pre = osize === 4 ? 'o32 ' : 'o16 ';
-  if ((op === 'loop' || op === 'loope' || op === 'loopne' || op === 'jcxz') && o66) pre = osize === 4 ? 'o32 ' : 'o16 ';
-  if (op === 'jmp' && (entry.a ?? [])[0] === 'Jb') m = 'jmp short';
-  if ((op === 'jmp' || op === 'call') && (entry.a ?? [])[0] === 'Jv' && o66) m += osize === 4 ? ' dword' : ' word';
-  if (op === 'jcc' && (entry.a ?? [])[0] === 'Jv') m += o66 ? (osize === 4 ? ' dword' : ' word') : ' near';
-  if (op === 'jmpfar' && o66) m += osize === 4 ? ' dword' : ' word';
-  if ((op === 'loop' || op === 'loope' || op === 'loopne') && a67) parts.push(asize === 4 ? 'ecx' : 'cx');
-  return pre + m + (parts.length ? ' ' + parts.join(',') : '');
 }

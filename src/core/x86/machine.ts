@@ -147,7 +147,13 @@ export class Machine {
     const c = m.cpu;
     c.cr0 = 0x11;
     c.seg.forEach((s, i) => {
-      Object.assign(s, { selector: i === 1 ? 0x08 : 0x10, base: 0, limit: 0xffffffff, big: true, access: i === 1 ? 0x9b : 0x93 });
+      Object.assign(s, {
+        selector: i === 1 ? 0x08 : 0x10,
+        base: 0,
+        limit: 0xffffffff,
+        big: true,
+        access: i === 1 ? 0x9b : 0x93,
+      });
     });
     c.eip = entry;
     c.eflags = 0x2;
@@ -182,7 +188,12 @@ export class Machine {
     const mem = this.memory;
     const page = lin >>> 12;
     const hit = this.cache.get(key);
-    if (hit && hit.ins.eip === c.eip && hit.gen === mem.gen[page] && hit.gen2 === mem.gen[(lin + hit.ins.length - 1) >>> 12])
+    if (
+      hit &&
+      hit.ins.eip === c.eip &&
+      hit.gen === mem.gen[page] &&
+      hit.gen2 === mem.gen[(lin + hit.ins.length - 1) >>> 12]
+    )
       return hit;
     const bits = big ? 32 : 16;
     const ins = decode((i) => mem.read8(lin + i), c.eip, bits);
@@ -264,11 +275,22 @@ export class Machine {
         message: `the loader stopped: Boot error: ${error}`,
       };
     } else if (s.kind === 'halt')
-      this.stopped = { kind: 'halt', message: `halted at ${hex(this.address - 1)} with interrupts ${c.eflags & 0x200 ? 'on' : 'off'}` };
+      this.stopped = {
+        kind: 'halt',
+        message: `halted at ${hex(this.address - 1)} with interrupts ${c.eflags & 0x200 ? 'on' : 'off'}`,
+      };
     else if (s.kind === 'exit')
-      this.stopped = { kind: 'exit', status: s.status, message: `isa-debug-exit: QEMU would exit with status ${s.status}` };
+      this.stopped = {
+        kind: 'exit',
+        status: s.status,
+        message: `isa-debug-exit: QEMU would exit with status ${s.status}`,
+      };
     else if (s.kind === 'fault')
-      this.stopped = { kind: 'fault', vector: s.vector, message: `exception ${s.vector} at ${hex(this.address)}: ${s.message}` };
+      this.stopped = {
+        kind: 'fault',
+        vector: s.vector,
+        message: `exception ${s.vector} at ${hex(this.address)}: ${s.message}`,
+      };
     else if (s.kind === 'reset') this.stopped = { kind: 'reset', message: 'the machine was reset' };
     else this.stopped = { kind: 'unsupported', message: s.message };
   }

@@ -212,7 +212,7 @@ export class Pc implements Bus {
       case 0x13:
         return this.int13(ah);
       case 0x15:
-        if ((c.regs[0] >>> 0) === 0xe820) return this.e820();
+        if (c.regs[0] >>> 0 === 0xe820) return this.e820();
         if (c.getReg(0, 2) === 0x2401) {
           this.mem.a20 = true;
           c.setReg(4, 1, 0);
