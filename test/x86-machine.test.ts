@@ -6,6 +6,9 @@
  * format read through openDisk.
  */
 import { describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { knownOpcodes } from '../src/core/x86/decode';
 import { planImage } from '../src/core/image';
 import { FORMATS } from '../src/core/formats/index';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
@@ -219,5 +222,18 @@ describe('memory and the memory map', () => {
     const big = e820Map(4096);
     expect(lowMemoryTop(4096)).toBe(0xc0000000);
     expect(big.some((e) => e.base === 2 ** 32 && e.type === 1 && e.length === 4096 * MIB - 0xc0000000)).toBe(true);
+  });
+});
+
+describe('docs/emulator.md', () => {
+  test("its opcode table is the decoder's knownOpcodes()", () => {
+    const doc = readFileSync(resolve(__dirname, '../docs/emulator.md'), 'utf8');
+    const block = doc.slice(doc.indexOf('<!-- opcodes:start -->'), doc.indexOf('<!-- opcodes:end -->'));
+    const documented = [...block.matchAll(/^\| (\w+)\s*\| (.*)\|$/gm)]
+      .filter((m) => m[1] !== 'mnemonic')
+      .flatMap((m) => [...m[2].matchAll(/`([^`]+)`/g)].map((o) => `${m[1]} ${o[1]}`));
+    const known = knownOpcodes().map((o) => `${o.mnemonic} ${o.opcode}`);
+    expect(documented.sort()).toEqual(known.sort());
+    expect(known.length).toBeGreaterThan(200);
   });
 });
