@@ -51,7 +51,8 @@ export interface StepRecord {
   writes: { address: number; length: number }[];
 }
 
-interface Snapshot {
+/** Everything needed to go back to a point of the run (`snapshot()`/`restore()`). */
+export interface MachineSnapshot {
   regs: Int32Array;
   eip: number;
   eflags: number;
@@ -63,6 +64,7 @@ interface Snapshot {
   a20: boolean;
   serial: number[];
   screen: number[];
+  devices: string;
   instructions: number;
   stopped: StopReason | null;
 }
@@ -90,7 +92,7 @@ export class Machine {
   /** Writes of the last `step()`. */
   lastWrites: { address: number; length: number }[] = [];
   private cache = new Map<number, CacheEntry>();
-  private start!: Snapshot;
+  private start!: MachineSnapshot;
 
   private constructor(disk: Disk, options: MachineOptions) {
     this.options = {
@@ -339,7 +341,7 @@ export class Machine {
     return this.runUntil(next);
   }
 
-  snapshot(): Snapshot {
+  snapshot(): MachineSnapshot {
     const c = this.cpu;
     return {
       regs: c.regs.slice(),
@@ -353,12 +355,13 @@ export class Machine {
       a20: this.memory.a20,
       serial: [...this.pc.serial],
       screen: [...this.pc.screen],
+      devices: this.pc.saveDevices(),
       instructions: this.instructions,
       stopped: this.stopped,
     };
   }
 
-  restore(s: Snapshot): void {
+  restore(s: MachineSnapshot): void {
     const c = this.cpu;
     c.regs.set(s.regs);
     c.eip = s.eip;
@@ -373,6 +376,7 @@ export class Machine {
     this.memory.a20 = s.a20;
     this.pc.serial = [...s.serial];
     this.pc.screen = [...s.screen];
+    this.pc.restoreDevices(s.devices);
     this.pc.stop = null;
     this.instructions = s.instructions;
     this.stopped = s.stopped;

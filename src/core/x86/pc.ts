@@ -193,6 +193,17 @@ export class Pc implements Bus {
     }
   }
 
+  /** The UART's and keyboard controller's registers, for snapshots. */
+  saveDevices(): string {
+    return JSON.stringify({ uart: this.uart, kbc: this.kbcCommand, sectors: this.sectorsRead });
+  }
+  restoreDevices(saved: string): void {
+    const d = JSON.parse(saved) as { uart: Pc['uart']; kbc: number; sectors: number };
+    this.uart = { ...d.uart };
+    this.kbcCommand = d.kbc;
+    this.sectorsRead = d.sectors;
+  }
+
   cpuid(leaf: number): [number, number, number, number] {
     return cpuidQemu64(leaf);
   }
