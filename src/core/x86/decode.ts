@@ -618,6 +618,9 @@ export function decode(fetch: Fetch, eip: number, bits: 16 | 32): Instruction {
   ins.operands = ops;
   finish();
   ins.text = intelText(ins, entry, o66, a67, dwordTag);
+  // string instructions: the mnemonic names the size, as the text does (movsd, stosw)
+  if ((entry.op === 'movs' || entry.op === 'stos' || entry.op === 'lods') && !entry.m.endsWith('b'))
+    ins.mnemonic = entry.m + (osize === 4 ? 'd' : 'w');
   for (const o of ops) if (o.kind === 'mem') o.value = 0;
   return ins;
 }
