@@ -25,6 +25,7 @@ import { memorySource } from './helpers/disk-memory';
 import { assembleListing } from './helpers/nasm-listing';
 import { assembleDemo, boot, writePlan } from './helpers/qemu';
 import { qemuStates, STATE_FIELDS, type CpuState } from './helpers/qemu-gdb';
+import { A20_PROGRAM } from './helpers/x86-cases';
 import { run, tempDir, tools } from './helpers/tools';
 
 const ARGS = `--greeting="Hello,  Solo5"  'single quoted' é end`;
@@ -214,6 +215,43 @@ describe.skipIf(!tools('qemu-system-x86_64', 'gdb', 'nasm', 'tar'))('the emulato
       /^stage 2 or its parameter block damaged/,
     );
   });
+
+  test(
+    "damaged: the image cut inside the kernel (a disk read error, with SeaBIOS's code)",
+    { timeout: 120_000 },
+    async () => {
+      const img = planImage(DEMO_KERNEL, { args: ARGS, size: 64 * MIB });
+      const kernelAt = img.plan.regions.find((r) => r.kind === 'kernel')!.start;
+      const bytes = new Uint8Array(readFileSync(writePlan(t.path('cut-full.img'), img.plan))).slice(0, kernelAt + 4096);
+      const path = t.path('cut.img');
+      writeFileSync(path, bytes);
+      const m = await Machine.boot(await openDisk(memorySource(bytes)), { memoryMiB: 128 });
+      const stop = await m.run();
+      const q = await boot({ disk: path });
+      expect(stop.kind, stop.message).toBe('loader-error');
+      expect(stop.kind === 'loader-error' && stop.error).toMatch(/^disk read error, BIOS code 0x[0-9A-F]{2} at LBA 0x/);
+      expect(m.console.replace(/\r\n/g, '\n')).toBe(q.serial);
+      expect(q.status).toBe(255);
+    },
+  );
+
+  test(
+    'devices: A20 through port 92h, the keyboard controller and INT 15h, as under QEMU',
+    { timeout: 120_000 },
+    async () => {
+      writeFileSync(t.path('a20.asm'), A20_PROGRAM);
+      run('nasm', ['-f', 'bin', '-o', t.path('a20.img'), t.path('a20.asm')]);
+      const bytes = new Uint8Array(MIB);
+      bytes.set(readFileSync(t.path('a20.img')));
+      writeFileSync(t.path('a20.img'), bytes);
+      const m = await Machine.boot(await openDisk(memorySource(bytes)));
+      const stop = await m.run();
+      const q = await boot({ disk: t.path('a20.img') });
+      expect(stop.kind === 'exit' && stop.status).toBe(q.status);
+      expect(m.console.split('\n').length).toBe(8);
+      expect(m.console).toBe(q.serial);
+    },
+  );
 
   test('too little memory: -m 16 with a 16 MiB bss', { timeout: 120_000 }, async () => {
     const k = assembleDemo(t.dir, 'big.virtio', { LOAD_OFFSET: 0, PAD_TO: 4096, BSS_EXTRA: 16 * MIB });

@@ -481,3 +481,113 @@ export function programSource(all: Case[]): string {
   );
   return lines.join('\n') + '\n';
 }
+
+/**
+ * A boot sector that switches A20 off and on through port 92h, the keyboard
+ * controller's output port and INT 15h AX=2401h, and prints after each step
+ * whether 0:0600 aliases FFFF:0610 (A: A20 off, N: on), port 92h and the
+ * controller's status; then exits through isa-debug-exit.
+ */
+export const A20_PROGRAM = `bits 16
+org 0x7c00
+start:
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7c00
+    call report
+    in al, 0x92
+    and al, 0xfd
+    out 0x92, al
+    call report
+    in al, 0x92
+    or al, 2
+    out 0x92, al
+    call report
+    call kbc_wait
+    mov al, 0xd1
+    out 0x64, al
+    call kbc_wait
+    mov al, 0xdd
+    out 0x60, al
+    call kbc_wait
+    call report
+    call kbc_wait
+    mov al, 0xd1
+    out 0x64, al
+    call kbc_wait
+    mov al, 0xdf
+    out 0x60, al
+    call kbc_wait
+    call report
+    in al, 0x92
+    and al, 0xfd
+    out 0x92, al
+    call report
+    mov ax, 0x2401
+    int 0x15
+    pushf
+    mov al, ah
+    call hex8
+    pop ax
+    call hex8
+    call report
+    mov dx, 0x501
+    mov al, 0
+    out dx, al
+    cli
+    hlt
+kbc_wait:
+    in al, 0x64
+    test al, 2
+    jnz kbc_wait
+    ret
+report:                     ; 'A' if 0:0600 aliases FFFF:0610 (A20 off), else 'N'; port 92h; port 64h
+    push es
+    mov ax, 0xffff
+    mov es, ax
+    mov byte [0x600], 0x11
+    mov byte [es:0x610], 0x22
+    mov al, 'N'
+    cmp byte [0x600], 0x22
+    jne .n
+    mov al, 'A'
+.n:
+    call putc
+    in al, 0x92
+    call hex8
+    in al, 0x64
+    call hex8
+    mov al, 10
+    call putc
+    pop es
+    ret
+hex8:
+    push ax
+    shr al, 4
+    call .nib
+    pop ax
+.nib:
+    and al, 0x0f
+    add al, '0'
+    cmp al, '9'
+    jbe .o
+    add al, 7
+.o:
+    jmp putc
+putc:
+    push dx
+    push ax
+    mov dx, 0x3fd
+.w:
+    in al, dx
+    test al, 0x20
+    jz .w
+    pop ax
+    mov dx, 0x3f8
+    out dx, al
+    pop dx
+    ret
+    times 510 - ($ - $$) db 0
+    dw 0xaa55
+`;

@@ -91,6 +91,8 @@ export class Pc implements Bus {
   readonly map: E820Entry[];
   private uart = { lcr: 0, ier: 0, fcr: 0, mcr: 0, dll: 0, dlm: 0, scr: 0 };
   private kbcCommand = 0;
+  /** Port 92h's own register: reads return it, not the A20 line (QEMU). */
+  private port92 = 0x02;
   cpu!: Cpu;
 
   constructor(
@@ -100,6 +102,7 @@ export class Pc implements Bus {
   ) {
     this.map = e820Map(options.memoryMiB);
     mem.a20 = options.a20;
+    this.port92 = options.a20 ? 0x02 : 0;
   }
 
   /** The BIOS data area fields SeaBIOS sets that a loader may read. */
@@ -138,7 +141,7 @@ export class Pc implements Bus {
       case 0x60:
         return 0;
       case 0x92:
-        return this.mem.a20 ? 2 : 0;
+        return this.port92;
       default:
         return size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
     }
@@ -182,6 +185,8 @@ export class Pc implements Bus {
         this.kbcCommand = 0;
         return;
       case 0x92:
+        // the A20 line follows whichever of port 92h and the keyboard controller was written last
+        this.port92 = v & ~1;
         this.mem.a20 = (v & 2) !== 0;
         if (v & 1) this.stop = { kind: 'reset' };
         return;
@@ -195,10 +200,11 @@ export class Pc implements Bus {
 
   /** The UART's and keyboard controller's registers, for snapshots. */
   saveDevices(): string {
-    return JSON.stringify({ uart: this.uart, kbc: this.kbcCommand, sectors: this.sectorsRead });
+    return JSON.stringify({ uart: this.uart, kbc: this.kbcCommand, port92: this.port92, sectors: this.sectorsRead });
   }
   restoreDevices(saved: string): void {
-    const d = JSON.parse(saved) as { uart: Pc['uart']; kbc: number; sectors: number };
+    const d = JSON.parse(saved) as { uart: Pc['uart']; kbc: number; port92: number; sectors: number };
+    this.port92 = d.port92;
     this.uart = { ...d.uart };
     this.kbcCommand = d.kbc;
     this.sectorsRead = d.sectors;
@@ -225,6 +231,8 @@ export class Pc implements Bus {
       case 0x15:
         if (c.regs[0] >>> 0 === 0xe820) return this.e820();
         if (c.getReg(0, 2) === 0x2401) {
+          // SeaBIOS does it through port 92h
+          this.port92 |= 2;
           this.mem.a20 = true;
           c.setReg(4, 1, 0);
           this.setCarry(false);
@@ -286,8 +294,9 @@ export class Pc implements Bus {
       return this.fail13(0x01);
     }
     if (lba + count > Math.floor(this.disk.size / 512)) {
+      // past the end of the disk: SeaBIOS answers 0Ch (measured under QEMU)
       m.write16(dap + 2, 0);
-      return this.fail13(0x01);
+      return this.fail13(0x0c);
     }
     if (count > 0) {
       const bytes = await this.disk.read(lba * 512, count * 512);
