@@ -591,3 +591,62 @@ putc:
     times 510 - ($ - $$) db 0
     dw 0xaa55
 `;
+
+/**
+ * Random encodings of every opcode the decoder knows (deterministic): random
+ * prefixes where they can matter (66h with a sized operand, 67h and segment
+ * overrides with a memory operand; ndisasm's words for prefixes that change
+ * nothing, `es a32 inc dx`, follow rules of its own that we match only in part),
+ * random ModRM, SIB, displacement and immediate bytes; each cut to the length
+ * our decoder gives it, all in one stream for ndisasm to walk.
+ */
+export function randomEncodings(
+  known: { opcode: string; mnemonic: string; operands: string }[],
+  decodeLength: (bytes: number[]) => { length: number; unknown: boolean; skip: boolean },
+  perOpcode: number,
+  seed: number,
+): Uint8Array {
+  let s = seed >>> 0;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
+  const out: number[] = [];
+  for (const k of known) {
+    for (let n = 0; n < perOpcode; n++) {
+      const parts = k.opcode.split(' ');
+      const bytes: number[] = [];
+      const hasMem = /E|M|O/.test(k.operands);
+      const sized =
+        /v|Ib8|Ap/.test(k.operands) ||
+        ['pusha', 'popa', 'pushf', 'popf', 'cbw', 'cwd', 'movs', 'stos', 'lods', 'ret', 'push', 'pop'].includes(
+          k.mnemonic,
+        );
+      const r = rnd();
+      if (r & 1 && sized) bytes.push(0x66);
+      if (r & 2 && hasMem) bytes.push(0x67);
+      if (r & 4 && hasMem) bytes.push([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65][rnd() % 6]);
+      let op = parts[0];
+      let low = 0;
+      if (op.endsWith('+r')) {
+        op = op.slice(0, -2);
+        low = rnd() & 7;
+      }
+      bytes.push(parseInt(op, 16) + low);
+      let i = 1;
+      if (op === '0F') {
+        bytes.push(parseInt(parts[1], 16));
+        i = 2;
+      }
+      const group = parts[i]?.startsWith('/') ? Number(parts[i].slice(1)) : -1;
+      if (group >= 0 || /E|G|M|S|C|R/.test(k.operands)) {
+        let m = rnd();
+        if (group >= 0) m = (m & 0xc7) | (group << 3);
+        if (op === 'C6' || op === 'C7') m &= 0xc7;
+        bytes.push(m);
+      }
+      for (let e = 0; e < 12; e++) bytes.push(rnd());
+      const d = decodeLength(bytes);
+      if (d.unknown || d.skip) continue;
+      out.push(...bytes.slice(0, d.length));
+    }
+  }
+  return new Uint8Array(out);
+}

@@ -532,6 +532,7 @@ export function decode(fetch: Fetch, eip: number, bits: 16 | 32): Instruction {
       case 'Cd':
       case 'Rd': {
         const m = readModrm();
+        if (m >> 6 !== 3) return finishUnknown(ins, finish); // the CPU ignores mod here; ndisasm refuses it, and so do we
         if (s === 'Cd') {
           const r = (m >> 3) & 7;
           if (r !== 0 && r !== 2 && r !== 3 && r !== 4) return finishUnknown(ins, finish);

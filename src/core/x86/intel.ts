@@ -10,6 +10,11 @@ import { REG16, REG32, REG8, SREG, type Entry, type Instruction } from './decode
 const hexv = (n: number) => '0x' + (n >>> 0).toString(16);
 const signed = (n: number) => (n < 0 ? '-0x' + (-n).toString(16) : '+0x' + n.toString(16));
 const SIZE_WORD = ['', 'byte ', 'word ', '', 'dword '];
+/** Operations whose size comes from the operand-size prefix without a v-sized operand. */
+/** ndisasm does not name an unused 67h prefix (in 16-bit code) on the shifts and rotates, nor beside an immediate. */
+const GROUP_OPS = new Set(['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sar']);
+const MODRM_SPECS = new Set(['Eb', 'Ev', 'Ew', 'Esv', 'Gb', 'Gv', 'M', 'Sw', 'Cd', 'Rd']);
+const OSIZE_OPS = new Set(['pusha', 'popa', 'pushf', 'popf', 'cbw', 'cwd', 'ret', 'nop', 'jmpfar']);
 
 /** ndisasm's spelling of a decoded instruction. */
 export function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boolean, dwordTag: string): string {
@@ -28,13 +33,15 @@ export function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boo
     return pre + m;
   }
   if (op === 'pusha' || op === 'popa') return m + (o66 ? (osize === 4 ? 'd' : 'w') : '');
-  if (op === 'pushf' || op === 'popf') return m + (osize === 4 ? 'd' : o66 ? 'w' : '');
+  if (op === 'pushf' || op === 'popf') return m + (o66 ? (osize === 4 ? 'd' : 'w') : '');
   if (op === 'cbw') return osize === 4 ? 'cwde' : 'cbw';
   if (op === 'cwd') return osize === 4 ? 'cdq' : 'cwd';
-  if (op === 'ret' && o66) m = osize === 4 ? 'retd' : 'retw';
-  if (op === 'nop' && o66) return 'xchg ax,ax';
+  if (op === 'ret' && o66) m = osize === 4 ? 'retd' : ops.length ? 'retnw' : 'retw';
+  if (op === 'nop' && o66) return osize === 4 ? 'xchg eax,eax' : 'xchg ax,ax';
   if (op === 'jcxz') m = asize === 4 ? 'jecxz' : 'jcxz';
-  const hasRegSize = ops.some((o) => o.kind === 'reg' && op !== 'movzx' && op !== 'movsx');
+  const shiftOp = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sar'].includes(op);
+  // a register operand implies the size, except a shift's CL count
+  const hasRegSize = ops.some((o, i) => o.kind === 'reg' && op !== 'movzx' && op !== 'movsx' && !(shiftOp && i === 1));
   const parts = ops.map((o, i) => {
     switch (o.kind) {
       case 'reg':
@@ -81,10 +88,16 @@ export function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boo
                   .filter(Boolean)
                   .join('+');
           const dispSize = o.value;
-          if (dispSize) body += signed(dispSize === 1 ? o.disp : asize === 4 ? o.disp | 0 : o.disp);
+          if (dispSize) body += signed(dispSize === 1 ? o.disp : asize === 4 ? o.disp | 0 : (o.disp << 16) >> 16);
         }
-        if (ins.segOverride >= 0) body = SREG[ins.segOverride] + ':' + body;
-        if (!moffs) body = dwordTag + body;
+        // ndisasm: [es:dword 0x...] for a moffs, [word es:0x...] for a ModRM address
+        if (moffs) {
+          if (asize !== ins.bits / 8) body = (asize === 4 ? 'dword ' : 'word ') + body;
+          if (ins.segOverride >= 0) body = SREG[ins.segOverride] + ':' + body;
+        } else {
+          if (ins.segOverride >= 0) body = SREG[ins.segOverride] + ':' + body;
+          body = dwordTag + body;
+        }
         const showSize =
           op === 'movzx' || op === 'movsx'
             ? osize === 4
@@ -93,7 +106,7 @@ export function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boo
               op !== 'lgdt' &&
               op !== 'lidt' &&
               !(op === 'mov' && ops.some((x) => x.kind === 'sreg')) &&
-              !((op === 'call' || op === 'jmp') && ops.length === 1);
+              !((op === 'call' || op === 'jmp') && ops.length === 1 && !o66);
         if (showSize) s = SIZE_WORD[o.size] ?? '';
         return `${s}[${body}]`;
       }
@@ -108,5 +121,16 @@ export function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boo
   if (op === 'jcc' && (entry.a ?? [])[0] === 'Jv') m += o66 ? (osize === 4 ? ' dword' : ' word') : ' near';
   if (op === 'jmpfar' && o66) m += osize === 4 ? ' dword' : ' word';
   if ((op === 'loop' || op === 'loope' || op === 'loopne') && a67) parts.push(asize === 4 ? 'ecx' : 'cx');
-  return pre + m + (parts.length ? ' ' + parts.join(',') : '');
+  // prefixes that change nothing in this instruction are shown as words, ndisasm's way
+  const specs = entry.a ?? [];
+  const hasMem = ops.some((o) => o.kind === 'mem');
+  const sized =
+    specs.some((s, i) => (s === 'Esv' ? ops[i].kind === 'reg' : /v$|^eAX$|^Ib8$|^Ap$/.test(s))) || OSIZE_OPS.has(op);
+  let unused = '';
+  if (ins.segOverride >= 0 && !hasMem) unused += SREG[ins.segOverride] + ' ';
+  if (o66 && !sized && pre === '') unused += osize === 4 ? 'o32 ' : 'o16 ';
+  const hasImm = ops.some((o) => o.kind === 'imm');
+  const modrm = specs.some((s) => MODRM_SPECS.has(s));
+  if (a67 && modrm && !hasMem && ins.bits === 16 && !GROUP_OPS.has(op) && !hasImm) unused += 'a32 ';
+  return unused + pre + m + (parts.length ? ' ' + parts.join(',') : '');
 }
