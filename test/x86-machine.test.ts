@@ -187,6 +187,28 @@ describe('the machine', () => {
   });
 });
 
+describe('hostile code', () => {
+  test('random boot sectors and random 32-bit code always end with a stop reason, never an exception', async () => {
+    let seed = 0x1234567;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) & 0xff;
+    const kinds = new Set<string>();
+    for (let n = 0; n < 150; n++) {
+      const code = Array.from({ length: 510 }, rnd);
+      const m = await Machine.boot(mbrDisk(code), { maxInstructions: 20_000, memoryMiB: 16 });
+      const stop = await m.run();
+      expect(stop.message.length).toBeGreaterThan(0);
+      kinds.add(stop.kind);
+      const pm = Machine.protectedMode(new Uint8Array(Array.from({ length: 4096 }, rnd)), 0x100000, 0x100000, {
+        maxInstructions: 20_000,
+        memoryMiB: 16,
+      });
+      kinds.add((await pm.run()).kind);
+    }
+    // random code mostly hits an opcode the emulator does not know, or a BIOS call it does not model
+    expect(kinds.has('fault')).toBe(true);
+  });
+});
+
 describe('memory and the memory map', () => {
   test('A20 off wraps at 1 MiB; on, it does not', () => {
     const mem = new Memory(16 * MIB);
