@@ -5,7 +5,8 @@
  * EFLAGS, the segment selectors and CR0 must be equal; at the kernel's entry
  * also the bytes of the Multiboot information, its memory map, the command
  * line and the loader's GDT. Raw, qcow2 and GCE tar.gz images of the demo
- * kernel and its variants, at -m 64, 128 and 1024; damaged images must stop
+ * kernel at -m 64, 128 and 1024, and of its variants (the sizes rotating);
+ * damaged images must stop
  * with the loader's own message, as QEMU's console shows it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -168,12 +169,28 @@ describe.skipIf(!tools('qemu-system-x86_64', 'gdb', 'nasm', 'tar'))('the emulato
     ['odd file offset (LOAD_OFFSET 0x1234)', { LOAD_OFFSET: 0x1234, P_ALIGN: 4, TRAILER: 8192 }],
     ['large bss (BSS_EXTRA 16 MiB)', { LOAD_OFFSET: 0, PAD_TO: 4096, BSS_EXTRA: 16 * MIB }],
   ];
-  test.each(variants)('variant: %s, raw, -m 128', { timeout: 180_000 }, async (name, defines) => {
-    const k = assembleDemo(t.dir, `${name.replace(/\W+/g, '_')}.virtio`, defines);
-    const im = await image(`v-${Object.keys(defines).join('-')}`, k, 'raw', 64 * MIB);
-    const emu = await compare(im.path, im.qemuFormat, im.disk, 128, cmdline);
-    expect(emu.m.console).toBe('Loading unikernel.bin... ok\r\n');
-  });
+  // every variant in every format; the memory sizes rotate so that each format meets each size
+  const variantRuns: [string, 'raw' | 'qcow2' | 'tar', number, Record<string, number>][] = [];
+  variants.forEach(([name, defines], vi) =>
+    (['raw', 'qcow2', 'tar'] as const).forEach((format, fi) =>
+      variantRuns.push([name, format, [64, 128, 1024][(vi + fi) % 3], defines]),
+    ),
+  );
+  test.each(variantRuns)(
+    'variant: %s, %s image, -m %i',
+    { timeout: 180_000 },
+    async (name, format, memoryMiB, defines) => {
+      const k = assembleDemo(t.dir, `${name.replace(/\W+/g, '_')}.virtio`, defines);
+      const im = await image(
+        `v-${Object.keys(defines).join('-')}-${format}`,
+        k,
+        format,
+        format === 'tar' ? 1024 * MIB : 64 * MIB,
+      );
+      const emu = await compare(im.path, im.qemuFormat, im.disk, memoryMiB, cmdline);
+      expect(emu.m.console).toBe('Loading unikernel.bin... ok\r\n');
+    },
+  );
 
   /** A damaged image: both stop with the same words on the console. */
   async function damaged(name: string, damage: (bytes: Uint8Array) => void, expected: RegExp) {
