@@ -6,8 +6,8 @@
  * also the bytes of the Multiboot information, its memory map, the command
  * line and the loader's GDT. Raw, qcow2 and GCE tar.gz images of the demo
  * kernel at -m 64, 128 and 1024, and of its variants (the sizes rotating);
- * damaged images must stop
- * with the loader's own message, as QEMU's console shows it.
+ * damaged images must stop with the loader's own message, as QEMU's console
+ * shows it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
