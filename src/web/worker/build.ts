@@ -3,14 +3,14 @@
  * plumbing lives in worker.ts, so these can be unit tested without a worker.
  * They run the same core as the CLI, so the bytes are the same.
  */
-import { inspectKernel } from '../core/kernel';
-import { planImage } from '../core/image';
-import { requireFormat } from '../core/formats/index';
-import { aborted, fail } from '../core/errors';
-import { writeImage, type Sink } from '../core/sink';
-import { checkImageSize } from '../core/size';
-import { MIB } from '../core/units';
-import { asDownloadChunk, isZeroRun, type DownloadChunk } from './zeros';
+import { inspectKernel } from '../../core/kernel';
+import { planImage } from '../../core/image';
+import { requireFormat } from '../../core/formats/index';
+import { aborted, fail } from '../../core/errors';
+import { writeImage, type Sink } from '../../core/sink';
+import { checkImageSize } from '../../core/size';
+import { MIB } from '../../core/units';
+import { asDownloadChunk, isZeroRun, type DownloadChunk } from '../zeros';
 import type {
   BuildRequest,
   BuildResult,
@@ -19,7 +19,7 @@ import type {
   PreviewResult,
   Progress,
   SinkSpec,
-} from './protocol';
+} from '../protocol';
 
 /** Output chunk size: the bound on memory per chunk in flight. */
 export const CHUNK = MIB;

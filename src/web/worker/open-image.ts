@@ -4,21 +4,21 @@
  * worker. The image is a Blob (a dropped File, or the image just built),
  * read through `blobSource` a slice at a time, so its size does not matter.
  */
-import { openDisk } from '../core/disk/open';
-import { abortableDisk, abortableSource } from '../core/disk/abortable';
-import { planDisk } from '../core/disk/plan-disk';
-import { planImage } from '../core/image';
-import { checkImageSize } from '../core/size';
-import { identifyBootloader, openContext } from '../core/disk/bootloader';
-import { inspectDisk, setArgsRefusal, verifyDisk } from '../core/disk/ops';
-import { diskMap } from '../core/disk/map';
-import { setArgsPlan, writeDiskPlan } from '../core/disk/rewrite';
-import { buildWalkthrough } from '../core/disk/walkthrough';
-import type { DiskImage } from '../core/disk/types';
-import { requireFormat } from '../core/formats/index';
+import { openDisk } from '../../core/disk/open';
+import { abortableDisk, abortableSource } from '../../core/disk/abortable';
+import { planDisk } from '../../core/disk/plan-disk';
+import { planImage } from '../../core/image';
+import { checkImageSize } from '../../core/size';
+import { identifyBootloader, openContext } from '../../core/disk/bootloader';
+import { inspectDisk, setArgsRefusal, verifyDisk } from '../../core/disk/ops';
+import { diskMap } from '../../core/disk/map';
+import { setArgsPlan, writeDiskPlan } from '../../core/disk/rewrite';
+import { buildWalkthrough } from '../../core/disk/walkthrough';
+import type { DiskImage } from '../../core/disk/types';
+import { requireFormat } from '../../core/formats/index';
 import { blobSource } from './source';
 import type { RunOptions, WorkerSink } from './build';
-import type { CopyRequest, CopyResult, ImageReport, ImageSource } from './protocol';
+import type { CopyRequest, CopyResult, ImageReport, ImageSource } from '../protocol';
 
 /**
  * The virtual disk in an image file; every read checks `signal` (a cancelled
