@@ -163,6 +163,15 @@ describe('the model', () => {
     expect(model.canBuild.value).toBe(false);
   });
 
+  it('takes its first format from the list it is given, naming none itself', () => {
+    const deps = { parseSize, defaultSize: DEFAULT_SIZE, backend: fakeBackend().backend };
+    const reversed = [...FORMATS].reverse();
+    const model = createModel({ ...deps, formats: reversed });
+    expect(model.formatId.value).toBe(reversed[0].id);
+    expect(model.format.value.id).toBe(reversed[0].id);
+    expect(() => createModel({ ...deps, formats: [] })).toThrow(/^internal: /);
+  });
+
   it('lists every format of the core', () => {
     const { model } = setup();
     expect(model.formats.map((f) => f.id)).toEqual(FORMATS.map((f) => f.id));

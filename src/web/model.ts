@@ -121,7 +121,10 @@ export function createModel(deps: ModelDeps) {
 
   const kernel = signal<KernelState>({ status: 'none' });
   const args = signal('');
-  const formatId = signal(formats[0]?.id ?? 'raw');
+  // The format a build starts with: the first of the list the page is given (the core's FORMATS).
+  const first = formats[0];
+  if (!first) throw new Error('internal: createModel needs at least one output format');
+  const formatId = signal(first.id);
   const destinationId = signal<string>(destinationForFormat(formatId.value)?.id ?? DESTINATIONS[0].id);
   /** How this browser will save: decided by the page (picker, service worker, memory). */
   const savePath = signal<Where>(deps.savePath ?? 'file');
@@ -134,7 +137,7 @@ export function createModel(deps: ModelDeps) {
   >({ status: 'none' });
   const build = signal<BuildState>({ phase: 'idle' });
 
-  const format = computed(() => formats.find((f) => f.id === formatId.value) ?? formats[0]);
+  const format = computed(() => formats.find((f) => f.id === formatId.value) ?? first);
   const destination = computed<Destination>(() => findDestination(destinationId.value) ?? DESTINATIONS[0]);
   /** Will the unikernel run at the chosen destination: the core's verdict, once a kernel is read. */
   const verdict = computed<Verdict | null>(() => {
