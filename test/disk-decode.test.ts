@@ -22,7 +22,7 @@ import { rawFormat } from '../src/core/formats/raw';
 import { findReader, openDisk } from '../src/core/formats/open';
 import { isImageError, type ErrorCode } from '../src/core/errors';
 import type { ImagePlan } from '../src/core/plan';
-import { blobSource } from '../src/web/source';
+import { blobSource } from '../src/web/worker/source';
 import { fdSource } from '../src/cli/source';
 import { GiB, MiB, OPTS, qemuInfo, qemuMapData, syntheticPlan, writeFormat, writeRaw } from './helpers/containers';
 import { run, runAll, tempDir, tools } from './helpers/tools';

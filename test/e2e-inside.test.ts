@@ -6,7 +6,8 @@
  * file picker and through the streamsaver download), and read the copies
  * back with the real tools (`unikernel-disk inspect --json`, `qemu-img
  * info`); wrong files give the core's sentence and leave the view usable;
- * the image just built opens with one click; axe finds nothing in any state,
+ * the image just built opens with one click; a copy is cancelled as a build is
+ * (focus, Escape, no file left); axe finds nothing in any state,
  * desktop and phone, light and dark.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ import {
   NO_PICKER,
   OPFS_PICKER,
   opfsBytes,
+  opfsNames,
   startPreview,
   type Server,
 } from './helpers/browser';
@@ -187,6 +189,27 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
     cli(DISK, ['set-args', '-q', cliCopy, 'raw', 'copy']);
     expect(readFileSync(cliCopy).equals(b)).toBe(true);
   });
+
+  it('a copy follows the build: focus to its progress, Escape cancels it, focus back to Save, no file left', async () => {
+    // A 16 GiB raw image (sparse): the copy first reads every byte of it, long enough to cancel.
+    const page = await open('opfs');
+    cli(MKIMAGE, ['-q', '--size', '16G', img('big.img'), img('demo.virtio'), 'hello']);
+    await openImage(page, img('big.img'));
+    await page.getByLabel('New arguments').fill('never saved');
+    await page.getByRole('button', { name: 'Save a copy' }).click();
+    await expect
+      .poll(() => page.locator('#copy-progress progress').evaluate((p: HTMLProgressElement) => p.value), {
+        timeout: 60_000,
+      })
+      .toBeGreaterThan(0);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('copy-progress');
+    expect(await page.getByRole('progressbar', { name: /^Reading the image/ }).count()).toBe(1);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('#copy-outcome').innerText()).toBe('Cancelled. Nothing was saved.');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('save-copy');
+    expect(await page.evaluate(() => (window as unknown as { __picked?: string }).__picked)).toBe('big-args.img');
+    expect(await opfsNames(page)).not.toContain('big-args.img');
+  }, 240_000);
 
   it("says what verify finds in a damaged image, in the core's words", async () => {
     const page = await open('opfs');

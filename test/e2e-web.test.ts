@@ -22,6 +22,7 @@ import {
   NO_PICKER,
   OPFS_PICKER,
   opfsBytes,
+  opfsNames,
   startPreview,
   type Server,
 } from './helpers/browser';
@@ -72,17 +73,6 @@ function opfsHashes(page: Page, name: string): Promise<{ size: number; hashes: s
     },
     { name, slice: SLICE },
   );
-}
-
-function opfsNames(page: Page): Promise<string[]> {
-  return page.evaluate(async () => {
-    const names: string[] = [];
-    const root = (await navigator.storage.getDirectory()) as FileSystemDirectoryHandle & {
-      keys(): AsyncIterable<string>;
-    };
-    for await (const n of root.keys()) names.push(n);
-    return names;
-  });
 }
 
 describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('the page in Chromium', () => {

@@ -1,5 +1,5 @@
 /**
- * The worker's jobs (src/web/build.ts) without a browser: the three sinks get
+ * The worker's jobs (src/web/worker/build.ts) without a browser: the three sinks get
  * the same bytes the core's format writer gives (what the CLI writes), the
  * download sinks (a transferred stream; the port the page pumps from) hold
  * one chunk at a time or send only on `pull` (bounded memory), and
@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
-import { build, blobSink, portSink, streamSink, STREAM_CHUNK, type WorkerSink as Sink } from '../src/web/build';
+import { build, blobSink, portSink, streamSink, STREAM_CHUNK, type WorkerSink as Sink } from '../src/web/worker/build';
 import { FORMATS, requireFormat } from '../src/core/formats/index';
 import { collect } from '../src/core/sink';
 import { planImage } from '../src/core/image';

@@ -1,5 +1,5 @@
 /**
- * The Inside view's worker jobs (src/web/inside.ts) without a browser, over
+ * The Inside view's worker jobs (src/web/worker/open-image.ts) without a browser, over
  * file-backed Blobs (`openAsBlob`: read a slice at a time, as a dropped File
  * is): images we build and images qemu-img converted are opened, inspected,
  * verified and mapped; a changed copy is written in the format it came in
@@ -8,8 +8,8 @@
  */
 import { describe, expect, it, afterAll } from 'vitest';
 import { openAsBlob, readFileSync, truncateSync, writeFileSync, copyFileSync, statSync } from 'node:fs';
-import { openImage, saveCopy } from '../src/web/inside';
-import { blobSink, type WorkerSink } from '../src/web/build';
+import { openImage, saveCopy } from '../src/web/worker/open-image';
+import { blobSink, type WorkerSink } from '../src/web/worker/build';
 import { planImage } from '../src/core/image';
 import { requireFormat, FORMATS } from '../src/core/formats/index';
 import { openDisk } from '../src/core/formats/open';

@@ -9,7 +9,7 @@ import { createModel, defaultFileName, type Saver } from '../src/web/model';
 import { BuildError, type Backend } from '../src/web/bridge';
 import { BAND_KINDS, bandClass, flattenRegions, layoutBands, type BandKind } from '../src/web/layout';
 import { REGION_KINDS } from '../src/core/plan';
-import { preview } from '../src/web/build';
+import { preview } from '../src/web/worker/build';
 import { FORMATS } from '../src/core/formats/index';
 import { DEFAULT_SIZE, parseSize } from '../src/core/size';
 import { inspectKernel, MAX_KERNEL_SIZE } from '../src/core/kernel';
@@ -18,7 +18,7 @@ import { isImageError } from '../src/core/errors';
 import { solo5Kernel } from './helpers/fixtures';
 import type { BuildRequest, BuildResult, Progress } from '../src/web/protocol';
 import { collect, writeImage } from '../src/core/sink';
-import { countingSink } from '../src/web/build';
+import { countingSink } from '../src/web/worker/build';
 import { DESTINATIONS, imageName, nextSteps } from '../src/core/platforms';
 
 /** Core errors cross the worker as BuildError(message, code); do the same here. */
@@ -161,6 +161,15 @@ describe('the model', () => {
     expect(model.formatId.value).toBe(FORMATS[0].id);
     expect(model.fileName.value).toBe('unikernel' + FORMATS[0].extension);
     expect(model.canBuild.value).toBe(false);
+  });
+
+  it('takes its first format from the list it is given, naming none itself', () => {
+    const deps = { parseSize, defaultSize: DEFAULT_SIZE, backend: fakeBackend().backend };
+    const reversed = [...FORMATS].reverse();
+    const model = createModel({ ...deps, formats: reversed });
+    expect(model.formatId.value).toBe(reversed[0].id);
+    expect(model.format.value.id).toBe(reversed[0].id);
+    expect(() => createModel({ ...deps, formats: [] })).toThrow(/^internal: /);
   });
 
   it('lists every format of the core', () => {

@@ -4,16 +4,18 @@
  * building), Build, and the progress. The outcome (saved where, the next
  * commands) is its own section below.
  *
- * Focus: to the progress area when a build starts, to the outcome when it
- * ends, back to Build when it is cancelled. Escape cancels. Progress is
- * announced at most every five seconds.
+ * Focus, Escape and progress are the save job's view (save-job-view.tsx,
+ * also the Inside view's copy): to the progress area when a build starts, to
+ * the outcome when it ends, back to Build when it is cancelled; Escape
+ * cancels; progress is announced at most every five seconds.
  */
-import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { formatBytes } from '../core/units';
 import type { BuildState, BuiltImage, Model } from './model';
-import { BLOB_CAP, blobSaver, canPickFile, downloadSaver, pickFileSaver } from './save';
+import { BLOB_CAP } from './save';
+import { doneFraction, JobButtons, JobProgress, useSaveJob } from './save-job-view';
 import { NextSteps } from './next-steps';
-import { Prose, useThrottled } from './ui';
+import { Prose } from './ui';
 
 const LEVEL = {
   ok: { icon: '✓', words: 'Will run on' },
@@ -77,60 +79,28 @@ function Summary({ model }: { model: Model }) {
 
 export function BuildPanel({ model }: { model: Model }) {
   const b = model.build.value;
-  const buildBtn = useRef<HTMLButtonElement>(null);
-  const progressArea = useRef<HTMLDivElement>(null);
   const dialog = useRef<HTMLDialogElement>(null);
-  const prev = useRef<BuildState['phase']>(b.phase);
-
-  // Focus follows the build: progress, then the outcome, or back to Build (as soon as the DOM changed).
-  useLayoutEffect(() => {
-    const was = prev.current;
-    prev.current = b.phase;
-    if (b.phase === was) return;
-    if (b.phase === 'building') progressArea.current?.focus();
-    else if (b.phase === 'cancelled' && was === 'building') buildBtn.current?.focus();
+  const building = b.phase === 'building';
+  const job = useSaveJob({
+    phase: building ? 'running' : b.phase,
+    busy: () => model.busy.value,
+    cancel: () => model.cancel(),
+    start: (saver) => model.startBuild(saver),
+    fail: (text) => model.fail(text),
     // done and error: the outcome focuses itself (it renders on its own).
-  }, [b.phase]);
-
-  // Escape cancels a build.
-  useEffect(() => {
-    const key = (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && model.busy.value) {
-        e.preventDefault();
-        model.cancel();
-      }
-    };
-    document.addEventListener('keydown', key);
-    return () => document.removeEventListener('keydown', key);
-  }, []);
+    said: building ? `Building: ${Math.floor(doneFraction(b.progress) * 100)}%` : '',
+  });
 
   const onBuild = async (confirmed = false) => {
-    const fmt = model.format.value;
-    const name = model.fileName.value.trim();
     const s = model.size.value;
     if (!model.canBuild.value || !s.ok) return;
     if (model.large.value && !confirmed) {
       dialog.current?.showModal();
       return;
     }
-    try {
-      let saver;
-      if (canPickFile()) {
-        // First thing in the handler: the picker needs the click's user gesture.
-        saver = await pickFileSaver(name, fmt);
-        if (!saver) return; // the user closed the picker
-      } else {
-        saver = (await downloadSaver(name, fmt, s.bytes)) ?? blobSaver(name, fmt);
-      }
-      await model.startBuild(saver);
-    } catch (e) {
-      model.fail(e instanceof Error ? `Could not save the file: ${e.message}` : String(e));
-    }
+    await job.save(model.fileName.value.trim(), model.format.value, s.bytes);
   };
 
-  const building = b.phase === 'building';
-  const pct = building && b.progress.total > 0 ? b.progress.covered / b.progress.total : 0;
-  const said = useThrottled(building ? `Building: ${Math.floor(pct * 100)}%` : '', 5000);
   const e = model.expected.value;
   const bigText = e.status === 'ok' ? formatBytes(e.bytes) : '';
   return (
@@ -138,42 +108,35 @@ export function BuildPanel({ model }: { model: Model }) {
       <Verdict model={model} />
       <section class="buildbar" aria-label="Build">
         <Summary model={model} />
-        <div class="actions">
-          <button
-            type="button"
-            id="build"
-            ref={buildBtn}
-            class="primary"
-            disabled={!model.canBuild.value}
-            aria-describedby="summary"
-            onClick={() => void onBuild()}
-          >
-            Build image
-          </button>
-          {building ? (
-            <button type="button" id="cancel" class="secondary" onClick={() => model.cancel()}>
-              Cancel
-            </button>
-          ) : null}
-        </div>
+        <JobButtons
+          id="build"
+          buttonRef={job.button}
+          label="Build image"
+          describedBy="summary"
+          disabled={!model.canBuild.value}
+          onStart={() => void onBuild()}
+          running={building}
+          cancelId="cancel"
+          onCancel={() => model.cancel()}
+        />
       </section>
       {building ? (
-        <div class="progress" id="progress-area" tabIndex={-1} ref={progressArea} aria-labelledby="progress-h">
-          <p id="progress-h" class="progress-title">
-            Building {b.fileName}…
-          </p>
-          <progress id="progress" max={1} value={pct} aria-labelledby="progress-h" />
-          <p class="status" id="progress-text">
-            {Math.floor(pct * 100)}%: {formatBytes(b.progress.covered)} of {formatBytes(b.progress.total)}
-            {b.progress.written ? `, ${formatBytes(b.progress.written)} written` : ''}
-            {b.bytesPerSecond > 0 ? ` · ${formatBytes(Math.round(b.bytesPerSecond))}/s` : ''}
-          </p>
-          <p class="hint">Escape or Cancel stops it; nothing half-written is left.</p>
-          <p class="visually-hidden" role="status">
-            {said}
-          </p>
+        <JobProgress
+          id="progress-area"
+          areaRef={job.progressArea}
+          titleId="progress-h"
+          title={`Building ${b.fileName}…`}
+          barId="progress"
+          textId="progress-text"
+          progress={b.progress}
+          more={
+            (b.progress.written ? `, ${formatBytes(b.progress.written)} written` : '') +
+            (b.bytesPerSecond > 0 ? ` · ${formatBytes(Math.round(b.bytesPerSecond))}/s` : '')
+          }
+          said={job.said}
+        >
           {b.where === 'blob' ? <BlobWarning /> : null}
-        </div>
+        </JobProgress>
       ) : null}
       <dialog ref={dialog} aria-labelledby="confirm-h" aria-describedby="confirm-d" class="confirm">
         <h2 id="confirm-h">Save a {bigText} file?</h2>

@@ -4,9 +4,10 @@
  * A 1 GiB disk with a 2 MiB kernel cannot be drawn to scale, so widths grow
  * with the logarithm of the size; the table has the real numbers.
  */
-import { formatBytes, hex, SECTOR } from '../core/units';
+import { formatBytes, hex } from '../core/units';
 import type { Region, RegionKind } from '../core/plan';
 import type { PreviewResult } from './protocol';
+import { RangeTable } from './range-table';
 
 /** What a band of the picture shows: a region's kind, or space no region covers. */
 export type BandKind = RegionKind | 'unused';
@@ -161,35 +162,19 @@ export function Layout({ preview }: { preview: PreviewResult }) {
         The disk, not to scale: {fat} partition, kernel stored contiguously as <code>/unikernel.bin</code>; the boot
         loader passes it <code>{preview.cmdline}</code>.
       </figcaption>
-      <details>
-        <summary>Regions in detail</summary>
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Regions in detail">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Region</th>
-                <th scope="col">Starts at</th>
-                <th scope="col">Length</th>
-                <th scope="col">What it is</th>
-              </tr>
-            </thead>
-            <tbody>
-              {bands.map((b) => (
-                <tr key={b.start + b.name}>
-                  <th scope="row">
-                    <span class={`swatch ${bandClass(b.kind)}`} aria-hidden="true" /> {b.name}
-                  </th>
-                  <td>
-                    {hex(b.start)} <span class="muted">(LBA {Math.floor(b.start / SECTOR)})</span>
-                  </td>
-                  <td>{formatBytes(b.length)}</td>
-                  <td>{b.note ?? BAND_KINDS[b.kind].explain}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </details>
+      <RangeTable
+        summary="Regions in detail"
+        label="Regions in detail"
+        heading="Region"
+        rows={bands.map((b) => ({
+          key: b.start + b.name,
+          label: b.name,
+          start: b.start,
+          length: b.length,
+          swatch: bandClass(b.kind),
+          what: b.note ?? BAND_KINDS[b.kind].explain,
+        }))}
+      />
     </figure>
   );
 }

@@ -11,7 +11,7 @@ import { startPwa } from './pwa';
 import { BLOB_CAP, canPickFile } from './save';
 
 const backend = workerBackend(
-  () => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'build' }),
+  () => new Worker(new URL('./worker/worker.ts', import.meta.url), { type: 'module', name: 'build' }),
 );
 const model = createModel({
   formats: FORMATS,

@@ -4,8 +4,8 @@
  * drive the model with a fake backend.
  */
 import { batch, computed, signal } from '@preact/signals';
-import type { Backend } from './bridge';
-import { BuildError } from './bridge';
+import type { Backend, BuildError } from './bridge';
+import { createSaveJob, errorMessage } from './save-job';
 import type { BuildRequest, KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
 import type { OutputFormat } from '../core/formats/types';
 import { findFormat } from '../core/formats/index';
@@ -122,7 +122,10 @@ export function createModel(deps: ModelDeps) {
 
   const kernel = signal<KernelState>({ status: 'none' });
   const args = signal('');
-  const formatId = signal(formats[0]?.id ?? 'raw');
+  // The format a build starts with: the first of the list the page is given (the core's FORMATS).
+  const first = formats[0];
+  if (!first) throw new Error('internal: createModel needs at least one output format');
+  const formatId = signal(first.id);
   const destinationId = signal<string>(destinationForFormat(formatId.value)?.id ?? DESTINATIONS[0].id);
   /** How this browser will save: decided by the page (picker, service worker, memory). */
   const savePath = signal<Where>(deps.savePath ?? 'file');
@@ -135,7 +138,7 @@ export function createModel(deps: ModelDeps) {
   >({ status: 'none' });
   const build = signal<BuildState>({ phase: 'idle' });
 
-  const format = computed(() => formats.find((f) => f.id === formatId.value) ?? formats[0]);
+  const format = computed(() => formats.find((f) => f.id === formatId.value) ?? first);
   const destination = computed<Destination>(() => findDestination(destinationId.value) ?? DESTINATIONS[0]);
   /** Will the unikernel run at the chosen destination: the core's verdict, once a kernel is read. */
   const verdict = computed<Verdict | null>(() => {
@@ -152,7 +155,7 @@ export function createModel(deps: ModelDeps) {
       format.value.checkSize?.(bytes);
       return { ok: true, bytes };
     } catch (e) {
-      return { ok: false, message: e instanceof Error ? e.message : String(e) };
+      return { ok: false, message: errorMessage(e) };
     }
   });
 
@@ -206,7 +209,7 @@ export function createModel(deps: ModelDeps) {
 
   let kernelSeq = 0;
   let previewSeq = 0;
-  let abort: AbortController | null = null;
+  const job = createSaveJob();
   let measuring: AbortController | null = null;
 
   /** Measure the file a build would write, for formats whose length the disk size does not decide. */
@@ -251,7 +254,7 @@ export function createModel(deps: ModelDeps) {
       const value = await deps.backend.preview(k.bytes, s.bytes, args.value, format.value?.sizeStep);
       if (seq === previewSeq) preview.value = { status: 'ok', value };
     } catch (e) {
-      if (seq === previewSeq) preview.value = { status: 'error', message: e instanceof Error ? e.message : String(e) };
+      if (seq === previewSeq) preview.value = { status: 'error', message: errorMessage(e) };
     }
     if (seq === previewSeq) void refreshMeasure();
   }
@@ -284,7 +287,7 @@ export function createModel(deps: ModelDeps) {
       kernel.value = {
         status: 'error',
         name,
-        message: e instanceof Error ? e.message : String(e),
+        message: errorMessage(e),
         code: (e as BuildError).code,
       };
       return;
@@ -350,7 +353,6 @@ export function createModel(deps: ModelDeps) {
     const devices = { devices: k.info.devices, solo5Manifest: k.info.solo5Manifest };
     const startedAt = now();
     measuring?.abort();
-    abort = new AbortController();
     build.value = {
       phase: 'building',
       where: saver.where,
@@ -360,17 +362,18 @@ export function createModel(deps: ModelDeps) {
       bytesPerSecond: 0,
     };
     const req: BuildRequest = { kernel: k.bytes, size: s.bytes, args: args.value, formatId: fmt.id, fileName: name };
-    try {
-      const result = await deps.backend.build(req, saver.spec, {
-        signal: abort.signal,
-        onProgress: (p) => {
-          const cur = build.value;
-          if (cur.phase !== 'building') return;
-          const secs = (now() - startedAt) / 1000;
-          build.value = { ...cur, progress: p, bytesPerSecond: secs > 0 ? p.covered / secs : 0 };
-        },
-      });
-      const url = saver.finish?.(result.blob);
+    const end = await job.run(
+      saver,
+      (opts) => deps.backend.build(req, saver.spec, opts),
+      (p) => {
+        const cur = build.value;
+        if (cur.phase !== 'building') return;
+        const secs = (now() - startedAt) / 1000;
+        build.value = { ...cur, progress: p, bytesPerSecond: secs > 0 ? p.covered / secs : 0 };
+      },
+    );
+    if (end.status === 'done') {
+      const result = end.result;
       build.value = {
         phase: 'done',
         where: saver.where,
@@ -381,30 +384,21 @@ export function createModel(deps: ModelDeps) {
         fileSize: result.fileSize,
         diskSize: result.diskSize,
         seconds: (now() - startedAt) / 1000,
-        ...(url ? { url } : {}),
+        ...(end.url ? { url: end.url } : {}),
         built: result.blob
           ? { kind: 'blob', blob: result.blob }
           : saver.spec.kind === 'file'
             ? { kind: 'file', handle: saver.spec.handle }
             : { kind: 'rebuild', req },
       };
-    } catch (e) {
-      if ((e instanceof BuildError && e.cancelled) || abort.signal.aborted) build.value = { phase: 'cancelled' };
-      else
-        build.value = {
-          phase: 'error',
-          message: e instanceof Error ? e.message : String(e),
-          code: (e as BuildError).code,
-        };
-    } finally {
-      abort = null;
-      saver.dispose?.();
-    }
+    } else
+      build.value =
+        end.status === 'cancelled' ? { phase: 'cancelled' } : { phase: 'error', message: end.message, code: end.code };
     void refreshMeasure();
   }
 
   function cancel() {
-    abort?.abort();
+    job.cancel();
   }
 
   /** Report an error that happened before the worker started (e.g. the save picker failed). */

@@ -1,5 +1,5 @@
 /**
- * Messages between the page (bridge.ts) and the build worker (worker.ts), and
+ * Messages between the page (bridge.ts) and the build worker (worker/worker.ts), and
  * between the worker and the page's download pump (save.ts). Plain data (and
  * transferables) only: everything here crosses postMessage.
  */

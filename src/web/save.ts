@@ -155,6 +155,18 @@ export async function downloadSaver(fileName: string, format: FormatInfo, size: 
   return { where: 'download', spec: { kind: 'port', port: ch.port2 }, dispose };
 }
 
+/**
+ * Where this save goes, best first: the picker, else a download, else memory.
+ * Call it first thing in the click handler (the picker needs the click's user
+ * gesture). Resolves null when the user closed the picker. `diskSize`: the
+ * virtual disk's size (a download states the file's length when the format's
+ * descriptor knows it from that).
+ */
+export async function chooseSaver(fileName: string, format: FormatInfo, diskSize: number): Promise<Saver | null> {
+  if (canPickFile()) return pickFileSaver(fileName, format);
+  return (await downloadSaver(fileName, format, diskSize)) ?? blobSaver(fileName, format);
+}
+
 let lastUrl: string | null = null;
 
 /** The last resort: build into a Blob (capped), then download it with a link. */

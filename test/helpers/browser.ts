@@ -113,6 +113,18 @@ export function opfsBytes(page: Page, name: string): Promise<Buffer> {
     .then((b64) => Buffer.from(b64, 'base64'));
 }
 
+/** The names of the files in the page's origin private file system (what the OPFS picker saved, or left). */
+export function opfsNames(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    // Runs in the page; typed loosely, as in opfsBytes.
+    type Opfs = { keys(): AsyncIterable<string> };
+    const nav = (globalThis as unknown as { navigator: { storage: { getDirectory(): Promise<Opfs> } } }).navigator;
+    const names: string[] = [];
+    for await (const n of (await nav.storage.getDirectory()).keys()) names.push(n);
+    return names;
+  });
+}
+
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** WCAG 2.0 to 2.2, A and AA (2.2 brings target size), and axe's best practices. */

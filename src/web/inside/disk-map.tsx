@@ -9,6 +9,7 @@
 import type { DiskMap, MapKind, MapRange, Allocation } from '../../core/disk/map';
 import { formatBytes, hex, plural, SECTOR } from '../../core/units';
 import { findFormat } from '../../core/formats/index';
+import { RangeTable } from '../range-table';
 
 /** Colour and words for each kind of structure (a Record: the type checker keeps it complete). */
 export const MAP_STYLE: Record<MapKind, { colour: string; explain: string }> = {
@@ -195,38 +196,26 @@ export function DiskMapView({ map }: { map: DiskMap }) {
           {n}
         </p>
       ))}
-      <details class="map-table">
-        <summary>Every structure, as a table</summary>
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Every structure on the disk">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Structure</th>
-                <th scope="col">Starts at</th>
-                <th scope="col">Length</th>
-                <th scope="col">What it is</th>
-              </tr>
-            </thead>
-            <tbody>
-              {map.ranges.map((r) => (
-                <tr key={`${r.start}-${r.label}`} class={`lvl-${r.level}`}>
-                  <th scope="row">
-                    <span class={`swatch mc-${MAP_STYLE[r.kind].colour}`} aria-hidden="true" /> {r.label}
-                  </th>
-                  <td>
-                    {hex(r.start)} <span class="muted">(LBA {Math.floor(r.start / SECTOR)})</span>
-                  </td>
-                  <td>{formatBytes(r.length)}</td>
-                  <td>
-                    {MAP_STYLE[r.kind].explain}
-                    {r.note ? <span class="muted"> · {r.note}</span> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </details>
+      <RangeTable
+        class="map-table"
+        summary="Every structure, as a table"
+        label="Every structure on the disk"
+        heading="Structure"
+        rows={map.ranges.map((r) => ({
+          key: `${r.start}-${r.label}`,
+          label: r.label,
+          start: r.start,
+          length: r.length,
+          swatch: `mc-${MAP_STYLE[r.kind].colour}`,
+          class: `lvl-${r.level}`,
+          what: (
+            <>
+              {MAP_STYLE[r.kind].explain}
+              {r.note ? <span class="muted"> · {r.note}</span> : null}
+            </>
+          ),
+        }))}
+      />
     </figure>
   );
 }

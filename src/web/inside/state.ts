@@ -4,7 +4,8 @@
  * Unit-tested with a fake backend, like model.ts.
  */
 import { batch, computed, signal } from '@preact/signals';
-import { BuildError, type InsideBackend } from '../bridge';
+import type { BuildError, InsideBackend } from '../bridge';
+import { createSaveJob, errorMessage } from '../save-job';
 import type { BuiltImage, FormatInfo, Saver, Where } from '../model';
 import type { ImageReport, ImageSource, Progress } from '../protocol';
 import { checkArgs, withArgs } from '../../core/image';
@@ -39,8 +40,6 @@ export interface InsideDeps {
   backend: InsideBackend;
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
 export function createInsideModel(deps: InsideDeps) {
   const image = signal<ImageState>({ status: 'none' });
   const args = signal('');
@@ -63,7 +62,7 @@ export function createInsideModel(deps: InsideDeps) {
       checkArgs(args.value);
       return null;
     } catch (e) {
-      return message(e);
+      return errorMessage(e);
     }
   });
   const defaultName = computed(() => {
@@ -99,7 +98,7 @@ export function createInsideModel(deps: InsideDeps) {
 
   let seq = 0;
   let opening: AbortController | null = null;
-  let abort: AbortController | null = null;
+  const job = createSaveJob();
 
   /** Open an image file (any size: the worker reads slices of it), or the plan of the image just downloaded. */
   async function open(blob: ImageSource, name: string): Promise<void> {
@@ -121,7 +120,7 @@ export function createInsideModel(deps: InsideDeps) {
       });
     } catch (e) {
       if (n !== seq) return;
-      image.value = { status: 'error', name, message: message(e), code: (e as BuildError).code };
+      image.value = { status: 'error', name, message: errorMessage(e), code: (e as BuildError).code };
     } finally {
       if (opening === ctl) opening = null;
     }
@@ -142,7 +141,7 @@ export function createInsideModel(deps: InsideDeps) {
       image.value = {
         status: 'error',
         name,
-        message: `The saved file ${name} could not be read back (${message(e)}); choose the file with the button above (Disk image).`,
+        message: `The saved file ${name} could not be read back (${errorMessage(e)}); choose the file with the button above (Disk image).`,
       };
       return;
     }
@@ -170,26 +169,23 @@ export function createInsideModel(deps: InsideDeps) {
       return;
     }
     const name = fileName.value.trim();
-    abort = new AbortController();
     save.value = {
       phase: 'saving',
       where: saver.where,
       fileName: name,
       progress: { covered: 0, total: i.report.map.size, written: 0 },
     };
-    try {
-      const r = await deps.backend.saveCopy(
-        { image: i.image, name: i.name, args: args.value, fileName: name },
-        saver.spec,
-        {
-          signal: abort.signal,
-          onProgress: (p) => {
-            const cur = save.value;
-            if (cur.phase === 'saving') save.value = { ...cur, progress: p };
-          },
-        },
-      );
-      const url = saver.finish?.(r.blob);
+    const end = await job.run(
+      saver,
+      (opts) =>
+        deps.backend.saveCopy({ image: i.image, name: i.name, args: args.value, fileName: name }, saver.spec, opts),
+      (p) => {
+        const cur = save.value;
+        if (cur.phase === 'saving') save.value = { ...cur, progress: p };
+      },
+    );
+    if (end.status === 'done') {
+      const r = end.result;
       save.value = {
         phase: 'done',
         where: saver.where,
@@ -199,19 +195,15 @@ export function createInsideModel(deps: InsideDeps) {
         formatId: r.formatId,
         before: r.before,
         after: r.after,
-        ...(url ? { url } : {}),
+        ...(end.url ? { url: end.url } : {}),
       };
-    } catch (e) {
-      if ((e instanceof BuildError && e.cancelled) || abort.signal.aborted) save.value = { phase: 'cancelled' };
-      else save.value = { phase: 'error', message: message(e), code: (e as BuildError).code };
-    } finally {
-      abort = null;
-      saver.dispose?.();
-    }
+    } else
+      save.value =
+        end.status === 'cancelled' ? { phase: 'cancelled' } : { phase: 'error', message: end.message, code: end.code };
   }
 
   function cancel() {
-    abort?.abort();
+    job.cancel();
   }
   function fail(text: string) {
     save.value = { phase: 'error', message: text };

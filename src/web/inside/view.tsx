@@ -4,9 +4,10 @@
  * is inside in words, the disk to scale, how it boots, and a form to save a
  * copy with other arguments in the format it came in.
  *
- * Focus: to the report when an image is open, to the save outcome when the
- * save ends, back to Save on cancel; Escape cancels a save. Errors are one
- * alert with the core's sentence.
+ * Focus: to the report when an image is open; the save of a copy follows the
+ * build's rules (save-job-view.tsx): to the progress, to the save outcome
+ * when it ends, back to Save on cancel, Escape cancels. Errors are one alert
+ * with the core's sentence.
  */
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { formatBytes } from '../../core/units';
@@ -17,8 +18,8 @@ import type { ImageReport } from '../protocol';
 import { Report } from './report';
 import { DiskMapView } from './disk-map';
 import { WalkthroughView } from './walkthrough';
-import { blobSaver, canPickFile, downloadSaver, pickFileSaver } from '../save';
-import { Prose, showInInput, TextField, usePageDrop, useThrottled } from '../ui';
+import { doneFraction, JobButtons, JobProgress, useSaveJob } from '../save-job-view';
+import { Prose, showInInput, TextField, usePageDrop } from '../ui';
 import './inside.css';
 
 function OpenStep({ inside }: { inside: InsideModel }) {
@@ -136,52 +137,24 @@ function CopyStep({ inside }: { inside: InsideModel }) {
   const fmt = inside.format.value;
   const s = inside.save.value;
   const saving = s.phase === 'saving';
-  const saveBtn = useRef<HTMLButtonElement>(null);
-  const progressArea = useRef<HTMLDivElement>(null);
-  const prev = useRef(s.phase);
-  useLayoutEffect(() => {
-    const was = prev.current;
-    prev.current = s.phase;
-    if (s.phase === was) return;
-    if (s.phase === 'saving') progressArea.current?.focus();
-    else if (s.phase === 'cancelled' && was === 'saving') saveBtn.current?.focus();
-    else if (s.phase === 'done' || s.phase === 'error') document.getElementById('copy-outcome')?.focus();
-  }, [s.phase]);
-  useEffect(() => {
-    const key = (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && inside.busy.value) {
-        e.preventDefault();
-        inside.cancel();
-      }
-    };
-    document.addEventListener('keydown', key);
-    return () => document.removeEventListener('keydown', key);
-  }, []);
+  const job = useSaveJob({
+    phase: saving ? 'running' : s.phase,
+    busy: () => inside.busy.value,
+    cancel: () => inside.cancel(),
+    start: (saver) => inside.startSave(saver),
+    fail: (text) => inside.fail(text),
+    focusOutcome: () => document.getElementById('copy-outcome')?.focus(),
+    said: saving
+      ? `${s.progress.stage === 'reading' ? 'Reading' : 'Saving'}: ${Math.floor(doneFraction(s.progress) * 100)}%`
+      : '',
+  });
   const n = inside.cmdlineBytes.value;
   const argsError = inside.argsError.value;
   const nameError = inside.fileNameError.value;
-  const pct = saving && s.progress.total > 0 ? s.progress.covered / s.progress.total : 0;
-  const said = useThrottled(
-    saving ? `${s.progress.stage === 'reading' ? 'Reading' : 'Saving'}: ${Math.floor(pct * 100)}%` : '',
-    5000,
-  );
 
-  const onSave = async () => {
+  const onSave = () => {
     if (!inside.canSave.value || !fmt) return;
-    const name = inside.fileName.value.trim();
-    try {
-      let saver;
-      if (canPickFile()) {
-        // First thing in the handler: the picker needs the click's user gesture.
-        saver = await pickFileSaver(name, fmt);
-        if (!saver) return;
-      } else {
-        saver = (await downloadSaver(name, fmt, r.map.size)) ?? blobSaver(name, fmt);
-      }
-      await inside.startSave(saver);
-    } catch (e) {
-      inside.fail(e instanceof Error ? `Could not save the file: ${e.message}` : String(e));
-    }
+    void job.save(inside.fileName.value.trim(), fmt, r.map.size);
   };
 
   if (!r.canSetArgs) {
@@ -222,37 +195,24 @@ function CopyStep({ inside }: { inside: InsideModel }) {
         problem={nameError || null}
         hint={`In the format it came in (${fmt?.label ?? r.map.formatId}); the image you opened is not changed.`}
       />
-      <div class="actions">
-        <button
-          type="button"
-          id="save-copy"
-          ref={saveBtn}
-          class="primary"
-          disabled={!inside.canSave.value}
-          onClick={() => void onSave()}
-        >
-          Save a copy
-        </button>
-        {saving ? (
-          <button type="button" class="secondary" onClick={() => inside.cancel()}>
-            Cancel
-          </button>
-        ) : null}
-      </div>
+      <JobButtons
+        id="save-copy"
+        buttonRef={job.button}
+        label="Save a copy"
+        disabled={!inside.canSave.value}
+        onStart={onSave}
+        running={saving}
+        onCancel={() => inside.cancel()}
+      />
       {saving ? (
-        <div class="progress" id="copy-progress" tabIndex={-1} ref={progressArea} aria-labelledby="copy-progress-h">
-          <p id="copy-progress-h" class="progress-title">
-            {s.progress.stage === 'reading' ? 'Reading the image' : `Saving ${s.fileName}`}…
-          </p>
-          <progress max={1} value={pct} aria-labelledby="copy-progress-h" />
-          <p class="status">
-            {Math.floor(pct * 100)}%: {formatBytes(s.progress.covered)} of {formatBytes(s.progress.total)}
-          </p>
-          <p class="hint">Escape or Cancel stops it; nothing half-written is left.</p>
-          <p class="visually-hidden" role="status">
-            {said}
-          </p>
-        </div>
+        <JobProgress
+          id="copy-progress"
+          areaRef={job.progressArea}
+          titleId="copy-progress-h"
+          title={`${s.progress.stage === 'reading' ? 'Reading the image' : `Saving ${s.fileName}`}…`}
+          progress={s.progress}
+          said={job.said}
+        />
       ) : null}
       <SaveOutcome s={s} />
     </section>

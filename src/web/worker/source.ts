@@ -3,8 +3,8 @@
  * built): each read is one `Blob.slice()`, so only the bytes asked for are
  * ever loaded, whatever the image's size.
  */
-import type { ByteSource } from '../core/formats/reader';
-import { ImageError } from '../core/errors';
+import type { ByteSource } from '../../core/formats/reader';
+import { ImageError } from '../../core/errors';
 
 export function blobSource(blob: Blob, name = 'the image'): ByteSource {
   const size = blob.size;

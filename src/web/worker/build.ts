@@ -3,14 +3,13 @@
  * plumbing lives in worker.ts, so these can be unit tested without a worker.
  * They run the same core as the CLI, so the bytes are the same.
  */
-import { inspectKernel } from '../core/kernel';
-import { planImage } from '../core/image';
-import { requireFormat } from '../core/formats/index';
-import { aborted, fail } from '../core/errors';
-import { writeImage, type Sink } from '../core/sink';
-import { checkImageSize } from '../core/size';
-import { MIB } from '../core/units';
-import { asDownloadChunk, isZeroRun, type DownloadChunk } from './zeros';
+import { inspectKernel } from '../../core/kernel';
+import { planImage } from '../../core/image';
+import { planBuild } from '../../core/build';
+import { aborted, fail } from '../../core/errors';
+import { beforeWriting, writeImage, type Sink } from '../../core/sink';
+import { MIB } from '../../core/units';
+import { asDownloadChunk, isZeroRun, type DownloadChunk } from '../zeros';
 import type {
   BuildRequest,
   BuildResult,
@@ -19,7 +18,7 @@ import type {
   PreviewResult,
   Progress,
   SinkSpec,
-} from './protocol';
+} from '../protocol';
 
 /** Output chunk size: the bound on memory per chunk in flight. */
 export const CHUNK = MIB;
@@ -65,24 +64,17 @@ export type WorkerSink = Sink<Blob | void>;
 
 /** Plan and write one image through the core's one write loop; the sink is aborted on any failure or cancel. */
 export async function build(req: BuildRequest, sink: WorkerSink, opts: RunOptions = {}): Promise<BuildResult> {
-  let built;
-  try {
-    const format = requireFormat(req.formatId);
-    checkImageSize(req.size, format);
-    built = planImage(req.kernel, { size: req.size, args: req.args, sizeStep: format.sizeStep });
-    const { fileSize, result } = await writeImage(built.plan, format, sink, {
-      fileName: req.fileName,
-      signal: opts.signal,
-      onProgress: opts.onProgress,
-      timestamp: built.timestamp,
-      seed: built.seed,
-    });
-    return { fileSize, diskSize: built.plan.size, ...(result ? { blob: result } : {}) };
-  } catch (e) {
-    // writeImage aborts the sink itself; a failure before it started must too.
-    if (!built) await Promise.resolve(sink.abort(e)).catch(() => {});
-    throw e;
-  }
+  const built = await beforeWriting(sink, () =>
+    planBuild(req.kernel, { formatId: req.formatId, size: req.size, args: req.args }),
+  );
+  const { fileSize, result } = await writeImage(built.plan, built.format, sink, {
+    fileName: req.fileName,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    timestamp: built.timestamp,
+    seed: built.seed,
+  });
+  return { fileSize, diskSize: built.plan.size, ...(result ? { blob: result } : {}) };
 }
 
 /**

@@ -2,11 +2,11 @@
  * The build worker: message plumbing around build.ts. One job at a time per
  * id; `cancel` aborts it, and the sink is aborted so no partial file stays.
  */
-import { isImageError } from '../core/errors';
-import { findFormat } from '../core/formats/index';
+import { isImageError } from '../../core/errors';
+import { findFormat } from '../../core/formats/index';
 import { build, countingSink, inspect, openSink, preview } from './build';
-import { openImage, saveCopy } from './inside';
-import type { FromWorker, Progress, ToWorker } from './protocol';
+import { openImage, saveCopy } from './open-image';
+import type { FromWorker, Progress, ToWorker } from '../protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 

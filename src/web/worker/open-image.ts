@@ -4,22 +4,22 @@
  * worker. The image is a Blob (a dropped File, or the image just built),
  * read through `blobSource` a slice at a time, so its size does not matter.
  */
-import { openDisk } from '../core/formats/open';
-import { abortableDisk, abortableSource } from '../core/disk/abortable';
-import { planAsDisk } from '../core/disk/plan-as-disk';
-import { planBuild } from '../core/build';
-import { beforeWriting } from '../core/sink';
-import { readImage, type OpenedImage } from '../core/disk/open-image';
-import { inspectImage } from '../core/disk/inspect';
-import { verifyImage } from '../core/disk/verify';
-import { setArgsPlan, setArgsRefusal } from '../core/disk/set-args';
-import { diskMap } from '../core/disk/map';
-import { writeDiskPlan } from '../core/disk/rewrite';
-import { buildWalkthrough } from '../core/disk/walkthrough';
-import { requireFormat } from '../core/formats/index';
+import { openDisk } from '../../core/formats/open';
+import { abortableDisk, abortableSource } from '../../core/disk/abortable';
+import { planAsDisk } from '../../core/disk/plan-as-disk';
+import { planBuild } from '../../core/build';
+import { beforeWriting } from '../../core/sink';
+import { readImage, type OpenedImage } from '../../core/disk/open-image';
+import { inspectImage } from '../../core/disk/inspect';
+import { verifyImage } from '../../core/disk/verify';
+import { setArgsPlan, setArgsRefusal } from '../../core/disk/set-args';
+import { diskMap } from '../../core/disk/map';
+import { writeDiskPlan } from '../../core/disk/rewrite';
+import { buildWalkthrough } from '../../core/disk/walkthrough';
+import { requireFormat } from '../../core/formats/index';
 import { blobSource } from './source';
 import type { RunOptions, WorkerSink } from './build';
-import type { CopyRequest, CopyResult, ImageReport, ImageSource } from './protocol';
+import type { CopyRequest, CopyResult, ImageReport, ImageSource } from '../protocol';
 
 /**
  * The image, opened once (core/disk/open-image.ts); every read checks
