@@ -54,7 +54,11 @@ const formats = JSON.parse(
   execFileSync(process.execPath, ['--input-type=module', '-e', await formatList()], { encoding: 'utf8' }),
 );
 const bins = [
-  ['../src/cli/mkimage-entry.ts', 'cli', formats.map(([id, ext]) => ['-q', '-f', id, `{tmp}/train${ext}`, '--demo', 'train'])],
+  [
+    '../src/cli/mkimage-entry.ts',
+    'cli',
+    formats.map(([id, ext]) => ['-q', '-f', id, `{tmp}/train${ext}`, '--demo', 'train']),
+  ],
   [
     '../src/cli/disk-entry.ts',
     'disk',
