@@ -5,8 +5,9 @@
  */
 import { batch, computed, signal } from '@preact/signals';
 import type { Backend, BuildError } from './bridge';
-import { createSaveJob, errorMessage } from './save-job';
-import type { BuildRequest, KernelSummary, PreviewResult, Progress, SinkSpec } from './protocol';
+import { createSaveJob, errorMessage, type Saver, type Where } from './save-job';
+export type { Saver, Where } from './save-job';
+import type { BuildRequest, KernelSummary, PreviewResult, Progress } from './protocol';
 import type { OutputFormat } from '../core/formats/types';
 import { findFormat } from '../core/formats/index';
 import { commandLine } from '../core/image';
@@ -47,8 +48,6 @@ export type KernelState =
   | { status: 'ok'; name: string; bytes: Uint8Array; info: KernelSummary; demo: boolean }
   | { status: 'error'; name: string; message: string; code?: string };
 
-export type Where = 'file' | 'download' | 'blob';
-
 /**
  * How the Inside view can open the image just built: the Blob itself (the
  * in-memory path), the file the user chose (File System Access: the handle
@@ -87,14 +86,6 @@ export type BuildState =
   | { phase: 'error'; message: string; code?: string };
 
 /** How the page saves one build: the worker's sink plus page-side hooks. */
-export interface Saver {
-  where: Where;
-  spec: SinkSpec;
-  /** Called after the worker finished (e.g. start a Blob download). Returns a URL to show, if any. */
-  finish?(blob?: Blob): string | undefined;
-  /** Called whatever happened. */
-  dispose?(): void;
-}
 
 export interface ModelDeps {
   formats: readonly FormatInfo[];

@@ -7,8 +7,20 @@
  * save-job-view.tsx.
  */
 import { BuildError } from './bridge';
-import type { Saver } from './model';
-import type { Progress } from './protocol';
+import type { Progress, SinkSpec } from './protocol';
+
+/** Where the bytes of a save go: a file the user picked, the downloads, or a Blob in memory. */
+export type Where = 'file' | 'download' | 'blob';
+
+/** Where a save job's bytes go, and what to do after the worker finished. */
+export interface Saver {
+  where: Where;
+  spec: SinkSpec;
+  /** Called after the worker finished (e.g. start a Blob download). Returns a URL to show, if any. */
+  finish?(blob?: Blob): string | undefined;
+  /** Called whatever happened. */
+  dispose?(): void;
+}
 
 /** How a save job ended: its result (and the saver's URL, if any), cancelled, or the sentence to show. */
 export type JobEnd<R> =

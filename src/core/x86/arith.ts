@@ -4,12 +4,24 @@
  * flags.ts); test/x86-flags.test.ts measures every case against QEMU.
  */
 import { OP, type Instruction, type Operand } from './decode';
-import type { Cpu } from './cpu';
 import { CF, MASK, OF, OSZAPC, PARITY, SIGN, ZF, szp } from './flags';
+
+/** What these instructions need of the CPU (cpu.ts's Cpu is one): its registers, operands and faults. */
+export interface ArithCpu {
+  readonly regs: Int32Array;
+  eip: number;
+  eflags: number;
+  get(o: Operand, ins: Instruction): number;
+  set(o: Operand, ins: Instruction, v: number): void;
+  getReg(r: number, size: number): number;
+  setReg(r: number, size: number, v: number): void;
+  setArith(f: number): void;
+  fault(vector: number, message: string): false;
+}
 
 const O = OP;
 
-export function shift(cpu: Cpu, ins: Instruction, a: Operand, count: number): void {
+export function shift(cpu: ArithCpu, ins: Instruction, a: Operand, count: number): void {
   const size = a.size;
   const bits = size * 8;
   const m = MASK[size];
@@ -73,7 +85,7 @@ export function shift(cpu: Cpu, ins: Instruction, a: Operand, count: number): vo
   cpu.set(a, ins, r);
 }
 
-export function multiply1(cpu: Cpu, ins: Instruction, a: Operand): void {
+export function multiply1(cpu: ArithCpu, ins: Instruction, a: Operand): void {
   const size = a.size;
   const x = cpu.get(a, ins);
   const signedOp = ins.op === O.imul1;
@@ -104,7 +116,7 @@ export function multiply1(cpu: Cpu, ins: Instruction, a: Operand): void {
   cpu.setArith(szpMul(lo, size) | (over ? CF | OF : 0));
 }
 
-export function divide(cpu: Cpu, ins: Instruction, a: Operand): void {
+export function divide(cpu: ArithCpu, ins: Instruction, a: Operand): void {
   const size = a.size;
   const d = cpu.get(a, ins);
   if (d === 0) {

@@ -5,7 +5,14 @@
  * the mode's, `o32`/`a32` for prefixes that change nothing shown).
  * test/x86-disasm.test.ts compares it with ndisasm over the whole loader.
  */
-import { REG16, REG32, REG8, SREG, type Entry, type Instruction } from './decode';
+import { REG16, REG32, REG8, SREG, type Instruction } from './isa';
+
+/** What the text needs of a decoder table entry: its mnemonic, operation and operand specs. */
+export interface TextEntry {
+  m: string;
+  op: string;
+  a?: string[];
+}
 
 const hexv = (n: number) => '0x' + (n >>> 0).toString(16);
 const signed = (n: number) => (n < 0 ? '-0x' + (-n).toString(16) : '+0x' + n.toString(16));
@@ -17,7 +24,7 @@ const MODRM_SPECS = new Set(['Eb', 'Ev', 'Ew', 'Esv', 'Gb', 'Gv', 'M', 'Sw', 'Cd
 const OSIZE_OPS = new Set(['pusha', 'popa', 'pushf', 'popf', 'cbw', 'cwd', 'ret', 'nop', 'jmpfar']);
 
 /** ndisasm's spelling of a decoded instruction. */
-export function intelText(ins: Instruction, entry: Entry, o66: boolean, a67: boolean, dwordTag: string): string {
+export function intelText(ins: Instruction, entry: TextEntry, o66: boolean, a67: boolean, dwordTag: string): string {
   const { osize, asize, operands: ops } = ins;
   let m = entry.m;
   const op = entry.op;
