@@ -28,5 +28,5 @@ export interface BootCode {
 
 /** First sector of stage 2; it must end before the partition (LBA 2048). */
 export const STAGE2_LBA = 1;
-/** Longest command line (bytes, including "unikernel.bin ") the loader passes. */
-export const MAX_CMDLINE = 8191;
+/** Longest command line (bytes, including "unikernel.bin ") the loaders pass (src/boot/layout.inc). */
+export { MAX_CMDLINE } from './loader.generated';
