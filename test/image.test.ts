@@ -102,12 +102,7 @@ describe.skipIf(!tools('sfdisk', 'fsck.fat', 'mdir', 'mcopy'))(
       const disk = tmp.path('case.img');
       writePlanRange(img.plan, disk);
       const ls = run('mdir', ['-i', `${disk}@@1M`, '-b', '-/', '::']);
-      expect(ls.trim().split('\n')).toEqual([
-        '::/unikernel.bin',
-        '::/EFI/',
-        '::/EFI/BOOT/',
-        '::/EFI/BOOT/BOOTX64.EFI',
-      ]);
+      expect(ls.trim().split('\n')).toEqual(['::/unikernel.bin', '::/EFI/', '::/EFI/BOOT/', '::/EFI/BOOT/BOOTX64.EFI']);
     });
 
     it('property: sizes across the FAT12/16/32 boundaries and kernels from 8 KiB to 30 MiB', () => {
