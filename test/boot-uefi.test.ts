@@ -55,8 +55,9 @@ interface EfiDesc {
 
 function efiMap(r: BootResult): EfiDesc[] {
   const out: EfiDesc[] = [];
+  // not anchored: the first line can follow what is left of the firmware's console output
   for (const l of r.serial.split('\n')) {
-    const m = /^efi-map: 0x([0-9A-F]{16}) 0x([0-9A-F]{16}) 0x([0-9A-F]{16}) 0x([0-9A-F]{16})$/.exec(l.trim());
+    const m = /efi-map: 0x([0-9A-F]{16}) 0x([0-9A-F]{16}) 0x([0-9A-F]{16}) 0x([0-9A-F]{16})/.exec(l);
     if (!m) continue;
     const start = BigInt('0x' + m[2]);
     out.push({

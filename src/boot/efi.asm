@@ -25,7 +25,10 @@
 ; looks for one finds it; there is nothing to relocate.
 ;
 ; Assembled by scripts/build-boot.mjs with -DSTAGE2_CMDLINE_OFF=<bytes of
-; stage 2's code>: where the command line starts in stage 2.
+; stage 2's code>: where the command line starts in stage 2. Test knob:
+; -DEFI_SHOW_MAP prints the final UEFI memory map on COM1 after
+; ExitBootServices, one "efi-map: type start pages attribute" line per
+; descriptor, so a test can hold the Multiboot map against it.
 
 %define CRC_NO_REAL_MODE
 %include "layout.inc"
@@ -157,6 +160,9 @@ efi_main:
     call puts
 
     call exit_boot_services
+%ifdef EFI_SHOW_MAP
+    call show_map
+%endif
     call build_mb_map               ; the final map
     call check_fit
     call build_mbi
@@ -197,6 +203,38 @@ alloc_kept:
     mov ecx, loader_name_end - loader_name
     rep movsb
     ret
+
+%ifdef EFI_SHOW_MAP
+show_map:
+    lea rbx, [rel map_buf]
+.desc:
+    cmp rbx, [rel map_end]
+    jae .done
+    lea rsi, [rel msg_map_line]
+    call puts
+    mov eax, [rbx + MD_TYPE]
+    call put_hex64
+    mov rax, [rbx + MD_START]
+    call .field
+    mov rax, [rbx + MD_PAGES]
+    call .field
+    mov rax, [rbx + MD_ATTRIBUTE]
+    call .field
+    lea rsi, [rel msg_ok + 2]       ; CR LF
+    call puts
+    add rbx, [rel desc_size]
+    jmp .desc
+.field:
+    push rax
+    lea rsi, [rel msg_space]
+    call puts
+    pop rax
+    jmp put_hex64
+.done:
+    ret
+msg_map_line: db "efi-map: ", 0
+msg_space: db " ", 0
+%endif
 
 ; ---- failures: fatal (RSI = message) prints "Boot error: " and the
 ; message; fail_begin prints and returns, fail_end finishes: the halt line,
