@@ -67,6 +67,9 @@ function efiMap(r: BootResult): EfiDesc[] {
       runtime: (BigInt('0x' + m[4]) & (1n << 63n)) !== 0n,
     });
   }
+  expect(out.length, 'every line the loader printed').toBe(
+    Number(/efi-map descriptors: (0x[0-9A-F]+)/.exec(r.serial)?.[1]),
+  );
   return out.sort((a, b) => (a.start < b.start ? -1 : 1));
 }
 

@@ -27,8 +27,9 @@
 ; Assembled by scripts/build-boot.mjs with -DSTAGE2_CMDLINE_OFF=<bytes of
 ; stage 2's code>: where the command line starts in stage 2. Test knob:
 ; -DEFI_SHOW_MAP prints the final UEFI memory map on COM1 after
-; ExitBootServices, one "efi-map: type start pages attribute" line per
-; descriptor, so a test can hold the Multiboot map against it.
+; ExitBootServices: "efi-map descriptors: N", then one "efi-map: type start
+; pages attribute" line per descriptor, so a test can hold the Multiboot map
+; against it.
 
 %define CRC_NO_REAL_MODE
 %include "layout.inc"
@@ -206,6 +207,14 @@ alloc_kept:
 
 %ifdef EFI_SHOW_MAP
 show_map:
+    lea rsi, [rel msg_map_count]
+    call puts
+    mov rax, [rel map_size]
+    xor edx, edx
+    div qword [rel desc_size]
+    call put_hex64
+    lea rsi, [rel msg_ok + 2]       ; CR LF
+    call puts
     lea rbx, [rel map_buf]
 .desc:
     cmp rbx, [rel map_end]
@@ -232,6 +241,7 @@ show_map:
     jmp put_hex64
 .done:
     ret
+msg_map_count: db "efi-map descriptors: ", 0
 msg_map_line: db "efi-map: ", 0
 msg_space: db " ", 0
 %endif
