@@ -12,6 +12,7 @@
  *     image whose arguments `unikernel-disk set-args` changed;
  *   - power-off without isa-debug-exit (ACPI S5 through the RSDP copy), and
  *     the same kernel under SeaBIOS;
+ *   - a 30 MiB kernel with a large bss, and the same with too little memory;
  *   - a kernel changed after the build stops the UEFI loader.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -295,6 +296,24 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm', 'mcopy') || !ovmf())('UEFI 
       expect(r.serial).toMatch(/demo: ACPI: RSDP at 0x000[ef][0-9a-f]{4}/);
       expect(r.timedOut, r.serial).toBe(false);
       expect(r.status).toBe(0);
+    },
+    SLOW,
+  );
+
+  test(
+    "a 30 MiB kernel with a 64 MiB bss, copied over the firmware's boot-time memory; too little memory for it",
+    async () => {
+      const k = assembleDemo(t.dir, 'k30.virtio', { PAD_TO: 30 * MIB, BSS_EXTRA: 64 * MIB });
+      const path = writePlan(t.path('k30.img'), planImage(k, { args: 'thirty' }).plan);
+      const r = await uefi({ disk: path, memory: '256M' });
+      expectUefiBoot(r);
+      expectDemoSuccess(r, 'thirty');
+      const small = await uefi({ disk: path, memory: '64M' });
+      expect(small.status, small.serial).toBe(255);
+      expect(small.serial).toMatch(
+        /Boot error: kernel too large for memory: it needs RAM up to 0x[0-9A-F]{16}, usable RAM at 1 MiB ends at 0x[0-9A-F]{16}/,
+      );
+      expect(small.serial).not.toContain('demo:');
     },
     SLOW,
   );

@@ -10,10 +10,11 @@
 ; information, at the parameter block's entry.
 ;
 ; Flow: find the disk -> read and check stage 1's fields, stage 2 and its
-; block -> list the ACPI tables -> reserve the kernel's memory -> read the
-; kernel and check its CRC -> Multiboot map, dry run -> ExitBootServices (map
-; key retry) -> Multiboot map and information from the final map -> the
-; trampoline: out of long mode, copy, RSDP copy, jump.
+; block -> list the ACPI tables -> pages for the Multiboot information ->
+; does the kernel fit (a dry run of the Multiboot map) -> reserve the kernel's
+; memory -> read the kernel and check its CRC -> the dry run again ->
+; ExitBootServices (map key retry) -> Multiboot map and information from the
+; final map -> the trampoline: out of long mode, copy, RSDP copy, jump.
 ; Failures print "Boot error: ..." (ConOut, or COM1 once boot services are
 ; gone) and halt, as the BIOS path does.
 ;
@@ -150,13 +151,12 @@ efi_main:
     and rax, ~(PAGE_SIZE - 1)
     mov [rel kernel_end], rax
     call acpi_init
-    call reserve_kernel
     call alloc_kept
+    call dry_run                    ; does the kernel fit at all?
+    call reserve_kernel
     call read_kernel
     call prepare_trampoline
-    call get_map                    ; dry run: failures still reach ConOut
-    call build_mb_map
-    call check_fit
+    call dry_run                    ; and with everything allocated
     lea rsi, [rel msg_ok]
     call puts
 
@@ -168,6 +168,13 @@ efi_main:
     call check_fit
     call build_mbi
     jmp enter_trampoline
+
+; dry_run: the Multiboot map from the map as it is now, and the fit check,
+; while failures still reach ConOut.  clobbers: as build_mb_map
+dry_run:
+    call get_map
+    call build_mb_map
+    jmp check_fit
 
 ; alloc_kept: pages for what the kernel is handed, below 1 MiB if the
 ; firmware has any there, else below 4 GiB; the command line and the loader
