@@ -8,7 +8,17 @@
 import { describe, expect, test } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { EFI_LOADER } from '../src/core/boot/index';
-import { EFI_MAX, EFI_VERSION_MAJOR, EFI_VERSION_MINOR } from '../src/core/boot/efi.generated';
+import {
+  EFI_IDENT_MAGIC,
+  EFI_IDENT_OFF,
+  EFI_MAX,
+  EFI_VERSION_MAJOR,
+  EFI_VERSION_MINOR,
+  I_CMDLINE_OFF,
+  I_PARAMS_VERSION,
+  I_VERSION,
+} from '../src/core/boot/efi.generated';
+import { CMDLINE_OFF, PARAMS_VERSION } from '../src/core/boot/loader.generated';
 import { rd16le, rd32le } from '../src/core/bytes';
 import { run, tempDir, tools } from './helpers/tools';
 
@@ -56,6 +66,17 @@ describe('BOOTX64.EFI, the UEFI loader', () => {
     const sizeOfImage = rd32le(b, opt + 56);
     expect(sizeOfImage % sectionAlign).toBe(0);
     expect(sizeOfImage).toBeGreaterThanOrEqual(bss.rva + bss.virtualSize);
+  });
+
+  test('the identity block: this loader reads this stage 2 and this parameter block version', () => {
+    expect(sections[0].rawOffset).toBe(EFI_IDENT_OFF); // the first bytes of .text
+    expect(rd32le(b, EFI_IDENT_OFF)).toBe(EFI_IDENT_MAGIC);
+    expect([rd16le(b, EFI_IDENT_OFF + I_VERSION), rd16le(b, EFI_IDENT_OFF + I_VERSION + 2)]).toEqual([
+      EFI_VERSION_MAJOR,
+      EFI_VERSION_MINOR,
+    ]);
+    expect(rd32le(b, EFI_IDENT_OFF + I_CMDLINE_OFF)).toBe(CMDLINE_OFF);
+    expect(rd32le(b, EFI_IDENT_OFF + I_PARAMS_VERSION)).toBe(PARAMS_VERSION);
   });
 
   test('the base relocation directory: one well-formed block with nothing to relocate', () => {

@@ -47,6 +47,12 @@
 EFI_VERSION_MAJOR   equ 1           ; the loader's version, also in its PE header (MajorImageVersion.MinorImageVersion)
 EFI_VERSION_MINOR   equ 0
 EFI_MAX             equ 8192        ; budget: bytes of BOOTX64.EFI
+EFI_IDENT_OFF       equ 0x200       ; file offset of the identity block: the first bytes of .text
+EFI_IDENT_MAGIC     equ 0x46454B55  ; "UKEF" little-endian
+I_VERSION           equ 0x04        ; u16 major, u16 minor (= the PE header's image version)
+I_CMDLINE_OFF       equ 0x08        ; u32 the stage 2 code size it was built for (CMDLINE_OFF)
+I_PARAMS_VERSION    equ 0x0C        ; u32 the parameter block version it reads
+EFI_IDENT_SIZE      equ 0x10
 ; ---- end exported ----
 
 TEXT_RVA        equ 0x1000
@@ -123,6 +129,14 @@ headers_size equ headers_end - dos_header
 ; ---- code and read-only data ----
 section .text start=headers_size vstart=TEXT_RVA
 text_start:
+efi_ident:                          ; for inspect and verify: what this loader is and reads
+    dd EFI_IDENT_MAGIC
+    dw EFI_VERSION_MAJOR, EFI_VERSION_MINOR
+    dd STAGE2_CMDLINE_OFF
+    dd PARAMS_VERSION
+%if $ - efi_ident != EFI_IDENT_SIZE || headers_size != EFI_IDENT_OFF
+  %error "the identity block is not where EFI_IDENT_OFF says"
+%endif
 
 efi_main:
     mov [rel image_handle], rcx
