@@ -1,7 +1,7 @@
 /**
  * The UEFI loader's file, \EFI\BOOT\BOOTX64.EFI: a PE32+ EFI application as
  * binutils' objdump reads it, within its budget, and the header fields the
- * firmware relies on read back here on their own (PE/COFF 11: the DOS
+ * firmware relies on read back here on their own (PE/COFF revision 11: the DOS
  * header's e_lfanew, the COFF header, the PE32+ optional header, the section
  * table, the base relocation directory).
  */

@@ -19,7 +19,7 @@
 ; gone) and halt, as the BIOS path does.
 ;
 ; The file is a PE32+ image written out by hand below (Microsoft PE/COFF
-; specification 11): a DOS header whose e_lfanew points at the PE header,
+; specification, revision 11): a DOS header whose e_lfanew points at the PE header,
 ; one .text section (code and read-only data, RIP-relative throughout so it
 ; runs wherever the firmware loads it) and one .bss section (no file bytes).
 ; A relocation directory with one empty block is present, so firmware that
