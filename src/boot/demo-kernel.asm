@@ -550,123 +550,7 @@ bind_devices:
 %endif
 
 %ifdef ACPI_POWEROFF
-; acpi_poweroff: the ACPI S5 soft-off (ACPI 6.5: 5.2.5.1 finding the RSDP on
-; IA-PC systems, 5.2.5.3 RSDP, 5.2.7/5.2.8 RSDT/XSDT, 5.2.9 FADT
-; PM1a_CNT_BLK at 64 and DSDT at 40 (X_DSDT at 140), 7.4.2 \_S5 package,
-; 4.8.3.2.1 PM1 control: SLP_TYP bits 12:10, SLP_EN bit 13). Tables are read
-; through the identity map of the low 4 GiB.
-; out (only on failure): RSI = the reason.  clobbers: RAX, RBX, RCX, RDX, RSI, RDI, R8-R11
-acpi_poweroff:
-    mov edi, 0xE0000
-.scan:
-    mov rax, 'RSD PTR '
-    cmp [rdi], rax
-    jne .next
-    xor eax, eax
-    mov ecx, 20                 ; the ACPI 1.0 part's checksum
-.sum:
-    add al, [rdi + rcx - 1]
-    loop .sum
-    test al, al
-    jz .rsdp
-.next:
-    add edi, 16
-    cmp edi, 0x100000
-    jb .scan
-    lea rsi, [rel msg_no_rsdp]
-    ret
-.rsdp:
-    lea rsi, [rel msg_acpi_rsdp]
-    call puts
-    mov eax, edi
-    call put_hex32
-    call newline
-    mov r8d, 8                  ; XSDT, 8-byte entries, from revision 2 on
-    mov rbx, [rdi + 24]
-    cmp byte [rdi + 15], 2
-    jb .rsdt
-    test rbx, rbx
-    jnz .root
-.rsdt:
-    mov r8d, 4
-    mov ebx, [rdi + 16]
-.root:
-    mov ecx, [rbx + 4]
-    lea r9, [rbx + rcx]
-    add rbx, 36
-.entry:
-    lea rax, [rbx + r8]
-    cmp rax, r9
-    ja .no_fadt
-    mov edx, [rbx]
-    cmp r8d, 8
-    jne .entry4
-    mov rdx, [rbx]
-.entry4:
-    add rbx, r8
-    cmp dword [rdx], 'FACP'
-    jne .entry
-    mov r10d, [rdx + 64]        ; PM1a_CNT_BLK, an I/O port
-    mov r11d, [rdx + 40]        ; DSDT
-    test r11d, r11d
-    jnz .dsdt
-    cmp dword [rdx + 4], 148
-    jb .dsdt
-    mov r11, [rdx + 140]
-.dsdt:
-    lea rsi, [rel msg_no_pm1a]
-    test r10d, r10d
-    jz .fail
-    lea rsi, [rel msg_no_s5]
-    test r11, r11
-    jz .fail
-    mov ecx, [r11 + 4]
-    lea r9, [r11 + rcx - 8]
-    lea rdi, [r11 + 36]
-.find:
-    cmp rdi, r9
-    jae .fail
-    cmp dword [rdi], '_S5_'
-    je .s5
-    inc rdi
-    jmp .find
-.s5:
-    cmp byte [rdi + 4], 0x12    ; PackageOp
-    jne .fail
-    movzx eax, byte [rdi + 5]   ; PkgLength: bits 7:6 count the bytes after its first
-    shr eax, 6
-    lea rdi, [rdi + rax + 7]    ; past the PkgLength and NumElements
-    movzx eax, byte [rdi]
-    cmp al, 0x0A                ; BytePrefix
-    jne .slp_typ
-    movzx eax, byte [rdi + 1]
-.slp_typ:                       ; Zero (0x00), One (0x01) or the byte itself
-    and eax, 7
-    shl eax, 10
-    or eax, 1 << 13             ; SLP_EN
-    mov ebx, eax
-    lea rsi, [rel msg_acpi_off]
-    call puts
-    mov eax, r10d
-    call put_hex32
-    lea rsi, [rel msg_acpi_value]
-    call puts
-    mov eax, ebx
-    call put_hex32
-    call newline
-    mov edx, r10d
-    mov eax, ebx
-    out dx, ax
-    mov ecx, 0x1000000          ; a moment for the machine to go
-.wait:
-    pause
-    loop .wait
-    lea rsi, [rel msg_still_on]
-    ret
-.no_fadt:
-    lea rsi, [rel msg_no_fadt]
-.fail:
-    ret
+%include "demo-acpi.inc"
 %endif
 
 ; ok_or_fail: flags from a cmp; ZF=1 prints "ok", else "FAILED" and counts it.
@@ -788,18 +672,6 @@ msg_ok:         db "ok", 10, 0
 msg_failed:     db "FAILED", 10, 0
 msg_success:    db "demo: SUCCESS, exiting through isa-debug-exit (status 83)", 10, 0
 msg_failure:    db "demo: FAILURE", 10, 0
-%ifdef ACPI_POWEROFF
-msg_success_acpi: db "demo: SUCCESS, powering off through ACPI S5", 10, 0
-msg_acpi_rsdp:  db "demo: ACPI: RSDP at ", 0
-msg_acpi_off:   db "demo: ACPI: writing PM1a_CNT at port ", 0
-msg_acpi_value: db ": ", 0
-msg_acpi_failed: db "demo: ACPI power-off failed: ", 0
-msg_no_rsdp:    db "no RSDP in 0xE0000-0xFFFFF", 0
-msg_no_fadt:    db "no FADT in the RSDT/XSDT", 0
-msg_no_pm1a:    db "no PM1a control block in the FADT", 0
-msg_no_s5:      db "no \_S5 package in the DSDT", 0
-msg_still_on:   db "the machine is still running after SLP_EN", 0
-%endif
 %ifdef SOLO5_END
 ; Solo5's exact wording (bindings/exit.c, abort.c, cpu_x86_64.c)
   %if SOLO5_END >= 0
