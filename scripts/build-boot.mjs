@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Assemble the boot loader and the demo kernel (src/boot/*.asm, NASM) and
+// Assemble the boot loaders and the demo kernel (src/boot/*.asm, NASM) and
 // write the generated TypeScript modules that carry their bytes:
 //   src/core/boot/loader.generated.ts   stage 1, stage 2, layout constants
+//   src/core/boot/efi.generated.ts      \EFI\BOOT\BOOTX64.EFI, the UEFI loader
 //   src/core/demo-kernel.generated.ts   the demo unikernel
 //
 //   node scripts/build-boot.mjs           regenerate (npm run build:boot)
@@ -28,12 +29,12 @@ function nasm(src, out, defines = []) {
   return new Uint8Array(readFileSync(out));
 }
 
-/** `NAME equ VALUE` lines between the export markers of layout.inc. */
-function layoutConstants() {
-  const text = readFileSync(join(bootDir, 'layout.inc'), 'utf8');
+/** `NAME equ VALUE` lines between the export markers of a source file. */
+function exportedConstants(file) {
+  const text = readFileSync(join(bootDir, file), 'utf8');
   const a = text.indexOf('; ---- exported ----');
   const b = text.indexOf('; ---- end exported ----');
-  if (a < 0 || b < 0) throw new Error('layout.inc: export markers missing');
+  if (a < 0 || b < 0) throw new Error(`${file}: export markers missing`);
   const out = [];
   for (const line of text.slice(a, b).split('\n')) {
     const m = /^(\w+)\s+equ\s+(0x[0-9A-Fa-f]+|\d+)\s*(?:;\s*(.*))?$/.exec(line.trim());
@@ -80,6 +81,24 @@ export const CMDLINE_OFF = ${stage2.length};
 `;
 }
 
+function efiModule(efi, consts) {
+  return `${HEADER}import { decodeBase64 } from './base64';
+
+${consts.map((c) => `${c.comment ? `/** ${c.comment} */\n` : ''}export const ${c.name} = ${c.value};`).join('\n')}
+
+/**
+ * \\EFI\\BOOT\\BOOTX64.EFI (src/boot/efi.asm), a PE32+ EFI application of
+ * ${efi.length} bytes: it reads the parameter block stage 2 carries, so both
+ * firmwares boot one kernel with one command line.
+ */
+export const EFI_LOADER: Uint8Array = decodeBase64(
+  [
+${b64lines(efi)}
+  ].join(''),
+);
+`;
+}
+
 function demoModule(kernel) {
   return `${HEADER}import { decodeBase64 } from './boot/base64';
 
@@ -101,9 +120,12 @@ const tmp = mkdtempSync(join(tmpdir(), 'ukd-boot-'));
 try {
   const stage1 = nasm('stage1.asm', join(tmp, 'stage1.bin'));
   const stage2 = nasm('stage2.asm', join(tmp, 'stage2.bin'));
+  // the UEFI loader reads the command line where stage 2's code ends
+  const efi = nasm('efi.asm', join(tmp, 'efi.bin'), [`STAGE2_CMDLINE_OFF=${stage2.length}`]);
   const demo = nasm('demo-kernel.asm', join(tmp, 'demo.bin'));
   const files = {
-    'src/core/boot/loader.generated.ts': loaderModule(stage1, stage2, layoutConstants()),
+    'src/core/boot/loader.generated.ts': loaderModule(stage1, stage2, exportedConstants('layout.inc')),
+    'src/core/boot/efi.generated.ts': efiModule(efi, exportedConstants('efi.asm')),
     'src/core/demo-kernel.generated.ts': demoModule(demo),
   };
   let bad = 0;
@@ -121,7 +143,7 @@ try {
       writeFileSync(path, text);
     }
   }
-  const summary = `stage 1: ${stage1.length}/440 bytes, stage 2 code: ${stage2.length} bytes (${Math.ceil(stage2.length / 512)} sectors before the command line), demo kernel: ${demo.length} bytes`;
+  const summary = `stage 1: ${stage1.length}/440 bytes, stage 2 code: ${stage2.length} bytes (${Math.ceil(stage2.length / 512)} sectors before the command line), BOOTX64.EFI: ${efi.length} bytes, demo kernel: ${demo.length} bytes`;
   if (check) {
     if (bad) process.exit(1);
     console.log(`check:boot: generated modules match (${summary})`);

@@ -27,51 +27,10 @@ import {
   type BootResult,
 } from './helpers/qemu';
 import { tempDir, tools } from './helpers/tools';
+import { expectDemoSuccess, parseDemo } from './helpers/demo-console';
 
 /** Spacing, quotes and a non-ASCII letter must reach the kernel unchanged. */
 const ARGS = `--greeting="Hello,  Solo5"  'single quoted'   back\\slash é  end`;
-
-interface MapEntry {
-  start: bigint;
-  end: bigint; // inclusive
-  type: number;
-}
-
-function parse(r: BootResult) {
-  const lines = r.serial.split('\n');
-  const cmd = lines.find((l) => l.startsWith('demo: command line '));
-  const map: MapEntry[] = [];
-  for (const l of lines) {
-    const m = /^demo: {3}0x([0-9a-f]{16})-0x([0-9a-f]{16}) type 0x([0-9a-f]{8})/.exec(l);
-    if (m) map.push({ start: BigInt('0x' + m[1]), end: BigInt('0x' + m[2]), type: parseInt(m[3], 16) });
-  }
-  return {
-    cmdline: cmd === undefined ? undefined : cmd.slice('demo: command line '.length),
-    map,
-    loader: /demo: boot loader '([^']*)'/.exec(r.serial)?.[1],
-    flags: /demo: multiboot info flags (0x[0-9a-f]+)/.exec(r.serial)?.[1],
-    available: map.filter((e) => e.type === 1).reduce((n, e) => n + (e.end - e.start + 1n), 0n),
-  };
-}
-
-/** Everything a successful boot of the demo kernel must show. */
-function expectDemoSuccess(r: BootResult, args: string) {
-  const ctx = `qemu ${r.args.join(' ')}\n--- serial ---\n${r.serial}\n--- stderr ---\n${r.stderr}`;
-  expect(r.timedOut, ctx).toBe(false);
-  expect(r.status, ctx).toBe(83);
-  expect(r.serial, ctx).toContain('demo: hello from the unikernel-disk demo kernel');
-  const p = parse(r);
-  expect(p.cmdline, ctx).toBe(`'${args}'`);
-  expect(p.flags).toBe('0x0000024f');
-  // BIOS drive 0x80 (DL as the BIOS gave it), first partition, like QEMU's 0x8000ffff
-  expect(r.serial).toContain('demo: boot device 0x8000ffff');
-  expect(r.serial).toContain('demo: check available memory at 0x100000: ok');
-  expect(r.serial).toMatch(/demo: check bss zero \(0x[0-9a-f]+ bytes\): ok/);
-  expect(r.serial).toContain('demo: check end of loaded image: ok');
-  expect(r.serial).toContain('demo: SUCCESS');
-  expect(p.map.some((e) => e.start === 0x100000n && e.type === 1)).toBe(true);
-  return p;
-}
 
 describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', () => {
   const t = tempDir('ukd-boot-');
@@ -116,7 +75,7 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
     expect(p.loader).toBe('unikernel-disk');
     expect(r.serial.startsWith('Loading unikernel.bin... ok\n')).toBe(true);
     // the raw E820 map, exactly as QEMU's own loader passes it on the same machine
-    const ref = parse(await kernelBoot({ ...o, disk: defaultImage }));
+    const ref = parseDemo(await kernelBoot({ ...o, disk: defaultImage }));
     expect(p.map).toEqual(ref.map);
     expect(p.cmdline).toBe(ref.cmdline);
   });
@@ -136,7 +95,7 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('booting images in QEMU', 
     expect(p.available).toBeLessThanOrEqual(ram);
     expect(p.available).toBeGreaterThan(ram - 2n * BigInt(MIB));
     if (memory === '4096M') expect(p.map.some((e) => e.start === 0x100000000n && e.type === 1)).toBe(true);
-    expect(p.map).toEqual(parse(await kernelBoot(o)).map);
+    expect(p.map).toEqual(parseDemo(await kernelBoot(o)).map);
   });
 
   test('-smp 2', async () => {

@@ -1,13 +1,15 @@
 /**
  * The image engine read back with the real tools: sfdisk (partition table),
  * fsck.fat (file system, including boot sector/backup), mtools (the kernel
- * comes back byte for byte), across sizes that cross the FAT12/16/32 lines.
+ * and \EFI\BOOT\BOOTX64.EFI come back byte for byte), across sizes that
+ * cross the FAT12/16/32 lines.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { planImage, minimumSize, type BuiltImage } from '../src/core/image';
+import { EFI_LOADER } from '../src/core/boot/index';
 import { PARTITION_LBA, SECTOR } from '../src/core/units';
 import { ImageError } from '../src/core/errors';
 import { formatFat } from '../src/core/fat/index';
@@ -54,6 +56,14 @@ function checkWithTools(img: BuiltImage, kernel: Uint8Array): void {
   const back = readFileSync(out);
   expect(back.length).toBe(kernel.length);
   expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(kernel).digest('hex'));
+  const efi = tmp.path(`e${n}.efi`);
+  run('mcopy', ['-n', '-o', '-i', `${disk}@@1M`, '::EFI/BOOT/BOOTX64.EFI', efi]);
+  expect(new Uint8Array(readFileSync(efi))).toEqual(EFI_LOADER);
+  // contiguous, right after the kernel's clusters, where the plan put it
+  const [k, e] = img.fat.files;
+  expect(e.path).toBe('EFI/BOOT/BOOTX64.EFI');
+  expect(e.firstCluster).toBe(k.firstCluster + k.clusters + 2); // after the EFI and BOOT directories
+  expect(img.efiLba * 512).toBe(PARTITION_LBA * 512 + e.offset);
 }
 
 describe.skipIf(!tools('sfdisk', 'fsck.fat', 'mdir', 'mcopy'))(
@@ -87,12 +97,12 @@ describe.skipIf(!tools('sfdisk', 'fsck.fat', 'mdir', 'mcopy'))(
       });
     }
 
-    it('shows the kernel as lower-case unikernel.bin (long name) to other tools', () => {
+    it('shows the kernel as lower-case unikernel.bin (long name) to other tools, and \\EFI\\BOOT\\BOOTX64.EFI', () => {
       const img = planImage(kernel, { size: 64 * MiB });
       const disk = tmp.path('case.img');
       writePlanRange(img.plan, disk);
-      const ls = run('mdir', ['-i', `${disk}@@1M`, '-b', '::']);
-      expect(ls.trim()).toBe('::/unikernel.bin');
+      const ls = run('mdir', ['-i', `${disk}@@1M`, '-b', '-/', '::']);
+      expect(ls.trim().split('\n')).toEqual(['::/unikernel.bin', '::/EFI/', '::/EFI/BOOT/', '::/EFI/BOOT/BOOTX64.EFI']);
     });
 
     it('property: sizes across the FAT12/16/32 boundaries and kernels from 8 KiB to 30 MiB', () => {
@@ -193,10 +203,11 @@ describe('regions carry a kind', () => {
       const regions = img.plan.regions;
       for (const r of regions) expect(REGION_KINDS).toContain(r.kind);
       const fat = type === 32 ? ['fat-reserved', 'fat', 'fat', 'data'] : ['fat-reserved', 'fat', 'fat', 'root', 'data'];
-      expect(regions.map((r) => r.kind)).toEqual(['mbr', 'loader', 'gap', ...fat, 'kernel']);
-      // All but the kernel tile the disk; the kernel lies inside the data area, where the loader reads it.
+      expect(regions.map((r) => r.kind)).toEqual(['mbr', 'loader', 'gap', ...fat, 'kernel', 'loader']);
+      // All but the two files tile the disk; the kernel and the UEFI loader lie inside the data area.
+      const files = regions.slice(-2);
       let pos = 0;
-      for (const r of regions.filter((r) => r.kind !== 'kernel')) {
+      for (const r of regions.slice(0, -2)) {
         expect(r.start).toBe(pos);
         pos += r.length;
       }
@@ -206,6 +217,9 @@ describe('regions carry a kind', () => {
       expect(k).toMatchObject({ start: img.kernelLba * SECTOR, length: kernel.length });
       expect(k.start).toBeGreaterThanOrEqual(data.start);
       expect(k.start + k.length).toBeLessThanOrEqual(data.start + data.length);
+      expect(files[1]).toMatchObject({ start: img.efiLba * SECTOR, length: EFI_LOADER.length });
+      expect(files[1].start).toBeGreaterThan(k.start + k.length);
+      expect(files[1].start + files[1].length).toBeLessThanOrEqual(data.start + data.length);
       const reserved = regions.find((r) => r.kind === 'fat-reserved')!;
       expect(reserved.start).toBe(img.partition.startLba * SECTOR);
     });

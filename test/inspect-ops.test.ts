@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { planImage } from '../src/core/image';
-import { buildBootCode } from '../src/core/boot/index';
+import { buildBootCode, EFI_LOADER } from '../src/core/boot/index';
 import { crc32 } from '../src/core/bytes';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { FORMATS, requireFormat } from '../src/core/formats/index';
@@ -63,7 +63,12 @@ describe('our images in every format', () => {
         },
       ]);
       expect(i.filesystem).toMatchObject({ type: `FAT${img.fat.type}`, label: 'UNIKERNEL', partition: 1 });
-      expect(i.filesystem!.files).toEqual([{ path: '/unikernel.bin', size: DEMO_KERNEL.length, dir: false }]);
+      expect(i.filesystem!.files).toEqual([
+        { path: '/unikernel.bin', size: DEMO_KERNEL.length, dir: false },
+        { path: '/EFI', size: 0, dir: true },
+        { path: '/EFI/BOOT', size: 0, dir: true },
+        { path: '/EFI/BOOT/BOOTX64.EFI', size: EFI_LOADER.length, dir: false },
+      ]);
       expect(i.bootloader).toMatchObject({ kind: 'unikernel-disk', cmdline: img.cmdline, args: ARGS, version: 1 });
       expect(i.bootloader.params).toEqual({
         kernelLba: img.kernelLba,

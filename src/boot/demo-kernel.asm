@@ -36,6 +36,11 @@
 ;   SOLO5_END    end after the checks as a Solo5 kernel does: N >= 0 prints
 ;                "Solo5: solo5_exit(N) called", -1 "Solo5: solo5_abort() called",
 ;                -2 a fatal trap's two lines; then outw(0x501, 41) (status 83)
+;   ACPI_POWEROFF  end a successful run with an ACPI S5 power-off as Solo5's
+;                virtio target does (RSDP found only by scanning 0xE0000-0xFFFFF,
+;                RSDT/XSDT -> FADT -> PM1a control block, SLP_TYPa from the
+;                DSDT's \_S5 package) instead of isa-debug-exit; QEMU then
+;                exits with status 0 by itself. A failure prints why and halts.
 ;   HANG         halt forever after the checks (for interrupting a run)
 ;   TRIPLE_FAULT ud2 after the checks, with no IDT: the CPU resets (no console line)
 ;   REBOOT_TEST  on the first boot, fill the bss with 0xA5, leave a mark in
@@ -406,6 +411,18 @@ start64:
 
     test r14d, r14d
     jnz .failed
+%ifdef ACPI_POWEROFF
+    lea rsi, [rel msg_success_acpi]
+    call puts
+    call acpi_poweroff          ; returns only when it failed: RSI = why
+    push rsi
+    lea rsi, [rel msg_acpi_failed]
+    call puts
+    pop rsi
+    call puts
+    call newline
+    jmp halt64
+%endif
     lea rsi, [rel msg_success]
     call puts
     mov dx, EXIT_PORT
@@ -530,6 +547,10 @@ bind_devices:
     lea rsi, [rel msg_bound]
     call puts
     ret
+%endif
+
+%ifdef ACPI_POWEROFF
+%include "demo-acpi.inc"
 %endif
 
 ; ok_or_fail: flags from a cmp; ZF=1 prints "ok", else "FAILED" and counts it.

@@ -3,13 +3,22 @@
  * knows the whole disk layout (see ARCHITECTURE.md):
  *   LBA 0        MBR: boot loader stage 1, disk signature, one active partition
  *   LBA 1..      boot loader stage 2 and its parameter block
- *   LBA 2048..   the FAT volume holding /unikernel.bin (contiguous)
+ *   LBA 2048..   the FAT volume holding /unikernel.bin (contiguous) and
+ *                \EFI\BOOT\BOOTX64.EFI, the UEFI loader, after it
  */
-import { buildBootCode, MAX_CMDLINE, STAGE2_LBA } from './boot/index';
+import { buildBootCode, EFI_BOOT_DIR, EFI_BOOT_NAME, EFI_LOADER, MAX_CMDLINE, STAGE2_LBA } from './boot/index';
 import { crc32, derive32, utf8 } from './bytes';
 import { fail, isImageError } from './errors';
 import { formatBytes, MIB, PARTITION_LBA, SECTOR } from './units';
-import { chooseLayout, clustersNeeded, FAT_EPOCH, formatFat, rootClusters, type FatVolume } from './fat/index';
+import {
+  chooseLayout,
+  clustersNeeded,
+  FAT_EPOCH,
+  formatFat,
+  rootClusters,
+  type FatFile,
+  type FatVolume,
+} from './fat/index';
 import { inspectKernel, type KernelInfo } from './kernel';
 import { encodeMbr } from './mbr';
 import { makePlan, type ImagePlan, type Piece, type Region } from './plan';
@@ -50,7 +59,15 @@ export interface BuiltImage {
   partition: { startLba: number; sectors: number; type: number };
   /** Absolute LBA of /unikernel.bin's first sector. */
   kernelLba: number;
+  /** Absolute LBA of \EFI\BOOT\BOOTX64.EFI's first sector. */
+  efiLba: number;
 }
+
+/**
+ * The UEFI loader's file, in every image right after the kernel's (which
+ * comes first, so its place is the one the BIOS path has always had).
+ */
+const EFI_FILE: FatFile = { name: EFI_BOOT_NAME, dir: EFI_BOOT_DIR, bytes: EFI_LOADER };
 
 /** The Multiboot command line the kernel sees; Solo5 skips the first token. */
 export function commandLine(args: string): string {
@@ -109,7 +126,12 @@ export function kernelFits(size: number, kernelSize: number): boolean {
   try {
     const l = chooseLayout(sectors);
     return (
-      rootClusters(l.type) + clustersNeeded([{ size: kernelSize }], l.sectorsPerCluster * SECTOR) <= l.clusterCount
+      rootClusters(l.type) +
+        clustersNeeded(
+          [{ size: kernelSize }, { size: EFI_FILE.bytes.length, dir: EFI_FILE.dir }],
+          l.sectorsPerCluster * SECTOR,
+        ) <=
+      l.clusterCount
     );
   } catch (e) {
     if (isImageError(e)) return false;
@@ -171,9 +193,9 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
     label,
     serial,
     timestamp,
-    files: [{ name: KERNEL_NAME, bytes: kernelBytes }],
+    files: [{ name: KERNEL_NAME, bytes: kernelBytes }, EFI_FILE],
   });
-  const file = fat.files[0];
+  const [file, efi] = fat.files;
   const partStart = PARTITION_LBA * SECTOR;
   const kernelLba = PARTITION_LBA + file.offset / SECTOR;
 
@@ -231,6 +253,13 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
     length: file.size,
     note: 'The kernel, contiguous inside the FAT data area',
   });
+  regions.push({
+    kind: 'loader',
+    name: `\\${efi.path.replaceAll('/', '\\')}`,
+    start: partStart + efi.offset,
+    length: efi.size,
+    note: 'The UEFI boot loader: reads the same parameter block and starts the kernel under UEFI firmware',
+  });
 
   return {
     plan: makePlan(size, pieces, regions),
@@ -242,5 +271,6 @@ export function planImage(kernelBytes: Uint8Array, opts: ImageOptions = {}): Bui
     diskSignature,
     partition: { startLba: PARTITION_LBA, sectors: partSectors, type: fat.partitionType },
     kernelLba,
+    efiLba: PARTITION_LBA + efi.offset / SECTOR,
   };
 }

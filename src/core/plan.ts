@@ -17,7 +17,8 @@ export type Patch = Piece;
  * What a region is, for the page's colours and explanations and for tests
  * (which never look at a region's name):
  *   mbr           LBA 0: boot loader stage 1, disk signature, partition table
- *   loader        boot loader stage 2 and its parameter block (LBA 1..)
+ *   loader        boot loader stage 2 and its parameter block (LBA 1..); the
+ *                 UEFI loader's file, \EFI\BOOT\BOOTX64.EFI, in the data area
  *   gap           unused sectors between the loader and the 1 MiB-aligned partition
  *   fat-reserved  the FAT volume's reserved sectors: boot sector with the BPB
  *                 (FAT32: also FSInfo and the boot record's backup)

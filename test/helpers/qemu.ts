@@ -1,23 +1,55 @@
 /**
  * QEMU boots for the boot tests: assemble demo-kernel variants with NASM,
  * build small boot disks, and run QEMU under TCG with the serial console
- * captured, isa-debug-exit, -no-reboot and a timeout.
+ * captured, isa-debug-exit, -no-reboot and a timeout; the firmware is
+ * SeaBIOS (QEMU's default) or OVMF (Debian's ovmf package, q35).
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildBootCode } from '../../src/core/boot/index';
 import { STAGE2_LBA } from '../../src/core/boot/index';
 import { crc32, rd32le } from '../../src/core/bytes';
 import type { LoadPlan } from '../../src/core/load-plan';
+import { inCI } from './tools';
 
 const BOOT_SRC = resolve(__dirname, '../../src/boot');
 
+/** Debian's ovmf package: the 4 MiB code flash and the template of its variable store. */
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+/** Whether OVMF is installed; like tools(), a missing one fails in CI instead of skipping. */
+export function ovmf(): boolean {
+  const ok = existsSync(OVMF_CODE) && existsSync(OVMF_VARS);
+  if (!ok && inCI) throw new Error(`OVMF missing in CI (${OVMF_CODE}): install the ovmf package in .ci/run`);
+  return ok;
+}
+
 /** Assemble src/boot/demo-kernel.asm with -D defines into dir; returns the bytes. */
 export function assembleDemo(dir: string, name: string, defines: Record<string, number | string> = {}): Uint8Array {
+  return assemble('demo-kernel.asm', dir, name, defines);
+}
+
+/** Assemble one of src/boot's sources with -D defines into dir; returns the bytes. */
+export function assemble(
+  source: string,
+  dir: string,
+  name: string,
+  defines: Record<string, number | string> = {},
+): Uint8Array {
   const out = join(dir, name);
   const d = Object.entries(defines).map(([k, v]) => `-D${k}=${v}`);
-  execFileSync('nasm', ['-f', 'bin', '-I', BOOT_SRC + '/', ...d, '-o', out, join(BOOT_SRC, 'demo-kernel.asm')]);
+  execFileSync('nasm', ['-f', 'bin', '-I', BOOT_SRC + '/', ...d, '-o', out, join(BOOT_SRC, source)]);
   return new Uint8Array(readFileSync(out));
 }
 
@@ -80,8 +112,15 @@ export function bareDisk(
 }
 
 export type Controller = 'ide' | 'ahci' | 'nvme' | 'virtio-scsi' | 'virtio-blk';
+export type Firmware = 'seabios' | 'ovmf';
 
 export interface BootOptions {
+  /** SeaBIOS (default) or OVMF (UEFI; the machine defaults to q35). */
+  firmware?: Firmware;
+  /** Attach isa-debug-exit (default true): without it only a power-off ends QEMU. */
+  debugExit?: boolean;
+  /** More QEMU arguments (devices, -global ...), after the boot disk's. */
+  extra?: string[];
   /** A disk image file to boot from. */
   disk?: string;
   /** QEMU block format of `disk` (default raw): qcow2, vpc, vmdk, vdi... */
@@ -112,11 +151,18 @@ export interface BootResult {
 
 export function qemuArgs(o: BootOptions): string[] {
   const a = ['-accel', 'tcg', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none'];
-  a.push('-device', 'isa-debug-exit', '-m', o.memory ?? '128M');
+  if (o.debugExit !== false) a.push('-device', 'isa-debug-exit');
+  a.push('-m', o.memory ?? '128M');
   if (!o.allowReboot) a.push('-no-reboot');
   if (o.smp) a.push('-smp', String(o.smp));
   const ctl = o.controller ?? 'ide';
-  a.push('-machine', o.machine ?? (ctl === 'ahci' ? 'q35' : 'pc'));
+  const uefi = o.firmware === 'ovmf';
+  a.push('-machine', o.machine ?? (uefi || ctl === 'ahci' ? 'q35' : 'pc'));
+  if (uefi) {
+    // the variable store is written at boot: snapshot=on keeps the template as it is
+    a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`);
+    a.push('-drive', `if=pflash,format=raw,unit=1,snapshot=on,file=${OVMF_VARS}`);
+  }
   if (o.kernel) {
     a.push('-kernel', o.kernel);
     if (o.append !== undefined) a.push('-append', o.append);
@@ -150,6 +196,7 @@ export function qemuArgs(o: BootOptions): string[] {
         break;
     }
   }
+  if (o.extra) a.push(...o.extra);
   return a;
 }
 
@@ -179,7 +226,8 @@ export function boot(o: BootOptions): Promise<BootResult> {
       done({
         status: timedOut ? null : code,
         timedOut,
-        serial: serial.replace(/\r\n/g, '\n'),
+        // OVMF's console adds terminal escapes (colours, modes); the text is what tests read
+        serial: serial.replace(/\x1b\[[0-9;=?]*[A-Za-z]/g, '').replace(/\r\n/g, '\n'),
         stderr,
         firstKernelLineMs: first,
         totalMs: performance.now() - t0,

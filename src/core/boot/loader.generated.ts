@@ -51,6 +51,8 @@ export const FLAG_DEBUG_EXIT = 1;
 export const LOADER_FAIL_EXIT = 0x7F;
 /** the loader copies only to 1 MiB and above */
 export const KERNEL_MIN_ADDR = 0x100000;
+/** longest command line (bytes, "unikernel.bin " included) the loaders pass */
+export const MAX_CMDLINE = 8191;
 export const MBI_ADDR = 0x1000;
 /** bytes of Multiboot information the loader zeroes: flags through the VBE fields (boot_loader_name, the last it fills, ends at 68) */
 export const MBI_SIZE = 88;

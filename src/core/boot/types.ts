@@ -28,5 +28,13 @@ export interface BootCode {
 
 /** First sector of stage 2; it must end before the partition (LBA 2048). */
 export const STAGE2_LBA = 1;
-/** Longest command line (bytes, including "unikernel.bin ") the loader passes. */
-export const MAX_CMDLINE = 8191;
+/** Longest command line (bytes, including "unikernel.bin ") the loaders pass (src/boot/layout.inc). */
+export { MAX_CMDLINE } from './loader.generated';
+
+/**
+ * Where every image carries the UEFI loader (`EFI_LOADER`): the removable-media
+ * path \EFI\BOOT\BOOTX64.EFI of the FAT partition (UEFI 3.5.1.1), which
+ * firmware starts without a boot entry.
+ */
+export const EFI_BOOT_DIR: readonly string[] = ['EFI', 'BOOT'];
+export const EFI_BOOT_NAME = 'BOOTX64.EFI';

@@ -35,7 +35,7 @@ export const LFN = {
   LAST: 0x40,
 } as const;
 
-export const ATTR = { volumeId: 0x08, archive: 0x20, longName: 0x0f } as const;
+export const ATTR = { volumeId: 0x08, directory: 0x10, archive: 0x20, longName: 0x0f } as const;
 /** NT case flags in a short entry: base / extension shown in lower case. */
 export const CASE = { lowerBase: 0x08, lowerExt: 0x10 } as const;
 
@@ -174,6 +174,26 @@ export function encodeVolumeLabelEntry(label: string, when: DosDateTime): Uint8A
   const name = new Uint8Array(SHORT_NAME_LENGTH);
   ascii(name, 0, label, SHORT_NAME_LENGTH, PAD);
   return encodeShortEntry({ name, attr: ATTR.volumeId, caseFlags: 0, firstCluster: 0, size: 0, when });
+}
+
+/**
+ * The "." and ".." entries a subdirectory starts with (fatgen103, "FAT
+ * Directory Structure"): "." names the directory's own first cluster, ".."
+ * its parent's, 0 when the parent is the root (on FAT32 too).
+ */
+export function encodeDotEntries(own: number, parent: number, when: DosDateTime): Uint8Array[] {
+  return ['.', '..'].map((dots, i) => {
+    const name = new Uint8Array(SHORT_NAME_LENGTH).fill(PAD);
+    ascii(name, 0, dots, SHORT_NAME_LENGTH, PAD);
+    return encodeShortEntry({
+      name,
+      attr: ATTR.directory,
+      caseFlags: 0,
+      firstCluster: i ? parent : own,
+      size: 0,
+      when,
+    });
+  });
 }
 
 /** Entries back to back, zero-padded to whole sectors (at least one). */

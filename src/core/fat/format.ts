@@ -1,9 +1,11 @@
 /**
  * FAT12/16/32 formatter that produces plan pieces instead of a volume-sized
  * buffer: boot sector(s), FSInfo, the used head of each FAT, the root
- * directory and the files' data (referenced, not copied). Everything else is
- * zero. Files are allocated contiguously, in order, right after the root
- * directory, so a boot loader needs only a file's first sector and size.
+ * directory, the subdirectories and the files' data (referenced, not
+ * copied). Everything else is zero. Files are allocated contiguously, in
+ * order, right after the root directory (a subdirectory's one cluster just
+ * before its first file), so a boot loader needs only a file's first sector
+ * and size.
  *
  * The layout comes from layout.ts, the bytes of each structure from
  * boot-sector.ts, dir.ts and table.ts; this module checks the files, places
@@ -29,6 +31,7 @@ import {
   displayShortName,
   dosDateTime,
   encodeDirectory,
+  encodeDotEntries,
   encodeShortEntry,
   encodeVolumeLabelEntry,
   lfnChecksum,
@@ -39,6 +42,7 @@ import {
 import {
   chooseLayout,
   clustersNeeded,
+  dirPath,
   FAT32_RESERVED,
   FIRST_CLUSTER,
   NUM_FATS,
@@ -55,6 +59,11 @@ const MAX_FILE_SIZE = 0xffffffff;
 export interface FatFile {
   /** Name as users see it, e.g. "unikernel.bin"; long names get a long-name entry. */
   name: string;
+  /**
+   * The directories it sits in, from the root down (["EFI", "BOOT"]); none:
+   * the root. Each directory takes one cluster.
+   */
+  dir?: readonly string[];
   bytes: Uint8Array;
 }
 
@@ -75,6 +84,8 @@ export interface FatOptions {
 
 export interface FatFileLocation {
   name: string;
+  /** From the root, "/"-separated: "EFI/BOOT/BOOTX64.EFI". */
+  path: string;
   shortName: string;
   firstCluster: number;
   clusters: number;
@@ -115,7 +126,7 @@ function checkFits(opts: FatOptions, l: FatLayout): void {
   const need =
     rootClusters(l.type) +
     clustersNeeded(
-      opts.files.map((f) => ({ size: f.bytes.length })),
+      opts.files.map((f) => ({ size: f.bytes.length, dir: f.dir })),
       clusterBytes,
     );
   if (need > l.clusterCount) {
@@ -126,56 +137,91 @@ function checkFits(opts: FatOptions, l: FatLayout): void {
   }
 }
 
+/** A directory being filled: its cluster (0 for the root), entries and short names. */
+interface DirNode {
+  cluster: number;
+  path: string;
+  entries: Uint8Array[];
+  taken: Set<string>;
+  children: Map<string, DirNode>;
+}
+
 /**
- * Place the files one after another (after FAT32's root directory) and write
- * their root directory entries, the volume label first. Returns the locations,
- * the entries and the first cluster after the last file.
+ * Place the files one after another (after FAT32's root directory), each
+ * subdirectory in one cluster just before the first file inside it, and
+ * write the directory entries: the root's volume label first, then entries
+ * in the order the files come. Returns the locations, the directories and
+ * the first cluster after the last of them.
  */
 function allocate(
   opts: FatOptions,
   l: FatLayout,
   label: string,
-): { files: FatFileLocation[]; entries: Uint8Array[]; end: number } {
+): { files: FatFileLocation[]; root: DirNode; dirs: DirNode[]; end: number } {
   const clusterBytes = l.sectorsPerCluster * SECTOR;
   const when = dosDateTime(opts.timestamp);
   let next = FIRST_CLUSTER + rootClusters(l.type);
-  const taken = new Set<string>();
+  const node = (cluster: number, path: string): DirNode => ({
+    cluster,
+    path,
+    entries: [],
+    taken: new Set(),
+    children: new Map(),
+  });
+  const root = node(0, '');
+  const dirs: DirNode[] = [];
   const files: FatFileLocation[] = [];
-  const entries: Uint8Array[] = [];
-  if (label) entries.push(encodeVolumeLabelEntry(label, when));
+  const addEntries = (into: DirNode, name: string, attr: number, firstCluster: number, size: number) => {
+    const n = shortName(name, into.taken);
+    if (n.long) into.entries.push(...lfnEntries(n.long, lfnChecksum(n.short)));
+    into.entries.push(encodeShortEntry({ name: n.short, attr, caseFlags: n.caseFlags, firstCluster, size, when }));
+    return n;
+  };
+  if (label) root.entries.push(encodeVolumeLabelEntry(label, when));
   for (const f of opts.files) {
-    const n = shortName(f.name, taken);
+    let parent = root;
+    for (const [i, name] of (f.dir ?? []).entries()) {
+      const key = dirPath((f.dir ?? []).slice(0, i + 1));
+      let d = parent.children.get(key);
+      if (!d) {
+        d = node(next++, parent.path ? `${parent.path}/${name}` : name);
+        d.entries.push(...encodeDotEntries(d.cluster, parent.cluster, when));
+        addEntries(parent, name, ATTR.directory, d.cluster, 0);
+        parent.children.set(key, d);
+        dirs.push(d);
+      }
+      parent = d;
+    }
     const clusters = Math.ceil(f.bytes.length / clusterBytes);
     const first = clusters ? next : 0;
     next += clusters;
-    if (n.long) entries.push(...lfnEntries(n.long, lfnChecksum(n.short)));
-    entries.push(
-      encodeShortEntry({
-        name: n.short,
-        attr: ATTR.archive,
-        caseFlags: n.caseFlags,
-        firstCluster: first,
-        size: f.bytes.length,
-        when,
-      }),
-    );
+    const n = addEntries(parent, f.name, ATTR.archive, first, f.bytes.length);
     files.push({
       name: f.name,
+      path: parent.path ? `${parent.path}/${f.name}` : f.name,
       shortName: displayShortName(n.short),
       firstCluster: first,
       clusters,
-      offset: at(l.dataStart + (first - FIRST_CLUSTER) * l.sectorsPerCluster),
+      offset: clusterOffset(l, first),
       size: f.bytes.length,
     });
   }
   const rootCapacity = l.type === 32 ? clusterBytes / DIRENT.size : ROOT_ENTRIES_12_16;
-  if (entries.length > rootCapacity) {
-    fail(
-      'FAT_ROOT_FULL',
-      `The root directory holds ${rootCapacity} entries here but ${entries.length} are needed; use fewer or shorter file names.`,
-    );
+  for (const d of [root, ...dirs]) {
+    const capacity = d === root ? rootCapacity : clusterBytes / DIRENT.size;
+    if (d.entries.length > capacity) {
+      fail(
+        'FAT_ROOT_FULL',
+        `The ${d === root ? 'root directory' : `directory /${d.path}`} holds ${capacity} entries here but ${d.entries.length} are needed; use fewer or shorter file names.`,
+      );
+    }
   }
-  return { files, entries, end: next };
+  return { files, root, dirs, end: next };
+}
+
+/** Byte offset of a cluster from the start of the volume. */
+function clusterOffset(l: FatLayout, cluster: number): number {
+  return at(l.dataStart + (cluster - FIRST_CLUSTER) * l.sectorsPerCluster);
 }
 
 /** Byte offset of the root directory: the fixed area on FAT12/16, cluster 2 on FAT32. */
@@ -230,10 +276,11 @@ export function formatFat(opts: FatOptions): FatVolume {
   const { type } = l;
   const label = normaliseLabel(opts.label);
   checkFits(opts, l);
-  const { files, entries, end } = allocate(opts, l, label);
+  const { files, root, dirs, end } = allocate(opts, l, label);
   const freeClusters = l.clusterCount - (end - FIRST_CLUSTER);
 
   const chains: Chain[] = files.map((f) => ({ firstCluster: f.firstCluster, clusters: f.clusters }));
+  for (const d of dirs) chains.push({ firstCluster: d.cluster, clusters: 1 });
   if (type === 32) chains.unshift({ firstCluster: FIRST_CLUSTER, clusters: rootClusters(type) });
   const fat = encodeFatHead(type, MEDIA_FIXED, end, chains);
 
@@ -277,7 +324,8 @@ export function formatFat(opts: FatOptions): FatVolume {
   }
   for (let i = 0; i < NUM_FATS; i++)
     pieces.push({ offset: at(l.reservedSectors + i * l.fatSectors), bytes: i === 0 ? fat : fat.slice() });
-  pieces.push({ offset: rootOffset(l), bytes: encodeDirectory(entries) });
+  pieces.push({ offset: rootOffset(l), bytes: encodeDirectory(root.entries) });
+  for (const d of dirs) pieces.push({ offset: clusterOffset(l, d.cluster), bytes: encodeDirectory(d.entries) });
   opts.files.forEach((f, i) => {
     if (f.bytes.length) pieces.push({ offset: files[i].offset, bytes: f.bytes });
   });

@@ -135,11 +135,24 @@ export function chooseLayout(sectors: number, forced?: FatType): FatLayout {
   );
 }
 
-/** How many clusters `files` need on a volume with this layout (excluding the FAT32 root). */
-export function clustersNeeded(files: { size: number }[], clusterBytes: number): number {
+/**
+ * How many clusters `files` need on a volume with this layout (excluding the
+ * FAT32 root): their data, and one cluster for each directory they sit in
+ * (`dir`: the names from the root down; the root itself is not counted).
+ */
+export function clustersNeeded(files: { size: number; dir?: readonly string[] }[], clusterBytes: number): number {
   let n = 0;
-  for (const f of files) n += Math.ceil(f.size / clusterBytes);
-  return n;
+  const dirs = new Set<string>();
+  for (const f of files) {
+    n += Math.ceil(f.size / clusterBytes);
+    (f.dir ?? []).forEach((_, i, d) => dirs.add(dirPath(d.slice(0, i + 1))));
+  }
+  return n + dirs.size;
+}
+
+/** A directory's path from the root as the allocator keys it ("EFI/BOOT"); FAT names ignore case. */
+export function dirPath(names: readonly string[]): string {
+  return names.join('/').toUpperCase();
 }
 
 /** Clusters the FAT32 root directory takes before the files (one); none on FAT12/16. */
