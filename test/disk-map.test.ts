@@ -6,6 +6,7 @@
  * extents.
  */
 import { isImageError } from '../src/core/errors';
+import type { FormatId } from '../src/core/formats/types';
 import { describe, expect, it } from 'vitest';
 import { planImage } from '../src/core/image';
 import { FORMATS, requireFormat } from '../src/core/formats/index';
@@ -225,7 +226,7 @@ describe('diskMap on disks we did not make', () => {
 
   it('the words for stored bytes are true per format: a plain disk has no table of holes, a qcow2 has one', async () => {
     const img = planImage(DEMO_KERNEL, { size: 64 * MiB });
-    const full = (formatId: string): DiskMap => ({
+    const full = (formatId: FormatId): DiskMap => ({
       formatId,
       size: 64 * MiB,
       ranges: [],

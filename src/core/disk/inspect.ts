@@ -10,9 +10,10 @@ import type { FatEntry } from '../fat/read';
 import type { BootloaderKind } from './bootloader';
 import { kernelReport, locateKernel, type KernelReport } from './kernel-file';
 import type { OpenedImage } from './open-image';
+import type { FormatId } from '../formats/types';
 
 export interface Inspection {
-  format: string;
+  format: FormatId;
   size: number;
   partitionTable: 'mbr' | 'gpt' | 'none';
   diskSignature: number | null;

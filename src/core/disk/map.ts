@@ -18,6 +18,7 @@ import { partitionTypeName } from '../mbr';
 import { CMDLINE_OFF, PARAMS_OFF, PARAMS_SIZE } from '../boot/loader.generated';
 import { formatBytes, plural, SECTOR } from '../units';
 import type { OpenedImage } from './open-image';
+import type { FormatId } from '../formats/types';
 
 export const MAP_KINDS = [
   'mbr',
@@ -70,7 +71,7 @@ export interface MapInset {
 }
 
 export interface DiskMap {
-  formatId: string;
+  formatId: FormatId;
   size: number;
   ranges: MapRange[];
   allocation: Allocation;

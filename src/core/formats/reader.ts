@@ -17,6 +17,7 @@
 import { inflateSync } from 'fflate';
 import { fail, isImageError } from '../errors';
 import { formatBytes, hex, MIB } from '../units';
+import type { FormatId } from './types';
 
 /** Random-access bytes: an image file as it is on disk. */
 export interface ByteSource {
@@ -36,8 +37,8 @@ export interface DiskExtent {
 
 /** The virtual disk inside an image file, whatever its container. */
 export interface DiskImage {
-  /** Our format id (`raw`, `tar`, `qcow2`, `vhd`, `vhd-dynamic`, `vmdk`, `vmdk-sparse`, `vdi`), as in FORMATS. */
-  readonly formatId: string;
+  /** The format the file is in, as in FORMATS: set from the reader's own descriptor. */
+  readonly formatId: FormatId;
   /** Virtual disk size in bytes. */
   readonly size: number;
   /** Disk bytes [offset, offset + length), zeros where nothing is stored. */
@@ -167,7 +168,7 @@ export function clipRead(size: number, offset: number, length: number): number {
 const MAX_RUN = 4 * MIB;
 
 /** A DiskImage over a block table. */
-export function blockDisk(formatId: string, size: number, source: ByteSource, table: BlockTable): DiskImage {
+export function blockDisk(formatId: FormatId, size: number, source: ByteSource, table: BlockTable): DiskImage {
   const bs = table.blockSize;
   let cachedIndex = -1;
   let cached: Uint8Array | undefined;
