@@ -75,7 +75,7 @@ describe('a warning when the format goes where the kernel cannot run', () => {
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe(
-      `${PROG}: warning: the tar format goes to Google Compute Engine. GCE has no virtio block devices: \`storage\` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox. GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).`,
+      `${PROG}: warning: the tar format goes to Google Compute Engine. GCE has no virtio block devices: \`storage\` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt, Proxmox or bhyve. GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).`,
     );
     expect(`${lines[1]}\n`).toMatch(successLine('blk.tar.gz', 'blk.virtio', 'declares one block device `storage`'));
     expect(existsSync(p('blk.tar.gz'))).toBe(true);
@@ -94,7 +94,7 @@ describe('a warning when the format goes where the kernel cannot run', () => {
     const r = cli(['-q', '-f', 'vmdk', 'net.vmdk', 'net.virtio']);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe(
-      `${PROG}: warning: the vmdk format goes to VMware (ESXi, Workstation, Fusion). VMware has no virtio network devices: \`service0\` cannot be attached and the unikernel will abort at start. Build it without network devices, or run it on QEMU, libvirt, Proxmox, OpenStack or GCE. VMware has no virtio devices: network cards are vmxnet3 or e1000.\n`,
+      `${PROG}: warning: the vmdk format goes to VMware (ESXi, Workstation, Fusion). VMware has no virtio network devices: \`service0\` cannot be attached and the unikernel will abort at start. Build it without network devices, or run it on QEMU, libvirt, Proxmox, OpenStack, bhyve or GCE. VMware has no virtio devices: network cards are vmxnet3 or e1000.\n`,
     );
   });
 

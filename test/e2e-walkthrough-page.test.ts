@@ -69,7 +69,10 @@ describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromiu
       const page = await opened(dark);
       try {
         const boot = page.getByRole('region', { name: 'How it boots' });
-        expect(await boot.locator('ol.wt-steps > li h3').allTextContents()).toEqual(core.steps.map((s) => s.title));
+        expect(await boot.locator('ol.wt-steps > li h3').allTextContents()).toEqual(
+          [...core.steps, ...core.uefi].map((s) => s.title),
+        );
+        expect(await boot.getByRole('region', { name: 'Under UEFI' }).locator('li h3').count()).toBe(core.uefi.length);
         const row = boot.locator('#walk-params table.wt-legend tr', { hasText: 'Arguments' });
         expect(await row.locator('td').last().textContent()).toBe(`"${ARGS}"`);
         const lba = boot.locator('#walk-stage1 table.wt-legend tr', { hasText: "Stage 2's first sector" });
@@ -103,7 +106,7 @@ describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromiu
         header: false,
         color: 'rgb(0, 0, 0)',
         background: 'rgb(255, 255, 255)',
-        steps: core.steps.length,
+        steps: core.steps.length + core.uefi.length,
       });
       await page.screenshot({ path: join(shots, 'page-print.png'), fullPage: true });
       writeFileSync(join(shots, 'page-handout.pdf'), await page.pdf({ format: 'A4' }));

@@ -112,8 +112,15 @@ describe.skipIf(!ok)('WalkthroughView in Chromium', () => {
   it('our image: the steps in order, a field in its legend, code from backticks, the hex grid hidden from screen readers', async () => {
     const page = await open(ours);
     try {
-      expect(await page.locator('ol.wt-steps > li.wt-step').count()).toBe(ours.steps.length);
-      expect(await page.locator('.wt-step h3').allTextContents()).toEqual(ours.steps.map((s) => s.title));
+      const all = [...ours.steps, ...ours.uefi];
+      expect(ours.uefi.map((s) => s.id)).toEqual(['uefi-find', 'uefi-pe', 'uefi-ident', 'uefi-loader']);
+      expect(await page.locator('ol.wt-steps > li.wt-step').count()).toBe(all.length);
+      expect(await page.locator('.wt-step h3').allTextContents()).toEqual(all.map((s) => s.title));
+      expect(await page.locator('.wt-uefi > h3').textContent()).toBe('Under UEFI');
+      const ident = page.locator('#walk-uefi-ident table.wt-legend tr', { hasText: 'Stage 2 code size' });
+      expect(await ident.locator('td').last().textContent()).toMatch(
+        /^0x[0-9A-F]+: it reads the command line at this offset in stage 2, where this image has it$/,
+      );
       const row = page.locator('#walk-stage1 table.wt-legend tr', { hasText: "Stage 2's first sector" });
       await expect.poll(() => row.locator('td').last().textContent()).toBe('LBA 1');
       expect(await row.locator('td.wt-mono').first().textContent()).toBe('0x005A');
@@ -122,7 +129,7 @@ describe.skipIf(!ok)('WalkthroughView in Chromium', () => {
       expect(await args.locator('td').last().textContent()).toBe(`"${ARGS}"`);
       expect(await page.locator('#walk-bios p code', { hasText: '0x7C00' }).count()).toBeGreaterThan(0);
       // Every dump: a hidden grid with one cell per byte, a numbered badge per field, and a legend row per field.
-      const dumps = ours.steps.flatMap((s) => s.dumps);
+      const dumps = all.flatMap((s) => s.dumps);
       expect(await page.locator('.wt-hex[aria-hidden="true"]').count()).toBe(dumps.length);
       expect(await page.locator('.wt-hex .wt-b').count()).toBe(dumps.reduce((n, d) => n + d.bytes.length, 0));
       const fields = dumps.reduce((n, d) => n + d.fields.length, 0);

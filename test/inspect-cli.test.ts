@@ -12,6 +12,9 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { FORMATS } from '../src/core/formats/index';
+import { EFI_LOADER } from '../src/core/boot/index';
+import { EFI_VERSION_MAJOR, EFI_VERSION_MINOR } from '../src/core/boot/efi.generated';
+import { CMDLINE_OFF, PARAMS_VERSION } from '../src/core/boot/loader.generated';
 import { writeFormat } from './helpers/containers';
 import { boot, patchAt } from './helpers/qemu';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
@@ -150,7 +153,9 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'qemu-system-x86_64', 'mtype', 'fsc
       ]) {
         expect(paths).toContain(f);
       }
-      expect(ukd(['inspect', img]).stdout).toContain('Command line: "unikernel.bin Hello_Solo5 --old=1"');
+      const text = ukd(['inspect', img]).stdout;
+      expect(text).toContain('Command line: "unikernel.bin Hello_Solo5 --old=1"');
+      expect(text).toContain('UEFI loader: none (no \\EFI\\BOOT\\BOOTX64.EFI: UEFI firmware finds nothing to start)\n');
       const v = ukd(['verify', img]);
       expect(v.stdout + v.stderr).toBe(`${img}: ok\n`);
       expect(v.status).toBe(0);
@@ -236,6 +241,10 @@ describe.skipIf(!tools('qemu-system-x86_64', 'qemu-img', 'tar'))('our images in 
       const i = JSON.parse(ukd(['inspect', '--json', file]).stdout);
       expect(i.format).toBe(format.id);
       expect(i.bootloader).toMatchObject({ kind: 'unikernel-disk', args: args.join(' ') });
+      expect(i.uefi).toMatchObject({ build: 'this', version: `${EFI_VERSION_MAJOR}.${EFI_VERSION_MINOR}` });
+      expect(ukd(['inspect', file]).stdout).toContain(
+        `UEFI loader: \\EFI\\BOOT\\BOOTX64.EFI, ${EFI_LOADER.length} bytes: unikernel-disk's, version ${EFI_VERSION_MAJOR}.${EFI_VERSION_MINOR} (this version's, byte for byte), for stage 2 code of 0x${CMDLINE_OFF.toString(16).toUpperCase()} bytes and parameter block version ${PARAMS_VERSION}; unsigned (Secure Boot refuses it)\n`,
+      );
       expect(ukd(['verify', file]).status).toBe(0);
       // Boot the container itself when QEMU opens it; GCE's tar.gz through GNU tar.
       let disk = file;

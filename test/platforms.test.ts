@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { FORMATS } from '../src/core/formats/index';
 import {
   DESTINATIONS,
@@ -15,6 +15,10 @@ import {
   qemuDriver,
   shellQuote,
   verdict,
+  firmwareSentences,
+  BHYVE_UEFI_FIRMWARE,
+  LIBVIRT_UEFI,
+  OVMF_FD,
   type DestinationId,
   type Level,
 } from '../src/core/platforms';
@@ -45,6 +49,7 @@ const EXPECTED: Record<DestinationId, Record<string, Level>> = {
   libvirt: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'ok' },
   proxmox: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'fail' },
   openstack: { none: 'ok', block: 'warn', net: 'ok', 'block, net': 'warn', 'net, block': 'warn' },
+  bhyve: { none: 'ok', block: 'ok', net: 'ok', 'block, net': 'ok', 'net, block': 'ok' },
   gce: { none: 'warn', block: 'fail', net: 'ok', 'block, net': 'fail', 'net, block': 'fail' },
   virtualbox: { none: 'ok', block: 'fail', net: 'warn', 'block, net': 'fail', 'net, block': 'fail' },
   vmware: { none: 'ok', block: 'fail', net: 'fail', 'block, net': 'fail', 'net, block': 'fail' },
@@ -74,7 +79,7 @@ describe('verdicts for every destination', () => {
 
   test('GCE and a block device: the issue’s sentence', () => {
     const why = [
-      'GCE has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
+      'GCE has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt, Proxmox or bhyve.',
       'GCE disks are virtio-scsi or NVMe, never virtio-blk (Solo5 #79).',
     ];
     const v = verdict({ devices: [storage] }, 'gce');
@@ -127,10 +132,10 @@ describe('verdicts for every destination', () => {
   test('VMware with both kinds names both and advises destinations that offer both', () => {
     const v = verdict({ devices: [storage, service0] }, 'vmware');
     expect(v.sentences[0]).toBe(
-      'VMware has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt or Proxmox.',
+      'VMware has no virtio block devices: `storage` cannot be attached and the unikernel will abort at start. Build it without block devices, or run it on QEMU, libvirt, Proxmox or bhyve.',
     );
     expect(v.sentences[2]).toBe(
-      'VMware has no virtio network devices: `service0` cannot be attached and the unikernel will abort at start. Build it without network devices, or run it on QEMU, libvirt or Proxmox.',
+      'VMware has no virtio network devices: `service0` cannot be attached and the unikernel will abort at start. Build it without network devices, or run it on QEMU, libvirt, Proxmox or bhyve.',
     );
   });
 
@@ -146,6 +151,7 @@ describe('verdicts for every destination', () => {
       level: 'ok',
       sentences: [
         'The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on GCE as a plain Multiboot kernel.',
+        ...firmwareSentences(findDestination('gce')!),
       ],
       problems: [],
     });
@@ -204,6 +210,102 @@ describe('formats and destinations', () => {
   });
 });
 
+/**
+ * Which firmware starts the image at each destination (docs/platforms.md,
+ * "Firmware"): BIOS, UEFI or either; how UEFI is chosen; Secure Boot.
+ */
+const FIRMWARE: Record<
+  DestinationId,
+  { boots: 'bios' | 'uefi' | 'both'; default: 'bios' | 'uefi'; uefiCommand?: RegExp }
+> = {
+  qemu: { boots: 'both', default: 'bios', uefiCommand: /-bios \/usr\/share\/ovmf\/OVMF\.fd/ },
+  libvirt: {
+    boots: 'both',
+    default: 'bios',
+    uefiCommand: /--boot uefi,firmware\.feature0\.name=secure-boot,firmware\.feature0\.enabled=no/,
+  },
+  proxmox: {
+    boots: 'both',
+    default: 'bios',
+    uefiCommand: /^qm set VMID --bios ovmf --efidisk0 local-lvm:1,efitype=4m,pre-enrolled-keys=0$/,
+  },
+  openstack: { boots: 'both', default: 'bios', uefiCommand: /--property hw_firmware_type=uefi/ },
+  bhyve: { boots: 'uefi', default: 'uefi' },
+  gce: { boots: 'bios', default: 'bios' },
+  virtualbox: { boots: 'both', default: 'bios', uefiCommand: /--firmware efi$/ },
+  vmware: { boots: 'both', default: 'bios' },
+  azure: { boots: 'both', default: 'bios' },
+  aws: { boots: 'both', default: 'bios' },
+  'bare-metal': { boots: 'both', default: 'uefi' },
+};
+
+describe('firmware: BIOS, UEFI, Secure Boot', () => {
+  const both = [storage, service0];
+  for (const d of DESTINATIONS) {
+    test(`${d.id}: the firmware facts, the verdict's firmware sentences, the UEFI command`, () => {
+      const want = FIRMWARE[d.id];
+      expect({ boots: d.firmware.boots, default: d.firmware.default }).toEqual({
+        boots: want.boots,
+        default: want.default,
+      });
+      if (d.firmware.boots !== 'bios') expect(d.firmware.uefi, 'how to choose UEFI').toBeTruthy();
+      // The verdict ends with the firmware sentences, which are never problems.
+      for (const devices of [[], both]) {
+        const v = verdict({ devices, solo5Manifest: true }, d);
+        const fw = firmwareSentences(d);
+        expect(v.sentences.slice(-fw.length)).toEqual(fw);
+        for (const s of fw) expect(v.problems).not.toContain(s);
+      }
+      const fw = firmwareSentences(d).join(' ');
+      if (d.firmware.boots !== 'bios') expect(fw).toContain('`\\EFI\\BOOT\\BOOTX64.EFI`');
+      if (d.firmware.secureBoot)
+        expect(fw).toContain("Secure Boot refuses the image's UEFI loader, which is unsigned.");
+      const steps = nextSteps({ devices: both }, d, { file: `disk${d.formats[0]}` });
+      const uefi = steps.filter((s) => s.what.startsWith('optional, to boot with UEFI instead of BIOS'));
+      if (want.uefiCommand) {
+        expect(uefi).toHaveLength(1);
+        expect(uefi[0].command).toMatch(want.uefiCommand);
+      } else expect(uefi).toEqual([]);
+    });
+  }
+
+  test('bhyve: UEFI firmware, no grub-bhyve; the boot disk on AHCI, the devices after it in manifest order', () => {
+    const steps = nextSteps({ devices: [service0, storage] }, 'bhyve', { file: 'disk.img' });
+    const run = steps.find((s) => s.command.startsWith('bhyve '))!.command;
+    expect(run).toContain(`-l bootrom,${BHYVE_UEFI_FIRMWARE}`);
+    expect(run).not.toContain('grub-bhyve');
+    expect(run.split(/\s+\\?\s*/).filter((a) => /^\d+:0,/.test(a))).toEqual([
+      '0:0,hostbridge',
+      '1:0,lpc',
+      '2:0,ahci-hd,disk.img',
+      '3:0,virtio-net,tap0',
+      '4:0,virtio-blk,storage.img',
+    ]);
+    expect(steps.map((s) => s.command)).toContain('truncate -s 1G storage.img');
+    expect(verdict({ devices: [service0, storage] }, 'bhyve').level).toBe('ok');
+  });
+
+  test('GCE: UEFI_COMPATIBLE is not used, and the verdict says when it would be', () => {
+    const text = nextSteps({ devices: [service0] }, 'gce', { file: 'app.tar.gz' })
+      .map((s) => s.command)
+      .join('\n');
+    expect(text).not.toContain('UEFI_COMPATIBLE');
+    expect(firmwareSentences(findDestination('gce')!).join(' ')).toContain('`--guest-os-features=UEFI_COMPATIBLE`');
+  });
+
+  test('Hyper-V Generation 2 boots UEFI but has no virtio either: the verdict says so', () => {
+    const v = verdict({ devices: [storage] }, 'azure');
+    expect(v.level).toBe('fail');
+    expect(v.sentences.join(' ')).toContain('Generation 2 has no virtio devices either');
+    expect(v.sentences.join(' ')).toContain('-EnableSecureBoot Off');
+  });
+
+  test('the commands share one home for the firmware paths', () => {
+    expect(OVMF_FD).toBe('/usr/share/ovmf/OVMF.fd');
+    expect(LIBVIRT_UEFI).toMatch(/^uefi,/);
+  });
+});
+
 describe.skipIf(!tools('qemu-system-x86_64'))('the QEMU command, run by QEMU', () => {
   const t = tempDir('ukd-plat-');
   afterAll(() => t.cleanup());
@@ -241,6 +343,25 @@ describe.skipIf(!tools('qemu-system-x86_64'))('the QEMU command, run by QEMU', (
       [0x12, '1af4:1000', '0001'],
     ]);
   });
+
+  test.skipIf(!existsSync(OVMF_FD))(
+    'the optional UEFI command boots the image under OVMF: its UEFI loader starts the kernel',
+    async () => {
+      const image = writePlan(t.path('uefi.img'), planImage(DEMO_KERNEL, { args: 'from uefi' }).plan);
+      const step = nextSteps({ devices: [] }, 'qemu', { file: image, formatId: 'raw' }).find((s) =>
+        s.what.startsWith('optional, to boot with UEFI'),
+      )!;
+      const args = runnableQemuArgs(step.command, t.dir);
+      const r = spawnSync('qemu-system-x86_64', [...args, '-display', 'none', '-serial', 'stdio'], {
+        encoding: 'utf8',
+        timeout: 240_000,
+      });
+      expect(r.stdout).toContain('Loading unikernel.bin (UEFI)... ok');
+      expect(r.stdout).toContain("demo: command line 'from uefi'");
+      expect(r.status, r.stderr).toBe(83);
+    },
+    300_000,
+  );
 
   test('a kernel that declares nothing gets no virtio function at all', () => {
     const { found, stdout } = virtioSlots([]);

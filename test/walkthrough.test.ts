@@ -19,6 +19,7 @@ import { findMultiboot } from '../src/core/multiboot';
 import { parseElf } from '../src/core/elf';
 import { inspectKernel } from '../src/core/kernel';
 import { crc32 } from '../src/core/bytes';
+import { EFI_LOADER } from '../src/core/boot/index';
 import {
   CMDLINE_OFF,
   MAX_SEGMENTS,
@@ -51,7 +52,7 @@ const u32Of = (f: { bytes: Uint8Array }) => new DataView(f.bytes.buffer, f.bytes
 
 /** Every dump from the disk holds exactly the file's bytes there; fields are in order, inside, not overlapping. */
 function checkDumps(w: Walkthrough, rawPath: string): HexDump[] {
-  const all = w.steps.flatMap((s) => s.dumps);
+  const all = [...w.steps, ...w.uefi].flatMap((s) => s.dumps);
   for (const d of all) {
     let end = 0;
     for (const f of d.fields) {
@@ -71,7 +72,7 @@ function checkDumps(w: Walkthrough, rawPath: string): HexDump[] {
 }
 
 function field(w: Walkthrough, step: string, label: string) {
-  const s = w.steps.find((x) => x.id === step);
+  const s = [...w.steps, ...w.uefi].find((x) => x.id === step);
   expect(s, `step ${step}`).toBeDefined();
   for (const d of s!.dumps) {
     const f = d.fields.find((x) => x.label === label);
@@ -229,6 +230,55 @@ describe('our loader', () => {
       expect(field(w, 'mbi', 'mem_upper').value).toMatch(new RegExp(`^${Number(ram[1]) / 1024} KiB`));
     },
     120_000,
+  );
+
+  it.skipIf(!tools('mcopy', 'objdump'))(
+    'under UEFI: the directory entries, the PE header and the identity block, as mtools and objdump read them',
+    async () => {
+      const w = await walkOf(raw);
+      expect(w.uefi.map((s) => s.id)).toEqual(['uefi-find', 'uefi-pe', 'uefi-ident', 'uefi-loader']);
+      checkDumps(w, raw);
+      // The file, as mtools copies it out, is this build's loader; every dump of it holds its bytes.
+      run('mcopy', ['-n', '-i', `${raw}@@1M`, '::/EFI/BOOT/BOOTX64.EFI', tmp.path('BOOTX64.EFI')]);
+      const file = new Uint8Array(readFileSync(tmp.path('BOOTX64.EFI')));
+      expect(Buffer.from(file).equals(Buffer.from(EFI_LOADER))).toBe(true);
+      for (const d of w.uefi.flatMap((s) => s.dumps).filter((d) => d.caption.startsWith('BOOTX64.EFI'))) {
+        const at = d.diskOffset! - img.efiLba * 512;
+        expect(Buffer.from(d.bytes).equals(Buffer.from(file.subarray(at, at + d.bytes.length))), d.caption).toBe(true);
+      }
+      expect(field(w, 'uefi-find', 'Short name (8 + 3)').value).toBe('"EFI        "');
+      const entryOf = (label: string) => w.uefi[0].dumps[2].fields.find((f) => f.label === label)!.value;
+      expect(w.uefi[0].dumps.map((d) => d.caption)).toEqual([
+        'The directory entry of /EFI',
+        'The directory entry of /EFI/BOOT',
+        'The directory entry of /EFI/BOOT/BOOTX64.EFI',
+      ]);
+      expect(entryOf('Size')).toBe(`${EFI_LOADER.length} bytes`);
+      expect(entryOf('First cluster (low)')).toMatch(new RegExp(`^\\d+: cluster \\d+, LBA ${img.efiLba}$`));
+      // objdump's reading of the same header fields.
+      const p = run('objdump', ['-p', tmp.path('BOOTX64.EFI')]);
+      const entry = parseInt(/AddressOfEntryPoint\s+([0-9a-f]+)/.exec(p)![1], 16);
+      expect(field(w, 'uefi-pe', 'Entry point').value).toMatch(new RegExp(`^${hex(entry)}:`));
+      expect(field(w, 'uefi-pe', 'Machine').value).toBe('0x8664 (x86-64)');
+      expect(field(w, 'uefi-pe', 'Subsystem').value).toBe('10: an EFI application');
+      expect(p).toMatch(/Subsystem\s+0000000a/);
+      const major = /MajorImageVersion\s+(\d+)/.exec(p)![1];
+      const minor = /MinorImageVersion\s+(\d+)/.exec(p)![1];
+      expect(field(w, 'uefi-pe', 'Image version').value).toMatch(new RegExp(`^${major}\\.${minor}:`));
+      expect(w.uefi[1].text.join(' ')).toContain('Access Denied');
+      // The identity block against this image's stage 2.
+      expect(field(w, 'uefi-ident', 'Stage 2 code size').value).toBe(
+        `${hex(CMDLINE_OFF)}: it reads the command line at this offset in stage 2, where this image has it`,
+      );
+      expect(field(w, 'uefi-ident', 'Magic').value).toBe('"UKEF"');
+      // Where it meets the BIOS path: stage 1's fields, the block's magic, the hand-over.
+      expect(field(w, 'uefi-loader', "Stage 2's first sector").value).toBe('LBA 1');
+      expect(field(w, 'uefi-loader', 'The magic it wants').value).toBe('"UKBP"');
+      expect(Buffer.from(field(w, 'uefi-loader', 'mov eax, 2BADB002h').bytes)).toEqual(
+        Buffer.from([0xb8, 0x02, 0xb0, 0xad, 0x2b]),
+      );
+      expect(field(w, 'uefi-loader', 'jmp ecx').value).toBe("to the kernel's entry");
+    },
   );
 
   for (const id of ['qcow2', 'vhd-dynamic', 'vmdk', 'vdi', 'tar']) {
@@ -461,6 +511,7 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an
     expect(w.cmdline).toBe(`unikernel.bin ${args}`);
     expect(w.notes).toEqual([]);
     expect(w.steps.map((s) => s.id)).toEqual(['bios', 'partition', 'vbr', 'ldlinux', 'config', 'mboot', 'jump']);
+    expect(w.uefi).toEqual([]); // no \EFI\BOOT\BOOTX64.EFI: nothing for UEFI firmware to start
     checkDumps(w, img);
 
     const p = sfdiskPart(img);

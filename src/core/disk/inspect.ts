@@ -1,13 +1,15 @@
 /**
  * `inspect`: what is inside an image read back, as plain data (the CLI
  * prints it or its JSON; the page shows it): the partition table, the FAT
- * volume and its files, the boot loader and its command line, the kernel.
+ * volume and its files, the boot loader and its command line, the UEFI
+ * loader (`efi-loader.ts`), the kernel.
  */
 import { isImageError } from '../errors';
 import { partitionTypeName } from '../mbr';
 import type { BootParams } from '../boot/params';
 import type { FatEntry } from '../fat/read';
 import type { BootloaderKind } from './bootloader';
+import { readEfiLoader, type EfiBuild } from './efi-loader';
 import { kernelReport, locateKernel, type KernelReport } from './kernel-file';
 import type { OpenedImage } from './open-image';
 import type { FormatId } from '../formats/types';
@@ -43,6 +45,25 @@ export interface Inspection {
     label?: string;
     options?: string[];
   };
+  /** `\EFI\BOOT\BOOTX64.EFI`, what UEFI firmware starts on this disk (null: there is none). */
+  uefi: {
+    path: string;
+    size: number;
+    /** this (this tool's loader), other-version, changed, foreign (not ours); null when it could not be read. */
+    build: EfiBuild | null;
+    /** Ours: the version in its identity block ("1.0"). */
+    version: string | null;
+    /** Ours: the stage 2 code size it reads, and the parameter block version. */
+    stage2CodeSize: number | null;
+    paramsVersion: number | null;
+    /** The PE header's machine and subsystem (x86-64 0x8664, EFI application 10), when it is a PE file. */
+    machine: number | null;
+    subsystem: number | null;
+    /** Bytes of its Authenticode signature (0: unsigned; Secure Boot refuses it). */
+    signatureBytes: number;
+    /** Why firmware would not start it (not a PE file, another machine...), or why it could not be read. */
+    problems: string[];
+  } | null;
   kernel: KernelReport | null;
   notes: string[];
 }
@@ -121,6 +142,19 @@ export async function inspectImage(img: OpenedImage): Promise<Inspection> {
     b.options = boot.syslinux.boot.options;
   }
   if (boot.grub?.config) b.config = boot.grub.config.path;
+  const efi = await readEfiLoader(img);
+  const uefi: Inspection['uefi'] = efi && {
+    path: efi.path,
+    size: efi.size,
+    build: efi.build,
+    version: efi.identity?.version ?? null,
+    stage2CodeSize: efi.identity?.stage2CodeSize ?? null,
+    paramsVersion: efi.identity?.paramsVersion ?? null,
+    machine: efi.pe?.header?.machine ?? null,
+    subsystem: efi.pe?.header?.subsystem ?? null,
+    signatureBytes: efi.signatureBytes,
+    problems: efi.readError ? [efi.readError] : (efi.pe?.problems ?? []),
+  };
   return {
     format: disk.formatId,
     size: disk.size,
@@ -136,6 +170,7 @@ export async function inspectImage(img: OpenedImage): Promise<Inspection> {
     })),
     filesystem,
     bootloader: b,
+    uefi,
     kernel,
     notes,
   };

@@ -8,6 +8,7 @@ import { isImageError, type ImageError } from '../errors';
 import { checkMbr, partitionTypeName, PART_TYPE_GPT_PROTECTIVE } from '../mbr';
 import { BPB, EBPB, EBPB_AT, FSINFO_UNKNOWN } from '../fat/boot-sector';
 import { hex, SECTOR } from '../units';
+import { checkEfiLoader } from './efi-loader';
 import { kernelReport, locateKernel } from './kernel-file';
 import type { OpenedImage } from './open-image';
 import { MBOOT } from './syslinux';
@@ -16,7 +17,7 @@ import { MBOOT } from './syslinux';
 const BPB_END = EBPB_AT[32] + EBPB.size;
 
 export interface Problem {
-  /** What was checked: mbr, fat, loader, syslinux, kernel. */
+  /** What was checked: mbr, fat, loader, uefi, syslinux, kernel. */
   area: string;
   message: string;
   /**
@@ -87,6 +88,7 @@ export async function verifyImage(img: OpenedImage): Promise<Problem[]> {
       }
     }
   }
+  for (const p of await checkEfiLoader(img, boot.ours)) add('uefi', p.message, p.severity);
   if (boot.syslinux) {
     const s = boot.syslinux;
     if (s.boot.multiboot && img.fat) {

@@ -1,12 +1,23 @@
 /**
  * The destinations, as data: for each, the formats it takes, its size rule,
- * firmware and boot disk, what it offers of each virtio kind, its traps, and
+ * firmware (BIOS, UEFI or either, how to choose UEFI, Secure Boot) and boot disk, what it offers of each virtio kind, its traps, and
  * its own next commands. Every fact here has its source in docs/platforms.md.
  * Also which destination each format goes to by default.
  */
 import { findFormat, type FormatId } from '../formats/index';
 import { shellQuote } from '../shell';
-import { createDisks, deviceId, diskFile, names, slot } from './commands';
+import {
+  BHYVE_FIRST_SLOT,
+  BHYVE_UEFI_FIRMWARE,
+  createDisks,
+  deviceId,
+  diskFile,
+  LIBVIRT_UEFI,
+  names,
+  OVMF_FD,
+  slot,
+  uefiStep,
+} from './commands';
 import type { Destination, DestinationId, NextStep } from './types';
 
 /** Where each output format goes by default (the CLI and the page judge the chosen format against it). */
@@ -52,7 +63,14 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'QEMU',
     formats: ['raw', 'qcow2'],
     size: 'any whole number of 512-byte sectors',
-    firmware: 'SeaBIOS, QEMU’s default (BIOS boot)',
+    firmware: {
+      text: 'SeaBIOS, QEMU’s default; OVMF for UEFI',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'add `-bios /usr/share/ovmf/OVMF.fd` (Debian’s `ovmf` package)',
+      secureBoot:
+        'OVMF enforces it only in its Secure Boot build with keys enrolled (`OVMF_CODE_4M.secboot.fd` with `OVMF_VARS_4M.ms.fd`), where the disk fails with "Access Denied"; the plain build the command uses has none.',
+    },
     bootDisk: 'IDE (`if=ide`); AHCI, NVMe and virtio-scsi boot too',
     block: {
       offer: 'yes',
@@ -95,6 +113,10 @@ export const DESTINATIONS: readonly Destination[] = [
             : 'run it (the boot disk on IDE); QEMU exits when the unikernel does (status 83)',
           command: args.join(' \\\n  '),
         },
+        uefiStep(
+          'the same with OVMF, so that the image’s UEFI loader starts the kernel',
+          [args[0], `-bios ${OVMF_FD}`, ...args.slice(1)].join(' \\\n  '),
+        ),
       ];
     },
   },
@@ -104,7 +126,14 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'libvirt',
     formats: ['qcow2', 'raw'],
     size: 'any whole number of 512-byte sectors',
-    firmware: 'SeaBIOS, the default (not UEFI)',
+    firmware: {
+      text: "SeaBIOS, the default; UEFI with `--boot uefi` (`<os firmware='efi'>`)",
+      boots: 'both',
+      default: 'bios',
+      uefi: `add \`--boot ${LIBVIRT_UEFI}\` (libvirt’s \`<os firmware='efi'>\`, Secure Boot off)`,
+      secureBoot:
+        'libvirt picks the UEFI firmware build itself, and on some distributions `--boot uefi` alone gets one with Secure Boot keys enrolled; `firmware.feature0.name=secure-boot,firmware.feature0.enabled=no` asks for one without.',
+    },
     bootDisk: 'SATA or IDE (`bus=sata`)',
     block: {
       offer: 'yes',
@@ -135,6 +164,10 @@ export const DESTINATIONS: readonly Destination[] = [
       return [
         ...createDisks(blocks),
         { what: 'create and start the VM (its serial console opens)', command: args.join(' \\\n  ') },
+        uefiStep(
+          "the same VM with UEFI firmware and Secure Boot off (`<os firmware='efi'>`)",
+          [args[0], `--boot ${LIBVIRT_UEFI}`, ...args.slice(1)].join(' \\\n  '),
+        ),
       ];
     },
   },
@@ -144,7 +177,14 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'Proxmox',
     formats: ['qcow2', 'raw'],
     size: 'any whole number of 512-byte sectors',
-    firmware: 'SeaBIOS, the default (`bios: seabios`)',
+    firmware: {
+      text: 'SeaBIOS, the default (`bios: seabios`); OVMF with `bios: ovmf`',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'set `bios: ovmf` with an EFI disk (`qm set VMID --bios ovmf --efidisk0 local-lvm:1,efitype=4m,pre-enrolled-keys=0`)',
+      secureBoot:
+        'An EFI disk with `pre-enrolled-keys=1` (Microsoft’s keys) turns it on: keep `pre-enrolled-keys=0`. Keep the default machine type too: with `q35` Proxmox takes OVMF’s SMM build, under which the UEFI loader now leaves Solo5 only about 7 MiB.',
+    },
     bootDisk: 'IDE or SATA (the default SCSI controller, virtio-scsi, is skipped by Solo5 and works too)',
     block: {
       offer: 'yes',
@@ -170,6 +210,12 @@ export const DESTINATIONS: readonly Destination[] = [
           command: 'qm set VMID --ide0 local-lvm:vm-VMID-disk-0 --boot order=ide0',
         },
       ];
+      steps.push(
+        uefiStep(
+          'OVMF with an EFI disk, Secure Boot off (`pre-enrolled-keys=0`)',
+          'qm set VMID --bios ovmf --efidisk0 local-lvm:1,efitype=4m,pre-enrolled-keys=0',
+        ),
+      );
       if (blocks.length) {
         steps.push({
           what: `add the declared block devices as VirtIO Block disks of 1 GiB, in manifest order (${names(blocks)})`,
@@ -186,7 +232,14 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'OpenStack',
     formats: ['qcow2', 'raw'],
     size: 'any whole number of 512-byte sectors (the flavor’s disk must be at least as large)',
-    firmware: 'SeaBIOS unless the image sets `hw_firmware_type=uefi`',
+    firmware: {
+      text: 'SeaBIOS unless the image sets `hw_firmware_type=uefi`',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'set the image property `hw_firmware_type=uefi`',
+      secureBoot:
+        'Nova turns it on only when the image or flavor asks for it (`os_secure_boot=required`): leave that property unset.',
+    },
     bootDisk: 'virtio-blk by default: set `hw_disk_bus=scsi` (with `hw_scsi_model=virtio-scsi`) or `ide` on the image',
     block: {
       offer: 'setting',
@@ -232,6 +285,73 @@ export const DESTINATIONS: readonly Destination[] = [
         command: server.join(' \\\n  '),
       });
       steps.push({ what: 'read its serial console', command: `openstack console log show ${name}-vm` });
+      steps.splice(
+        1,
+        0,
+        uefiStep(
+          'mark the image for UEFI firmware (before creating the server)',
+          `openstack image set --property hw_firmware_type=uefi ${name}`,
+        ),
+      );
+      return steps;
+    },
+  },
+  {
+    id: 'bhyve',
+    name: 'bhyve (FreeBSD)',
+    short: 'bhyve',
+    formats: ['raw'],
+    size: 'any whole number of 512-byte sectors',
+    firmware: {
+      text: `UEFI: bhyve’s EDK2 build, \`${BHYVE_UEFI_FIRMWARE}\` (FreeBSD’s \`bhyve-firmware\` package)`,
+      boots: 'uefi',
+      default: 'uefi',
+      uefi: `\`-l bootrom,${BHYVE_UEFI_FIRMWARE}\``,
+    },
+    bootDisk: 'AHCI (`ahci-hd`), which Solo5 skips',
+    block: {
+      offer: 'yes',
+      how: 'each declared block device is a `virtio-blk` device, in manifest order at increasing PCI slots',
+    },
+    net: {
+      offer: 'yes',
+      how: 'each declared network device is a `virtio-net` device on a tap interface, in manifest order at increasing PCI slots',
+    },
+    traps: [
+      'bhyve boots a disk image only through UEFI firmware; the image’s own UEFI loader starts the kernel, so grub-bhyve is not needed.',
+      'bhyve reads raw disks only: build the image with `-f raw`.',
+      'Not yet run on a FreeBSD host by this project (the UEFI loader is tested under QEMU’s OVMF); whether the unikernel’s ACPI power-off works there is not known: if the VM stays halted after the unikernel ends, stop it with `bhyvectl --destroy`.',
+    ],
+    nextSteps({ devices, blocks, file, name }) {
+      const args = [
+        `bhyve -A -H -u -m 512M -l bootrom,${BHYVE_UEFI_FIRMWARE} -l com1,stdio`,
+        `-s 0:0,hostbridge -s 1:0,lpc -s 2:0,ahci-hd,${file}`,
+      ];
+      devices.forEach((dev, i) => {
+        const at = BHYVE_FIRST_SLOT + i;
+        args.push(
+          dev.kind === 'block'
+            ? `-s ${at}:0,virtio-blk,${diskFile(dev)}`
+            : `-s ${at}:0,virtio-net,tap${devices.filter((x) => x.kind === 'net').indexOf(dev)}`,
+        );
+      });
+      args.push(name);
+      const steps: NextStep[] = [];
+      if (blocks.length) {
+        steps.push({
+          what: `make a disk for each declared block device (${names(blocks)})`,
+          command: blocks.map((b) => `truncate -s 1G ${diskFile(b)}`).join('\n'),
+        });
+      }
+      steps.push(
+        {
+          what: devices.length
+            ? 'run it with the UEFI firmware: the boot disk on AHCI, the declared devices as virtio at increasing PCI slots in manifest order (as root)'
+            : 'run it with the UEFI firmware, the boot disk on AHCI (as root)',
+          command: args.join(' \\\n  '),
+        },
+        { what: 'free the VM once it has stopped', command: `bhyvectl --destroy --vm=${name}` },
+      );
       return steps;
     },
   },
@@ -241,7 +361,12 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'GCE',
     formats: ['tar'],
     size: 'a whole number of GiB',
-    firmware: 'SeaBIOS (UEFI only for images marked `UEFI_COMPATIBLE`)',
+    firmware: {
+      text: 'SeaBIOS (UEFI only for images marked `UEFI_COMPATIBLE`)',
+      boots: 'bios',
+      default: 'bios',
+      note: 'GCE starts an image with UEFI only when it is created with `--guest-os-features=UEFI_COMPATIBLE`, which Shielded VM (UEFI, Secure Boot, vTPM) needs; Google documents Shielded VM images as GPT disks (“master boot record (MBR) is not supported”), and this image is MBR, so leave the flag off: SeaBIOS boots it, and Solo5 uses neither Secure Boot nor a vTPM.',
+    },
     bootDisk: 'virtio-scsi (NVMe on third-generation machine types)',
     block: {
       offer: 'no',
@@ -290,7 +415,13 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'VirtualBox',
     formats: ['vdi', 'vmdk-sparse'],
     size: 'any whole number of 512-byte sectors',
-    firmware: 'BIOS, the default (leave EFI off)',
+    firmware: {
+      text: 'BIOS, the default; EFI with `--firmware efi`',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'set `VBoxManage modifyvm NAME --firmware efi`',
+      secureBoot: 'VirtualBox’s EFI has it off unless you enroll keys and turn it on: leave it off.',
+    },
     bootDisk: 'IDE or SATA (AHCI)',
     block: {
       offer: 'no',
@@ -317,6 +448,7 @@ export const DESTINATIONS: readonly Destination[] = [
           what: 'attach the image on IDE',
           command: `VBoxManage storagectl ${name} --name IDE --add ide\nVBoxManage storageattach ${name} --storagectl IDE --port 0 --device 0 --type hdd --medium ${file}`,
         },
+        uefiStep('EFI firmware instead of BIOS', `VBoxManage modifyvm ${name} --firmware efi`),
         { what: 'start it', command: `VBoxManage startvm ${name} --type headless` },
       ];
     },
@@ -327,7 +459,13 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'VMware',
     formats: ['vmdk', 'vmdk-sparse'],
     size: 'any whole number of 512-byte sectors, below 2 TiB',
-    firmware: 'BIOS (choose BIOS, not EFI, in the VM’s boot options)',
+    firmware: {
+      text: 'BIOS or EFI, chosen in the VM’s boot options (`firmware = "efi"` in the .vmx)',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'choose EFI in the VM’s boot options (`firmware = "efi"`)',
+      secureBoot: 'With EFI, leave “Secure Boot” unticked (`uefi.secureBoot.enabled = "FALSE"`).',
+    },
     bootDisk: 'IDE, SATA, LSI Logic or PVSCSI',
     block: { offer: 'no', how: 'VMware has no virtio devices: disks are IDE, SATA, SCSI (LSI, PVSCSI) or NVMe' },
     net: { offer: 'no', how: 'VMware has no virtio devices: network cards are vmxnet3 or e1000' },
@@ -336,7 +474,7 @@ export const DESTINATIONS: readonly Destination[] = [
       return [
         { what: 'ESXi: import the disk into a datastore', command: `govc import.vmdk ${file} FOLDER` },
         {
-          what: 'ESXi, on the host after uploading it: convert it to a thin disk; then create a BIOS VM with it on IDE or SATA (Workstation/Fusion: “use an existing virtual disk”)',
+          what: 'ESXi, on the host after uploading it: convert it to a thin disk; then create a VM (BIOS, or EFI with Secure Boot off) with it on IDE or SATA (Workstation/Fusion: “use an existing virtual disk”)',
           command: `vmkfstools -i ${file} ${name}-thin.vmdk -d thin`,
         },
       ];
@@ -348,7 +486,15 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'Azure',
     formats: ['vhd', 'vhd-dynamic'],
     size: 'Azure: a fixed VHD of a whole number of MiB; Hyper-V: any size',
-    firmware: 'Generation 1 VM (BIOS)',
+    firmware: {
+      text: 'Generation 1 VM (BIOS); Generation 2 is UEFI',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'create a Generation 2 VM',
+      secureBoot:
+        'Hyper-V turns it on for new Generation 2 VMs (`Set-VMFirmware -VMName NAME -EnableSecureBoot Off` turns it off), and Azure’s Trusted launch does too (`--security-type Standard` avoids it).',
+      note: 'Generation 2 has no virtio devices either, so it changes nothing for a Solo5 unikernel: the commands make a Generation 1 VM.',
+    },
     bootDisk: 'IDE (Generation 1), presented through VMBus',
     block: { offer: 'no', how: 'Hyper-V disks are IDE or VMBus SCSI, not virtio' },
     net: { offer: 'no', how: 'Hyper-V network cards are VMBus (netvsc), not virtio' },
@@ -379,7 +525,14 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'AWS',
     formats: ['vmdk', 'vhd', 'raw'],
     size: 'any; EBS volumes are whole GiB',
-    firmware: 'legacy BIOS (`register-image --boot-mode legacy-bios`), on instance types that still offer it',
+    firmware: {
+      text: 'legacy BIOS (`register-image --boot-mode legacy-bios`), on instance types that still offer it; UEFI with `--boot-mode uefi`',
+      boots: 'both',
+      default: 'bios',
+      uefi: 'register it with `--boot-mode uefi-preferred` (UEFI where the instance type has it, else BIOS)',
+      secureBoot:
+        'EC2 enforces it only for an image registered with a UEFI variable store holding keys (`--uefi-data`): register without one.',
+    },
     bootDisk: 'NVMe (Nitro)',
     block: { offer: 'no', how: 'EC2 disks are NVMe (Nitro) or Xen block devices, not virtio' },
     net: { offer: 'no', how: 'EC2 network cards are ENA (or Xen), not virtio' },
@@ -408,7 +561,14 @@ export const DESTINATIONS: readonly Destination[] = [
     short: 'bare metal',
     formats: ['raw'],
     size: 'at most the size of the stick or disk it is written to',
-    firmware: 'BIOS, or UEFI with legacy (CSM) boot enabled',
+    firmware: {
+      text: 'BIOS, or UEFI (the image carries a loader for each)',
+      boots: 'both',
+      default: 'uefi',
+      uefi: 'pick the stick’s “UEFI:” entry in the machine’s boot menu when it lists two',
+      secureBoot:
+        'Most PCs sold with Windows have it on, and each vendor words the refusal its own way (“Secure Boot Violation”, “Invalid signature detected”): turn Secure Boot off in the firmware setup, enroll a key of your own and sign `\\EFI\\BOOT\\BOOTX64.EFI` with it, or use legacy (CSM) boot where the machine still has it.',
+    },
     bootDisk: 'whatever the BIOS boots: USB, AHCI, NVMe',
     block: { offer: 'no', how: 'real machines have no virtio devices' },
     net: { offer: 'no', how: 'real machines have no virtio devices' },

@@ -23,6 +23,7 @@ export type {
   Destination,
   DestinationId,
   DeviceOffer,
+  Firmware,
   KernelDevices,
   Level,
   NextStep,
@@ -32,8 +33,8 @@ export type {
   Verdict,
 } from './types';
 export { DESTINATIONS, destinationForFormat, findDestination } from './destinations';
-export { verdict } from './verdict';
-export { FIRST_PCI_SLOT, imageName, qemuDriver } from './commands';
+export { firmwareSentences, verdict } from './verdict';
+export { BHYVE_UEFI_FIRMWARE, FIRST_PCI_SLOT, imageName, LIBVIRT_UEFI, OVMF_FD, qemuDriver } from './commands';
 export { shellQuote } from '../shell';
 
 /**

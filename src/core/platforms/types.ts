@@ -7,7 +7,38 @@ import type { FormatId, OutputFormat } from '../formats/types';
 import type { Solo5Device } from '../solo5';
 
 export type DestinationId =
-  'qemu' | 'libvirt' | 'proxmox' | 'openstack' | 'gce' | 'virtualbox' | 'vmware' | 'azure' | 'aws' | 'bare-metal';
+  | 'qemu'
+  | 'libvirt'
+  | 'proxmox'
+  | 'openstack'
+  | 'bhyve'
+  | 'gce'
+  | 'virtualbox'
+  | 'vmware'
+  | 'azure'
+  | 'aws'
+  | 'bare-metal';
+
+/**
+ * The firmware a destination starts its VMs with. Our images carry both
+ * loaders (stage 1 and 2 for BIOS, `\EFI\BOOT\BOOTX64.EFI` for UEFI), so
+ * either boots them; what matters is which one a VM gets, how to choose
+ * UEFI, and Secure Boot, which refuses our unsigned UEFI loader.
+ */
+export interface Firmware {
+  /** In words: "SeaBIOS, QEMU’s default; OVMF for UEFI". */
+  text: string;
+  /** Which firmware can start the image there: BIOS only, UEFI only, or either, chosen per VM. */
+  boots: 'bios' | 'uefi' | 'both';
+  /** What a new VM gets unless told otherwise (and what the next commands use). */
+  default: 'bios' | 'uefi';
+  /** How to choose UEFI there: a phrase, the setting in backticks (when `boots` is not 'bios'). */
+  uefi?: string;
+  /** Secure Boot there under UEFI: on or off by default, and how to turn it off (a sentence). */
+  secureBoot?: string;
+  /** Why UEFI is not worth choosing there, or when it is (a sentence), when that needs saying. */
+  note?: string;
+}
 
 /**
  * Whether a destination can give the unikernel a virtio device of a kind:
@@ -35,7 +66,7 @@ export interface Destination {
   formats: readonly FormatId[];
   /** The size rule, in words. */
   size: string;
-  firmware: string;
+  firmware: Firmware;
   /** Which controller the boot disk sits on. */
   bootDisk: string;
   block: DeviceOffer;

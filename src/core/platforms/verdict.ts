@@ -1,12 +1,46 @@
 /**
  * Will the unikernel run at a destination? `verdict()` judges the devices a
  * kernel declares against what the destination offers of each virtio kind
- * and how it orders them on the PCI bus, and says so in plain sentences.
+ * and how it orders them on the PCI bus, and says so in plain sentences,
+ * ending with the firmware that starts the image there (`firmwareSentences`).
  */
+import { EFI_BOOT_DIR, EFI_BOOT_NAME } from '../boot/types';
 import { describeDevices, kindWord, type DeviceKind } from '../solo5';
 import { names } from './commands';
 import { DESTINATIONS, resolveDestination } from './destinations';
 import type { Destination, DestinationId, KernelDevices, Level, Verdict } from './types';
+
+/** The UEFI loader's path as UEFI writes it. */
+const EFI_PATH = `\\${[...EFI_BOOT_DIR, EFI_BOOT_NAME].join('\\')}`;
+
+/**
+ * What starts the image there: BIOS, UEFI or either (our images carry a
+ * loader for each), how to choose UEFI, why not to, and Secure Boot. Facts,
+ * never problems: the image boots under either firmware.
+ */
+export function firmwareSentences(d: Destination): string[] {
+  const f = d.firmware;
+  const out: string[] = [];
+  const who = capital(d.short);
+  if (f.boots === 'uefi') {
+    out.push(
+      `${who} starts disk images only with UEFI firmware (${f.uefi}): the image's own UEFI loader, \`${EFI_PATH}\`, starts the kernel.`,
+    );
+  } else if (f.boots === 'bios') {
+    out.push(`${who} starts the image with BIOS firmware: its BIOS loader starts the kernel.`);
+  } else if (f.default === 'bios') {
+    out.push(
+      `${who} starts the image with BIOS firmware by default; under UEFI firmware the image's own UEFI loader, \`${EFI_PATH}\`, starts the same kernel with the same arguments: to choose it, ${f.uefi}.`,
+    );
+  } else {
+    out.push(
+      `${who} starts the image with UEFI firmware, or with BIOS where the machine still offers it: the image carries a loader for each (to choose, ${f.uefi}).`,
+    );
+  }
+  if (f.note) out.push(f.note);
+  if (f.secureBoot) out.push(`Secure Boot refuses the image's UEFI loader, which is unsigned. ${f.secureBoot}`);
+  return out;
+}
 
 function plural(kind: DeviceKind, n: number): string {
   return n === 1 ? kindWord(kind) : `${kindWord(kind)}s`;
@@ -42,7 +76,7 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
       );
     }
     const level: Level = said.warn.length ? 'warn' : 'ok';
-    return { level, sentences: [...said.warn, ...said.ok], problems: said.warn };
+    return { level, sentences: [...said.warn, ...said.ok, ...firmwareSentences(d)], problems: said.warn };
   }
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
   for (const k of kinds) {
@@ -81,7 +115,11 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
     const all = devs.length === 1 ? 'it' : 'all of them';
     said.ok.unshift(`The unikernel declares ${describeDevices(devs)}; ${d.short} can attach ${all}.`);
   }
-  return { level, sentences: [...said.fail, ...said.warn, ...said.ok], problems: level === 'ok' ? [] : said[level] };
+  return {
+    level,
+    sentences: [...said.fail, ...said.warn, ...said.ok, ...firmwareSentences(d)],
+    problems: level === 'ok' ? [] : said[level],
+  };
 }
 
 function capital(s: string): string {

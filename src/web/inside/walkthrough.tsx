@@ -211,6 +211,17 @@ export function WalkthroughView({ walkthrough }: { walkthrough: Walkthrough }) {
           <Step key={s.id} step={s} />
         ))}
       </ol>
+      {w.uefi.length > 0 && (
+        <section class="wt-uefi" aria-labelledby="walk-uefi-h">
+          <h3 id="walk-uefi-h">Under UEFI</h3>
+          <p>The same disk started by a UEFI firmware instead of a BIOS: these steps replace the ones above.</p>
+          <ol class="wt-steps">
+            {w.uefi.map((s) => (
+              <Step key={s.id} step={s} />
+            ))}
+          </ol>
+        </section>
+      )}
     </div>
   );
 }

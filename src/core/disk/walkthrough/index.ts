@@ -14,7 +14,8 @@
  *
  * This is the entry: it finds the loader and hands over to its steps, one
  * module per loader: `ours.ts` (with `ours-machine.ts` and `ours-kernel.ts`),
- * `syslinux.ts`, `other.ts` (GRUB, or a loader this tool does not know). They
+ * `syslinux.ts`, `other.ts` (GRUB, or a loader this tool does not know); and
+ * `efi.ts`, the same disk under UEFI (`\EFI\BOOT\BOOTX64.EFI`). They
  * share `shared.ts` (the BIOS and partition table steps), `kernel.ts` (the
  * kernel's headers) and `dump.ts` (dumps cut into fields, exact reads); the
  * result's shape is `types.ts`.
@@ -25,6 +26,7 @@ import type { Builder } from './shared';
 import { oursSteps } from './ours';
 import { syslinuxSteps } from './syslinux';
 import { otherSteps } from './other';
+import { efiSteps } from './efi';
 
 /** The walkthrough of an opened image; coded problems become notes, never exceptions. */
 export async function buildWalkthrough(img: OpenedImage): Promise<Walkthrough> {
@@ -40,6 +42,7 @@ export async function buildWalkthrough(img: OpenedImage): Promise<Walkthrough> {
     loader: boot.kind,
     cmdline: boot.cmdline,
     steps: steps.filter((s): s is WalkStep => s !== null),
+    uefi: await efiSteps(b),
     notes: b.notes,
   };
 }

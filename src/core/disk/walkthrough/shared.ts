@@ -100,8 +100,12 @@ export function partitionStep(b: Builder, text: string[]): WalkStep {
   return { id: 'partition', title: 'The partition table', text: [intro, ...text], dumps: [d.done()] };
 }
 
-/** Run a step builder; a coded error (a damaged structure) becomes a note and the step is left out. */
-export async function attempt(b: Builder, what: string, f: () => Promise<WalkStep | null> | WalkStep | null) {
+/** Run a step builder (or a read for one); a coded error (a damaged structure) becomes a note and the step is left out. */
+export async function attempt<T = WalkStep | null>(
+  b: Builder,
+  what: string,
+  f: () => Promise<T> | T,
+): Promise<T | null> {
   try {
     return await f();
   } catch (e) {

@@ -75,7 +75,7 @@ function bootSectorDump(fat: FatReader): HexDump {
   return d.done();
 }
 
-function direntDump(caption: string, e: FatEntry, bytes: Uint8Array, fat: FatReader): HexDump {
+export function direntDump(caption: string, e: FatEntry, bytes: Uint8Array, fat: FatReader): HexDump {
   const attrs = (v: number) =>
     [
       [0x01, 'read-only'],

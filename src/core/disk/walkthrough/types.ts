@@ -47,6 +47,8 @@ export interface Walkthrough {
   cmdline: string | null;
   /** Numbered in order, from power-on to the kernel's first instruction. */
   steps: WalkStep[];
+  /** The same disk under a UEFI firmware (efi.ts): empty when it has no `\EFI\BOOT\BOOTX64.EFI`. */
+  uefi: WalkStep[];
   /** Why some steps could not be shown (a damaged parameter block, no loader), for people. */
   notes: string[];
 }
