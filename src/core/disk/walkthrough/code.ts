@@ -123,8 +123,8 @@ function word(o: string, roles: RegisterRoles): string {
   return s;
 }
 
-/** The plain reading of one instruction. */
-function describe(ins: Instruction, roles: RegisterRoles): string {
+/** The plain reading of one instruction: what any code gets that its step has no note for. */
+export function describe(ins: Instruction, roles: RegisterRoles = {}): string {
   const body = ins.text.replace(/^(o32|o16|a32|a16|rep|repe|repne) /, '');
   const space = body.indexOf(' ');
   const ops = space < 0 ? [] : body.slice(space + 1).split(',');

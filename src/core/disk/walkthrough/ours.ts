@@ -51,7 +51,7 @@ const STAGE1_CODE_OFF = STAGE1_FIELDS_OFF + 6;
 /** What stage 1's first instructions do (stage1.asm, s1_main). */
 const SETUP_NOTES: Notes = [
   [/^cli$/, 'interrupts off while the segment registers and the stack change'],
-  [/^xor ax,ax$/, 'AX = 0 (a value XOR itself; shorter than moving a 0)'],
+  [/^xor ax,ax$/, 'AX = 0, for the segment registers (no instruction loads one with a number)'],
   [/^mov ds,ax$/, 'DS = 0: data addresses are offsets from address 0'],
   [/^mov es,ax$/, 'ES = 0, the second data segment'],
   [/^mov ss,ax$/, 'SS = 0, the stack segment'],
