@@ -177,6 +177,8 @@ describe.skipIf(!ok)('WalkthroughView in Chromium', () => {
           }
           if (width < 400 && colorScheme === 'light') {
             await page.locator('#walk-partition').screenshot({ path: join(shots, 'phone-partition.png') });
+            await page.locator('#walk-stage1').screenshot({ path: join(shots, 'phone-stage1.png') });
+            await page.locator('.wt-check').screenshot({ path: join(shots, 'phone-check.png') });
           }
         } finally {
           await page.close();
