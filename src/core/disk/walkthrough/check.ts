@@ -16,8 +16,8 @@ import type { CheckLine, CheckYourself, Reference, WalkSource } from './types';
 const RAW_COPY = 'disk.raw';
 /** QEMU's -s: a gdb server on this port. */
 export const GDB_PORT = 1234;
-/** The memory the example machine has (the memory map's example): QEMU's -m. */
-export const CHECK_MEMORY_MIB = 128;
+/** The example machine's memory (QEMU's -m): the memory map's example (ours-machine.ts) and the QEMU + gdb session. */
+export const EXAMPLE_MEMORY_MIB = 128;
 
 /** What the dumps' disk offsets are in this image, and where `xxd` finds them. */
 export function walkSource(formatId: string, fileName: string | null): WalkSource {
@@ -69,8 +69,8 @@ export function checkYourself(source: WalkSource, points: CheckPoints): CheckYou
   const lines: CheckLine[] = [
     {
       prompt: '$',
-      command: `qemu-system-x86_64 -m ${CHECK_MEMORY_MIB} -drive file=${shellQuote(file)},format=${format} -s -S`,
-      note: `Start the PC with the example's ${CHECK_MEMORY_MIB} MiB, stopped before its first instruction (\`-S\`), with a gdb server on port ${GDB_PORT} (\`-s\`).`,
+      command: `qemu-system-x86_64 -m ${EXAMPLE_MEMORY_MIB} -drive file=${shellQuote(file)},format=${format} -s -S`,
+      note: `Start the PC with ${EXAMPLE_MEMORY_MIB} MiB${points.mbi ? ', the example machine of the memory map' : ''}, stopped before its first instruction (\`-S\`), with a gdb server on port ${GDB_PORT} (\`-s\`).`,
     },
     {
       prompt: '$',

@@ -21,6 +21,7 @@ import type { OurLoader } from '../bootloader';
 import type { HexDump, WalkStep } from './types';
 import { Dump, findCode, pattern } from './dump';
 import { codeDump, disassemble, type Notes } from './code';
+import { EXAMPLE_MEMORY_MIB } from './check';
 
 const A20_NOTES: Notes = [
   [/^call /, 'is A20 on already? (the test: ZF = 1 if so)'],
@@ -66,7 +67,7 @@ export function a20Step(ours: OurLoader): WalkStep {
  * builds (`x86/pc.ts` e820Map); test/walkthrough.test.ts boots the demo
  * kernel in QEMU and compares what it was given.
  */
-const EXAMPLE_MIB = 128;
+const EXAMPLE_MIB = EXAMPLE_MEMORY_MIB;
 const EXAMPLE_E820: readonly E820Entry[] = e820Map(EXAMPLE_MIB);
 const EXAMPLE_MACHINE = `QEMU's pc machine with ${EXAMPLE_MIB} MiB`;
 /** The example's boot drive: the first hard disk. */

@@ -257,7 +257,7 @@ export async function oursSteps(b: Builder, ours: OurLoader): Promise<(WalkStep 
           /^jmp short /,
           `jump over the area kept empty and stage 1's two fields (bytes ${hex(STAGE1_JUMP_END)}–${hex(STAGE1_CODE_OFF - 1)}) to its code`,
         ],
-        [/^nop$/, "never run: it fills the third byte, where a FAT boot sector's 3-byte jump ends"],
+        [/^nop$/, "never run: it makes the jump 3 bytes long, as a FAT boot sector's is"],
       ],
     ),
   );

@@ -50,7 +50,7 @@ function bootJumpDump(fat: FatReader): HexDump | null {
     16,
     [
       [/^jmp short /, "jump over the OEM name and the BPB to SYSLINUX's boot code"],
-      [/^nop$/, 'never run: it fills the third byte, where the BPB-era 3-byte jump ends'],
+      [/^nop$/, 'never run: it makes the jump 3 bytes long, so the OEM name starts at offset 3, where FAT has it'],
     ],
   );
 }
