@@ -4,14 +4,23 @@
  * built is opened in "Inside the image"; the steps' headings are the core's,
  * in order; a field's decoded value is in its legend table; axe finds
  * nothing, light and dark; and printed (print media emulated) only the
- * walkthrough remains, black on white, kept in a screenshot and a PDF for a
- * person to look at (WALKTHROUGH_SHOTS=dir keeps them).
+ * walkthrough remains, black on white, on at most 9 A4 pages, axe finding
+ * nothing there either, kept in a screenshot and a PDF for a person to look
+ * at (WALKTHROUGH_SHOTS=dir keeps them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { axeViolations, buildPage, haveChromium, launchChromium, startPreview, type Server } from './helpers/browser';
+import {
+  axeViolations,
+  buildPage,
+  haveChromium,
+  launchChromium,
+  pdfPages,
+  startPreview,
+  type Server,
+} from './helpers/browser';
 import { tempDir } from './helpers/tools';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { planImage } from '../src/core/image';
@@ -72,12 +81,22 @@ describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromiu
         expect(await boot.locator('ol.wt-steps > li h3').allTextContents()).toEqual(
           [...core.steps, ...core.uefi].map((s) => s.title),
         );
-        expect(await boot.getByRole('region', { name: 'Under UEFI' }).locator('li h3').count()).toBe(core.uefi.length);
+        // "Under UEFI" is a disclosure: closed, its steps are out of the way (and of the print); opened, all there.
+        const uefi = boot.locator('details.wt-uefi');
+        expect(await uefi.getAttribute('open')).toBeNull();
+        await uefi.getByText('Under UEFI', { exact: true }).click();
+        await expect.poll(() => uefi.getByRole('listitem').count()).toBe(core.uefi.length);
+        await uefi.getByText('Under UEFI', { exact: true }).click();
         const row = boot.locator('#walk-params table.wt-legend tr', { hasText: 'Arguments' });
         expect(await row.locator('td').last().textContent()).toBe(`"${ARGS}"`);
-        const lba = boot.locator('#walk-stage1 table.wt-legend tr', { hasText: "Stage 2's first sector" });
+        const lba = boot.locator('#walk-stage1 table.wt-legend:not(.wt-code) tr', {
+          hasText: "Stage 2's first sector",
+        });
         expect(await lba.locator('td').last().textContent()).toBe('LBA 1');
         expect(await axeViolations(page), dark ? 'dark' : 'light').toEqual([]);
+        await page.emulateMedia({ media: 'print' });
+        expect(await axeViolations(page), `${dark ? 'dark' : 'light'} print`).toEqual([]);
+        await page.emulateMedia({ media: 'screen' });
       } finally {
         await page.close();
       }
@@ -90,11 +109,14 @@ describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromiu
       await page.emulateMedia({ media: 'print' });
       const shown = await page.evaluate(() => {
         const visible = (e: Element | null) => !!e && getComputedStyle(e).display !== 'none';
+        // The page's h1 stays for assistive technology, clipped to a pixel.
+        const seen = (e: Element | null) => visible(e) && e!.getBoundingClientRect().height > 1;
         const w = document.querySelector('.walkthrough')!;
         return {
           walkthrough: visible(w),
           report: visible(document.querySelector('#inside-report')),
-          header: visible(document.querySelector('header')),
+          header: seen(document.querySelector('header')),
+          h1: visible(document.querySelector('h1')),
           color: getComputedStyle(w).color,
           background: getComputedStyle(w).backgroundColor,
           steps: document.querySelectorAll('.walkthrough .wt-step').length,
@@ -104,12 +126,16 @@ describe.skipIf(!haveChromium())('the walkthrough in the Inside view, in Chromiu
         walkthrough: true,
         report: false,
         header: false,
+        h1: true,
         color: 'rgb(0, 0, 0)',
         background: 'rgb(255, 255, 255)',
         steps: core.steps.length + core.uefi.length,
       });
       await page.screenshot({ path: join(shots, 'page-print.png'), fullPage: true });
-      writeFileSync(join(shots, 'page-handout.pdf'), await page.pdf({ format: 'A4' }));
+      const pdf = await page.pdf({ format: 'A4' });
+      writeFileSync(join(shots, 'page-handout.pdf'), pdf);
+      expect(pdfPages(pdf)).toBeGreaterThan(3);
+      expect(pdfPages(pdf)).toBeLessThanOrEqual(9);
     } finally {
       await page.close();
     }

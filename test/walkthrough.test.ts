@@ -4,13 +4,15 @@
  * code, and damaged ones. Every dump's bytes are compared with the bytes at
  * its disk offset read straight from the raw file; the fields' decoded values
  * with what sfdisk, mtools, the parameter block decoder and the Multiboot
- * parser say.
+ * parser say; every code dump's instructions with what ndisasm reads in its
+ * bytes; each container's raw copy (the command the walkthrough gives) with
+ * the dumps.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { planImage, type BuiltImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
-import { buildWalkthrough } from '../src/core/disk/walkthrough';
+import { buildWalkthrough, xxdCommand } from '../src/core/disk/walkthrough';
 import type { HexDump, Walkthrough } from '../src/core/disk/walkthrough/types';
 import { openDisk } from '../src/core/formats/open';
 import { requireFormat } from '../src/core/formats/index';
@@ -37,7 +39,10 @@ import { writePlanRange } from './helpers/image-files';
 import { withFile } from './helpers/disk-read';
 import { elf32Kernel, solo5Kernel } from './helpers/fixtures';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
-import { run, tempDir, tools } from './helpers/tools';
+import { run, runAll, tempDir, tools } from './helpers/tools';
+import { ndisasm } from './helpers/nasm-listing';
+import { decode } from '../src/core/x86/decode';
+import { describe as plainReading } from '../src/core/disk/walkthrough/code';
 import { boot, readAt } from './helpers/qemu';
 import { readImage } from '../src/core/disk/open-image';
 
@@ -69,6 +74,34 @@ function checkDumps(w: Walkthrough, rawPath: string): HexDump[] {
   }
   expect(all.filter((d) => d.diskOffset !== null).length).toBeGreaterThan(3);
   return all;
+}
+
+/**
+ * Every code dump: one field per instruction, covering its bytes, the label
+ * the text ndisasm gives those bytes at that address, the value not empty.
+ * Returns how many instructions were compared.
+ */
+function checkCode(w: Walkthrough): number {
+  let n = 0;
+  for (const d of w.steps.flatMap((s) => s.dumps).filter((x) => x.code !== null)) {
+    expect(d.memoryAddress, d.caption).not.toBeNull();
+    expect(
+      d.fields.reduce((k, f) => k + f.length, 0),
+      d.caption,
+    ).toBe(d.bytes.length);
+    const theirs = ndisasm(tmp.dir, d.bytes, d.code!, d.memoryAddress!);
+    const ours = d.fields.map((f) => ({
+      address: d.memoryAddress! + f.start,
+      hex: Buffer.from(d.bytes.subarray(f.start, f.start + f.length))
+        .toString('hex')
+        .toUpperCase(),
+      text: f.label,
+    }));
+    expect(ours, d.caption).toEqual(theirs);
+    for (const f of d.fields) expect(f.value.length, `${d.caption}: ${f.label}`).toBeGreaterThan(3);
+    n += ours.length;
+  }
+  return n;
 }
 
 function field(w: Walkthrough, step: string, label: string) {
@@ -185,8 +218,19 @@ describe('our loader', () => {
     expect(field(w, 'pmode', 'Descriptor 0x10').value).toBe('32-bit data, base 0x0, 4 GiB');
 
     // The jump: EAX's magic in the code, the kernel's Multiboot header where the parser finds it, the entry bytes.
-    expect(Buffer.from(field(w, 'jump', 'mov eax, 2BADB002h').bytes)).toEqual(
+    expect(Buffer.from(field(w, 'jump', 'mov eax,0x2badb002').bytes)).toEqual(
       Buffer.from([0xb8, 0x02, 0xb0, 0xad, 0x2b]),
+    );
+    // The CR0 switch and the kernel's first instruction, decoded and explained.
+    expect(field(w, 'pmode', 'or al,0x1').value).toMatch(/PE/);
+    expect(field(w, 'pmode', 'mov cr0,eax').dump.code).toBe(16);
+    expect(field(w, 'jump', 'cmp eax,0x2badb002').value).toMatch(/Multiboot magic/);
+    // The descriptor bit by bit: the access byte and the flags of 0x00CF9A000000FFFF.
+    expect(field(w, 'pmode', 'Access byte').value).toMatch(
+      /^0x9A = 1001 1010: P = 1 .*type 1010 \(code: execute and read/,
+    );
+    expect(field(w, 'pmode', 'Flags, limit bits 19–16').value).toMatch(
+      /^0xCF = 1100 1111: G = 1 .*D\/B = 1 \(32-bit\)/,
     );
     const mb = findMultiboot(DEMO_KERNEL);
     const magic = field(w, 'jump', 'Magic');
@@ -194,11 +238,46 @@ describe('our loader', () => {
     expect(magic.dump.diskOffset).toBe(img.kernelLba * 512 + mb.offset);
     expect(field(w, 'jump', 'entry_addr').value).toMatch(new RegExp(`^${h32(mb.entryAddr!)}`));
     const k = inspectKernel(DEMO_KERNEL);
-    const entry = field(w, 'jump', 'Entry point code');
+    const entry = w.steps.find((s) => s.id === 'jump')!.dumps.at(-1)!;
+    expect(entry.caption).toMatch(/^The kernel's first instructions/);
+    expect(entry.memoryAddress).toBe(k.load.entry);
     const seg = k.load.segments[0];
     const fileOff = seg.fileOffset + (k.load.entry - seg.loadAddr);
-    expect(entry.dump.diskOffset).toBe(img.kernelLba * 512 + fileOff);
+    expect(entry.diskOffset).toBe(img.kernelLba * 512 + fileOff);
+    expect(entry.bytes.length).toBeGreaterThanOrEqual(16);
     expect(Buffer.from(entry.bytes)).toEqual(Buffer.from(DEMO_KERNEL.subarray(fileOff, fileOff + entry.bytes.length)));
+    if (tools('ndisasm')) expect(checkCode(w)).toBeGreaterThan(60);
+    // Our loader's own code has a note for every instruction shown (a changed loader makes this fail until the
+    // notes follow it); only the kernel's entry gets the plain reading.
+    for (const d of w.steps.flatMap((s) => s.dumps).filter((x) => x.code !== null)) {
+      const own = d.memoryAddress! < 0x100000;
+      for (const f of d.fields) {
+        const ins = decode((i) => d.bytes[f.start + i], d.memoryAddress! + f.start, d.code!);
+        expect(ins.text).toBe(f.label);
+        if (own) expect(f.value, `${d.caption}: ${f.label}`).not.toBe(plainReading(ins));
+      }
+    }
+    // A raw image: its offsets are the file's, and xxd prints each dump's bytes from it.
+    expect(w.source).toMatchObject({ container: false, rawFile: 'disk.img', prepare: null });
+    if (tools('xxd')) {
+      const named = await withFile(raw, async (src) =>
+        buildWalkthrough(await readImage(await openDisk(src)), { fileName: raw }),
+      );
+      for (const d of named.steps.flatMap((s) => s.dumps).filter((x) => x.diskOffset !== null)) {
+        const out = runAll('sh', ['-c', xxdCommand(named.source.rawFile, d.diskOffset!, d.bytes.length)]).stdout;
+        const bytes = out
+          .split('\n')
+          .filter(Boolean)
+          .flatMap((l) =>
+            l
+              .slice(10, 10 + 16 * 3)
+              .trim()
+              .split(/\s+/),
+          )
+          .map((h) => parseInt(h, 16));
+        expect(bytes, d.caption).toEqual([...d.bytes]);
+      }
+    }
   });
 
   it.skipIf(!tools('qemu-system-x86_64'))(
@@ -282,13 +361,37 @@ describe('our loader', () => {
   );
 
   for (const id of ['qcow2', 'vhd-dynamic', 'vmdk', 'vdi', 'tar']) {
-    it(`${id}: the same walkthrough as the raw disk`, async () => {
+    it(`${id}: the same steps as the raw disk, offsets said to be the virtual disk's, and the raw copy's command works`, async () => {
       const fromRaw = await withFile(raw, async (src) => buildWalkthrough(await readImage(await openDisk(src))));
-      const { disk } = await containerDisk(img, requireFormat(id));
+      const format = requireFormat(id);
+      const { file, disk } = await containerDisk(img, format);
       expect(disk.formatId).toBe(id);
-      const w = await buildWalkthrough(await readImage(disk));
-      expect(w).toEqual(fromRaw);
+      const name = `walk ${id}${format.extension}`;
+      const w = await buildWalkthrough(await readImage(disk), { fileName: name });
+      const { source, check, ...rest } = w;
+      const { source: rawSource, check: rawCheck, ...rawRest } = fromRaw;
+      expect(rest).toEqual(rawRest);
+      expect(rawSource.container).toBe(false);
+      expect(source.container).toBe(true);
+      expect(source.text.join(' ')).toMatch(/position on the virtual disk it holds.*not a position in the/);
+      expect(source.rawFile).toBe('disk.raw');
       checkDumps(w, raw);
+      // The copy the walkthrough says to make holds the disk the dumps come from.
+      if (tools('qemu-img', 'tar')) {
+        const dir = tmp.path(`copy-${id}`);
+        run('mkdir', ['-p', dir]);
+        writeFileSync(`${dir}/${name}`, file);
+        const r = runAll('sh', ['-c', source.prepare!], { cwd: dir });
+        expect(r.status, r.stderr).toBe(0);
+        checkDumps(w, `${dir}/${source.rawFile}`);
+      }
+      // QEMU boots the container itself where it can, else the raw copy.
+      expect(check.lines[0].command).toBe(
+        format.qemuDriver
+          ? `qemu-system-x86_64 -m 128 -drive file='${name}',format=${format.qemuDriver} -s -S`
+          : 'qemu-system-x86_64 -m 128 -drive file=disk.raw,format=raw -s -S',
+      );
+      expect(check.lines.slice(1)).toEqual(rawCheck.lines.slice(1));
     });
   }
 
@@ -350,7 +453,6 @@ describe('our loader', () => {
 });
 
 describe('the explanations say what the loader does', () => {
-  const stepText = (w: Walkthrough, id: string) => w.steps.find((s) => s.id === id)!.text.join(' ');
   const asm = (name: string) => readFileSync(new URL(`../src/boot/${name}`, import.meta.url), 'utf8');
   const demo = planImage(DEMO_KERNEL, { size: 64 * MiB, args: ARGS });
   const demoWalk = async () => buildWalkthrough(await readImage(await rawDiskOf(demo)));
@@ -499,6 +601,8 @@ describe('the explanations say what the loader does', () => {
   });
 });
 
+const stepText = (w: Walkthrough, id: string) => w.steps.find((s) => s.id === id)!.text.join(' ');
+
 describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an old-tool (SYSLINUX) image', () => {
   it('the SYSLINUX path: MBR, partition, boot sector, ldlinux.sys, syslinux.cfg with its APPEND, mboot.c32, the jump', async () => {
     const kernel = tmp.path('old.virtio');
@@ -519,8 +623,17 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an
     expect(field(w, 'partition', 'Entry 1: first sector (LBA)').value).toMatch(new RegExp(`^LBA ${p.start} `));
     expect(field(w, 'partition', 'Entry 1: type').value).toMatch(/^0xC: FAT32/);
     expect(field(w, 'vbr', 'OEM name').value).toBe('"SYSLINUX"');
-    expect(field(w, 'vbr', 'OEM name').dump.diskOffset).toBe(partitionOffset);
-    expect(field(w, 'vbr', 'Hidden sectors').value).toMatch(new RegExp(`^${p.start}:`));
+    expect(field(w, 'vbr', 'OEM name').dump.diskOffset).toBe(partitionOffset + 3);
+    expect(field(w, 'vbr', 'nop').dump.diskOffset).toBe(partitionOffset);
+    expect(field(w, 'vbr', 'Hidden sectors').value).toMatch(new RegExp(`^${p.start}: the volume's LBA`));
+    expect(stepText(w, 'vbr')).toMatch(/DS:SI pointing at the partition's 16-byte entry/);
+    // mboot.c32 does not switch modes: it is in protected mode already, and hands over through the core.
+    expect(stepText(w, 'mboot')).toMatch(/it runs in 32-bit protected mode/);
+    expect(stepText(w, 'jump')).toMatch(
+      /already in 32-bit protected mode, so it does not switch; it hands over through the core's shuffle-and-boot call/,
+    );
+    expect(stepText(w, 'jump')).not.toMatch(/switches to 32-bit protected mode/);
+    if (tools('ndisasm')) expect(checkCode(w)).toBeGreaterThan(8);
     expect(field(w, 'vbr', 'Bytes per sector').value).toBe('512');
 
     // ldlinux.sys's size as mtools lists it.
@@ -544,10 +657,22 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'mdir') || !haveOldToolFiles())('an
     const mb = findMultiboot(DEMO_KERNEL);
     expect(field(w, 'mboot', 'Magic').value).toMatch(/^0x1BADB002/);
     expect(field(w, 'mboot', 'Flags').value).toMatch(/^0x10003: /);
-    const entry = field(w, 'jump', 'Entry point code');
+    const entry = w.steps.find((s) => s.id === 'jump')!.dumps.at(-1)!;
     const k = inspectKernel(DEMO_KERNEL);
     const fileOff = k.load.segments[0].fileOffset + (k.load.entry - k.load.segments[0].loadAddr);
-    expect(entry.value).toMatch(new RegExp(`0x${mb.entryAddr!.toString(16).toUpperCase()}`));
+    expect(entry.memoryAddress).toBe(mb.entryAddr);
+    expect(entry.code).toBe(32);
     expect(Buffer.from(entry.bytes)).toEqual(Buffer.from(DEMO_KERNEL.subarray(fileOff, fileOff + entry.bytes.length)));
+    expect(w.check.lines.map((l) => l.command)).toContain(`hbreak *0x${mb.entryAddr!.toString(16)}`);
+
+    // The old tool's own images: mkfs.fat on a loop device, so 0 hidden sectors; SYSLINUX takes DS:SI's entry.
+    const zero = tmp.path('old-zero.img');
+    makeOldToolImage(tmp.dir, zero, kernel, args, { size: 64 * MiB, hiddenSectors: 0 });
+    const wz = await withFile(zero, async (src) => buildWalkthrough(await readImage(await openDisk(src))));
+    expect(field(wz, 'vbr', 'Hidden sectors').value).toMatch(
+      new RegExp(
+        `^0, not the volume's LBA \\(${p.start}\\): .*partition entry the MBR passes in DS:SI.*so the disk still boots`,
+      ),
+    );
   }, 60_000);
 });

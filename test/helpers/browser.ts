@@ -160,6 +160,11 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
   })()`);
 }
 
+/** Pages in a PDF Chromium wrote (`page.pdf()`): its page objects. */
+export function pdfPages(pdf: Buffer): number {
+  return (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+}
+
 /** WCAG contrast ratio of two CSS colours as `getComputedStyle` gives them (rgb()/rgba(), opaque). */
 export function contrast(a: string, b: string): number {
   const lum = (c: string) => {

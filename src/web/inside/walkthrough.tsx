@@ -1,13 +1,19 @@
 /**
- * The boot walkthrough, drawn: numbered steps, each with its explanation and
- * its bytes as a hex view (offset column, 16 bytes a row, or 8 where the
- * dump is narrow (a phone), every field's bytes tinted, outlined and numbered) and a legend table below it. The table is
- * the text alternative: the hex grid is hidden from assistive technology, and
- * colour is never the only cue (numbers and outlines mark the fields too).
+ * The boot walkthrough, drawn: what the disk offsets are, a table of
+ * contents, numbered steps, each with its explanation and its bytes, then
+ * "check it yourself" (QEMU and gdb) and the references. Data is drawn as a
+ * hex view (offset column, 16 bytes a row, or 8 where the dump is narrow (a
+ * phone), every field's bytes tinted, outlined and numbered) with a legend
+ * table below it; the table is the text alternative: the hex grid is hidden
+ * from assistive technology, and colour is never the only cue (numbers and
+ * outlines mark the fields too). Machine code is drawn as its disassembly,
+ * one row per instruction: address, bytes, instruction, what it does. Each
+ * dump read from the disk gives the `xxd` command that prints its bytes.
  * The data comes from the core (`core/disk/walkthrough/`); nothing here
  * reads a disk. `walkthrough.css` also holds the print stylesheet (a handout).
  */
 import type { HexDump, HexField, Walkthrough, WalkStep } from '../../core/disk/walkthrough/types';
+import { xxdCommand } from '../../core/disk/walkthrough/check';
 import { Prose } from '../ui';
 import './walkthrough.css';
 
@@ -44,7 +50,7 @@ function base(d: HexDump): { at: number; what: string } {
 
 function where(d: HexDump): string {
   if (d.diskOffset !== null) {
-    const mem = d.memoryAddress !== null ? `; loaded at ${addr(d.memoryAddress)}` : '';
+    const mem = d.memoryAddress !== null ? `; ${d.code ? 'run' : 'loaded'} at ${addr(d.memoryAddress)}` : '';
     return `Read from the disk at offset ${addr(d.diskOffset)}${mem}.`;
   }
   if (d.memoryAddress !== null) return `Built in memory at ${addr(d.memoryAddress)}, not read from the disk.`;
@@ -159,38 +165,152 @@ function Legend({ d }: { d: HexDump }) {
   );
 }
 
-function Dump({ d }: { d: HexDump }) {
+/** Machine code: one row per instruction (the bytes are in the table, so no hex view). */
+function CodeTable({ d }: { d: HexDump }) {
   return (
-    <figure class="wt-dump">
+    <table class="wt-legend wt-code">
+      <thead>
+        <tr>
+          <th scope="col" class="wt-aux">
+            Address
+          </th>
+          <th scope="col" class="wt-aux">
+            Bytes
+          </th>
+          <th scope="col">Instruction</th>
+          <th scope="col">What it does</th>
+        </tr>
+      </thead>
+      <tbody>
+        {d.fields.map((f, i) => {
+          const at = addr((d.memoryAddress ?? 0) + f.start);
+          const bytes = fieldBytes(d, f);
+          return (
+            <tr key={i}>
+              <td class="wt-mono wt-aux">{at}</td>
+              <td class="wt-mono wt-aux wt-legend-bytes">{bytes}</td>
+              <th scope="row" class="wt-mono wt-ins">
+                {f.label}
+                <span class="wt-code-aux">
+                  {at} · {bytes}
+                </span>
+              </th>
+              <td>{f.value}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function Dump({ d, rawFile }: { d: HexDump; rawFile: string }) {
+  return (
+    <figure class={d.code ? 'wt-dump wt-dump-code' : 'wt-dump'}>
       <figcaption>
         <span class="wt-caption">{d.caption}</span> <span class="wt-where">{where(d)}</span>
+        {d.diskOffset !== null && (
+          <span class="wt-xxd">
+            {' '}
+            Check: <code>{xxdCommand(rawFile, d.diskOffset, d.bytes.length)}</code>
+          </span>
+        )}
       </figcaption>
-      <HexGrid d={d} />
-      {d.fields.length > 0 && <Legend d={d} />}
+      {d.code ? (
+        <CodeTable d={d} />
+      ) : (
+        <>
+          <HexGrid d={d} />
+          {d.fields.length > 0 && <Legend d={d} />}
+        </>
+      )}
     </figure>
   );
 }
 
-function Step({ step }: { step: WalkStep }) {
+/**
+ * In-page links: the page's views follow the URL's fragment, so a link moves
+ * focus and scrolls instead of changing it.
+ */
+function jump(e: MouseEvent, id: string) {
+  const target = document.getElementById(id);
+  if (!target) return;
+  e.preventDefault();
+  const focus = target.matches('[tabindex]') ? target : target.querySelector<HTMLElement>('[tabindex="-1"]');
+  (focus ?? target).focus({ preventScroll: true });
+  target.scrollIntoView({ block: 'start' });
+}
+
+function Step({ step, rawFile }: { step: WalkStep; rawFile: string }) {
   return (
     <li class="wt-step" id={`walk-${step.id}`}>
-      <h3 class="wt-title">{step.title}</h3>
+      <h3 class="wt-title" tabIndex={-1}>
+        {step.title}
+      </h3>
       {step.text.map((p, i) => (
         <p key={i}>
           <Prose text={p} />
         </p>
       ))}
       {step.dumps.map((d, i) => (
-        <Dump key={i} d={d} />
+        <Dump key={i} d={d} rawFile={rawFile} />
       ))}
     </li>
   );
 }
 
+function CheckBox({ w }: { w: Walkthrough }) {
+  return (
+    <section class="wt-check" id="walk-check" aria-labelledby="walk-check-h">
+      <h3 id="walk-check-h" tabIndex={-1}>
+        Check it yourself with QEMU and gdb
+      </h3>
+      {w.check.text.map((p, i) => (
+        <p key={i}>
+          <Prose text={p} />
+        </p>
+      ))}
+      <ol class="wt-session">
+        {w.check.lines.map((l, i) => (
+          <li key={i}>
+            <code class="wt-cmd">
+              <span class="wt-prompt">{l.prompt}</span> {l.command}
+            </code>
+            <span class="wt-note">
+              <Prose text={l.note} />
+            </span>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function References({ w }: { w: Walkthrough }) {
+  return (
+    <section class="wt-refs" id="walk-refs" aria-labelledby="walk-refs-h">
+      <h3 id="walk-refs-h" tabIndex={-1}>
+        References
+      </h3>
+      <ul>
+        {w.references.map((r, i) => (
+          <li key={i}>
+            {r.url ? <a href={r.url}>{r.name}</a> : r.name}: {r.about}.
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function WalkthroughView({ walkthrough }: { walkthrough: Walkthrough }) {
   const w = walkthrough;
+  const rawFile = w.source.rawFile;
   return (
     <div class="walkthrough">
+      <a class="wt-skip" href="#walk-end" onClick={(e) => jump(e, 'walk-end')}>
+        Skip the boot walkthrough
+      </a>
       <p class="wt-print-title">
         How this disk boots, with {LOADER_NAMES[w.loader]}
         {w.cmdline !== null && (
@@ -206,22 +326,60 @@ export function WalkthroughView({ walkthrough }: { walkthrough: Walkthrough }) {
           ))}
         </ul>
       )}
+      <div class="wt-source">
+        {w.source.text.map((p, i) => (
+          <p key={i}>
+            <Prose text={p} />
+          </p>
+        ))}
+      </div>
+      <nav class="wt-toc" aria-label="Steps of the boot walkthrough">
+        <ol>
+          {w.steps.map((s) => (
+            <li key={s.id}>
+              <a href={`#walk-${s.id}`} onClick={(e) => jump(e, `walk-${s.id}`)}>
+                {s.title}
+              </a>
+            </li>
+          ))}
+        </ol>
+        <p>
+          Then:{' '}
+          <a href="#walk-check" onClick={(e) => jump(e, 'walk-check')}>
+            check it yourself with QEMU and gdb
+          </a>
+          , and the{' '}
+          <a href="#walk-refs" onClick={(e) => jump(e, 'walk-refs')}>
+            references
+          </a>
+          .
+        </p>
+      </nav>
       <ol class="wt-steps">
         {w.steps.map((s) => (
-          <Step key={s.id} step={s} />
+          <Step key={s.id} step={s} rawFile={rawFile} />
         ))}
       </ol>
       {w.uefi.length > 0 && (
-        <section class="wt-uefi" aria-labelledby="walk-uefi-h">
-          <h3 id="walk-uefi-h">Under UEFI</h3>
+        // Behind a disclosure: the BIOS path is the lesson; this is its other door. Closed, it prints as one line,
+        // so the printed walkthrough stays about 8 pages; opened, it prints whole.
+        <details class="wt-uefi">
+          <summary>
+            <h3 id="walk-uefi-h">Under UEFI</h3>
+          </summary>
           <p>The same disk started by a UEFI firmware instead of a BIOS: these steps replace the ones above.</p>
           <ol class="wt-steps">
             {w.uefi.map((s) => (
-              <Step key={s.id} step={s} />
+              <Step key={s.id} step={s} rawFile={rawFile} />
             ))}
           </ol>
-        </section>
+        </details>
       )}
+      <CheckBox w={w} />
+      <References w={w} />
+      <p class="wt-end" id="walk-end" tabIndex={-1}>
+        End of the boot walkthrough.
+      </p>
     </div>
   );
 }

@@ -47,7 +47,7 @@ export async function openImage(
   const inspection = await inspectImage(img);
   const problems = await verifyImage(img);
   const map = await diskMap(img);
-  const walkthrough = await buildWalkthrough(img);
+  const walkthrough = await buildWalkthrough(img, { fileName: name });
   const refused = setArgsRefusal(img);
   return {
     name,

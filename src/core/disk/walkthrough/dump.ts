@@ -52,6 +52,7 @@ export function pattern(...parts: (number | { u32: number })[]): Uint8Array {
 /** One dump under construction: fields are added in order and may not overlap. */
 export class Dump {
   private readonly fields: HexField[] = [];
+  private code: 16 | 32 | null = null;
   constructor(
     private readonly caption: string,
     private readonly diskOffset: number | null,
@@ -84,6 +85,12 @@ export class Dump {
     return this.f(start, length, label, quote(charText(this.bytes.subarray(start, start + length))));
   }
 
+  /** Mark the dump as machine code run in this mode (its fields are instructions). */
+  asCode(bits: 16 | 32): this {
+    this.code = bits;
+    return this;
+  }
+
   done(): HexDump {
     return {
       caption: this.caption,
@@ -91,6 +98,7 @@ export class Dump {
       memoryAddress: this.memoryAddress,
       bytes: this.bytes,
       fields: this.fields,
+      code: this.code,
     };
   }
 }

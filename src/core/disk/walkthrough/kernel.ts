@@ -23,10 +23,13 @@ import type { FatEntry, FatReader } from '../../fat/read';
 import type { DiskImage } from '../../formats/reader';
 import type { HexDump } from './types';
 import { Dump, readAt } from './dump';
+import { codeDump, disassemble, endsFlow } from './code';
 import type { Builder } from './shared';
 
-/** Bytes of the kernel shown at its entry point. */
+/** Bytes of the kernel shown at its entry point: the instructions that start in them. */
 const ENTRY_BYTES = 16;
+/** The longest x86 instruction. */
+const MAX_INSTRUCTION = 15;
 /** File offsets beyond this are not followed through a FAT chain (bounded work on hostile tables). */
 const MAX_FILE_OFFSET = 64 * MIB;
 
@@ -126,20 +129,29 @@ export async function multibootHeaderDump(k: KernelFile, mb: MultibootHeader): P
   return multibootDump(mb, r.bytes, r.diskOffset);
 }
 
-/** The bytes at the entry point, found through the load plan's segments. */
+/** What the registers hold at a Multiboot kernel's entry (Multiboot 0.6.96, "Machine state"). */
+const ENTRY_ROLES = { eax: 'the Multiboot magic', ebx: "the Multiboot information's address" };
+
+/**
+ * The kernel's first instructions at its entry point (found through the load
+ * plan's segments), decoded: those that start in its first 16 bytes, up to a
+ * jump that does not fall through.
+ */
 export async function entryDump(k: KernelFile, entry: number, segments: LoadSegment[]): Promise<HexDump | null> {
   const seg = segments.find((s) => entry >= s.loadAddr && entry < s.loadAddr + s.fileSize);
   if (!seg) return null;
   const fileOffset = seg.fileOffset + (entry - seg.loadAddr);
-  const r = await k.read(fileOffset, ENTRY_BYTES);
+  const inSegment = seg.fileSize - (entry - seg.loadAddr);
+  const r = await k.read(fileOffset, Math.min(ENTRY_BYTES + MAX_INSTRUCTION - 1, inSegment));
   if (r.bytes.length === 0) return null;
-  return new Dump(
-    `The kernel's first instructions: file offset ${hex(fileOffset)}, copied to ${hex(entry)}`,
-    r.diskOffset,
-    entry,
-    r.bytes,
-  )
-    .f(0, r.bytes.length, 'Entry point code', `32-bit machine code at ${hex(entry)}, the kernel's first instruction`)
+  const caption = `The kernel's first instructions: file offset ${hex(fileOffset)}, copied to ${hex(entry)}`;
+  const code = disassemble(r.bytes, 0, entry, 32, {
+    until: (i) => endsFlow(i) || i.eip + i.length >= entry + ENTRY_BYTES,
+  });
+  if (code.length > 0) return codeDump(caption, r.diskOffset, code, 32, [], ENTRY_ROLES);
+  const bytes = r.bytes.slice(0, ENTRY_BYTES);
+  return new Dump(caption, r.diskOffset, entry, bytes)
+    .f(0, bytes.length, 'Entry point code', `32-bit machine code at ${hex(entry)} that this walkthrough cannot decode`)
     .done();
 }
 

@@ -22,6 +22,7 @@ import type { LoadPlan } from '../../load-plan';
 import type { OurLoader } from '../bootloader';
 import type { HexDump, WalkStep } from './types';
 import { Dump, findCode, pattern } from './dump';
+import { codeDump, disassemble } from './code';
 import type { Builder } from './shared';
 import { elfDump, entryDump, type KernelFile, type KernelHeaders, multibootHeaderDump } from './kernel';
 
@@ -140,23 +141,22 @@ export async function jumpStep(ours: OurLoader, k: KernelFile | null, kh: Kernel
   });
   const at = findCode(s2, seq);
   if (at >= 0) {
-    dumps.push(
-      new Dump(
-        `Stage 2, bytes ${hex(at)}–${hex(at + seq.length - 1)}: the last three instructions`,
-        ours.stage2Lba * SECTOR + at,
-        STAGE2_ADDR + at,
-        s2.slice(at, at + seq.length),
-      )
-        .f(0, 5, 'mov eax, 2BADB002h', 'the Multiboot magic: "a Multiboot loader started you"')
-        .f(5, 5, `mov ebx, ${hex(MBI_ADDR).slice(2)}h`, 'the address of the Multiboot information')
-        .f(
-          10,
-          6,
-          `jmp [${hex(STAGE2_ADDR + PARAMS_OFF + P_ENTRY).slice(2)}h]`,
-          `jump to the address in the parameter block's entry field: ${hex(p.entry)}`,
-        )
-        .done(),
-    );
+    const code = disassemble(s2.subarray(0, at + seq.length), at, STAGE2_ADDR + at, 32, { max: 3 });
+    if (code.length === 3) {
+      dumps.push(
+        codeDump(
+          `Stage 2, bytes ${hex(at)}–${hex(at + seq.length - 1)}: the last three instructions`,
+          ours.stage2Lba * SECTOR + at,
+          code,
+          32,
+          [
+            [/^mov eax,/, 'EAX = the Multiboot magic: "a Multiboot loader started you"'],
+            [/^mov ebx,/, "EBX = the Multiboot information's address"],
+            [/^jmp \[/, `jump to the address in the parameter block's entry field: ${hex(p.entry)}`],
+          ],
+        ),
+      );
+    }
   }
   let kernelText = '';
   const mb = kh?.mb;

@@ -12,6 +12,8 @@ import {
   CMDLINE_OFF,
   FLAG_DEBUG_EXIT,
   MAX_SEGMENTS,
+  MBI_ADDR,
+  MBI_SIZE,
   P_CMDLINE_LEN,
   P_CRC,
   P_ENTRY,
@@ -33,8 +35,9 @@ import {
 } from '../../boot/loader.generated';
 import type { OurLoader } from '../bootloader';
 import { utf8Decode } from '../../fat/read';
-import type { WalkStep } from './types';
-import { BOOT_ADDR, Dump, find, quote, sectors } from './dump';
+import type { HexDump, WalkStep } from './types';
+import { BOOT_ADDR, Dump, quote, sectors } from './dump';
+import { codeDump, disassemble, type Notes } from './code';
 import { attempt, biosStep, type Builder, partitionStep } from './shared';
 import { type KernelHeaders, oursKernel, readKernelHeaders } from './kernel';
 import { a20Step, e820Step, mbiStep, pmodeStep } from './ours-machine';
@@ -42,15 +45,63 @@ import { jumpStep, kernelReadStep, segmentsStep } from './ours-kernel';
 
 /** Stage 1 starts with a short jump and a nop (3 bytes); the area kept empty follows. */
 const STAGE1_JUMP_END = 3;
+/** Where stage 1's code starts: after its two fields (u32 LBA, u16 sectors). */
+const STAGE1_CODE_OFF = STAGE1_FIELDS_OFF + 6;
+
+/** What stage 1's first instructions do (stage1.asm, s1_main). */
+const SETUP_NOTES: Notes = [
+  [/^cli$/, 'interrupts off while the segment registers and the stack change'],
+  [/^xor ax,ax$/, 'AX = 0, for the segment registers (no instruction loads one with a number)'],
+  [/^mov ds,ax$/, 'DS = 0: data addresses are offsets from address 0'],
+  [/^mov es,ax$/, 'ES = 0, the second data segment'],
+  [/^mov ss,ax$/, 'SS = 0, the stack segment'],
+  [/^mov sp,0x7c00$/, 'SP = 0x7C00: the stack grows down from here, just below stage 1'],
+  [/^jmp 0x0:/, 'a far jump to the next instruction, to set CS = 0 whichever segment:offset the BIOS used'],
+  [/^sti$/, 'interrupts on again: the stack is ready'],
+  [/^cld$/, 'string instructions count upwards'],
+  [/^test dl,0x80$/, 'is the boot drive a hard disk (bit 7 set: 0x80, 0x81, …)?'],
+  [/^jnz /, 'yes: keep it'],
+  [/^mov dl,0x80$/, 'no (some firmware passes 0): take the first hard disk'],
+  [/^mov \[0x[0-9a-f]+\],dl$/, 'keep the boot drive in memory, for stage 2'],
+  [/^mov bp,dx$/, 'and in BP, for the BIOS calls below'],
+  [/^call /, 'set up the serial port COM1 for messages'],
+];
+/** The extensions check: a BIOS call and its answer. */
+const CHECK_NOTES: Notes = [
+  [/^mov ah,0x41$/, 'AH: the function, 41h "are the extensions there?"'],
+  [/^mov bx,0x55aa$/, 'BX: a test value; a BIOS with the extensions answers AA55h'],
+  [/^mov dx,bp$/, 'DL: the drive to ask about'],
+  [/^int 0x13$/, 'call the BIOS disk service'],
+  [/^jc /, 'CF set: the BIOS failed, so there are no extensions'],
+  [/^cmp bx,0xaa55$/, 'did it answer AA55h?'],
+  [/^jnz /, 'no: no extensions'],
+  [/^test cl,0x1$/, 'CX bit 0: reading by packet (function 42h) is there'],
+  [/^jz /, 'no: stop with "no INT 13h extensions"'],
+];
+/** The read: the packet pushed field by field, last field first, then function 42h. */
+const READ_NOTES: Notes = [
+  [/^o32 push byte \+0x0$/, "the packet's last field first: the top half of the 64-bit LBA, 0"],
+  [/^push dword \[/, "its bottom half: stage 2's first sector, from the field at 0x5A"],
+  [/^push ds$/, "the buffer's segment: DS, 0"],
+  [/^push word 0x8000$/, "the buffer's offset: 0x8000"],
+  [/^push cx$/, 'the number of sectors (CX, from the field at 0x5E)'],
+  [/^push byte \+0x10$/, "the packet's size, 16 bytes; SP now points at the packet"],
+  [/^mov si,sp$/, 'DS:SI: the packet, as function 42h wants it'],
+  [/^mov ah,0x42$/, 'AH: the function, 42h "extended read"'],
+  [/^mov dx,bp$/, 'DL: the boot drive'],
+  [/^int 0x13$/, 'the BIOS reads the sectors to 0000:8000'],
+  [/^lea sp,/, 'drop the packet (LEA changes no flag, so CF survives)'],
+  [/^jc /, 'CF set: a read error, its code in AH'],
+];
 
 function stage1Step(b: Builder, ours: OurLoader): WalkStep {
   const lba0 = b.ctx.lba0;
   const from = 0x50;
   const fields = new Dump(
-    `LBA 0, bytes ${hex(from)}–${hex(from + 0x1f)}: stage 1's two fields`,
+    `LBA 0, bytes ${hex(from)}–${hex(STAGE1_CODE_OFF - 1)}: stage 1's two fields`,
     from,
     BOOT_ADDR + from,
-    lba0.slice(from, from + 0x20),
+    lba0.slice(from, STAGE1_CODE_OFF),
   )
     .f(
       0,
@@ -62,29 +113,38 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
     .u16(STAGE1_FIELDS_OFF + 4 - from, "Stage 2's length", sectors)
     .done();
   const dumps = [fields];
-  // The check: mov ah, 41h; mov bx, 55AAh; ...; int 13h.
-  const at = find(lba0, [0xb4, 0x41, 0xbb, 0xaa, 0x55], 0, MBR.codeSize);
-  if (at >= 0) {
-    const int13 = find(lba0, [0xcd, 0x13], at + 5, Math.min(MBR.codeSize, at + 12));
-    if (int13 >= 0) {
-      const d = new Dump(
-        `LBA 0, bytes ${hex(at)}–${hex(int13 + 1)}: the extensions check`,
-        at,
-        BOOT_ADDR + at,
-        lba0.slice(at, int13 + 2),
-      )
-        .f(0, 2, 'mov ah, 41h', 'BIOS disk function 41h: "are the extensions there?"')
-        .f(2, 3, 'mov bx, 55AAh', 'a test value; a BIOS with extensions answers AA55h');
-      if (int13 - at === 7 && lba0[at + 5] === 0x89 && lba0[at + 6] === 0xea) {
-        d.f(5, 2, 'mov dx, bp', 'the boot drive number, kept in BP');
-      } else if (int13 - at > 5) d.f(5, int13 - at - 5, 'More setup', 'other instructions before the call');
-      dumps.push(d.f(int13 - at, 2, 'int 13h', 'call the BIOS disk service').done());
-    }
-  }
+  // Stage 1's code, decoded from its first instruction: the setup, the extensions check, the read.
+  const code = disassemble(lba0.subarray(0, MBR.codeSize), STAGE1_CODE_OFF, BOOT_ADDR + STAGE1_CODE_OFF, 16, {
+    max: 48,
+  });
+  const index = (test: (text: string) => boolean, after = 0) => {
+    const i = code.findIndex((ins, k) => k >= after && test(ins.text));
+    return i;
+  };
+  const part = (caption: string, first: number, last: number, notes: Notes) => {
+    if (first < 0 || last < first) return;
+    const run = code.slice(first, last + 1);
+    const start = run[0].eip - BOOT_ADDR;
+    const end = start + run.reduce((n, i) => n + i.length, 0) - 1;
+    dumps.push(codeDump(`LBA 0, bytes ${hex(start)}–${hex(end)}: ${caption}`, start, run, 16, notes));
+  };
+  const check = index((t) => t === 'mov ah,0x41');
+  const checkEnd =
+    check < 0
+      ? -1
+      : index(
+          (t) => t.startsWith('jz '),
+          index((t) => t === 'test cl,0x1', check),
+        );
+  part("stage 1's first instructions", check > 0 ? 0 : -1, check - 1, SETUP_NOTES);
+  part('the extensions check', check, checkEnd, CHECK_NOTES);
+  const read = index((t) => t.includes('push'), checkEnd);
+  const readCall = index((t) => t === 'int 0x13', read);
+  part('the read', read, readCall < 0 ? -1 : index((t) => t.startsWith('jc '), readCall), READ_NOTES);
   const dap = encodeDap(ours.stage2Sectors, 0, STAGE2_ADDR, ours.stage2Lba);
   dumps.push(
     new Dump(
-      'The disk address packet stage 1 builds on its stack (in memory, from the two fields above)',
+      'The disk address packet those pushes build on the stack (in memory, from the two fields above)',
       null,
       null,
       dap,
@@ -98,10 +158,11 @@ function stage1Step(b: Builder, ours: OurLoader): WalkStep {
       .done(),
   );
   const text = [
-    `Stage 1 is our code in the first 440 bytes of LBA 0. That is too small for a whole loader, so its one job is to load stage 2, the bigger part, from the sectors after LBA 0.`,
-    'It sets up the segment registers and a stack just below `0x7C00`, remembers the boot drive from DL, and prepares the serial port COM1 for messages.',
-    'Then it asks the BIOS, with `INT 13h` function `41h`, whether the disk "extensions" are there: they read sectors by their LBA number, instead of the old cylinder/head/sector addressing, which cannot reach past about 8 GB. Without them it stops with "no INT 13h extensions".',
-    `It reads stage 2 with function \`42h\`, which takes a 16-byte disk address packet: how many sectors (${ours.stage2Sectors}), where to put them (\`${hex(STAGE2_ADDR)}\`) and the first sector (LBA ${ours.stage2Lba}). Both numbers come from the two fields the image builder wrote into stage 1 at offset \`${hex(STAGE1_FIELDS_OFF)}\`.`,
+    `Stage 1 is our code in the first 440 bytes of LBA 0. That is too small for a whole loader, so its one job is to load stage 2, the bigger part, from the sectors after LBA 0. The image builder wrote where stage 2 is into two fields at \`${hex(STAGE1_FIELDS_OFF)}\`: its first sector (\`${Array.from(lba0.subarray(STAGE1_FIELDS_OFF, STAGE1_FIELDS_OFF + 4), (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ')}\`, little-endian: LBA ${ours.stage2Lba}) and its length.`,
+    'It turns interrupts off while it sets the segment registers and a stack just below `0x7C00` (an interrupt in between would push onto a half-made stack), sets CS to 0 with a far jump, remembers the boot drive from DL, and prepares the serial port COM1 for messages.',
+    "Then it talks to the BIOS, through software interrupts. A BIOS call always goes the same way: the function number in AH, its inputs in other registers, then `int` with the service's number (`13h` for disks). The BIOS answers in registers and sets the carry flag (CF) when it fails, with an error code in AH, so every call is followed by `jc` to the error path.",
+    'Function `41h` asks whether the disk "extensions" of the EDD specification are there: they read sectors by their LBA number, instead of the old cylinder/head/sector addressing, which cannot reach past about 8 GB. Without them stage 1 stops with "no INT 13h extensions".',
+    `Function \`42h\` reads stage 2. It takes a 16-byte disk address packet at DS:SI: how many sectors (${ours.stage2Sectors}), where to put them (\`${hex(STAGE2_ADDR)}\`) and the first sector (LBA ${ours.stage2Lba}). Stage 1 builds it on the stack, pushing the last field first (the stack grows downwards), so that SP ends up pointing at the packet.`,
     `Last, it checks that stage 2 carries the parameter block's magic \`UKBP\` at \`${hex(STAGE2_ADDR + PARAMS_OFF)}\` ("stage 2 damaged" if not) and jumps to \`${hex(STAGE2_ADDR)}\`, the drive number still in DL.`,
   ];
   if (!ours.stage1Current) {
@@ -115,47 +176,50 @@ function paramsStep(b: Builder, ours: OurLoader): WalkStep {
   const base = ours.stage2Lba * SECTOR;
   const p = PARAMS_OFF;
   const r = ours.report;
-  const d = new Dump(
-    `Stage 2, bytes 0x0–${hex(p + P_SEGS - 1)}: the jump and the parameter block`,
-    base,
-    STAGE2_ADDR,
-    s2.slice(0, p + P_SEGS),
-  );
-  if (s2[0] === 0xe9) {
-    d.f(0, 3, 'Jump (near)', `jmp to ${hex((STAGE2_ADDR + 3 + rd16le(s2, 1)) & 0xffff)}, over the block to the code`);
+  const dumps: HexDump[] = [];
+  // Its first instruction: the jump over the block.
+  const jump = disassemble(s2.subarray(0, p), 0, STAGE2_ADDR, 16, { max: 1 });
+  if (jump.length === 1 && jump[0].mnemonic === 'jmp') {
+    dumps.push(
+      codeDump(`Stage 2, bytes 0x0–${hex(jump[0].length - 1)}: its first instruction`, base, jump, 16, [
+        [/^jmp /, "jump over the parameter block to stage 2's code"],
+      ]),
+    );
   }
+  const d = new Dump(
+    `Stage 2, bytes ${hex(p)}–${hex(p + P_SEGS - 1)}: the parameter block`,
+    base + p,
+    STAGE2_ADDR + p,
+    s2.slice(p, p + P_SEGS),
+  );
   d.f(
-    p,
+    0,
     4,
     'Magic',
     `${hex(rd32le(s2, p))} ${quote(charText(s2.subarray(p, p + 4)))}${rd32le(s2, p) === PARAMS_MAGIC ? ': checked by stage 1 before it jumped here' : ' (not ours)'}`,
   );
-  d.u16(p + P_VERSION, 'Version', (v) => `${v}`);
-  d.u16(
-    p + P_SIZE,
-    'Block size',
-    (v) => `${hex(v)} bytes${v === PARAMS_SIZE ? '' : ` (expected ${hex(PARAMS_SIZE)})`}`,
-  );
-  d.u32(p + P_CRC, 'CRC-32 of stage 2', (v) =>
+  d.u16(P_VERSION, 'Version', (v) => `${v}`);
+  d.u16(P_SIZE, 'Block size', (v) => `${hex(v)} bytes${v === PARAMS_SIZE ? '' : ` (expected ${hex(PARAMS_SIZE)})`}`);
+  d.u32(P_CRC, 'CRC-32 of stage 2', (v) =>
     r.computedCrc === null
       ? hex(v)
       : r.computedCrc === v
         ? `${hex(v)}: matches the bytes it covers`
         : `${hex(v)}: the bytes give ${hex(r.computedCrc)}, so the loader stops`,
   );
-  d.u32(p + P_FLAGS, 'Flags', (v) =>
+  d.u32(P_FLAGS, 'Flags', (v) =>
     v & FLAG_DEBUG_EXIT ? `${hex(v)}: bit 0, on failure in a virtual machine exit QEMU with status 255` : hex(v),
   );
-  d.u64(p + P_KERNEL_LBA, "Kernel's first sector", (v) => `LBA ${v} (byte offset ${hex(v * SECTOR)})`);
-  d.u32(p + P_KERNEL_SIZE, "Kernel's size", (v) => `${v} bytes (${formatBytes(v)})`);
-  d.u32(p + P_KERNEL_CRC, "Kernel's CRC-32", (v) => `${hex(v)}: checked after reading`);
-  d.u32(p + P_ENTRY, 'Entry point', (v) => `${hex(v)}: where the loader jumps`);
-  d.u32(p + P_LOAD_START, 'Load start', (v) => `${hex(v)}: lowest address written`);
-  d.u32(p + P_LOAD_END, 'Load end', (v) => `${hex(v)}: one past the highest address written or zeroed`);
-  d.u16(p + P_SEG_COUNT, 'Segments', (v) => `${v} (at most ${MAX_SEGMENTS})`);
-  d.u16(p + P_CMDLINE_LEN, 'Command line length', (v) => `${v} bytes (without the NUL)`);
-  d.f(p + P_CMDLINE_LEN + 2, P_SEGS - (P_CMDLINE_LEN + 2), 'Reserved', 'zeros');
-  const dumps = [d.done()];
+  d.u64(P_KERNEL_LBA, "Kernel's first sector", (v) => `LBA ${v} (byte offset ${hex(v * SECTOR)})`);
+  d.u32(P_KERNEL_SIZE, "Kernel's size", (v) => `${v} bytes (${formatBytes(v)})`);
+  d.u32(P_KERNEL_CRC, "Kernel's CRC-32", (v) => `${hex(v)}: checked after reading`);
+  d.u32(P_ENTRY, 'Entry point', (v) => `${hex(v)}: where the loader jumps`);
+  d.u32(P_LOAD_START, 'Load start', (v) => `${hex(v)}: lowest address written`);
+  d.u32(P_LOAD_END, 'Load end', (v) => `${hex(v)}: one past the highest address written or zeroed`);
+  d.u16(P_SEG_COUNT, 'Segments', (v) => `${v} (at most ${MAX_SEGMENTS})`);
+  d.u16(P_CMDLINE_LEN, 'Command line length', (v) => `${v} bytes (without the NUL)`);
+  d.f(P_CMDLINE_LEN + 2, P_SEGS - (P_CMDLINE_LEN + 2), 'Reserved', 'zeros');
+  dumps.push(d.done());
   const len = rd16le(s2, p + P_CMDLINE_LEN);
   if (CMDLINE_OFF + len + 1 <= s2.length) {
     const cl = s2.slice(CMDLINE_OFF, CMDLINE_OFF + len + 1);
@@ -187,7 +251,14 @@ export async function oursSteps(b: Builder, ours: OurLoader): Promise<(WalkStep 
   out.push(
     biosStep(
       b,
-      'Here LBA 0 is a master boot record (MBR): 440 bytes of our stage 1 code, a 4-byte disk signature, the partition table, and the signature. The first bytes jump over an area kept empty to the code.',
+      'Here LBA 0 is a master boot record (MBR): 440 bytes of our stage 1 code, a 4-byte disk signature, the partition table, and the signature. Its first instruction jumps over an area kept empty to the code.',
+      [
+        [
+          /^jmp short /,
+          `jump over the area kept empty and stage 1's two fields (bytes ${hex(STAGE1_JUMP_END)}–${hex(STAGE1_CODE_OFF - 1)}) to its code`,
+        ],
+        [/^nop$/, "never run: it makes the jump 3 bytes long, as a FAT boot sector's is"],
+      ],
     ),
   );
   out.push(await attempt(b, 'Stage 1', () => stage1Step(b, ours)));
@@ -224,6 +295,7 @@ export async function oursSteps(b: Builder, ours: OurLoader): Promise<(WalkStep 
     });
   }
   const headers = kh as KernelHeaders | null;
+  if (k) b.points = { entry: ours.params.entry, mbi: { address: MBI_ADDR, size: MBI_SIZE } };
   out.push(a20Step(ours));
   out.push(e820Step(ours));
   out.push(mbiStep(ours));

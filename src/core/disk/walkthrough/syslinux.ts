@@ -2,6 +2,17 @@
  * The walkthrough of a SYSLINUX disk (as Solo5's old tool made them): its MBR
  * code, the volume boot record and BPB, ldlinux.sys, syslinux.cfg, and
  * mboot.c32 loading the kernel.
+ *
+ * What SYSLINUX does is taken from its sources (SYSLINUX 6, the syslinux
+ * repository): the MBR code moving to 0x600, booting the one active
+ * partition and leaving DS:SI on its entry (mbr/mbr.S); the boot sector
+ * taking the partition's start from that entry rather than from the BPB's
+ * hidden sectors (core/diskboot.inc); mboot.c32, a COM32 module already in
+ * protected mode, building its Multiboot information (com32/mboot/mboot.c,
+ * mem.c, syslinux.c) and handing over through syslinux_shuffle_boot_pm
+ * (com32/mboot/map.c mboot_run; com32/lib/syslinux/shuffle_pm.c, shuffle.c)
+ * to the core's pm_shuffle (core/bcopyxx.inc), which moves the pieces and
+ * jumps to a stub that sets the registers.
  */
 import { charText } from '../../bytes';
 import { ELF_HDR, ELFCLASS64, isElf } from '../../elf';
@@ -14,6 +25,7 @@ import type { LoadSegment } from '../../load-plan';
 import type { FatEntry, FatReader } from '../../fat/read';
 import type { HexDump, WalkStep } from './types';
 import { BOOT_ADDR, Dump, readAt } from './dump';
+import { codeDump, disassemble } from './code';
 import { attempt, biosStep, type Builder, partitionStep } from './shared';
 import { entryDump, fatKernel, kernelHeader, multibootDump } from './kernel';
 
@@ -23,55 +35,88 @@ const SYSLINUX_MBR_RELOC = 0x0600;
 /** Bytes of a configuration file shown. */
 const MAX_CONFIG_SHOWN = 2048;
 
+/** The boot sector's jump: 3 bytes, then the OEM name and the BPB. */
+const JUMP_SIZE = BPB.oemName;
+
+/** The boot sector's first instructions: its jump over the BPB (and the nop after it). */
+function bootJumpDump(fat: FatReader): HexDump | null {
+  const bs = fat.bootSector;
+  const code = disassemble(bs.subarray(0, JUMP_SIZE), 0, BOOT_ADDR, 16, { max: 2 });
+  if (code.reduce((n, i) => n + i.length, 0) !== JUMP_SIZE) return null;
+  return codeDump(
+    `The partition's first sector (LBA ${fat.offset / SECTOR}), bytes 0x00–0x02: the jump`,
+    fat.offset,
+    code,
+    16,
+    [
+      [/^jmp short /, "jump over the OEM name and the BPB to SYSLINUX's boot code"],
+      [/^nop$/, 'never run: it makes the jump 3 bytes long, so the OEM name starts at offset 3, where FAT has it'],
+    ],
+  );
+}
+
+/**
+ * What the boot sector's hidden-sector count means here. SYSLINUX's boot
+ * code (core/diskboot.inc) takes the volume's start from the partition entry
+ * the MBR code leaves DS:SI pointing at (mbr/mbr.S), when that looks like
+ * one, and trusts this field only without it.
+ */
+function hiddenText(v: number, startLba: number): string {
+  const ds =
+    "SYSLINUX's boot code takes the volume's start from the partition entry the MBR passes in DS:SI instead, and uses this field only when there is none";
+  if (startLba === 0) return `${v}: the volume starts at LBA 0`;
+  if (v === startLba) return `${v}: the volume's LBA on the disk (${ds})`;
+  return `${v}, not the volume's LBA (${startLba}): mkfs.fat was run on the volume alone, a file or loop device with no partition around it, as Solo5's old tool does. ${ds}, so the disk still boots`;
+}
+
 function bootSectorDump(fat: FatReader): HexDump {
   const bs = fat.bootSector;
   const fat32 = fat.type === 32;
   const ext = EBPB_AT[fat32 ? 32 : 16];
   const end = ext + EBPB.size;
+  const at = (o: number) => o - JUMP_SIZE;
   const d = new Dump(
-    `The partition's first sector (LBA ${fat.offset / SECTOR}), bytes 0x00–${hex(end - 1)}: jump, OEM name and BPB`,
-    fat.offset,
-    BOOT_ADDR,
-    bs.slice(0, end),
+    `The partition's first sector (LBA ${fat.offset / SECTOR}), bytes 0x03–${hex(end - 1)}: OEM name and BPB`,
+    fat.offset + JUMP_SIZE,
+    BOOT_ADDR + JUMP_SIZE,
+    bs.slice(JUMP_SIZE, end),
   );
-  const target = bs[0] === 0xeb ? 2 + ((bs[1] << 24) >> 24) : -1;
-  d.f(0, 3, 'Jump', target >= 0 ? `jmp to offset ${hex(target)}, over the BPB to the boot code` : 'not a short jump');
-  d.text(BPB.oemName, 8, 'OEM name');
-  d.u16(BPB.bytesPerSector, 'Bytes per sector');
+  d.text(at(BPB.oemName), 8, 'OEM name');
+  d.u16(at(BPB.bytesPerSector), 'Bytes per sector');
   d.u8(
-    BPB.sectorsPerCluster,
+    at(BPB.sectorsPerCluster),
     'Sectors per cluster',
     (v) => `${v} (clusters of ${formatBytes(v * fat.bpb.bytesPerSector)})`,
   );
-  d.u16(BPB.reservedSectors, 'Reserved sectors', (v) => `${v}: before the first FAT`);
-  d.u8(BPB.numFats, 'FAT copies', (v) => `${v}`);
-  d.u16(BPB.rootEntries, 'Root entries', (v) => (v ? `${v}` : '0: the root is a cluster chain (FAT32)'));
-  d.u16(BPB.totalSectors16, 'Sectors (16-bit)', (v) => (v ? `${v}` : '0: see the 32-bit count'));
-  d.u8(BPB.media, 'Media', (v) => (v === 0xf8 ? '0xF8: a fixed disk' : hex(v)));
-  d.u16(BPB.fatSectors16, 'Sectors per FAT (16-bit)', (v) => (v ? `${v}` : '0: see the 32-bit count'));
-  d.u16(BPB.sectorsPerTrack, 'Sectors per track', (v) => `${v} (old geometry)`);
-  d.u16(BPB.heads, 'Heads', (v) => `${v} (old geometry)`);
-  d.u32(BPB.hiddenSectors, 'Hidden sectors', (v) => `${v}: the volume's LBA on the disk`);
-  d.u32(BPB.totalSectors32, 'Sectors (32-bit)', (v) => `${v}`);
+  d.u16(at(BPB.reservedSectors), 'Reserved sectors', (v) => `${v}: before the first FAT`);
+  d.u8(at(BPB.numFats), 'FAT copies', (v) => `${v}`);
+  d.u16(at(BPB.rootEntries), 'Root entries', (v) => (v ? `${v}` : '0: the root is a cluster chain (FAT32)'));
+  d.u16(at(BPB.totalSectors16), 'Sectors (16-bit)', (v) => (v ? `${v}` : '0: see the 32-bit count'));
+  d.u8(at(BPB.media), 'Media', (v) => (v === 0xf8 ? '0xF8: a fixed disk' : hex(v)));
+  d.u16(at(BPB.fatSectors16), 'Sectors per FAT (16-bit)', (v) => (v ? `${v}` : '0: see the 32-bit count'));
+  d.u16(at(BPB.sectorsPerTrack), 'Sectors per track', (v) => `${v} (old geometry)`);
+  d.u16(at(BPB.heads), 'Heads', (v) => `${v} (old geometry)`);
+  d.u32(at(BPB.hiddenSectors), 'Hidden sectors', (v) => hiddenText(v, fat.offset / SECTOR));
+  d.u32(at(BPB.totalSectors32), 'Sectors (32-bit)', (v) => `${v}`);
   if (fat32) {
-    d.u32(BPB32.fatSectors32, 'Sectors per FAT', (v) => `${v}`);
-    d.u16(BPB32.extFlags, 'FAT flags', (v) =>
+    d.u32(at(BPB32.fatSectors32), 'Sectors per FAT', (v) => `${v}`);
+    d.u16(at(BPB32.extFlags), 'FAT flags', (v) =>
       v & 0x80 ? `${hex(v)}: one active FAT` : `${hex(v)}: the FATs are mirrored`,
     );
-    d.u16(BPB32.fsVersion, 'Version', (v) => `${v}`);
-    d.u32(BPB32.rootCluster, 'Root directory cluster', (v) => `${v}`);
-    d.u16(BPB32.fsInfoSector, 'FSInfo sector', (v) => `${v}`);
-    d.u16(BPB32.backupBootSector, 'Backup boot sector', (v) => `${v}`);
-    d.f(BPB32.backupBootSector + 2, ext - (BPB32.backupBootSector + 2), 'Reserved', 'zeros');
+    d.u16(at(BPB32.fsVersion), 'Version', (v) => `${v}`);
+    d.u32(at(BPB32.rootCluster), 'Root directory cluster', (v) => `${v}`);
+    d.u16(at(BPB32.fsInfoSector), 'FSInfo sector', (v) => `${v}`);
+    d.u16(at(BPB32.backupBootSector), 'Backup boot sector', (v) => `${v}`);
+    d.f(at(BPB32.backupBootSector + 2), ext - (BPB32.backupBootSector + 2), 'Reserved', 'zeros');
   }
-  d.u8(ext + EBPB.driveNumber, 'Drive number', (v) => hex(v));
-  d.u8(ext + 1, 'Reserved', (v) => hex(v));
-  d.u8(ext + EBPB.bootSignature, 'Extended signature', (v) =>
+  d.u8(at(ext + EBPB.driveNumber), 'Drive number', (v) => hex(v));
+  d.u8(at(ext + 1), 'Reserved', (v) => hex(v));
+  d.u8(at(ext + EBPB.bootSignature), 'Extended signature', (v) =>
     v === 0x29 ? '0x29: serial, label and type follow' : hex(v),
   );
-  d.u32(ext + EBPB.volumeId, 'Volume serial', (v) => hex(v));
-  d.text(ext + EBPB.volumeLabel, 11, 'Volume label');
-  d.text(ext + EBPB.fsType, 8, 'File system type');
+  d.u32(at(ext + EBPB.volumeId), 'Volume serial', (v) => hex(v));
+  d.text(at(ext + EBPB.volumeLabel), 11, 'Volume label');
+  d.text(at(ext + EBPB.fsType), 8, 'File system type');
   return d.done();
 }
 
@@ -137,9 +182,11 @@ export async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
       text: [
         "The partition's first sector is its volume boot record: a jump over the BPB, an OEM name (the program that wrote the sector), the BPB itself, and SYSLINUX's boot code after it.",
         `The BPB ("BIOS parameter block") describes the FAT${fat.type} file system: the sector and cluster sizes, where the FATs (the tables of cluster chains) and the root directory are, and how big the volume is.`,
-        "The MBR code jumped here, to `0x7C00`, with the drive number in DL and the partition's entry in DS:SI.",
+        fat.offset === 0
+          ? 'The BIOS jumped here, to `0x7C00`, with the drive number in DL.'
+          : "The MBR code jumped here, to `0x7C00`, with the drive number in DL and DS:SI pointing at the partition's 16-byte entry in its copy of the table. SYSLINUX's boot code checks that this looks like a partition entry (a boot flag of 0x00 or 0x80, a type other than 0) and takes the volume's first sector from it, rather than from the BPB's hidden-sector count, which it trusts only when no entry is passed.",
       ],
-      dumps: [bootSectorDump(fat)],
+      dumps: [bootJumpDump(fat), bootSectorDump(fat)].filter((x): x is HexDump => x !== null),
     })),
   );
   out.push(
@@ -239,8 +286,9 @@ export async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
       const aout = sys.boot.options.includes('-aout');
       const isElf64 = isElf(head) && head.length > ELF_HDR.class && head[ELF_HDR.class] === ELFCLASS64;
       if (mb.flags & MB_FLAG_AOUT_KLUDGE) plan = kludgePlan(mb, k.size, 'kernel');
+      if (plan && aout) b.points.entry = (plan as { entry: number }).entry;
       const text = [
-        `\`mboot.c32\` (with \`libcom32.c32\`, the library SYSLINUX modules share) reads \`${kernelEntry!.path}\` (${k.size} bytes) through SYSLINUX's FAT driver and looks for its Multiboot header in the first ${MB_SEARCH} bytes.`,
+        `\`mboot.c32\` (with \`libcom32.c32\`, the library SYSLINUX modules share) is a COM32 module: it runs in 32-bit protected mode, which SYSLINUX's core set up before starting it, and reaches the BIOS and the disk through the core. It reads \`${kernelEntry!.path}\` (${k.size} bytes) through SYSLINUX's FAT driver and looks for its Multiboot header in the first ${MB_SEARCH} bytes.`,
         aout
           ? "`-aout` tells it to use the header's address fields: copy the file from `load_addr` up to `load_end_addr`, zero memory up to `bss_end_addr`, and jump to `entry_addr`."
           : isElf64
@@ -269,8 +317,8 @@ export async function syslinuxSteps(b: Builder): Promise<(WalkStep | null)[]> {
         id: 'jump',
         title: "The jump to the kernel's first instruction",
         text: [
-          `mboot.c32 switches to 32-bit protected mode (flat segments, interrupts off), puts the Multiboot magic \`${hex(MULTIBOOT_MAGIC_EAX)}\` in EAX and the address of its Multiboot information in EBX, and jumps to the entry point${pl ? ` \`${hex(pl.entry)}\`` : ''}.`,
-          'From here on the kernel runs, exactly as with any Multiboot loader.',
+          `mboot.c32 is already in 32-bit protected mode, so it does not switch; it hands over through the core's shuffle-and-boot call. It lists what goes where (the kernel's segments, zeros for the bss, the Multiboot information) and the registers to start with: the Multiboot magic \`${hex(MULTIBOOT_MAGIC_EAX)}\` in EAX, the information's address in EBX, a stack in ESP, and the entry point${pl ? ` \`${hex(pl.entry)}\`` : ''}.`,
+          'The core then turns interrupts off, moves every piece to its place (over memory SYSLINUX itself was using, so its own copy code first moves out of the way and loads a GDT of its own), and runs a few instructions it wrote for the purpose: one `mov` per register, then a jump to the entry point. From here on the kernel runs, exactly as with any Multiboot loader.',
         ],
         dumps,
       };
