@@ -88,7 +88,7 @@ export interface DisasmLine {
 }
 
 /** Longest data line: a gap in the code longer than this shows its first bytes and its length. */
-const DATA_SHOWN = 8;
+const DATA_SHOWN = 4;
 
 const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join('');
 
