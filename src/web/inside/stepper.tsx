@@ -106,6 +106,24 @@ function StepProse({ w, id, index, total }: { w: Walkthrough; id: string | null;
   );
 }
 
+/** The status line alone re-renders on a run's progress (not the whole stepper). */
+function StatusLine({ stepper, walkthrough }: { stepper: StepperModel; walkthrough: Walkthrough }) {
+  const v = stepper.view.value;
+  const running = stepper.running.value;
+  const stepTitle = v?.step ? (walkthrough.steps.find((s) => s.id === v.step)?.title ?? null) : null;
+  return (
+    <p class="st-status" role="status">
+      {stepper.status.value === 'starting'
+        ? 'Powering on…'
+        : running && running !== 'step'
+          ? `Running… ${stepper.progress.value.toLocaleString('en')} instructions`
+          : v
+            ? whereText(v, stepTitle)
+            : ''}
+    </p>
+  );
+}
+
 export function Stepper({ stepper, walkthrough }: { stepper: StepperModel; walkthrough: Walkthrough }) {
   const status = stepper.status.value;
   const v = stepper.view.value;
@@ -144,7 +162,6 @@ export function Stepper({ stepper, walkthrough }: { stepper: StepperModel; walkt
   };
 
   const stepIndex = v?.step && info ? info.steps.findIndex((s) => s.step === v.step) : -1;
-  const stepTitle = v?.step ? (walkthrough.steps.find((s) => s.id === v.step)?.title ?? null) : null;
   const ended = !!v?.stop;
   return (
     <div class="stepper" onKeyDown={onKey}>
@@ -178,15 +195,7 @@ export function Stepper({ stepper, walkthrough }: { stepper: StepperModel; walkt
           </button>
         ) : null}
       </div>
-      <p class="st-status" role="status">
-        {status === 'starting'
-          ? 'Powering on…'
-          : running && running !== 'step'
-            ? `Running… ${stepper.progress.value.toLocaleString('en')} instructions`
-            : v
-              ? whereText(v, stepTitle)
-              : ''}
-      </p>
+      <StatusLine stepper={stepper} walkthrough={walkthrough} />
       {status === 'error' ? (
         <div class="error" role="alert">
           <Prose text={stepper.message.value} />
