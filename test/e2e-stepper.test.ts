@@ -10,11 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { axeViolations, buildPage, haveChromium, launchChromium, startPreview, type Server } from './helpers/browser';
 import { tempDir } from './helpers/tools';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { STAGE2_LBA } from '../src/core/boot/index';
 
 const MKIMAGE = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 // Apart from e2e-web's ports (E2E_PORT, +1), the Inside view's (+20), the screenshot's (+30).
@@ -29,6 +30,7 @@ describe.skipIf(!haveChromium())('the stepper, in Chromium', () => {
   const dist = tmp.path('dist');
   const contexts: BrowserContext[] = [];
   const image = tmp.path('demo.img');
+  const loop = tmp.path('loop.img');
 
   beforeAll(async () => {
     const c = spawnSync(process.execPath, [new URL('../scripts/build-cli.mjs', import.meta.url).pathname], {
@@ -44,6 +46,10 @@ describe.skipIf(!haveChromium())('the stepper, in Chromium', () => {
       env: { ...process.env, SOURCE_DATE_EPOCH: '' },
     });
     if (r.status !== 0) throw new Error(`mkimage failed: ${r.stderr}`);
+    // A loader that never ends: stage 2's first instruction becomes `jmp $` (outside its CRC).
+    const bytes = new Uint8Array(readFileSync(image));
+    bytes.set([0xeb, 0xfe], STAGE2_LBA * 512);
+    writeFileSync(loop, bytes);
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   }, 240_000);
 
@@ -54,7 +60,7 @@ describe.skipIf(!haveChromium())('the stepper, in Chromium', () => {
     tmp.cleanup();
   });
 
-  async function open(width: number, height: number, dark: boolean): Promise<Page> {
+  async function open(width: number, height: number, dark: boolean, file = image): Promise<Page> {
     const ctx = await browser.newContext({
       viewport: { width, height },
       colorScheme: dark ? 'dark' : 'light',
@@ -65,7 +71,7 @@ describe.skipIf(!haveChromium())('the stepper, in Chromium', () => {
     page.on('pageerror', (e) => console.error('page error:', e.message));
     await page.goto(server.origin + '/#inside');
     await page.getByRole('heading', { name: 'Open an image' }).waitFor();
-    await page.getByLabel('Disk image').setInputFiles(image);
+    await page.getByLabel('Disk image').setInputFiles(file);
     await page.locator('#inside-report').waitFor({ timeout: 60_000 });
     return page;
   }
@@ -169,4 +175,24 @@ describe.skipIf(!haveChromium())('the stepper, in Chromium', () => {
       await axeClean(page, `${label}: back at the start`);
     }, 180_000);
   }
+
+  it('a long run shows its progress and Escape stops it where it is; the machine goes on from there', async () => {
+    const page = await open(1280, 800, false, loop);
+    await until(page, (s) => s.startsWith('Next: jmp short 0x7c60'), 'the first instruction');
+    expect(await page.locator('.stepper').innerText()).toContain('built by another version of this tool');
+    await tabTo(page, 'Run to the kernel');
+    await page.keyboard.press('Enter');
+    const running = await until(page, (s) => /^Running… [\d,]*[1-9][\d,]* instructions$/.test(s), 'progress');
+    expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(1);
+    await page.keyboard.press('Escape');
+    const stopped = await until(page, (s) => s.startsWith('Stopped by you.'), 'stopped');
+    const n = Number(/([\d,]+) instructions run/.exec(stopped)![1].replace(/,/g, ''));
+    expect(n).toBeGreaterThanOrEqual(Number(/[\d,]+/.exec(running)![0].replace(/,/g, '')));
+    expect(stopped).toContain('Next: jmp short 0x8000 at 0x8000');
+    // The focus stayed on the button; a step goes on from where the run stopped.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toMatch(/^Run to the kernel/);
+    await page.keyboard.press('s');
+    await until(page, (s) => s.includes(`${(n + 1).toLocaleString('en')} instructions run`), 'one more instruction');
+    await axeClean(page, 'stopped');
+  }, 120_000);
 });
