@@ -97,11 +97,6 @@ function StepProse({ w, id, index, total }: { w: Walkthrough; id: string | null;
       ) : (
         <p class="muted">Outside the walkthrough's steps.</p>
       )}
-      {s ? (
-        <p>
-          <a href={`#walk-${s.id}`}>This step in the walkthrough below</a>
-        </p>
-      ) : null}
     </section>
   );
 }
