@@ -19,7 +19,7 @@ export const TRACE_USAGE = 'trace IMAGE [--memory MIB] [--json]';
 /** disk.ts's entry for the command (its Command shape). */
 export const TRACE_COMMAND = {
   usage: TRACE_USAGE,
-  summary: "run the boot loader in the emulator to the kernel's entry; exit 1 if it does not get there",
+  summary: "run the boot loader in the x86 emulator to the kernel's entry; exit 1 if not reached",
   help: `Boot IMAGE (any format this tool reads, detected by its content) in this project's x86
 emulator, a model of QEMU's PC with SeaBIOS, and run its boot loader to the
 kernel's first instruction. Print the walkthrough's steps as the loader
