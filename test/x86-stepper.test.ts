@@ -224,18 +224,23 @@ describe('a run of the loader', () => {
   test('trace: steps, console, registers and the Multiboot information', async () => {
     const r = await traceImage(await opened(), { memoryMiB: 64 });
     expect(r.reached).toBe(true);
-    expect(r.known).toBe(true);
+    expect(r.known).toBe('all');
     expect(r.steps.map((s) => s.step)).toEqual(LOADER_STEPS.map((s) => s.step));
     expect(r.console).toBe('Loading unikernel.bin... ok\r\n');
     expect(r.registers!.eax).toBe(0x2badb002);
     expect(r.multiboot!.cmdline).toBe('unikernel.bin hello');
     expect(r.multiboot!.info.length).toBe(MBI_SIZE);
     expect(r.multiboot!.address).toBe(MBI_ADDR);
-    // a loader of another build still runs, without steps
+    // a stage 2 of another build (its unused padding changed) still runs, with stage 1's steps only
     const other = raw.slice();
     other[STAGE2_LBA * 512 + 5] = 0x90; // the padding after stage 2's first jump: never run, outside the CRC
     const o = await traceImage(await opened(other));
-    expect([o.known, o.reached, o.steps]).toEqual([false, true, []]);
+    expect([o.known, o.reached, o.steps.map((s) => s.step)]).toEqual(['stage1', true, ['bios', 'stage1']]);
+    // a stage 1 of another build (a byte of a message it never prints): no steps at all
+    const old = raw.slice();
+    old[0x7d6c - 0x7c00] ^= 0x20;
+    const n = await traceImage(await opened(old));
+    expect([n.loader, n.known, n.reached, n.steps]).toEqual(['unikernel-disk', 'none', true, []]);
   });
 });
 
@@ -278,7 +283,7 @@ describe("the worker's sessions", () => {
     const blob = await openAsBlob(path);
     const start = (await emulate(901, { op: 'start', image: blob, name: 'demo.img', memoryMiB: 128 })) as EmuStart;
     if (start.refused !== null) throw new Error(start.refused);
-    expect(start.info.known).toBe(true);
+    expect(start.info.known).toBe('all');
     expect(start.info.low.some((r) => r.id === 'mbi')).toBe(true);
     expect(start.info.kernel[0].start).toBe(MIB);
     const v = (await emulate(901, { op: 'command', command: 'kernel' })) as Awaited<ReturnType<typeof run>>;

@@ -78,6 +78,13 @@ export function traceOptions(before: Map<string, string | true>, after: string[]
   return { memoryMiB, json: o.has('--json') };
 }
 
+/** What the run could follow of the loader, after the first line. */
+const KNOWN: Record<TraceResult['known'], string> = {
+  all: '',
+  stage1: " (stage 2 is damaged or not this tool version's: only stage 1's steps are followed)",
+  none: " (a loader not of this tool's version: its steps cannot be followed)",
+};
+
 const hex8 = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
 const hex4 = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(4, '0');
 const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -104,9 +111,7 @@ export function escapeConsole(text: string): string {
 function describe(r: TraceResult, path: string): string {
   const out: string[] = [];
   if (!r.ran) return `${path}: ${r.reason}\n`;
-  out.push(
-    `${path}: this project's boot loader, run in the emulator with ${r.memoryMiB} MiB of RAM${r.known ? '' : " (a loader not of this tool's version: its steps cannot be followed)"}`,
-  );
+  out.push(`${path}: this project's boot loader, run in the emulator with ${r.memoryMiB} MiB of RAM${KNOWN[r.known]}`);
   if (r.steps.length) {
     out.push('Steps:');
     const w = Math.max(...r.steps.map((s) => s.step.length));

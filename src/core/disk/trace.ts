@@ -9,7 +9,7 @@
 import { abortError, type AbortSignalLike } from '../stream';
 import { utf8Decode } from '../fat/read';
 import { isOurStage1, isThisLoader } from '../x86/listing';
-import { LoaderRun, type StepPassed } from '../x86/stepper';
+import { LoaderRun, type LoaderKnown, type StepPassed } from '../x86/stepper';
 import type { StopReason } from '../x86/machine';
 import type { LayoutInput } from '../x86/layout';
 import {
@@ -39,8 +39,8 @@ export interface TraceResult {
   loader: BootloaderKind;
   /** The emulator ran the image (this project's loader, or its stage 1 in LBA 0). */
   ran: boolean;
-  /** The loader's code is this build's, so its steps could be followed. */
-  known: boolean;
+  /** How much of the loader's code is this build's, so that its steps could be followed. */
+  known: LoaderKnown;
   memoryMiB: number;
   /** The kernel's entry was reached in the Multiboot state (EAX = 2BADB002h, EBX at the information). */
   reached: boolean;
@@ -90,7 +90,11 @@ function layoutOf(img: OpenedImage): LayoutInput {
 export function startLoaderRun(img: OpenedImage, memoryMiB: number = TRACE_MEMORY.default): Promise<LoaderRun> {
   if (!Number.isInteger(memoryMiB) || memoryMiB < TRACE_MEMORY.min || memoryMiB > TRACE_MEMORY.max)
     throw new Error(`internal: memory ${memoryMiB} MiB is outside ${TRACE_MEMORY.min}..${TRACE_MEMORY.max}`);
-  const known = isThisLoader(img.lba0, img.boot.ours?.stage2 ?? null);
+  const known: LoaderKnown = isThisLoader(img.lba0, img.boot.ours?.stage2 ?? null)
+    ? 'all'
+    : isOurStage1(img.lba0)
+      ? 'stage1'
+      : 'none';
   return LoaderRun.boot(img.disk, { memoryMiB, known, layout: layoutOf(img) });
 }
 
@@ -102,7 +106,7 @@ export async function traceImage(img: OpenedImage, options: TraceOptions = {}): 
     return {
       loader: img.boot.kind,
       ran: false,
-      known: false,
+      known: 'none',
       memoryMiB,
       reached: false,
       reason: refused,

@@ -10,6 +10,7 @@
  * so a worker stays responsive and a CLI sees its signals.
  */
 import { Machine, type MachineOptions, type RunOptions, type StopReason } from './machine';
+import { STAGE2_ADDR } from '../boot/loader.generated';
 import type { Disk } from './pc';
 import { coarsen, mergeWrites, type WriteRecord } from './memory';
 import { disassembleAround, labelBefore, STEP_ADDRESSES, type DisasmLine, type StepAddress } from './listing';
@@ -91,19 +92,25 @@ export interface StepperView {
   handoff: HandoffRow[] | null;
 }
 
+/**
+ * How much of the image's loader is this build's code, so that its labels
+ * and steps apply: all of it, stage 1 only (stage 2 another build's, or
+ * damaged), or none.
+ */
+export type LoaderKnown = 'all' | 'stage1' | 'none';
+
 /** What does not change during a session: the memory map and the steps. */
 export interface StepperInfo {
   memoryMiB: number;
-  /** The image's loader code is this build's: the labels and steps apply. */
-  known: boolean;
+  known: LoaderKnown;
   steps: readonly StepAddress[];
   low: MemoryRegion[];
   kernel: MemoryRegion[];
 }
 
 export interface LoaderRunOptions extends MachineOptions {
-  /** The image's loader code is this build's (listing.ts isThisLoader): steps and labels apply. */
-  known: boolean;
+  /** How much of the loader is this build's (listing.ts `isOurStage1`, `isThisLoader`). */
+  known: LoaderKnown;
   layout?: LayoutInput;
 }
 
@@ -121,7 +128,9 @@ export class LoaderRun {
     readonly machine: Machine,
     options: LoaderRunOptions,
   ) {
-    const steps = options.known ? STEP_ADDRESSES : [];
+    const steps = STEP_ADDRESSES.filter(
+      (s) => options.known === 'all' || (options.known === 'stage1' && s.address < STAGE2_ADDR),
+    );
     steps.forEach((s, i) => this.stepAt.set(s.address, i));
     this.info = {
       memoryMiB: machine.options.memoryMiB,
@@ -220,6 +229,12 @@ export class LoaderRun {
     return r ?? (this.interrupted ? null : m.stopped);
   }
 
+  /** This build's labels apply at `address` (stage 1's below stage 2, stage 2's from it). */
+  private knownAt(address: number): boolean {
+    const k = this.info.known;
+    return k === 'all' || (k === 'stage1' && address < STAGE2_ADDR);
+  }
+
   /** Bytes at `address` (a memory window a page asks for), at most 4 KiB. */
   read(address: number, length: number): Uint8Array {
     return this.machine.memory.readBytes(address >>> 0, Math.max(0, Math.min(4096, length)));
@@ -240,7 +255,8 @@ export class LoaderRun {
     const coarse = this.coarse || total(merged) > total(mergeWrites(this.writes));
     const regions = [...this.info.low, ...this.info.kernel];
     const read = (a: number) => m.memory.read8(a);
-    const dis = disassembleAround(read, m.address, c.seg[1].base >>> 0, c.bits, this.info.known);
+    const known = this.knownAt(m.address);
+    const dis = disassembleAround(read, m.address, c.seg[1].base >>> 0, c.bits, known);
     const text = m.console;
     return {
       instructions: m.instructions,
@@ -254,7 +270,7 @@ export class LoaderRun {
       changed,
       disasm: dis.lines,
       current: dis.current,
-      where: this.info.known ? labelBefore(m.address) : null,
+      where: known ? labelBefore(m.address) : null,
       step: this.furthest >= 0 ? this.info.steps[this.furthest].step : null,
       passed: [...this.passed],
       writes: merged,

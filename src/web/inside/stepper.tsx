@@ -196,10 +196,11 @@ export function Stepper({ stepper, walkthrough }: { stepper: StepperModel; walkt
           <Prose text={stepper.message.value} />
         </div>
       ) : null}
-      {info && !info.known ? (
+      {info && info.known !== 'all' ? (
         <p class="hint">
-          This image's loader was built by another version of this tool: it runs, but its labels and steps are not this
-          version's, so they are not shown.
+          {info.known === 'stage1'
+            ? "This image's stage 2 is damaged or was built by another version of this tool: it runs, but only stage 1's labels and steps are shown."
+            : "This image's loader was built by another version of this tool: it runs, but its labels and steps are not this version's, so they are not shown."}
         </p>
       ) : null}
       {v && info ? (
