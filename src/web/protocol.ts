@@ -134,7 +134,8 @@ export interface CopyResult {
  * with the machine's view (never its memory: windows of it on request).
  */
 export type EmuRequest =
-  | { op: 'start'; image: ImageSource; name: string; memoryMiB: number }
+  /** `memoryMiB`: the model PC's RAM (default the trace's, 128). */
+  | { op: 'start'; image: ImageSource; name: string; memoryMiB?: number }
   | { op: 'command'; command: StepCommand }
   | { op: 'memory'; address: number; length: number }
   | { op: 'close' };

@@ -10,7 +10,6 @@ import { batch, computed, signal } from '@preact/signals';
 import type { EmuBackend } from '../bridge';
 import type { ImageSource } from '../protocol';
 import type { StepCommand, StepperInfo, StepperView } from '../../core/x86/stepper';
-import { TRACE_MEMORY } from '../../core/disk/trace';
 import { errorMessage } from '../save-job';
 
 export type StepperStatus = 'idle' | 'starting' | 'ready' | 'running' | 'refused' | 'error';
@@ -59,12 +58,8 @@ export function createStepperModel(backend: EmuBackend | undefined) {
     session = id;
     status.value = 'starting';
     try {
-      const r = await backend.emulate(id, {
-        op: 'start',
-        image: image.source,
-        name: image.name,
-        memoryMiB: TRACE_MEMORY.default,
-      });
+      // The machine's RAM: the trace's default (QEMU's -m 128), chosen in the worker.
+      const r = await backend.emulate(id, { op: 'start', image: image.source, name: image.name });
       if (session !== id) return false;
       if (r.refused !== null) {
         batch(() => {
