@@ -320,7 +320,11 @@ writeFileSync(process.argv[3], DEMO_KERNEL);`,
   // 5. The page, in headless Chromium (scripts/bench-web.mjs, when present).
   const webBench = join(root, 'scripts/bench-web.mjs');
   if (!args.has('--no-web') && existsSync(webBench) && existsSync('/usr/bin/chromium')) {
-    const r = spawnSync(process.execPath, [webBench], { encoding: 'utf8', cwd: root, timeout: 300_000 });
+    const r = spawnSync(process.execPath, [webBench, ...(quick ? ['--quick'] : []), '--kernel', kernel], {
+      encoding: 'utf8',
+      cwd: root,
+      timeout: 600_000,
+    });
     say('### In the page (headless Chromium)');
     say('');
     say(

@@ -165,7 +165,7 @@ describe('the three bins speak alike', () => {
       [
         'disk',
         ['frobnicate'],
-        'unknown command "frobnicate"; the commands are inspect, verify, set-args, extract, convert',
+        'unknown command "frobnicate"; the commands are inspect, verify, set-args, extract, convert, trace',
         'COMMAND ...',
       ],
       ['run', ['--bogus', 'k'], 'unknown option --bogus', '[OPTIONS] UNIKERNEL [--] [ARGUMENTS ...]'],

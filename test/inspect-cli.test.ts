@@ -58,7 +58,7 @@ describe('usage', () => {
   it('--help per command, --version, usage errors exit 2', () => {
     const h = ukd(['--help']);
     expect(h.status).toBe(0);
-    for (const c of ['inspect', 'verify', 'set-args', 'extract', 'convert']) {
+    for (const c of ['inspect', 'verify', 'set-args', 'extract', 'convert', 'trace']) {
       expect(h.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
       const ch = ukd([c, '--help']);
       expect(ch.status).toBe(0);
@@ -70,7 +70,7 @@ describe('usage', () => {
       [[], 'unikernel-disk: a COMMAND is missing'],
       [
         ['frobnicate'],
-        'unikernel-disk: unknown command "frobnicate"; the commands are inspect, verify, set-args, extract, convert',
+        'unikernel-disk: unknown command "frobnicate"; the commands are inspect, verify, set-args, extract, convert, trace',
       ],
       [['extract', 'x.img'], 'unikernel-disk: OUT is missing'],
       [['convert', 'a', 'b'], 'unikernel-disk: -f FORMAT is missing'],

@@ -21,6 +21,7 @@ import { setArgsPlan } from '../core/disk/set-args';
 import { copyPlan } from '../core/disk/copy';
 import { MACHINE_X64, SUBSYSTEM_EFI_APPLICATION } from '../core/boot/pe';
 import { openImageFile } from './source';
+import { runTrace, TRACE_COMMAND, traceOptions } from './trace';
 import { openFileSink } from './file-sink';
 import { writeDiskFile } from './disk-file';
 import { EXIT_FAIL, timestampFrom, UsageError, versionLine, type Job, type ToolSpec } from './tool';
@@ -111,6 +112,7 @@ ${TS_HELP}`,
     valued: ['-f', '--format', '--timestamp'],
     flags: [],
   },
+  trace: TRACE_COMMAND,
 };
 
 function mainHelp(): string {
@@ -353,6 +355,10 @@ async function run(p: Parsed, job: Job): Promise<number> {
       const plan = await withDisk(image, job, (disk) => copyPlan(disk, [], { signal: job.signal }));
       await writeDiskFile(plan, format, p.positional[1], job, ts);
       return 0;
+    }
+    case 'trace': {
+      const o = traceOptions(p.options, p.positional.slice(1));
+      return withImage(image, job, (img) => runTrace(img, image, o, job));
     }
   }
   throw new Error(`internal: command ${p.command}`);

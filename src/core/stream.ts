@@ -80,12 +80,12 @@ const later: Later = (() => {
   return (cb) => void Promise.resolve().then(cb);
 })();
 
-function nextTask(): Promise<void> {
+export function nextTask(): Promise<void> {
   return new Promise((resolve) => later(resolve));
 }
 
 /** The ImageError to throw: the signal's reason when it is one (the CLI's "Interrupted by SIGINT"), else ABORTED. */
-function abortError(signal: AbortSignalLike): ImageError {
+export function abortError(signal: AbortSignalLike): ImageError {
   if (isImageError(signal.reason)) return signal.reason;
   return aborted(signal.reason instanceof Error && signal.reason.message ? signal.reason.message : undefined);
 }

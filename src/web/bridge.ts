@@ -4,6 +4,8 @@
  * Errors arrive as `BuildError` with the core's code and sentence.
  */
 import type {
+  EmuReply,
+  EmuRequest,
   CopyRequest,
   CopyResult,
   ImageReport,
@@ -54,11 +56,25 @@ export interface InsideBackend {
   ): Promise<CopyResult>;
 }
 
+/** The emulator's sessions ("How it boots"); tests provide a fake or the worker module itself. */
+export interface EmuBackend {
+  emulate<R extends EmuRequest>(
+    session: number,
+    req: R,
+    opts?: { signal?: AbortSignal; onProgress?: (instructions: number) => void },
+  ): Promise<EmuReply<R>>;
+}
+
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; onProgress?: (p: Progress) => void };
+type Pending = {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  onProgress?: (p: Progress) => void;
+  onInstructions?: (n: number) => void;
+};
 
-export function workerBackend(makeWorker: () => Worker): Backend & InsideBackend {
+export function workerBackend(makeWorker: () => Worker): Backend & InsideBackend & EmuBackend {
   let worker: Worker | null = null;
   let next = 1;
   const pending = new Map<number, Pending>();
@@ -71,6 +87,7 @@ export function workerBackend(makeWorker: () => Worker): Backend & InsideBackend
         const p = pending.get(m.id);
         if (!p) return;
         if (m.type === 'progress') p.onProgress?.(m.progress);
+        else if (m.type === 'emu-progress') p.onInstructions?.(m.instructions);
         else {
           pending.delete(m.id);
           if (m.type === 'result') p.resolve(m.value);
@@ -91,12 +108,17 @@ export function workerBackend(makeWorker: () => Worker): Backend & InsideBackend
   function call<T>(
     msg: WithoutId<Exclude<ToWorker, { type: 'cancel' }>>,
     transfer: Transferable[],
-    opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
+    opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void; onInstructions?: (n: number) => void } = {},
   ): Promise<T> {
     const id = next++;
     const w = get();
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
+      pending.set(id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onProgress: opts.onProgress,
+        onInstructions: opts.onInstructions,
+      });
       opts.signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies ToWorker), {
         once: true,
       });
@@ -111,5 +133,7 @@ export function workerBackend(makeWorker: () => Worker): Backend & InsideBackend
     measure: (req, opts) => call({ type: 'measure', req }, [], opts),
     openImage: (image, name, opts) => call({ type: 'open-image', image, name }, [], opts),
     saveCopy: (req, sink, opts) => call({ type: 'save-copy', req, sink }, sinkTransfer(sink), opts),
+    emulate: (session, req, opts) =>
+      call({ type: 'emu', session, req }, [], { signal: opts?.signal, onInstructions: opts?.onProgress }),
   };
 }

@@ -20,7 +20,7 @@ const model = createModel({
   backend,
   blobCap: BLOB_CAP,
 });
-const inside = createInsideModel({ formats: FORMATS, backend });
+const inside = createInsideModel({ formats: FORMATS, backend, emulator: backend });
 
 /** How this browser will save, as far as the page can tell before Build (the summary states the memory limit). */
 function savePath(): Where {

@@ -9,6 +9,7 @@ import type { Problem } from '../core/disk/verify';
 import type { DiskMap } from '../core/disk/map';
 import type { Walkthrough } from '../core/disk/walkthrough/types';
 import type { DownloadChunk } from './zeros';
+import type { StepCommand, StepperInfo, StepperView } from '../core/x86/stepper';
 
 /** What the page shows about a kernel before anything is built. */
 export interface KernelSummary {
@@ -127,6 +128,30 @@ export interface CopyResult {
   blob?: Blob;
 }
 
+/**
+ * The emulator running an opened image's loader ("How it boots"): one
+ * session per image, created by `start`, driven by commands, each answered
+ * with the machine's view (never its memory: windows of it on request).
+ */
+export type EmuRequest =
+  /** `memoryMiB`: the model PC's RAM (default the trace's, 128). */
+  | { op: 'start'; image: ImageSource; name: string; memoryMiB?: number }
+  | { op: 'command'; command: StepCommand }
+  | { op: 'memory'; address: number; length: number }
+  | { op: 'close' };
+
+/** What `start` answers: the session's fixed parts and the first view, or why this image's loader is not run. */
+export type EmuStart = { info: StepperInfo; view: StepperView; refused: null } | { refused: string };
+
+/** The answer to each request. */
+export type EmuReply<R extends EmuRequest> = R extends { op: 'start' }
+  ? EmuStart
+  : R extends { op: 'command' }
+    ? StepperView
+    : R extends { op: 'memory' }
+      ? Uint8Array
+      : null;
+
 export type ToWorker =
   | { type: 'inspect'; id: number; kernel: Uint8Array }
   | { type: 'preview'; id: number; kernel: Uint8Array; size: number; args: string; sizeStep?: number }
@@ -137,11 +162,15 @@ export type ToWorker =
   | { type: 'open-image'; id: number; image: ImageSource; name: string }
   /** Inside the image: write a copy with new arguments through the sink, in the image's own format. */
   | { type: 'save-copy'; id: number; req: CopyRequest; sink: SinkSpec }
+  /** Inside the image: the emulator session `session` (a long run answers `emu-progress`; cancel stops it where it is). */
+  | { type: 'emu'; id: number; session: number; req: EmuRequest }
   | { type: 'cancel'; id: number };
 
 export type FromWorker =
   | { type: 'result'; id: number; value: unknown }
   | { type: 'progress'; id: number; progress: Progress }
+  /** A long emulator run: instructions executed so far. */
+  | { type: 'emu-progress'; id: number; instructions: number }
   /** `code` is set for the core's user errors; `message` is what the page shows. */
   | { type: 'error'; id: number; code?: string; message: string; cancelled?: boolean };
 

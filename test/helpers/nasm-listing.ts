@@ -8,17 +8,11 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { evalOrg, parseListing, type ListingRegion } from '../../scripts/nasm-listing.mjs';
 
 const BOOT_SRC = resolve(__dirname, '../../src/boot');
 
-export interface Region {
-  /** Offset in the assembled file. */
-  start: number;
-  end: number;
-  kind: 'code' | 'data';
-  /** Operand size of code regions (16 or 32). */
-  bits: 16 | 32;
-}
+export type Region = ListingRegion;
 
 export interface Listing {
   bytes: Uint8Array;
@@ -29,70 +23,15 @@ export interface Listing {
   labels: Map<string, number>;
 }
 
-const DATA = /^(?:db|dw|dd|dq|dt|times|align|alignb|incbin|resb|resw|resd|resq)\b/i;
-
-/** Assemble `src` (stage1.asm, stage2.asm) into `dir` and parse its listing. */
+/** Assemble `src` (stage1.asm, stage2.asm) into `dir` and parse its listing (scripts/nasm-listing.mjs). */
 export function assembleListing(dir: string, src: string): Listing {
   const out = join(dir, src.replace(/\.asm$/, '.bin'));
   const lst = join(dir, src.replace(/\.asm$/, '.lst'));
   execFileSync('nasm', ['-f', 'bin', '-I', BOOT_SRC + '/', '-l', lst, '-o', out, join(BOOT_SRC, src)]);
   const bytes = new Uint8Array(readFileSync(out));
-  const text = readFileSync(lst, 'utf8');
-
-  let bits: 16 | 32 = 16;
-  let origin = 0;
-  let parent = '';
-  const stmts: { off: number; kind: 'code' | 'data'; bits: 16 | 32 }[] = [];
-  const pendingLabels: string[] = [];
-  const labels = new Map<string, number>();
-  let lastLine = -1;
-  for (const raw of text.split('\n')) {
-    const m = /^\s*(\d+) (?:([0-9A-F]{8}) ([0-9A-F[\]()-]+(?:<rep [0-9A-F]+h>)?))?\s*(?:<\d+>)?(.*)$/.exec(raw);
-    if (!m) continue;
-    const lineNo = Number(m[1]);
-    let src = m[4].replace(/;.*$/, '').trim();
-    if (m[2] !== undefined && src === '' && lineNo === lastLine) continue; // continuation of a long line
-    lastLine = lineNo;
-    const bitsM = /^(?:\[\s*)?bits\s+(16|32)/i.exec(src);
-    if (bitsM) bits = Number(bitsM[1]) as 16 | 32;
-    const orgM = /^org\s+(\S+)/i.exec(src);
-    if (orgM) origin = evalNum(orgM[1]);
-    const lab = /^([.A-Za-z_%$?@][\w.%$?@]*):\s*(.*)$/.exec(src);
-    if (lab) {
-      let name = lab[1];
-      if (name.startsWith('%%')) name = '';
-      else if (name.startsWith('.')) name = parent + name;
-      else parent = name;
-      if (name) pendingLabels.push(name);
-      src = lab[2];
-    }
-    if (m[2] === undefined) continue;
-    const off = parseInt(m[2], 16);
-    for (const l of pendingLabels.splice(0)) labels.set(l, off);
-    stmts.push({ off, kind: DATA.test(src) ? 'data' : 'code', bits });
-  }
-  for (const [k, v] of labels) labels.set(k, v + origin);
-
-  const regions: Region[] = [];
-  for (let i = 0; i < stmts.length; i++) {
-    const s = stmts[i];
-    const end = i + 1 < stmts.length ? stmts[i + 1].off : bytes.length;
-    if (end <= s.off) continue;
-    const last = regions[regions.length - 1];
-    if (last && last.kind === s.kind && last.bits === s.bits && last.end === s.off) last.end = end;
-    else regions.push({ start: s.off, end, kind: s.kind, bits: s.bits });
-  }
-  return { bytes, origin, regions, labels };
-}
-
-function evalNum(s: string): number {
-  if (/^0x[0-9a-f]+$/i.test(s)) return parseInt(s, 16);
-  if (/^\d+$/.test(s)) return Number(s);
-  // `org STAGE2_ADDR`: look the constant up in layout.inc
   const layout = readFileSync(join(BOOT_SRC, 'layout.inc'), 'utf8');
-  const m = new RegExp(`^${s}\\s+equ\\s+(\\S+)`, 'm').exec(layout);
-  if (!m) throw new Error(`nasm-listing: cannot evaluate org ${s}`);
-  return evalNum(m[1]);
+  const parsed = parseListing(readFileSync(lst, 'utf8'), bytes.length, (s) => evalOrg(s, layout));
+  return { bytes, ...parsed };
 }
 
 /** ndisasm's text for a slice, one `{address, bytes, text}` per instruction (continuation lines joined). */

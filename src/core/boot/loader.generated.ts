@@ -64,6 +64,25 @@ export const MMAP_ADDR = 0x1100;
 export const MMAP_MAX = 128;
 /** sectors per INT 13h read (<= 127, 4 KiB multiple) */
 export const CHUNK_SECTORS = 120;
+export const VAR_BASE = 0x0500;
+/** u8  BIOS drive number (DL at entry) */
+export const VAR_BOOT_DRIVE = 0x0500;
+/** u64 next sector to read */
+export const VAR_CUR_LBA = 0x0508;
+/** u32 file offset of the bounce buffer's first byte */
+export const VAR_FILE_POS = 0x0510;
+/** u32 valid bytes in the bounce buffer */
+export const VAR_CHUNK_LEN = 0x0514;
+/** u32 running CRC state (inverted) */
+export const VAR_CRC = 0x0518;
+/** u32 end of the usable RAM block holding 1 MiB (0 = none) */
+export const VAR_RAM_END = 0x051C;
+/** u16 E820 entries kept */
+export const VAR_MMAP_COUNT = 0x0520;
+export const CRC_TABLE = 0x2000;
+export const STACK_TOP = 0x7C00;
+export const BOUNCE_SEG = 0x1000;
+export const BOUNCE_ADDR = 0x10000;
 
 /** Stage 1 (MBR boot code), 433 bytes; fields at STAGE1_FIELDS_OFF are patched by params.ts. */
 export const STAGE1_CODE: Uint8Array = decodeBase64(
@@ -118,3 +137,144 @@ export const STAGE2_CODE: Uint8Array = decodeBase64(
 
 /** Offset in stage 2 where params.ts writes the command line and its NUL. */
 export const CMDLINE_OFF = 2192;
+
+/**
+ * The BIOS loader's labels, [address, name] in address order (stage 1 at
+ * 0x7C00, stage 2 at STAGE2_ADDR; local labels as `parent.local`), from
+ * NASM's listing: the emulator's stepper names the code with them and finds
+ * the walkthrough's steps (src/core/x86/steps.ts).
+ */
+export const LOADER_LABELS: readonly (readonly [number, string])[] = [
+  [0x7C00, 's1_start'],
+  [0x7C5A, 's1_stage2_lba'],
+  [0x7C5E, 's1_stage2_sectors'],
+  [0x7C60, 's1_main'],
+  [0x7C71, 's1_main.normalised'],
+  [0x7C7A, 's1_main.drive_ok'],
+  [0x7CD2, 's1_main.read_error'],
+  [0x7CE1, 's1_main.no_ext'],
+  [0x7CE6, 's1_main.bad_stage2'],
+  [0x7CE9, 's1_main.fail'],
+  [0x7CEC, 's1_main.halt'],
+  [0x7CF2, 's1_main.stop'],
+  [0x7CF6, 'fail_msg'],
+  [0x7D00, 'serial_init'],
+  [0x7D06, 'serial_init.next'],
+  [0x7D12, 'serial_init.regs'],
+  [0x7D20, 'putc'],
+  [0x7D32, 'putc.wait'],
+  [0x7D3E, 'puts'],
+  [0x7D48, 'puts.done'],
+  [0x7D49, 'put_hex32'],
+  [0x7D49, 'put_hex16'],
+  [0x7D49, 'put_hex8'],
+  [0x7D51, 'put_hex8.nibble'],
+  [0x7D5B, 'put_hex8.out'],
+  [0x7D5D, 'msg_error'],
+  [0x7D6C, 'msg_no_ext'],
+  [0x7D82, 'msg_read'],
+  [0x7D95, 'msg_stage2'],
+  [0x7DA5, 'msg_halt'],
+  [0x8000, 's2_start'],
+  [0x8008, 'params'],
+  [0x8148, 's2_main'],
+  [0x817D, 'check_params'],
+  [0x81BA, 'check_params.bad'],
+  [0x81BF, 'check_fit'],
+  [0x81D0, 'check_fit.no_ram'],
+  [0x81D5, 'check_fit.too_big'],
+  [0x81F1, 'fatal'],
+  [0x81F4, 'fail_end'],
+  [0x8216, 'fail_end.stop'],
+  [0x821A, 'fail_begin'],
+  [0x8224, 'serial_init'],
+  [0x822A, 'serial_init.next'],
+  [0x8236, 'serial_init.regs'],
+  [0x8244, 'putc'],
+  [0x8256, 'putc.wait'],
+  [0x8262, 'puts'],
+  [0x826C, 'puts.done'],
+  [0x826D, 'put_hex32'],
+  [0x8278, 'put_hex16'],
+  [0x827F, 'put_hex8'],
+  [0x8287, 'put_hex8.nibble'],
+  [0x8291, 'put_hex8.out'],
+  [0x8293, 'crc_init'],
+  [0x82B6, 'crc_update'],
+  [0x82D6, 'a20_enable'],
+  [0x830C, 'a20_enable.failed'],
+  [0x8312, 'a20_enable.on'],
+  [0x8313, 'a20_test'],
+  [0x831F, 'a20_test.again'],
+  [0x834B, 'a20_test.done'],
+  [0x834E, 'kbc_wait'],
+  [0x8351, 'kbc_wait.poll'],
+  [0x8358, 'msg_a20'],
+  [0x8376, 'memory_map'],
+  [0x837E, 'memory_map.call'],
+  [0x83C5, 'memory_map.skip'],
+  [0x83CA, 'memory_map.done'],
+  [0x83D8, 'memory_map.entry'],
+  [0x8406, 'memory_map.capped'],
+  [0x8416, 'memory_map.next'],
+  [0x841B, 'memory_map.found'],
+  [0x8421, 'build_mbi'],
+  [0x844F, 'build_mbi.upper'],
+  [0x8492, 'read_chunk'],
+  [0x8495, 'read_chunk.try'],
+  [0x84C5, 'read_chunk.ok'],
+  [0x84C6, 'read_chunk.failed'],
+  [0x84E3, 'msg_read'],
+  [0x8501, 'msg_read_lba'],
+  [0x850C, 'gdt'],
+  [0x8534, 'gdt_end'],
+  [0x8534, 'gdtr'],
+  [0x853A, 'call32'],
+  [0x8550, 'call32.pm32'],
+  [0x8569, 'call32.pm16'],
+  [0x857F, 'call32.rm'],
+  [0x8589, 'enter_kernel'],
+  [0x859F, 'enter_kernel.pm32'],
+  [0x85C5, 'load_kernel'],
+  [0x85E2, 'load_kernel.chunk'],
+  [0x85FB, 'load_kernel.last'],
+  [0x8634, 'load_kernel.done'],
+  [0x8643, 'load_kernel.bad_crc'],
+  [0x8649, 'process_chunk'],
+  [0x8681, 'process_chunk.segment'],
+  [0x8698, 'process_chunk.a_ok'],
+  [0x86A4, 'process_chunk.b_ok'],
+  [0x86CF, 'process_chunk.next'],
+  [0x86D5, 'process_chunk.done'],
+  [0x86D6, 'zero_bss'],
+  [0x86E2, 'zero_bss.segment'],
+  [0x8704, 'zero_bss.next'],
+  [0x870A, 'zero_bss.done'],
+  [0x870B, 'msg_crc'],
+  [0x8759, 'msg_loading'],
+  [0x8773, 'msg_ok'],
+  [0x8778, 'msg_error'],
+  [0x8787, 'msg_halted'],
+  [0x87B0, 'msg_bad_params'],
+  [0x87EA, 'msg_no_ram'],
+  [0x881F, 'msg_too_big'],
+  [0x8852, 'msg_too_big2'],
+  [0x8873, 'loader_name'],
+];
+
+/** The loader's code, [first, end, bits] (addresses); the bytes between are data (messages, the GDT, the parameter block). */
+export const LOADER_CODE: readonly (readonly [number, number, 16 | 32])[] = [
+  [0x7C00, 0x7C03, 16],
+  [0x7C60, 0x7D12, 16],
+  [0x7D20, 0x7D5D, 16],
+  [0x8000, 0x8003, 16],
+  [0x8148, 0x8236, 16],
+  [0x8244, 0x8358, 16],
+  [0x8376, 0x84E3, 16],
+  [0x853A, 0x8550, 16],
+  [0x8550, 0x8569, 32],
+  [0x8569, 0x859F, 16],
+  [0x859F, 0x85C5, 32],
+  [0x85C5, 0x8649, 16],
+  [0x8649, 0x870B, 32],
+];

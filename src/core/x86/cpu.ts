@@ -39,6 +39,8 @@ export const GPR_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'
 export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
 
 const O = OP;
+/** Iterations of a REP string instruction run before it is fetched again (see `string`). */
+export const REP_SLICE = 65536;
 
 export class Cpu {
   /** EAX ECX EDX EBX ESP EBP ESI EDI, as signed 32-bit (read them with `>>> 0`). */
@@ -564,7 +566,15 @@ export class Cpu {
     const es = this.seg[ES].base;
     const m = asize === 4 ? 0xffffffff : 0xffff;
     let count = ins.rep ? this.getReg(1, asize) : 1;
+    // A long REP runs in slices, as an interrupt would cut it on a real CPU: the
+    // instruction is fetched again with the count left, so every slice counts as
+    // an instruction (the run's limit holds) and a run can stop between them.
+    let slice = REP_SLICE;
     while (count > 0) {
+      if (slice-- === 0) {
+        this.eip = (this.eip - ins.length) >>> 0;
+        return;
+      }
       const si = this.regs[6] & m;
       const di = this.regs[7] & m;
       if (ins.op === O.movs)

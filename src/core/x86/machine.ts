@@ -16,6 +16,7 @@ import { Cpu, hex, type Segment } from './cpu';
 import { Memory } from './memory';
 import { compile, type Run } from './fast';
 import { Pc, lowMemoryTop, type Disk, type PcOptions } from './pc';
+import { nextTask, SLICE_MS, type AbortSignalLike } from '../stream';
 
 export interface MachineOptions {
   /** RAM in MiB, as QEMU's -m (default 128). */
@@ -40,7 +41,23 @@ export type StopReason =
   | { kind: 'reset'; message: string }
   | { kind: 'unsupported'; message: string }
   | { kind: 'limit'; message: string }
-  | { kind: 'breakpoint'; address: number; message: string };
+  | { kind: 'breakpoint'; address: number; message: string }
+  | { kind: 'interrupted'; message: string };
+
+/** Where `run`/`runUntil` stop besides the machine's own stops: an address, any of a set of addresses, or a test. */
+export type Until = number | ReadonlySet<number> | ((m: Machine) => boolean);
+
+/**
+ * A long run in slices: between batches of instructions (at most every
+ * SLICE_MS) the run lets the host's event loop go (a worker's messages, a
+ * CLI's signals), reports progress, and stops with `interrupted` once
+ * `signal` is aborted (the machine can go on from there).
+ */
+export interface RunOptions {
+  signal?: AbortSignalLike;
+  /** Instructions executed so far, at most every SLICE_MS. */
+  onProgress?: (instructions: number) => void;
+}
 
 /** One executed instruction, for a trace or a stepper. */
 export interface StepRecord {
@@ -207,9 +224,14 @@ export class Machine {
     return e;
   }
 
-  /** Run to a stop; `until` (an address or a test) adds a breakpoint, not checked on the first instruction. */
-  async run(until?: number | ((m: Machine) => boolean)): Promise<StopReason> {
+  /**
+   * Run to a stop; `until` (an address, a set of them, or a test) adds a
+   * breakpoint, not checked on the first instruction. With `options`, in
+   * slices (RunOptions).
+   */
+  async run(until?: Until, options?: RunOptions): Promise<StopReason> {
     let first = true;
+    let pause = Date.now();
     while (!this.stopped) {
       this.batch(until, first);
       first = false;
@@ -219,18 +241,24 @@ export class Machine {
         await pending;
         this.checkStops();
       }
+      if (options && !this.stopped && Date.now() - pause >= SLICE_MS) {
+        options.onProgress?.(this.instructions);
+        await nextTask();
+        pause = Date.now();
+        if (options.signal?.aborted) this.stopped = { kind: 'interrupted', message: 'the run was stopped' };
+      }
     }
     return this.stopped;
   }
 
-  /** `run(until)` that leaves the machine able to go on when the breakpoint is reached. */
-  async runUntil(until: number | ((m: Machine) => boolean)): Promise<StopReason> {
-    const r = await this.run(until);
-    if (r.kind === 'breakpoint') this.stopped = null;
+  /** `run(until)` that leaves the machine able to go on when the breakpoint is reached or the run interrupted. */
+  async runUntil(until: Until, options?: RunOptions): Promise<StopReason> {
+    const r = await this.run(until, options);
+    if (r.kind === 'breakpoint' || r.kind === 'interrupted') this.stopped = null;
     return r;
   }
 
-  private batch(until: number | ((m: Machine) => boolean) | undefined, first: boolean): void {
+  private batch(until: Until | undefined, first: boolean): void {
     const c = this.cpu;
     const max = this.options.maxInstructions;
     for (let n = 0; n < BATCH; n++) {
@@ -244,7 +272,7 @@ export class Machine {
         return;
       }
       if (until !== undefined && !(first && n === 0)) {
-        if (typeof until === 'number' ? lin === until : until(this)) {
+        if (typeof until === 'number' ? lin === until : typeof until === 'function' ? until(this) : until.has(lin)) {
           this.stopped = { kind: 'breakpoint', address: lin, message: `stopped at ${hex(lin)}` };
           return;
         }
@@ -333,12 +361,12 @@ export class Machine {
   }
 
   /** Step, but run a CALL, INT or REP instruction to its end (the next instruction after it). */
-  async stepOver(): Promise<StopReason | StepRecord> {
+  async stepOver(options?: RunOptions): Promise<StopReason | StepRecord> {
     const ins = this.current();
     const over = ins.mnemonic === 'call' || ins.mnemonic === 'int' || ins.rep !== 0;
     if (!over) return this.step();
     const next = (this.address + ins.length) >>> 0;
-    return this.runUntil(next);
+    return this.runUntil(next, options);
   }
 
   snapshot(): MachineSnapshot {

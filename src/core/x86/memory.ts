@@ -17,6 +17,43 @@ export interface WriteRecord {
   length: number;
 }
 
+/** Write records kept before the log is coarsened (a long run logged for a stepper). */
+const LOG_MAX = 4096;
+
+/**
+ * The same writes as fewer records: sorted, overlapping and touching ones
+ * merged, then rounded out to 4 KiB pages and, while still too many, to
+ * ever larger aligned blocks (a range in the result may hold bytes that were
+ * not written; none that were is left out).
+ */
+export function coarsen(writes: readonly WriteRecord[], max = LOG_MAX / 4): WriteRecord[] {
+  let grain = 1;
+  let out = mergeWrites(writes);
+  while (out.length > max) {
+    grain = grain === 1 ? PAGE : grain * 16;
+    out = mergeWrites(
+      out.map((w) => {
+        const start = Math.floor(w.address / grain) * grain;
+        return { address: start, length: Math.ceil((w.address + w.length) / grain) * grain - start };
+      }),
+    );
+  }
+  return out;
+}
+
+/** Sorted by address, overlapping and touching records merged. */
+export function mergeWrites(writes: readonly WriteRecord[]): WriteRecord[] {
+  const sorted = [...writes].sort((a, b) => a.address - b.address);
+  const out: WriteRecord[] = [];
+  for (const w of sorted) {
+    const last = out[out.length - 1];
+    if (last && w.address <= last.address + last.length)
+      last.length = Math.max(last.length, w.address + w.length - last.address);
+    else out.push({ address: w.address, length: w.length });
+  }
+  return out;
+}
+
 export class Memory {
   /** End of RAM below 4 GiB (bytes). */
   readonly lowTop: number;
@@ -26,9 +63,11 @@ export class Memory {
   readonly codePage: Uint8Array;
   /** 0xFFFFFFFF with A20 on, 0xFFEFFFFF with it off. */
   a20Mask = 0xffffffff;
-  /** When true, every write is appended to `writes` (merged when contiguous). */
+  /** When true, every write is appended to `writes` (merged when contiguous; coarsened past LOG_MAX records). */
   logging = false;
   writes: WriteRecord[] = [];
+  /** Set when the log was coarsened (its ranges may hold bytes not written); whoever resets `writes` resets it. */
+  coarsened = false;
 
   constructor(lowTop: number) {
     this.lowTop = lowTop;
@@ -94,7 +133,13 @@ export class Memory {
     const w = this.writes;
     const last = w[w.length - 1];
     if (last && last.address + last.length === a) last.length += length;
-    else w.push({ address: a, length });
+    else {
+      w.push({ address: a, length });
+      if (w.length > LOG_MAX) {
+        this.writes = coarsen(w);
+        this.coarsened = true;
+      }
+    }
   }
 
   write8(addr: number, v: number): void {

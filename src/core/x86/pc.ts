@@ -21,6 +21,8 @@ export interface Disk {
 }
 
 const MIB = 1024 * 1024;
+/** Console bytes kept (COM1 and the screen each): a program printing forever cannot fill memory. */
+export const CONSOLE_MAX = MIB;
 const SMAP = 0x534d4150;
 /** SeaBIOS's EBDA: 1 KiB below 640 KiB. */
 export const EBDA_START = 0x9fc0 * 16;
@@ -153,7 +155,7 @@ export class Pc implements Bus {
     switch (port) {
       case 0x3f8:
         if (u.lcr & 0x80) u.dll = v;
-        else this.serial.push(v);
+        else if (this.serial.length < CONSOLE_MAX) this.serial.push(v);
         return;
       case 0x3f9:
         if (u.lcr & 0x80) u.dlm = v;
@@ -220,7 +222,7 @@ export class Pc implements Bus {
     const ah = c.getReg(4, 1);
     switch (vector) {
       case 0x10:
-        if (ah === 0x0e) this.screen.push(c.getReg(0, 1));
+        if (ah === 0x0e && this.screen.length < CONSOLE_MAX) this.screen.push(c.getReg(0, 1));
         else this.notModelled(`INT 10h AH=${h8(ah)}`);
         return;
       case 0x12:

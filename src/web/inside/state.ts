@@ -4,7 +4,8 @@
  * Unit-tested with a fake backend, like model.ts.
  */
 import { batch, computed, signal } from '@preact/signals';
-import type { BuildError, InsideBackend } from '../bridge';
+import type { BuildError, EmuBackend, InsideBackend } from '../bridge';
+import { createStepperModel } from './stepper-state';
 import { createSaveJob, errorMessage } from '../save-job';
 import type { BuiltImage, FormatInfo, Saver, Where } from '../model';
 import type { ImageReport, ImageSource, Progress } from '../protocol';
@@ -38,6 +39,8 @@ export type SaveState =
 export interface InsideDeps {
   formats: readonly FormatInfo[];
   backend: InsideBackend;
+  /** The emulator for "How it boots" (absent: the loader cannot be run here). */
+  emulator?: EmuBackend;
 }
 
 export function createInsideModel(deps: InsideDeps) {
@@ -45,6 +48,8 @@ export function createInsideModel(deps: InsideDeps) {
   const args = signal('');
   const fileNameOverride = signal<string | null>(null);
   const save = signal<SaveState>({ phase: 'idle' });
+  /** The loader of the open image, run in the emulator. */
+  const stepper = createStepperModel(deps.emulator);
 
   const report = computed(() => (image.value.status === 'ok' ? image.value.report : null));
   /** The format the image is in: the copy is written in it. */
@@ -106,6 +111,7 @@ export function createInsideModel(deps: InsideDeps) {
     opening?.abort();
     const ctl = new AbortController();
     opening = ctl;
+    stepper.load(null);
     batch(() => {
       image.value = { status: 'opening', name };
       if (save.value.phase !== 'saving') save.value = { phase: 'idle' };
@@ -118,6 +124,7 @@ export function createInsideModel(deps: InsideDeps) {
         image.value = { status: 'ok', name, image: blob, report: r };
         args.value = r.inspection.bootloader.args ?? '';
       });
+      stepper.load(blob, name);
     } catch (e) {
       if (n !== seq) return;
       image.value = { status: 'error', name, message: errorMessage(e), code: (e as BuildError).code };
@@ -223,6 +230,7 @@ export function createInsideModel(deps: InsideDeps) {
     unchanged,
     canSave,
     save,
+    stepper,
     open,
     openBuilt,
     setArgs,

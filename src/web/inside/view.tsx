@@ -18,6 +18,7 @@ import type { ImageReport } from '../protocol';
 import { Report } from './report';
 import { DiskMapView } from './disk-map';
 import { WalkthroughView } from './walkthrough';
+import { Stepper } from './stepper';
 import { doneFraction, JobButtons, JobProgress, useSaveJob } from '../save-job-view';
 import { Prose, showInInput, TextField, usePageDrop } from '../ui';
 import './inside.css';
@@ -264,6 +265,7 @@ export function InsideView({ inside }: { inside: InsideModel }) {
           <CopyStep inside={inside} />
           <section class="step walkthrough-part" aria-labelledby="boot-h">
             <h2 id="boot-h">How it boots</h2>
+            <Stepper stepper={inside.stepper} walkthrough={r.walkthrough} />
             <WalkthroughView walkthrough={r.walkthrough} />
           </section>
         </>

@@ -6,6 +6,7 @@ import { isImageError } from '../../core/errors';
 import { findFormat } from '../../core/formats/index';
 import { build, countingSink, inspect, openSink, preview } from './build';
 import { openImage, saveCopy } from './open-image';
+import { emulate } from './emulator';
 import type { FromWorker, Progress, ToWorker } from '../protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -25,6 +26,7 @@ const DOING: Record<Exclude<ToWorker['type'], 'cancel'>, string> = {
   measure: 'measuring the image',
   'open-image': 'reading the image',
   'save-copy': 'saving the copy',
+  emu: 'running the emulator',
 };
 
 function reply(id: number, e: unknown, cancelled: boolean, doing = 'building') {
@@ -67,7 +69,18 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
     else if (m.type === 'preview') value = preview(m.kernel, m.size, m.args, m.sizeStep);
     else if (m.type === 'measure') value = (await build(m.req, countingSink(), { signal: ctl.signal })).fileSize;
     else if (m.type === 'open-image') value = await openImage(m.image, m.name, { signal: ctl.signal });
-    else {
+    else if (m.type === 'emu') {
+      let last = 0;
+      value = await emulate(m.session, m.req, {
+        signal: ctl.signal,
+        onProgress: (instructions) => {
+          const now = performance.now();
+          if (now - last < 100) return;
+          last = now;
+          post({ type: 'emu-progress', id: m.id, instructions });
+        },
+      });
+    } else {
       // A build, or a changed copy of an opened image (its mime: the format's, known once it is opened).
       const mime = (m.type === 'build' && findFormat(m.req.formatId)?.mime) || 'application/octet-stream';
       const sink = await openSink(m.sink, mime, ctl.signal);
