@@ -30,6 +30,7 @@ import {
 import { ATTR, CASE, DIRENT, LFN } from './dir';
 import { MIN_CLUSTERS } from './layout';
 import { formatBytes, GIB, hex, MIB, SECTOR } from '../units';
+import { terminalSafe } from '../terminal';
 
 /** Sector sizes a BPB may declare (fatgen103). */
 
@@ -298,7 +299,7 @@ export class FatReader {
     if (e.size > limit) {
       fail(
         'FILE_TOO_BIG_TO_READ',
-        `The file ${e.path} is ${formatBytes(e.size)}; files above ${formatBytes(limit)} are not read into memory.`,
+        `The file ${terminalSafe(e.path)} is ${formatBytes(e.size)}; files above ${formatBytes(limit)} are not read into memory.`,
       );
     }
     if (e.size === 0) return new Uint8Array(0);
@@ -307,7 +308,7 @@ export class FatReader {
     if (clusters.length < need) {
       fail(
         'FAT_CHAIN_SHORT',
-        `The file ${e.path} is ${e.size} bytes (${need} clusters) but its cluster chain ends after ${clusters.length}; the FAT is damaged (fsck.fat may repair it).`,
+        `The file ${terminalSafe(e.path)} is ${e.size} bytes (${need} clusters) but its cluster chain ends after ${clusters.length}; the FAT is damaged (fsck.fat may repair it).`,
       );
     }
     return this.readClusters(clusters, e.size);
