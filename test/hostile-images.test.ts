@@ -13,6 +13,13 @@ import { QCOW2 } from '../src/core/formats/qcow2';
 import { makePlan } from '../src/core/plan';
 import { collect } from '../src/core/sink';
 import { memorySource } from './helpers/disk-memory';
+import { gzipSync } from 'node:zlib';
+import { BLOCK, headerChecksum, HDR } from '../src/core/formats/tar';
+import { GCE_READ } from '../src/core/formats/gce-read';
+import { planImage } from '../src/core/image';
+import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
+import { readImage } from '../src/core/disk/open-image';
+import { inspectImage } from '../src/core/disk/inspect';
 import { OPTS } from './helpers/containers';
 
 const MiB = 1 << 20;
@@ -89,5 +96,121 @@ describe('text from an image cannot attack the terminal', () => {
     expect(e2.code).toBe('IMAGE_BACKING_FILE');
     expectTerminalSafe(e2.message);
     expect(e2.message).toContain('x\\e[8mhidden');
+  });
+});
+
+/** A ustar header block: `name`, `type`, `size`, and the pax-style fields given as records before it. */
+function tarHeader(name: string, type: string, size: number): Uint8Array {
+  const h = new Uint8Array(BLOCK);
+  const put = (f: readonly [number, number], v: string) => h.set(new TextEncoder().encode(v).subarray(0, f[1]), f[0]);
+  put(HDR.name, name);
+  put(HDR.mode, '0000644\0');
+  put(HDR.size, size.toString(8).padStart(11, '0') + '\0');
+  put(HDR.mtime, '00000000000\0');
+  put(HDR.typeflag, type);
+  put(HDR.magic, 'ustar\x0000');
+  put(HDR.chksum, headerChecksum(h).toString(8).padStart(6, '0') + '\0 ');
+  return h;
+}
+
+/** A pax extended header ('x') and its records, padded. */
+function paxHeader(records: Record<string, string>): Uint8Array[] {
+  let body = '';
+  for (const [k, v] of Object.entries(records)) {
+    const rest = ` ${k}=${v}\n`;
+    let len = rest.length + 1;
+    while (String(len).length + rest.length !== len) len++;
+    body += `${len}${rest}`;
+  }
+  const data = new TextEncoder().encode(body);
+  return [tarHeader('./PaxHeaders/disk.raw', 'x', data.length), padBlock(data)];
+}
+
+function padBlock(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(b.length / BLOCK) * BLOCK);
+  out.set(b);
+  return out;
+}
+
+const concat = (parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
+
+describe('a tar.gz costs what its bytes are, and its disk is disk.raw', () => {
+  it('a GNU sparse 1.0 map with no line end is refused at once, not parsed quadratically to the archive end', async () => {
+    // 64 KiB of digits with no newline: the old loop joined and split the whole text at every block.
+    for (const filler of [0x37, 0x20]) {
+      const map = new Uint8Array(64 * 1024).fill(filler);
+      map[0] = 0x31;
+      const tar = concat([
+        ...paxHeader({
+          'GNU.sparse.major': '1',
+          'GNU.sparse.minor': '0',
+          'GNU.sparse.name': 'disk.raw',
+          'GNU.sparse.realsize': String(64 * MiB),
+        }),
+        tarHeader('./GNUSparseFile.0/disk.raw', '0', map.length),
+        map,
+        new Uint8Array(2 * BLOCK),
+      ]);
+      const e = await errorOf(openDisk(memorySource(gzipSync(tar))));
+      expect(e.code).toBe('IMAGE_CORRUPT');
+      expect(e.message).toMatch(/sparse 1\.0 map/);
+    }
+  });
+
+  it('a sparse 1.0 map that runs past its member is refused (the map is read from the member, not the archive)', async () => {
+    // The member says 512 bytes; its "map" goes on in the next member's data.
+    const map = new TextEncoder().encode('100000\n' + '0\n512\n'.repeat(200));
+    const tar = concat([
+      ...paxHeader({
+        'GNU.sparse.major': '1',
+        'GNU.sparse.minor': '0',
+        'GNU.sparse.name': 'disk.raw',
+        'GNU.sparse.realsize': String(MiB),
+      }),
+      tarHeader('./GNUSparseFile.0/disk.raw', '0', BLOCK),
+      padBlock(map),
+      new Uint8Array(2 * BLOCK),
+    ]);
+    const e = await errorOf(openDisk(memorySource(gzipSync(tar))));
+    expect(e.code).toBe('IMAGE_CORRUPT');
+    expect(e.message).toMatch(/runs past the member/);
+  });
+
+  it('MAX_STORED counts the whole archive: members of zeros before the disk stop at the budget', async () => {
+    // Two members of 600 MiB each (gzip members of zeros repeated: a few MiB of file).
+    const member = 600 * MiB;
+    const zeros8 = gzipSync(new Uint8Array(8 * MiB), { level: 1 });
+    const parts: Uint8Array[] = [];
+    for (const name of ['a.bin', 'b.bin']) {
+      parts.push(gzipSync(tarHeader(name, '0', member)));
+      for (let i = 0; i < member / (8 * MiB); i++) parts.push(zeros8);
+    }
+    parts.push(gzipSync(new Uint8Array(2 * BLOCK)));
+    const file = concat(parts);
+    expect(file.length).toBeLessThan((2 * member) / 100);
+    const e = await errorOf(openDisk(memorySource(file)));
+    expect(e.code).toBe('IMAGE_TOO_LARGE');
+    expect(e.message).toContain(`${GCE_READ.MAX_STORED / 2 ** 30} GiB`);
+  });
+
+  it('the disk is the member named disk.raw, not the first file; an archive without one says so', async () => {
+    const img = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'named' });
+    const ours = await collect(requireFormat('tar'), img.plan, { timestamp: img.timestamp, seed: img.seed });
+    const { gunzipSync } = await import('node:zlib');
+    const disk = gunzipSync(ours);
+    const readme = new TextEncoder().encode('not a disk\n');
+    const first = concat([tarHeader('README', '0', readme.length), padBlock(readme)]);
+    const opened = await readImage(await openDisk(memorySource(gzipSync(concat([first, disk])))));
+    expect((await inspectImage(opened)).bootloader.cmdline).toContain('named');
+
+    const renamed = Uint8Array.from(disk);
+    renamed.fill(0, 0, 100);
+    renamed.set(new TextEncoder().encode('disk.img'), 0);
+    const h = renamed.subarray(0, BLOCK);
+    h.fill(0x20, HDR.chksum[0], HDR.chksum[0] + 8);
+    h.set(new TextEncoder().encode(headerChecksum(h).toString(8).padStart(6, '0') + '\0 '), HDR.chksum[0]);
+    const e = await errorOf(openDisk(memorySource(gzipSync(renamed))));
+    expect(e.code).toBe('IMAGE_CORRUPT');
+    expect(e.message).toMatch(/no disk\.raw \(its first file is "disk\.img"\)/);
   });
 });
