@@ -20,6 +20,8 @@ import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { readImage } from '../src/core/disk/open-image';
 import { inspectImage } from '../src/core/disk/inspect';
+import { FAT_LIMITS } from '../src/core/fat/read';
+import { planBytes, rawDisk } from './helpers/disk-memory';
 import { OPTS } from './helpers/containers';
 
 const MiB = 1 << 20;
@@ -212,5 +214,39 @@ describe('a tar.gz costs what its bytes are, and its disk is disk.raw', () => {
     const e = await errorOf(openDisk(memorySource(gzipSync(renamed))));
     expect(e.code).toBe('IMAGE_CORRUPT');
     expect(e.message).toMatch(/no disk\.raw \(its first file is "disk\.img"\)/);
+  });
+});
+
+describe('FAT directories: the bytes read are budgeted, not only the entries', () => {
+  it('hundreds of directories whose chains share one long tail stop at FAT_LIMITS.treeBytes', async () => {
+    const built = planImage(DEMO_KERNEL, { size: 64 * MiB });
+    const disk = planBytes(built.plan);
+    const fat = (await readImage(await rawDisk(disk))).fat!;
+    expect(fat.type).toBe(16);
+    const dv = new DataView(disk.buffer);
+    const fat16 = (c: number, v: number) => {
+      for (let copy = 0; copy < fat.bpb.numFats; copy++) dv.setUint16(fat.fatOffset(copy) + c * 2, v, true);
+    };
+    // A tail of free clusters near the end, chained to each other: 2 MiB (the most one directory may take).
+    const tailLength = FAT_LIMITS.dirBytes / fat.clusterBytes - 1;
+    const tail = fat.clusterCount + 2 - tailLength - 600;
+    for (let i = 0; i < tailLength; i++) fat16(tail + i, i === tailLength - 1 ? 0xffff : tail + i + 1);
+    // The root's free slots become directories, each one cluster of its own chained to the shared tail.
+    const root = fat.offset + fat.rootDirStart * fat.bpb.bytesPerSector;
+    let made = 0;
+    for (let slot = 0; slot < fat.bpb.rootEntries && made < 500; slot++) {
+      const at = root + slot * 32;
+      if (disk[at] !== 0) continue;
+      const c = tail - 1 - made;
+      disk.set(new TextEncoder().encode(`D${String(made).padStart(7, '0')}   `), at);
+      disk[at + 11] = 0x10;
+      dv.setUint16(at + 26, c, true);
+      fat16(c, tail);
+      made++;
+    }
+    expect(made * FAT_LIMITS.dirBytes).toBeGreaterThan(50 * FAT_LIMITS.treeBytes);
+    const e = await errorOf(readImage(await rawDisk(disk)).then((img) => img.fat!.list()));
+    expect(e.code).toBe('FAT_TREE_TOO_BIG');
+    expect(e.message).toMatch(/directories take more than 16 MiB/);
   });
 });
