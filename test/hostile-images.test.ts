@@ -21,6 +21,8 @@ import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { readImage } from '../src/core/disk/open-image';
 import { inspectImage } from '../src/core/disk/inspect';
 import { FAT_LIMITS } from '../src/core/fat/read';
+import { verifyImage } from '../src/core/disk/verify';
+import { STAGE1_FIELDS_OFF } from '../src/core/boot/loader.generated';
 import { planBytes, rawDisk } from './helpers/disk-memory';
 import { OPTS } from './helpers/containers';
 
@@ -249,4 +251,64 @@ describe('FAT directories: the bytes read are budgeted, not only the entries', (
     expect(e.code).toBe('FAT_TREE_TOO_BIG');
     expect(e.message).toMatch(/directories take more than 16 MiB/);
   });
+});
+
+describe('verify fails an image of ours whose BIOS loader cannot boot, and names what is broken', () => {
+  const built = planImage(DEMO_KERNEL, { size: 64 * MiB, args: 'boot me' });
+  const pristine = planBytes(built.plan);
+  async function errorsAfter(damage: (disk: Uint8Array, dv: DataView) => void): Promise<string[]> {
+    const disk = Uint8Array.from(pristine);
+    damage(disk, new DataView(disk.buffer));
+    const problems = await verifyImage(await readImage(await rawDisk(disk)));
+    return problems.filter((p) => p.severity === 'error').map((p) => p.message);
+  }
+
+  it('a sound image has no errors', async () => {
+    expect(await errorsAfter(() => {})).toEqual([]);
+  });
+  const cases: [string, (d: Uint8Array, dv: DataView) => void, RegExp][] = [
+    [
+      'stage 1 points at the wrong LBA',
+      (_d, dv) => dv.setUint32(STAGE1_FIELDS_OFF, 7, true),
+      /from LBA 7.*does not start stage 2 \(stage 2 is at LBA 1\).*stage 2 damaged/,
+    ],
+    [
+      'stage 1 points past the disk',
+      (_d, dv) => dv.setUint32(STAGE1_FIELDS_OFF, 0x7fffff00, true),
+      /past the end.*disk read error/,
+    ],
+    [
+      'stage 1 reads 0 sectors',
+      (_d, dv) => dv.setUint16(STAGE1_FIELDS_OFF + 4, 0, true),
+      /reads 0 sectors.*1 to 64.*stage 2 damaged/,
+    ],
+    [
+      'stage 1 reads 65 sectors',
+      (_d, dv) => dv.setUint16(STAGE1_FIELDS_OFF + 4, 65, true),
+      /reads 65 sectors.*1 to 64/,
+    ],
+    [
+      'stage 1 reads too few sectors',
+      (_d, dv) => dv.setUint16(STAGE1_FIELDS_OFF + 4, 2, true),
+      /reads 2 sectors.*take \d+ sectors.*damaged stage 2 or parameter block/,
+    ],
+    [
+      "stage 2's first sector is zeroed",
+      (d) => d.fill(0, 512, 1024),
+      /no stage 2 is there or anywhere.*stage 2 damaged/,
+    ],
+    ['the MBR code is zeroed', (d) => d.fill(0, 0, 440), /boot code \(bytes 0-439\) is all zeros/],
+    [
+      'the MBR code is another program',
+      (d) => d.fill(0x90, 0, 300),
+      /not our stage 1 \(\d+ of its \d+ bytes differ\).*stage 2 \(at LBA 1\)/,
+    ],
+  ];
+  for (const [what, damage, message] of cases) {
+    it(what, async () => {
+      const errors = await errorsAfter(damage);
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.join('\n')).toMatch(message);
+    });
+  }
 });
