@@ -4,7 +4,7 @@
  * claims instead of its bytes, loaders that verify called sound, and
  * SYSLINUX arguments that cannot boot. The case list: docs/hostile-input.md.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ImageError } from '../src/core/errors';
 import { terminalSafe } from '../src/core/terminal';
 import { openDisk } from '../src/core/formats/open';
@@ -21,6 +21,12 @@ import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { readImage } from '../src/core/disk/open-image';
 import { inspectImage } from '../src/core/disk/inspect';
 import { FAT_LIMITS } from '../src/core/fat/read';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setArgs } from '../src/core/disk/set-args';
+import { rewriteFile } from '../src/core/fat/rewrite';
+import { SYSLINUX_MAX_COMMAND } from '../src/core/disk/syslinux';
+import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
+import { tempDir, tools } from './helpers/tools';
 import { verifyImage } from '../src/core/disk/verify';
 import { STAGE1_FIELDS_OFF } from '../src/core/boot/loader.generated';
 import { planBytes, rawDisk } from './helpers/disk-memory';
@@ -312,3 +318,62 @@ describe('verify fails an image of ours whose BIOS loader cannot boot, and names
     });
   }
 });
+
+describe.skipIf(!tools(...OLD_TOOL_PROGRAMS) || !haveOldToolFiles())(
+  'old-tool (SYSLINUX) images: only arguments SYSLINUX can carry',
+  () => {
+    const t = tempDir('ukd-hostile-sys-');
+    afterAll(() => t.cleanup());
+    const image = t.path('old.img');
+    writeFileSync(t.path('kernel'), DEMO_KERNEL);
+    makeOldToolImage(t.dir, image, t.path('kernel'), 'first', { size: 64 * MiB });
+    const open = async (bytes = readFileSync(image)) => readImage(await rawDisk(Uint8Array.from(bytes)));
+    /** The disk with syslinux.cfg replaced by `text` (through the FAT rewriter, as set-args does). */
+    async function withConfig(text: string): Promise<Uint8Array> {
+      const bytes = Uint8Array.from(readFileSync(image));
+      const img = await open(bytes);
+      for (const p of await rewriteFile(img.fat!, img.disk, img.boot.syslinux!.config, new TextEncoder().encode(text)))
+        bytes.set(p.bytes, p.offset);
+      return bytes;
+    }
+
+    it('the image as made verifies, and ordinary arguments are taken', async () => {
+      const img = await open();
+      expect(img.boot.kind).toBe('syslinux');
+      expect((await verifyImage(img)).filter((p) => p.severity === 'error')).toEqual([]);
+      expect((await setArgs(img, 'a -- b --x=---')).after).toBe('unikernel.bin a -- b --x=---');
+    });
+    it('set-args refuses a "---" word, however it is spaced', async () => {
+      for (const args of ['a --- b', '---', 'a\t---\tb', 'x ---']) {
+        const e = await errorOf(open().then((img) => setArgs(img, args)));
+        expect(e.code).toBe('ARGS_MODULE_SEPARATOR');
+        expect(e.message).toContain('mboot.c32');
+      }
+    });
+    it('set-args refuses a command over SYSLINUX_MAX_COMMAND bytes and says the limit; the longest that fits is taken', async () => {
+      const img = await open();
+      const fixed = 'mboot.c32 -aout unikernel.bin '.length;
+      const fits = 'x'.repeat(SYSLINUX_MAX_COMMAND - fixed);
+      expect((await setArgs(img, fits)).after.length).toBe('unikernel.bin '.length + fits.length);
+      const e = await errorOf(setArgs(img, fits + 'y'));
+      expect(e.code).toBe('ARGS_TOO_LONG');
+      expect(e.message).toContain(`${SYSLINUX_MAX_COMMAND}`);
+      expect(e.message).toMatch(/shorten the arguments by 1 byte/);
+      // Bytes, not characters: two-byte letters count twice.
+      const e2 = await errorOf(setArgs(img, 'é'.repeat(Math.ceil(fits.length / 2) + 1)));
+      expect(e2.code).toBe('ARGS_TOO_LONG');
+    });
+    it('verify fails a syslinux.cfg whose command is too long, or whose "---" names a module file that is not there', async () => {
+      const long = await withConfig(oldConfig(`-aout unikernel.bin ${'z'.repeat(SYSLINUX_MAX_COMMAND)}`));
+      const e1 = (await verifyImage(await open(long))).filter((p) => p.severity === 'error');
+      expect(e1.map((p) => p.message).join('\n')).toMatch(/cmdline too long/);
+      const sep = await withConfig(oldConfig('-aout unikernel.bin a --- b'));
+      const e2 = (await verifyImage(await open(sep))).filter((p) => p.severity === 'error');
+      expect(e2.map((p) => p.message).join('\n')).toMatch(/"---" and then "b".*no \/b.*boot: prompt/);
+    });
+  },
+);
+
+function oldConfig(append: string): string {
+  return `SERIAL 0 115200\nDEFAULT unikernel\nLABEL unikernel\n  KERNEL mboot.c32\n  APPEND ${append}\n`;
+}

@@ -6,9 +6,11 @@
  * check does what stage 1 does at boot (src/boot/stage1.asm: the sector
  * count 1..STAGE2_MAX_SECTORS, one extended read at the LBA, the parameter
  * block's magic) and names the first thing that stops it, with the message
- * the machine would print.
+ * the machine would print. And an old-tool image's syslinux.cfg, the way
+ * SYSLINUX and mboot.c32 read it.
  */
 import { rd32le } from '../bytes';
+import { isImageError } from '../errors';
 import { MBR } from '../mbr';
 import { readStage1Fields, reportBootParams } from '../boot/params';
 import {
@@ -22,8 +24,12 @@ import {
 import { STAGE2_LBA } from '../boot/types';
 import { PARTITION_LBA, SECTOR } from '../units';
 import type { OpenedImage } from './open-image';
+import { utf8Decode } from '../fat/read';
+import { terminalSafe } from '../terminal';
+import { MAX_CONFIG, resolvePath } from './bootloader';
+import { MBOOT, MBOOT_MODULE_SEPARATOR, syslinuxBootProblem, syslinuxWords } from './syslinux';
 
-type AddError = (area: 'loader', message: string) => void;
+type AddError = (area: 'loader' | 'syslinux', message: string) => void;
 
 /** Bytes of LBA 0's boot code that differ from our stage 1 (its two fields left out). */
 function stage1Differences(lba0: Uint8Array): number {
@@ -113,5 +119,40 @@ export async function verifyBiosLoader(img: OpenedImage, add: AddError): Promise
   }
   if (stage2Lba !== STAGE2_LBA || stage2Lba >= partStart) {
     add('loader', `${fields}, which is not where stage 2 belongs (LBA ${STAGE2_LBA}, before the partition).`);
+  }
+}
+
+/**
+ * An old-tool image's syslinux.cfg checked the way SYSLINUX and mboot.c32
+ * run it: the label's command within SYSLINUX_MAX_COMMAND bytes, and every
+ * module file named after a `---` word present on the volume.
+ */
+export async function verifySyslinuxArgs(img: OpenedImage, add: AddError): Promise<void> {
+  const s = img.boot.syslinux;
+  if (!s || !img.fat) return;
+  const where = terminalSafe(s.config.path);
+  let text: string;
+  try {
+    text = utf8Decode(await img.fat.readFile(s.config, MAX_CONFIG));
+  } catch (e) {
+    if (!isImageError(e)) throw e;
+    add('syslinux', e.message);
+    return;
+  }
+  const problem = syslinuxBootProblem(text, s.boot, where);
+  if (problem) add('syslinux', problem);
+  if (!s.boot.multiboot || !s.boot.modules) return;
+  const words = syslinuxWords(s.boot.modules);
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] !== MBOOT_MODULE_SEPARATOR || i + 1 >= words.length) continue;
+    const file = words[i + 1];
+    if (file === MBOOT_MODULE_SEPARATOR) continue;
+    const path = resolvePath(file, s.config.path);
+    if (!(await img.fat.find(path))) {
+      add(
+        'syslinux',
+        `${where}: APPEND has the word "${MBOOT_MODULE_SEPARATOR}" and then "${terminalSafe(file)}", which ${MBOOT} loads as a module file, and the volume has no ${terminalSafe(path)}: the boot stops at SYSLINUX's boot: prompt (a "${MBOOT_MODULE_SEPARATOR}" meant for the kernel cannot be passed through ${MBOOT}).`,
+      );
+    }
   }
 }

@@ -12,7 +12,7 @@ import { kernelReport, locateKernel } from './kernel-file';
 import type { OpenedImage } from './open-image';
 import { MBOOT } from './syslinux';
 import { terminalSafe } from '../terminal';
-import { verifyBiosLoader } from './verify-bios';
+import { verifyBiosLoader, verifySyslinuxArgs } from './verify-bios';
 
 /** FAT32's BPB and extended BPB end here; the boot code follows. */
 const BPB_END = EBPB_AT[32] + EBPB.size;
@@ -100,6 +100,7 @@ export async function verifyImage(img: OpenedImage): Promise<Problem[]> {
   }
   if (boot.kind === 'none' && !boot.kernelPath) add('loader', 'No boot loader this tool knows, and no /unikernel.bin.');
   await verifyBiosLoader(img, add);
+  await verifySyslinuxArgs(img, add);
 
   try {
     const loc = await locateKernel(img);
