@@ -26,13 +26,16 @@ import { setArgs } from '../src/core/disk/set-args';
 import { rewriteFile } from '../src/core/fat/rewrite';
 import { SYSLINUX_MAX_COMMAND } from '../src/core/disk/syslinux';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
-import { tempDir, tools } from './helpers/tools';
+import { run, tempDir, tools } from './helpers/tools';
+import { spawnSync } from 'node:child_process';
+import { qcow2Layout } from '../src/core/formats/qcow2';
 import { verifyImage } from '../src/core/disk/verify';
 import { STAGE1_FIELDS_OFF } from '../src/core/boot/loader.generated';
 import { planBytes, rawDisk } from './helpers/disk-memory';
 import { OPTS } from './helpers/containers';
 
 const MiB = 1 << 20;
+const GiB = 1 << 30;
 
 async function errorOf(p: Promise<unknown>): Promise<ImageError> {
   try {
@@ -327,7 +330,7 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS) || !haveOldToolFiles())(
     const image = t.path('old.img');
     writeFileSync(t.path('kernel'), DEMO_KERNEL);
     makeOldToolImage(t.dir, image, t.path('kernel'), 'first', { size: 64 * MiB });
-    const open = async (bytes = readFileSync(image)) => readImage(await rawDisk(Uint8Array.from(bytes)));
+    const open = async (bytes: Uint8Array = readFileSync(image)) => readImage(await rawDisk(Uint8Array.from(bytes)));
     /** The disk with syslinux.cfg replaced by `text` (through the FAT rewriter, as set-args does). */
     async function withConfig(text: string): Promise<Uint8Array> {
       const bytes = Uint8Array.from(readFileSync(image));
@@ -377,3 +380,90 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS) || !haveOldToolFiles())(
 function oldConfig(append: string): string {
   return `SERIAL 0 115200\nDEFAULT unikernel\nLABEL unikernel\n  KERNEL mboot.c32\n  APPEND ${append}\n`;
 }
+
+/** Convert or set-args a file in a child process; its peak RSS comes back with the result. */
+function copyInChild(op: 'convert' | 'set-args', input: string, output: string, extra: string) {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', new URL('./helpers/copy-child.ts', import.meta.url).pathname, op, input, output, extra],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  expect(r.signal, `child killed (${r.signal}); stderr: ${r.stderr.slice(-400)}`).toBeNull();
+  expect(r.status, r.stderr.slice(-400)).toBe(0);
+  return JSON.parse(r.stdout) as { ok: boolean; code?: string; message?: string; maxRssMiB: number; fileSize: number };
+}
+
+/**
+ * A qcow2 of `size` whose every L2 entry, in `tables` L2 tables, points at one
+ * data cluster: `pattern` (non-zero sectors between zero ones). Legal for
+ * reading (QEMU reads it), and the virtual disk is all that cluster.
+ */
+async function aliasedQcow2(size: number, pattern: Uint8Array): Promise<Uint8Array> {
+  const C = QCOW2.CLUSTER;
+  const span = QCOW2.L2_ENTRIES * C;
+  const pieces = [];
+  for (let at = 0; at < size; at += span) pieces.push({ offset: at, bytes: pattern });
+  const plan = makePlan(size, pieces);
+  const file = await collect(requireFormat('qcow2'), plan, OPTS);
+  const l = qcow2Layout(plan);
+  for (let n = 0; n < l.l2Indexes.length; n++) {
+    const t = (l.l2Start + n) * C;
+    const first = file.slice(l.l2Start * C, l.l2Start * C + 8); // the first table's first entry
+    for (let i = 0; i < QCOW2.L2_ENTRIES && (l.l2Indexes[n] * QCOW2.L2_ENTRIES + i) * C < size; i++)
+      file.set(first, t + i * 8);
+  }
+  return file;
+}
+
+describe.skipIf(!tools('qemu-img'))('cost follows the bytes: a copy streams, whatever the tables say', () => {
+  const t = tempDir('ukd-hostile-copy-');
+  afterAll(() => t.cleanup());
+  // Every other sector non-zero: 64 runs per cluster, a million over the disk (past MAX_SECTOR_RUNS).
+  const pattern = new Uint8Array(QCOW2.CLUSTER);
+  for (let s = 0; s < pattern.length / 512; s += 2) pattern.fill(s + 1, s * 512, (s + 1) * 512);
+
+  it('convert of a 1 GiB disk from one shared cluster: bounded memory, the same disk (qemu-img compare)', async () => {
+    const file = await aliasedQcow2(GiB, pattern);
+    expect(file.length).toBeLessThan(2 * MiB);
+    writeFileSync(t.path('aliased.qcow2'), file);
+    const r = copyInChild('convert', t.path('aliased.qcow2'), t.path('out.qcow2'), 'qcow2');
+    console.log(`peak RSS ${Math.round(r.maxRssMiB)} MiB`);
+    expect(r).toMatchObject({ ok: true });
+    expect(r.fileSize).toBeGreaterThan(GiB);
+    // A chunk and the map, not the disk's gigabyte of data (the runtime itself is ~100 MiB).
+    expect(r.maxRssMiB).toBeLessThan(400);
+    run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', t.path('aliased.qcow2'), t.path('out.qcow2')]);
+  }, 300_000);
+
+  it('set-args of an image of ours whose free clusters all alias the kernel: bounded memory, new arguments', async () => {
+    const img = planImage(DEMO_KERNEL, { size: GiB, args: 'old' });
+    const file = await collect(requireFormat('qcow2'), img.plan, { timestamp: img.timestamp, seed: img.seed });
+    const l = qcow2Layout(img.plan);
+    const C = QCOW2.CLUSTER;
+    // Point every unallocated entry of the existing L2 tables at the last data cluster (the kernel's).
+    const target = file.slice((l.l2Start + l.l2Indexes.length - 1) * C, (l.l2Start + l.l2Indexes.length - 1) * C + C);
+    let entry: Uint8Array | undefined;
+    for (let i = C - 8; i >= 0 && !entry; i -= 8)
+      if (target.subarray(i, i + 8).some((b) => b)) entry = target.slice(i, i + 8);
+    let aliased = 0;
+    for (let n = 0; n < l.l2Indexes.length; n++) {
+      const at = (l.l2Start + n) * C;
+      for (let i = 0; i < QCOW2.L2_ENTRIES; i++) {
+        if ((l.l2Indexes[n] * QCOW2.L2_ENTRIES + i) * C >= GiB) break;
+        if (file.subarray(at + i * 8, at + i * 8 + 8).every((b) => b === 0)) {
+          file.set(entry!, at + i * 8);
+          aliased++;
+        }
+      }
+    }
+    expect(aliased * C).toBeGreaterThan(GiB / 4);
+    writeFileSync(t.path('ours.qcow2'), file);
+    const r = copyInChild('set-args', t.path('ours.qcow2'), t.path('ours-args.qcow2'), 'new args');
+    console.log(`peak RSS ${Math.round(r.maxRssMiB)} MiB`);
+    expect(r).toMatchObject({ ok: true });
+    expect(r.maxRssMiB).toBeLessThan(400);
+    const back = await readImage(await openDisk(memorySource(readFileSync(t.path('ours-args.qcow2')))));
+    expect(back.boot.cmdline).toBe('unikernel.bin new args');
+    run('qemu-img', ['check', '-f', 'qcow2', t.path('ours-args.qcow2')]);
+  }, 300_000);
+});

@@ -98,7 +98,6 @@ export const ERRORS = {
   SYSLINUX_NO_LABEL: 'syslinux.cfg has no label that starts a kernel',
   SETARGS_UNSUPPORTED: 'the image’s boot loader keeps no command line this tool rewrites',
   STAGE2_NO_ROOM: 'the new command line makes stage 2 too long for the gap before the partition',
-  CONVERT_TOO_MUCH_DATA: 'the image holds more data than is copied through memory',
 
   // Running a build.
   ABORTED: 'the build was cancelled or interrupted before it finished',
