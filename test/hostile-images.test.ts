@@ -29,6 +29,12 @@ import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers
 import { run, tempDir, tools } from './helpers/tools';
 import { spawnSync } from 'node:child_process';
 import { qcow2Layout } from '../src/core/formats/qcow2';
+import { openImageFile } from '../src/cli/source';
+import { writeFile } from './helpers/sink';
+import { writeDiskPlan } from '../src/core/disk/rewrite';
+import { setArgsPlan } from '../src/core/disk/set-args';
+import { openFileSink } from '../src/cli/file-sink';
+import type { DiskImage } from '../src/core/formats/reader';
 import { verifyImage } from '../src/core/disk/verify';
 import { STAGE1_FIELDS_OFF } from '../src/core/boot/loader.generated';
 import { planBytes, rawDisk } from './helpers/disk-memory';
@@ -466,4 +472,45 @@ describe.skipIf(!tools('qemu-img'))('cost follows the bytes: a copy streams, wha
     expect(back.boot.cmdline).toBe('unikernel.bin new args');
     run('qemu-img', ['check', '-f', 'qcow2', t.path('ours-args.qcow2')]);
   }, 300_000);
+});
+
+describe("a raw file's holes: set-args and convert read the data, not the zeros", () => {
+  const t = tempDir('ukd-hostile-raw-');
+  afterAll(() => t.cleanup());
+
+  it('set-args on a sparse 8 GiB raw image reads a few MiB through the disk, and the copy is right', async () => {
+    const img = planImage(DEMO_KERNEL, { size: 8 * GiB, args: 'old' });
+    await writeFile(t.path('big.img'), img.plan, requireFormat('raw'), { timestamp: img.timestamp, seed: img.seed });
+    const f = openImageFile(t.path('big.img'));
+    try {
+      const opened = await openDisk(f.source);
+      let read = 0;
+      const counted: DiskImage = {
+        ...opened,
+        extents: () => opened.extents(),
+        async read(offset, length) {
+          read += length;
+          return opened.read(offset, length);
+        },
+      };
+      const holes = [];
+      for await (const x of counted.extents()) if (!x.allocated) holes.push(x);
+      expect(holes.reduce((n, x) => n + x.length, 0)).toBeGreaterThan(7 * GiB);
+      read = 0;
+      const r = await setArgsPlan(await readImage(counted), 'new');
+      await writeDiskPlan(r.plan, requireFormat('raw'), openFileSink(t.path('big-args.img')), {
+        fileName: 'big-args.img',
+      });
+      // The disk's data (its FAT and the kernel), twice at most, never its 8 GiB.
+      expect(read).toBeLessThan(64 * MiB);
+    } finally {
+      f.close();
+    }
+    const back = openImageFile(t.path('big-args.img'));
+    try {
+      expect((await readImage(await openDisk(back.source))).boot.cmdline).toBe('unikernel.bin new');
+    } finally {
+      back.close();
+    }
+  }, 120_000);
 });

@@ -24,6 +24,20 @@ export interface ByteSource {
   readonly size: number;
   /** Bytes [offset, offset + length), clipped to the end of the source. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: the file's data and holes in order, covering [0, size): a run
+   * with `data: false` reads as zeros without being stored (a sparse file's
+   * hole), so a raw disk's copy skips it. Offered by a source that can tell
+   * cheaply (the CLI's file); absent, the whole file counts as data.
+   */
+  extents?(): AsyncIterable<SourceExtent>;
+}
+
+/** A run of a source: data, or a hole that reads as zeros. */
+export interface SourceExtent {
+  offset: number;
+  length: number;
+  data: boolean;
 }
 
 /** A run of the virtual disk: stored data, or a run that reads as zeros without being stored. */
