@@ -29,6 +29,9 @@ import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers
 import { run, tempDir, tools } from './helpers/tools';
 import { spawnSync } from 'node:child_process';
 import { qcow2Layout } from '../src/core/formats/qcow2';
+import { VHD, vhdDynamicLayout } from '../src/core/formats/vhd';
+import { copyPlan } from '../src/core/disk/copy';
+import { counting } from './helpers/disk-read';
 import { openImageFile } from '../src/cli/source';
 import { writeFile } from './helpers/sink';
 import { writeDiskPlan } from '../src/core/disk/rewrite';
@@ -512,5 +515,31 @@ describe("a raw file's holes: set-args and convert read the data, not the zeros"
     } finally {
       back.close();
     }
+  }, 120_000);
+});
+
+describe('a copy reads a block shared by many table entries once', () => {
+  it('a 6 MiB dynamic VHD whose BAT points 2,000 GiB of blocks at one zeroed block: convert reads a few MiB', async () => {
+    const size = 2000 * GiB;
+    const plan = makePlan(size, [{ offset: 0, bytes: new Uint8Array(VHD.BLOCK_SIZE).fill(7) }]);
+    const file = await collect(requireFormat('vhd-dynamic'), plan, OPTS);
+    const l = vhdDynamicLayout(plan);
+    const dv = new DataView(file.buffer);
+    // The one stored block's data becomes zeros (its bitmap still says "present"), and every entry points at it.
+    file.fill(0, l.dataOffset + VHD.BITMAP_SIZE, l.dataOffset + VHD.BITMAP_SIZE + VHD.BLOCK_SIZE);
+    for (let b = 0; b < l.maxTableEntries; b++) dv.setUint32(l.batOffset + b * 4, l.dataOffset / 512);
+    expect(file.length).toBeLessThan(8 * MiB);
+    const source = counting(memorySource(file));
+    const disk = await openDisk(source);
+    let claimed = 0;
+    for await (const x of disk.extents()) if (x.allocated) claimed += x.length;
+    expect(claimed).toBe(size);
+    const copy = await copyPlan(disk);
+    // The BAT and the one block, not 2,000 GiB.
+    expect(source.stats.bytes).toBeLessThan(16 * MiB);
+    const out = await collect(requireFormat('qcow2'), copy, OPTS);
+    const back = await openDisk(memorySource(out));
+    expect(back.size).toBe(size);
+    for await (const x of back.extents()) expect(x.allocated).toBe(false);
   }, 120_000);
 });

@@ -51,5 +51,11 @@ export function abortableDisk(disk: DiskImage, signal?: AbortSignalLike): DiskIm
         yield x;
       }
     },
+    ...(disk.where && {
+      where: (offset: number, length: number) => {
+        check(signal);
+        return disk.where!(offset, length);
+      },
+    }),
   };
 }

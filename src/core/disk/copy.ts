@@ -9,7 +9,7 @@ import { aborted, ImageError } from '../errors';
 import type { AbortSignalLike } from '../stream';
 import { isZero, MAX_SECTOR_RUNS, STORED_BLOCK, type ImagePlan, type Patch, type StoredData } from '../plan';
 import { MIB, SECTOR } from '../units';
-import type { DiskImage } from '../formats/reader';
+import type { DiskImage, StoredPiece } from '../formats/reader';
 
 /** Bytes read from the disk at once. */
 const READ_CHUNK = MIB;
@@ -51,6 +51,42 @@ function patchedReader(disk: DiskImage, patches: readonly Patch[]) {
     }
     return chunk;
   };
+}
+
+/** The most stored places remembered as zeros: a 64 KiB cluster each, 4 GiB of them. */
+const MAX_ZERO_PLACES = 1 << 16;
+
+/**
+ * Stored places (file offset and length) already read and found to hold only
+ * zeros, so that a chunk whose pieces are all stored there, or not stored, is
+ * not read again: a container whose table entries share one block costs that
+ * block, not the disk size the entries claim. Only where the disk says where
+ * its bytes are (`DiskImage.where`), and never over a patch.
+ */
+class ZeroPlaces {
+  private readonly seen = new Set<string>();
+  constructor(
+    private readonly disk: DiskImage,
+    private readonly patches: readonly Patch[],
+  ) {}
+
+  async places(at: number, n: number): Promise<StoredPiece[] | undefined> {
+    if (!this.disk.where || this.patches.some((p) => p.offset < at + n && p.offset + p.bytes.length > at)) return;
+    return this.disk.where(at, n);
+  }
+
+  known(places: readonly StoredPiece[]): boolean {
+    return places.every((p) => p.file === null || this.seen.has(`${p.file}+${p.length}`));
+  }
+
+  learn(places: readonly StoredPiece[], chunk: Uint8Array): void {
+    let o = 0;
+    for (const p of places) {
+      if (p.file !== null && this.seen.size < MAX_ZERO_PLACES && isZero(chunk.subarray(o, o + p.length)))
+        this.seen.add(`${p.file}+${p.length}`);
+      o += p.length;
+    }
+  }
 }
 
 /**
@@ -110,15 +146,24 @@ export async function copyPlan(
     Math.min(disk.size, Math.ceil(e0 / SECTOR) * SECTOR),
   ]);
   const toRead = spans.reduce((a, [s, e]) => a + (e - s), 0);
+  const zeros = new ZeroPlaces(disk, patches);
   let done = 0;
   for (const [s, e] of spans) {
     for (let at = s; at < e; at += READ_CHUNK) {
       const n = Math.min(READ_CHUNK, e - at);
       const sig = opts.signal;
       if (sig?.aborted) throw sig.reason instanceof ImageError ? sig.reason : aborted();
+      const places = await zeros.places(at, n);
+      if (places && zeros.known(places)) {
+        // Stored where zeros were already found (table entries sharing a block): nothing to read.
+        done += n;
+        opts.onRead?.(done, toRead);
+        continue;
+      }
       const chunk = await read(at, n);
       done += n;
       opts.onRead?.(done, toRead);
+      if (places) zeros.learn(places, chunk);
       if (isZero(chunk)) continue;
       // Runs of non-zero sectors within the chunk: their bytes go into the seed's CRC in order.
       let from = -1;
