@@ -35,6 +35,8 @@ async function readInto(fd: number, buf: Uint8Array, n: number, offset: number, 
 
 /** Bytes compared with zeros at once when looking for a sparse file's holes. */
 const HOLE_SCAN = 1 << 20;
+/** The longest run the scan gives at once (a signal is looked at between runs). */
+const HOLE_RUN = 1 << 30;
 
 /** A ByteSource over an open file descriptor; `size` defaults to the file's size now. */
 export function fdSource(fd: number, size = fstatSync(fd).size, name = 'the image'): ByteSource {
@@ -59,7 +61,8 @@ export function fdSource(fd: number, size = fstatSync(fd).size, name = 'the imag
         const n = Math.min(HOLE_SCAN, size - at);
         const got = await readInto(fd, buf, n, at, name);
         const data = got < n || !buf.subarray(0, n).equals(zeros.subarray(0, n));
-        if (run && run.data === data) run.length += n;
+        // Runs are cut at HOLE_RUN so that a consumer (the abortable source) can stop between them.
+        if (run && run.data === data && run.length < HOLE_RUN) run.length += n;
         else {
           if (run) yield run;
           run = { offset: at, length: n, data };
