@@ -32,6 +32,7 @@ import { qcow2Layout } from '../src/core/formats/qcow2';
 import { VHD, vhdDynamicLayout } from '../src/core/formats/vhd';
 import { copyPlan } from '../src/core/disk/copy';
 import { counting } from './helpers/disk-read';
+import { boot } from './helpers/qemu';
 import { openImageFile } from '../src/cli/source';
 import { writeFile } from './helpers/sink';
 import { writeDiskPlan } from '../src/core/disk/rewrite';
@@ -375,6 +376,29 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS) || !haveOldToolFiles())(
       const e2 = await errorOf(setArgs(img, 'é'.repeat(Math.ceil(fits.length / 2) + 1)));
       expect(e2.code).toBe('ARGS_TOO_LONG');
     });
+    it.skipIf(!tools('qemu-system-x86_64'))(
+      'SYSLINUX boots a command of SYSLINUX_MAX_COMMAND bytes and refuses one byte more ("cmdline too long")',
+      async () => {
+        const fixed = 'mboot.c32 -aout unikernel.bin '.length;
+        const fits = 'a'.repeat(SYSLINUX_MAX_COMMAND - fixed);
+        for (const [args, boots] of [
+          [fits, true],
+          [fits + 'b', false],
+        ] as const) {
+          const path = t.path(boots ? 'fits.img' : 'over.img');
+          writeFileSync(path, await withConfig(oldConfig(`-aout unikernel.bin ${args}`)));
+          const r = await boot({ disk: path, timeoutMs: boots ? 90_000 : 40_000 });
+          if (boots) {
+            expect(r.serial, r.stderr).toContain(`demo: command line '${args}'`);
+            expect(r.status).toBe(83);
+          } else {
+            expect(r.serial).toContain('cmdline too long');
+            expect(r.serial).not.toContain('demo: command line');
+          }
+        }
+      },
+      200_000,
+    );
     it('verify fails a syslinux.cfg whose command is too long, or whose "---" names a module file that is not there', async () => {
       const long = await withConfig(oldConfig(`-aout unikernel.bin ${'z'.repeat(SYSLINUX_MAX_COMMAND)}`));
       const e1 = (await verifyImage(await open(long))).filter((p) => p.severity === 'error');
