@@ -105,13 +105,14 @@ async function exercise(src: ByteSource): Promise<void> {
 }
 
 /** A small image file in memory, straight from the writer (holes as zeros). */
-function fileBytes(format: OutputFormat, plan: ImagePlan): Uint8Array {
+async function fileBytes(format: OutputFormat, plan: ImagePlan): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for (const p of format.write(plan, OPTS)) parts.push(p.kind === 'data' ? p.bytes.slice() : new Uint8Array(p.length));
+  for await (const p of format.write(plan, OPTS))
+    parts.push(p.kind === 'data' ? p.bytes.slice() : new Uint8Array(p.length));
   return Buffer.concat(parts);
 }
 
-function bases(): { id: string; bytes: Uint8Array }[] {
+async function bases(): Promise<{ id: string; bytes: Uint8Array }[]> {
   const t = tempDir('ukd-fuzz-');
   try {
     const small = syntheticPlan(8 * MiB);
@@ -119,12 +120,12 @@ function bases(): { id: string; bytes: Uint8Array }[] {
     for (const f of FORMATS) {
       if (f.id === rawFormat.id) continue;
       const plan = f.id === gceFormat.id ? planImage(DEMO_KERNEL, { size: GiB }).plan : small;
-      out.push({ id: f.id, bytes: fileBytes(f, plan) });
+      out.push({ id: f.id, bytes: await fileBytes(f, plan) });
     }
     if (tools('qemu-img')) {
       // qemu's compressed and version 2 qcow2 take paths ours never writes.
       const raw = t.path('b.raw');
-      writeFileSync(raw, fileBytes(rawFormat, small));
+      writeFileSync(raw, await fileBytes(rawFormat, small));
       run('qemu-img', ['convert', '-c', '-O', 'qcow2', '-o', 'cluster_size=4096', raw, t.path('c.qcow2')]);
       run('qemu-img', ['convert', '-O', 'qcow2', '-o', 'compat=0.10', raw, t.path('v2.qcow2')]);
       out.push({ id: 'qcow2 -c (qemu)', bytes: readFileSync(t.path('c.qcow2')) });
@@ -148,10 +149,12 @@ function bases(): { id: string; bytes: Uint8Array }[] {
   }
 }
 
+const BASES = await bases();
+
 describe('decoders on hostile input: coded errors only, bounded time and reads', () => {
   const codes = new Map<string, number>();
   let readable = 0;
-  for (const [i, { id, bytes }] of bases().entries()) {
+  for (const [i, { id, bytes }] of BASES.entries()) {
     it(`${id}: mutated headers, tables and data, and cut files`, async () => {
       // The unmutated file decodes.
       await exercise(memorySource(bytes, { largest: 0 }));

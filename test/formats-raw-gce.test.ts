@@ -15,6 +15,7 @@ import { collect } from '../src/core/sink';
 import { isImageError } from '../src/core/errors';
 import { writeFile } from './helpers/sink';
 import { run, tempDir, tools } from './helpers/tools';
+import { allOf } from './helpers/containers';
 import {
   GiB,
   KiB,
@@ -93,13 +94,13 @@ describe('raw format', () => {
     expect(errorOf(() => checkImageSize(0, rawFormat)).code).toBe('SIZE_NOT_SECTORS');
   });
 
-  it('yields holes for zeros and data parts of at most 1 MiB that are views of the pieces', () => {
+  it('yields holes for zeros and data parts of at most 1 MiB that are views of the pieces', async () => {
     const kernel = randomBytes(3 * MiB + 5, 9);
     const plan = makePlan(64 * MiB, [
       { offset: 0, bytes: mbrLike(1) },
       { offset: 8 * MiB, bytes: kernel },
     ]);
-    const parts = [...rawFormat.write(plan, OPTS)];
+    const parts = await allOf(rawFormat.write(plan, OPTS));
     expect(parts.map((p) => (p.kind === 'data' ? p.bytes.length : -p.length))).toEqual([
       512,
       -(8 * MiB - 512),
@@ -179,18 +180,18 @@ describe('GCE format: checks', () => {
     expect([...a.subarray(4, 8)]).toEqual([0, 0, 0, 0]);
   });
 
-  it('never touches the zeros: the tar it compresses is headers + data, and parts stay small', () => {
+  it('never touches the zeros: the tar it compresses is headers + data, and parts stay small', async () => {
     const plan = makePlan(16 * GiB, [
       { offset: 0, bytes: mbrLike(3) },
       { offset: 4 * MiB, bytes: randomBytes(20 * MiB, 4) },
       { offset: 16 * GiB - 512, bytes: randomBytes(512, 5) },
     ]);
     let tarBytes = 0;
-    for (const c of sparseTar(plan, { name: 'disk.raw', mtime: 0 })) tarBytes += c.bytes.length;
+    for await (const c of sparseTar(plan, { name: 'disk.raw', mtime: 0 })) tarBytes += c.bytes.length;
     expect(tarBytes).toBeLessThanOrEqual(dataBytes(plan) + 2 * 512 + 2 * 512 + 10240);
     let biggest = 0;
     let last = 0;
-    for (const p of gceFormat.write(plan, OPTS)) {
+    for await (const p of gceFormat.write(plan, OPTS)) {
       expect(p.kind).toBe('data');
       if (p.kind === 'data') biggest = Math.max(biggest, p.bytes.length);
       expect(p.covered ?? 0).toBeGreaterThanOrEqual(last);

@@ -30,6 +30,7 @@ import {
 } from '../src/core/formats/tar';
 import { writeFile } from './helpers/sink';
 import { run, tempDir, tools } from './helpers/tools';
+import { allOf } from './helpers/containers';
 import { GiB, MiB, kernelLikePlan, mbrLike, randomBytes, spread } from './helpers/synthetic-plans';
 
 const tmp = tempDir('ukd-tar-');
@@ -42,8 +43,8 @@ const field = (len: number, v: number) => {
 };
 const octal = (s: string) => [...s].map((c) => c.charCodeAt(0));
 
-function ourTar(plan: ImagePlan, mtime: number): Buffer {
-  return Buffer.concat([...sparseTar(plan, { name: 'disk.raw', mtime })].map((c) => c.bytes));
+async function ourTar(plan: ImagePlan, mtime: number): Promise<Buffer> {
+  return Buffer.concat((await allOf(sparseTar(plan, { name: 'disk.raw', mtime }))).map((c) => c.bytes));
 }
 
 describe('number fields', () => {
@@ -109,7 +110,7 @@ describe('headers', () => {
     expect(sparseMap(makePlan(GiB, []))).toEqual([{ offset: GiB, numbytes: 0 }]);
   });
 
-  it("all-zero sectors inside a piece are holes, as GNU tar's block scan makes them", () => {
+  it("all-zero sectors inside a piece are holes, as GNU tar's block scan makes them", async () => {
     // A kernel-like piece: a data sector, two zero sectors, a data sector, a zero tail.
     const k = new Uint8Array(5 * 512);
     k[7] = 1;
@@ -131,17 +132,17 @@ describe('headers', () => {
       { offset: GiB, numbytes: 0 },
     ]);
     // The archive still extracts to the plan: data runs hold the plan's bytes.
-    const tar = ourTar(plan, 0);
+    const tar = await ourTar(plan, 0);
     expect(tar[BLOCK + 7]).toBe(1);
     expect(tar[2 * BLOCK + 511]).toBe(2);
   });
 
-  it('the archive is whole records: header, data, end blocks, zero padding; data in map order', () => {
+  it('the archive is whole records: header, data, end blocks, zero padding; data in map order', async () => {
     const plan = makePlan(GiB, [
       { offset: 512, bytes: Uint8Array.of(7, 8, 9) },
       { offset: 3 * 512, bytes: randomBytes(700, 3) },
     ]);
-    const tar = ourTar(plan, 0);
+    const tar = await ourTar(plan, 0);
     expect(tar.length % RECORD).toBe(0);
     // Regions [512, 1024) and [1536, 2560): 1536 bytes of data after the header.
     expect([...tar.subarray(512, 515)]).toEqual([7, 8, 9]);
@@ -192,7 +193,7 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
     it(name, async () => {
       const raw = tmp.path('disk.raw');
       await writeFile(raw, plan, rawFormat, { timestamp: T, seed: 0 });
-      const ours = ourTar(plan, T);
+      const ours = await ourTar(plan, T);
       for (const format of ['gnu', 'oldgnu']) {
         const out = tmp.path(`gnu-${format}.tar`);
         run('tar', [
@@ -256,7 +257,7 @@ describe.skipIf(!tools('tar'))('byte-identical to GNU tar', () => {
           'disk.raw',
         ]);
         const theirs = readFileSync(out);
-        const ours = ourTar(plan, T);
+        const ours = await ourTar(plan, T);
         expect(ours.length).toBe(theirs.length);
         expect(Buffer.compare(ours, theirs)).toBe(0);
       }),

@@ -325,12 +325,13 @@ async function run(p: Parsed, job: Job): Promise<number> {
     }
     case 'set-args': {
       const ts = timestamp();
-      const { r, format } = await withImage(image, job, async (img) => ({
-        r: await setArgsPlan(img, p.positional.slice(1).join(' '), { signal: job.signal }),
-        format: requireFormat(img.disk.formatId),
-      }));
-      // In its own format; the file sink keeps the replaced file's permissions and owner.
-      await writeDiskFile(r.plan, format, image, job, ts);
+      // The plan's data is read from the image while it is written: the image stays open until then.
+      const r = await withImage(image, job, async (img) => {
+        const r = await setArgsPlan(img, p.positional.slice(1).join(' '), { signal: job.signal });
+        // In its own format; the file sink keeps the replaced file's permissions and owner.
+        await writeDiskFile(r.plan, requireFormat(img.disk.formatId), image, job, ts);
+        return r;
+      });
       if (!quiet) job.note(`${image}: command line was "${r.before}", now "${r.after}"`);
       return 0;
     }
@@ -352,8 +353,10 @@ async function run(p: Parsed, job: Job): Promise<number> {
       const format = requireFormat(f);
       const ts = timestamp();
       // A container operation: any disk converts (a data disk too), so it needs no partition table or loader.
-      const plan = await withDisk(image, job, (disk) => copyPlan(disk, [], { signal: job.signal }));
-      await writeDiskFile(plan, format, p.positional[1], job, ts);
+      // The plan's data is read from the image while it is written: the image stays open until then.
+      await withDisk(image, job, async (disk) =>
+        writeDiskFile(await copyPlan(disk, [], { signal: job.signal }), format, p.positional[1], job, ts),
+      );
       return 0;
     }
     case 'trace': {

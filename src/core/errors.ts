@@ -61,6 +61,7 @@ export const ERRORS = {
   ARGS_NUL: 'the kernel arguments contain a NUL character',
   ARGS_NOT_UTF8: 'an argument is not valid UTF-8 text (bytes on the command line, a lone surrogate in a string)',
   ARGS_TOO_LONG: 'the command line is longer than the boot loader passes',
+  ARGS_MODULE_SEPARATOR: 'a "---" word, which SYSLINUX’s mboot.c32 takes as the start of a module list',
   FAT_BAD_LABEL: 'the volume label is not 1 to 11 FAT characters',
   FAT_NO_LAYOUT: 'no FAT type fits the partition',
   FAT_FULL: 'the files do not fit in the FAT volume',
@@ -97,7 +98,6 @@ export const ERRORS = {
   SYSLINUX_NO_LABEL: 'syslinux.cfg has no label that starts a kernel',
   SETARGS_UNSUPPORTED: 'the image’s boot loader keeps no command line this tool rewrites',
   STAGE2_NO_ROOM: 'the new command line makes stage 2 too long for the gap before the partition',
-  CONVERT_TOO_MUCH_DATA: 'the image holds more data than is copied through memory',
 
   // Running a build.
   ABORTED: 'the build was cancelled or interrupted before it finished',

@@ -44,10 +44,68 @@ export interface Region {
 export interface ImagePlan {
   /** Virtual disk size in bytes (a multiple of 512). */
   size: number;
-  /** Sorted by offset, non-overlapping, none empty. */
+  /** Sorted by offset, non-overlapping, none empty. Empty when the data is `stored`. */
   pieces: readonly Piece[];
   /** Layout for people: MBR, boot loader, FAT regions, the kernel. Sorted by start. */
   regions: readonly Region[];
+  /**
+   * The data of a disk read back (convert, set-args), which the writers read
+   * when they need it instead of the plan holding it: memory is the map of
+   * where the data is, whatever the disk holds. Absent for a build.
+   */
+  stored?: StoredData;
+}
+
+/** Granularity of `StoredData.blocks`: a divisor of every writer's block (64 KiB clusters and grains, 1 and 2 MiB blocks). */
+export const STORED_BLOCK = 64 * 1024;
+
+/**
+ * Where a disk read back holds data, found by one pass over it (`copyPlan`),
+ * and how to read that data again while writing.
+ */
+export interface StoredData {
+  /** Bit b (byte b >> 3, bit b & 7) set: bytes [b × STORED_BLOCK, (b + 1) × STORED_BLOCK) hold a non-zero byte. */
+  readonly blocks: Uint8Array;
+  /**
+   * The runs of whole sectors holding a non-zero byte, as [start, end) byte
+   * offsets in pairs, maximal and in order, when there are at most
+   * MAX_SECTOR_RUNS of them; else null (a disk of scattered sectors: its
+   * blocks are the map). What GNU tar's raw hole detection finds.
+   */
+  readonly sectorRuns: Float64Array | null;
+  /** The disk's bytes [offset, offset + length), all of them (patches applied). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Identifiers' seed, from the data's bytes (`planSeed`). */
+  readonly seed: number;
+}
+
+/** The most sector runs `StoredData` lists one by one (16 bytes each). */
+export const MAX_SECTOR_RUNS = 1 << 16;
+
+/** Runs of data ([start, end) pairs) of a stored plan: its sector runs, else its blocks, clipped to the disk. */
+export function* storedRuns(plan: ImagePlan): Generator<[number, number]> {
+  const st = plan.stored!;
+  if (st.sectorRuns) {
+    for (let i = 0; i < st.sectorRuns.length; i += 2) yield [st.sectorRuns[i], st.sectorRuns[i + 1]];
+    return;
+  }
+  const bits = st.blocks;
+  let start = -1;
+  for (let byte = 0; byte < bits.length; byte++) {
+    const v = bits[byte];
+    if (v === 0 && start < 0) continue;
+    if (v === 0xff && start >= 0) continue;
+    for (let bit = 0; bit < 8; bit++) {
+      const b = byte * 8 + bit;
+      const set = (v >> bit) & 1;
+      if (set && start < 0) start = b;
+      else if (!set && start >= 0) {
+        yield [start * STORED_BLOCK, Math.min(plan.size, b * STORED_BLOCK)];
+        start = -1;
+      }
+    }
+  }
+  if (start >= 0) yield [start * STORED_BLOCK, plan.size];
 }
 
 export type Extent =
@@ -70,8 +128,9 @@ export function makePlan(size: number, pieces: Piece[], regions: Region[] = []):
   return { size, pieces: sorted, regions: [...regions].sort((a, b) => a.start - b.start) };
 }
 
-/** Walk the plan as alternating data and zero runs covering [0, size). */
+/** Walk a plan in memory as alternating data and zero runs covering [0, size). */
 export function* extents(plan: ImagePlan): Generator<Extent> {
+  if (plan.stored) throw new Error('internal: extents() of a stored plan; use loadExtents()');
   let pos = 0;
   for (const p of plan.pieces) {
     if (p.offset > pos) yield { kind: 'zero', offset: pos, length: p.offset - pos };
@@ -79,6 +138,50 @@ export function* extents(plan: ImagePlan): Generator<Extent> {
     pos = p.offset + p.bytes.length;
   }
   if (pos < plan.size) yield { kind: 'zero', offset: pos, length: plan.size - pos };
+}
+
+/**
+ * Walk any plan as alternating data and zero runs covering [0, size), data
+ * in parts of at most `maxPart` bytes: views of the pieces, or reads of a
+ * stored plan's runs (one part in memory at a time).
+ */
+export async function* loadExtents(plan: ImagePlan, maxPart: number): AsyncGenerator<Extent> {
+  if (!plan.stored) {
+    for (const x of extents(plan)) {
+      if (x.kind === 'zero') yield x;
+      else
+        for (let i = 0; i < x.bytes.length; i += maxPart)
+          yield { kind: 'data', offset: x.offset + i, bytes: x.bytes.subarray(i, i + maxPart) };
+    }
+    return;
+  }
+  let pos = 0;
+  for (const [start, end] of storedRuns(plan)) {
+    if (start > pos) yield { kind: 'zero', offset: pos, length: start - pos };
+    for (let at = start; at < end; at += maxPart) {
+      const n = Math.min(maxPart, end - at);
+      yield { kind: 'data', offset: at, bytes: await readStored(plan, at, n) };
+    }
+    pos = end;
+  }
+  if (pos < plan.size) yield { kind: 'zero', offset: pos, length: plan.size - pos };
+}
+
+async function readStored(plan: ImagePlan, offset: number, length: number): Promise<Uint8Array> {
+  const b = await plan.stored!.read(offset, length);
+  if (b.length !== length) throw new Error(`internal: stored read at ${offset} gave ${b.length} of ${length} bytes`);
+  return b;
+}
+
+/** `readPlan` for any plan: a stored plan's bytes are read from its disk. */
+export async function loadPlan(plan: ImagePlan, offset: number, out: Uint8Array): Promise<void> {
+  if (!plan.stored) {
+    readPlan(plan, offset, out);
+    return;
+  }
+  const n = Math.max(0, Math.min(out.length, plan.size - offset));
+  out.fill(0);
+  if (n > 0) out.set(await readStored(plan, offset, n));
 }
 
 /** Total bytes of data pieces (what a sparse format has to store). */
@@ -93,6 +196,7 @@ export function dataBytes(plan: ImagePlan): number {
  * is). For formats that work block by block (qcow2 clusters, VHD blocks...).
  */
 export function readPlan(plan: ImagePlan, offset: number, out: Uint8Array): void {
+  if (plan.stored) throw new Error('internal: readPlan() of a stored plan; use loadPlan()');
   out.fill(0);
   const end = offset + out.length;
   // Binary search for the first piece that ends after `offset`.
@@ -118,6 +222,19 @@ export function readPlan(plan: ImagePlan, offset: number, out: Uint8Array): void
  */
 export function dataBlocks(plan: ImagePlan, blockSize: number): number[] {
   const out: number[] = [];
+  if (plan.stored) {
+    if (blockSize % STORED_BLOCK !== 0) throw new Error(`internal: block size ${blockSize} of a stored plan`);
+    const bits = plan.stored.blocks;
+    for (let byte = 0; byte < bits.length; byte++) {
+      if (bits[byte] === 0) continue;
+      for (let bit = 0; bit < 8; bit++) {
+        if (!((bits[byte] >> bit) & 1)) continue;
+        const b = Math.floor(((byte * 8 + bit) * STORED_BLOCK) / blockSize);
+        if (out[out.length - 1] !== b) out.push(b);
+      }
+    }
+    return out;
+  }
   for (const p of plan.pieces) {
     const first = Math.floor(p.offset / blockSize);
     const last = Math.floor((p.offset + p.bytes.length - 1) / blockSize);

@@ -135,7 +135,11 @@ export async function* streamImage(
     check();
   }
 
-  for (const part of format.write(plan, { timestamp: opts.timestamp, seed: opts.seed, fileName: opts.fileName })) {
+  for await (const part of format.write(plan, {
+    timestamp: opts.timestamp,
+    seed: opts.seed,
+    fileName: opts.fileName,
+  })) {
     if (part.kind === 'data') {
       const n = part.bytes.length;
       if (n <= chunk) {

@@ -16,6 +16,13 @@ export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
 
+/** Everything an async iterable gives, in order (Array.fromAsync before Node 22). */
+export async function allOf<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of items) out.push(x);
+  return out;
+}
+
 export const OPTS: FormatOptions = { timestamp: 1_700_000_000, seed: 0x1234_5678 };
 
 /** Deterministic pseudo-random bytes (xorshift32), never all zero. */

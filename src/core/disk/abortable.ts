@@ -17,12 +17,21 @@ function check(signal: AbortSignalLike | undefined): void {
 /** `source`, whose reads throw ABORTED once `signal` is aborted. */
 export function abortableSource(source: ByteSource, signal?: AbortSignalLike): ByteSource {
   if (!signal) return source;
+  const extents = source.extents?.bind(source);
   return {
     size: source.size,
     read(offset, length) {
       check(signal);
       return source.read(offset, length);
     },
+    ...(extents && {
+      async *extents() {
+        for await (const x of extents()) {
+          check(signal);
+          yield x;
+        }
+      },
+    }),
   };
 }
 
@@ -42,5 +51,11 @@ export function abortableDisk(disk: DiskImage, signal?: AbortSignalLike): DiskIm
         yield x;
       }
     },
+    ...(disk.where && {
+      where: (offset: number, length: number) => {
+        check(signal);
+        return disk.where!(offset, length);
+      },
+    }),
   };
 }

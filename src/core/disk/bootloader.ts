@@ -13,6 +13,7 @@ import { charText } from '../bytes';
 import { FatReader, utf8Decode, type FatEntry } from '../fat/read';
 import { LDLINUX_SYS, parseSyslinuxCfg, SYSLINUX_CONFIGS, type SyslinuxBoot } from './syslinux';
 import type { DiskImage } from '../formats/reader';
+import { terminalSafe } from '../terminal';
 
 export type BootloaderKind = 'unikernel-disk' | 'syslinux' | 'grub' | 'none';
 
@@ -188,7 +189,7 @@ export async function identifyBootloader(ctx: DiskContext): Promise<Bootloader> 
           const kernelPath = boot.kernel ? resolvePath(boot.kernel, config.path) : null;
           return { kind: 'syslinux', cmdline: boot.cmdline, kernelPath, syslinux: { config, boot, ldlinux }, notes };
         }
-        notes.push(`${ldlinux.path} is there but no syslinux.cfg (${SYSLINUX_CONFIGS.join(', ')}).`);
+        notes.push(`${terminalSafe(ldlinux.path)} is there but no syslinux.cfg (${SYSLINUX_CONFIGS.join(', ')}).`);
       }
     } catch (e) {
       notes.push(rethrowUnlessCoded(e).message);

@@ -9,6 +9,7 @@ import { describeKernel, inspectKernel } from '../kernel';
 import { formatBytes, GIB, SECTOR } from '../units';
 import type { OpenedImage } from './open-image';
 import { sha256Hex } from './sha256';
+import { terminalSafe } from '../terminal';
 
 /** Kernels larger than this are not read into memory (a Solo5 kernel is a few MiB). */
 export const MAX_KERNEL_READ = GIB;
@@ -76,7 +77,7 @@ async function findKernel(img: OpenedImage): Promise<Located | null> {
   if (!e || e.isDir) {
     fail(
       'NO_KERNEL',
-      `The ${boot.kind === 'syslinux' ? 'SYSLINUX configuration' : boot.kind === 'grub' ? 'GRUB configuration' : 'image'} names the kernel ${boot.kernelPath}, but the FAT volume has no such file.`,
+      `The ${boot.kind === 'syslinux' ? 'SYSLINUX configuration' : boot.kind === 'grub' ? 'GRUB configuration' : 'image'} names the kernel ${terminalSafe(boot.kernelPath)}, but the FAT volume has no such file.`,
     );
   }
   return { path: e.path, lba: null, size: e.size, read: () => fat.readFile(e, MAX_KERNEL_READ) };

@@ -18,7 +18,16 @@ import { SECTOR } from '../units';
 import { MAX_CONFIG, type BootloaderKind } from './bootloader';
 import { copyPlan, type ReadOptions } from './copy';
 import type { OpenedImage } from './open-image';
-import { rewriteSyslinuxArgs, parseSyslinuxCfg } from './syslinux';
+import {
+  MBOOT,
+  MBOOT_MODULE_SEPARATOR,
+  parseSyslinuxCfg,
+  rewriteSyslinuxArgs,
+  SYSLINUX_MAX_COMMAND,
+  syslinuxCommand,
+  syslinuxWords,
+} from './syslinux';
+import { terminalSafe } from '../terminal';
 
 export interface SetArgsResult {
   kind: BootloaderKind;
@@ -69,9 +78,22 @@ export async function setArgs(img: OpenedImage, args: string): Promise<SetArgsRe
         'The kernel arguments contain a NUL or a line break, which would end the APPEND line early; remove it.',
       );
     }
+    if (s.boot.multiboot && syslinuxWords(args).includes(MBOOT_MODULE_SEPARATOR)) {
+      fail(
+        'ARGS_MODULE_SEPARATOR',
+        `The arguments hold the word "${MBOOT_MODULE_SEPARATOR}", which ${MBOOT} (SYSLINUX) takes as the start of a list of module files: the kernel would get only the words before it, and the boot would stop at SYSLINUX's boot: prompt. Leave it out (or rebuild the image with solo5-virtio-mkimage, whose loader passes any words).`,
+      );
+    }
     const text = utf8Decode(await img.fat.readFile(s.config, MAX_CONFIG));
     const nextText = rewriteSyslinuxArgs(text, s.boot, args);
     const after = parseSyslinuxCfg(nextText, s.config.path);
+    const command = utf8(syslinuxCommand(nextText, after)).length;
+    if (command > SYSLINUX_MAX_COMMAND) {
+      fail(
+        'ARGS_TOO_LONG',
+        `With these arguments SYSLINUX would run a command of ${command} bytes ("${terminalSafe(after.runs)}" and its APPEND line), above the ${SYSLINUX_MAX_COMMAND} it runs ("cmdline too long" at boot); shorten the arguments by ${command - SYSLINUX_MAX_COMMAND} bytes (or rebuild the image with solo5-virtio-mkimage, whose loader takes 8191).`,
+      );
+    }
     const patches = await rewriteFile(img.fat, disk, s.config, utf8(nextText));
     return { kind: boot.kind, before: s.boot.cmdline, after: after.cmdline, patches };
   }

@@ -15,6 +15,8 @@
  * Multiboot command line (the file name first, like GRUB).
  */
 import { fail } from '../errors';
+import { utf8 } from '../bytes';
+import { terminalSafe } from '../terminal';
 
 /** Where SYSLINUX 4+ looks for its configuration, in order. */
 export const SYSLINUX_CONFIGS = ['/boot/syslinux/syslinux.cfg', '/syslinux/syslinux.cfg', '/syslinux.cfg'] as const;
@@ -22,6 +24,46 @@ export const SYSLINUX_CONFIGS = ['/boot/syslinux/syslinux.cfg', '/syslinux/sysli
 export const LDLINUX_SYS = 'ldlinux.sys';
 /** The Multiboot module. */
 export const MBOOT = 'mboot.c32';
+
+/**
+ * The longest command SYSLINUX runs for a label, in bytes: it joins the
+ * label's KERNEL (or COM32/LINUX) value and its APPEND value with a space
+ * (com32/elflink/ldlinux/readconfig.c), and `execute()` refuses a command of
+ * MAX_CMDLINE_LEN = 2048 bytes or more, printing "cmdline too long" and
+ * falling back to the `boot:` prompt (com32/elflink/ldlinux/execute.c;
+ * MAX_CMDLINE_LEN in com32/include/menu.h; SYSLINUX 6.04).
+ */
+export const SYSLINUX_MAX_COMMAND = 2047;
+/** mboot.c32 splits its arguments at every word that is exactly this (com32/mboot/mboot.c, module_separator). */
+export const MBOOT_MODULE_SEPARATOR = '---';
+
+/** Words as SYSLINUX's argv parser splits them: at every byte up to and including the space (com32/lib/sys/argv.c). */
+export function syslinuxWords(s: string): string[] {
+  // eslint-disable-next-line no-control-regex
+  return s.split(/[\u0000-\u0020]+/).filter(Boolean);
+}
+
+/** The command SYSLINUX runs for the booted label: "RUNS APPEND" (RUNS as the config writes it). */
+export function syslinuxCommand(text: string, boot: SyslinuxBoot): string {
+  const lines = text.split(/\r?\n/);
+  const runs = directive(lines[boot.runLine])?.value ?? boot.runs;
+  const append = boot.appendLine !== null ? (directive(lines[boot.appendLine])?.value ?? '') : '';
+  return append && append !== '-' ? `${runs} ${append}` : runs;
+}
+
+/**
+ * What stops SYSLINUX from booting this config's label with its arguments,
+ * as a sentence, or null: a command of SYSLINUX_MAX_COMMAND bytes or more,
+ * or (mboot.c32) module files after `---` that the volume lacks.
+ */
+export function syslinuxBootProblem(text: string, boot: SyslinuxBoot, where: string): string | null {
+  const command = syslinuxCommand(text, boot);
+  const bytes = utf8(command).length;
+  if (bytes > SYSLINUX_MAX_COMMAND) {
+    return `${where}: the label "${terminalSafe(boot.label)}" runs a command of ${bytes} bytes ("${terminalSafe(boot.runs)}" and its APPEND), and SYSLINUX runs at most ${SYSLINUX_MAX_COMMAND}: it prints "cmdline too long" and stops at its boot: prompt.`;
+  }
+  return null;
+}
 
 export interface SyslinuxBoot {
   /** The label booted (DEFAULT's, else the first). */

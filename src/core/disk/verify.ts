@@ -12,6 +12,8 @@ import { checkEfiLoader } from './efi-loader';
 import { kernelReport, locateKernel } from './kernel-file';
 import type { OpenedImage } from './open-image';
 import { MBOOT } from './syslinux';
+import { terminalSafe } from '../terminal';
+import { verifyBiosLoader, verifySyslinuxArgs } from './verify-bios';
 
 /** FAT32's BPB and extended BPB end here; the boot code follows. */
 const BPB_END = EBPB_AT[32] + EBPB.size;
@@ -74,12 +76,12 @@ export async function verifyImage(img: OpenedImage): Promise<Problem[]> {
         try {
           const e = (await img.fat.find(boot.kernelPath))!;
           if (e.size !== p.kernelSize)
-            add('loader', `${e.path} is ${e.size} bytes but the parameter block says ${p.kernelSize}.`);
+            add('loader', `${terminalSafe(e.path)} is ${e.size} bytes but the parameter block says ${p.kernelSize}.`);
           const chain = await img.fat.chain(e.firstCluster, img.fat.clusterCount, e.path);
           if (chain.some((c, i) => i > 0 && c !== chain[i - 1] + 1)) {
             add(
               'loader',
-              `${e.path} is not contiguous on disk; the loader reads it as one run from LBA ${p.kernelLba}.`,
+              `${terminalSafe(e.path)} is not contiguous on disk; the loader reads it as one run from LBA ${p.kernelLba}.`,
             );
           }
         } catch (e) {
@@ -94,11 +96,13 @@ export async function verifyImage(img: OpenedImage): Promise<Problem[]> {
     if (s.boot.multiboot && img.fat) {
       const dir = s.config.path.slice(0, s.config.path.lastIndexOf('/'));
       if (!(await img.fat.find(`${dir}/${MBOOT}`)) && !(await img.fat.find(`/${MBOOT}`))) {
-        add('syslinux', `${s.config.path} runs ${MBOOT} but the volume has no ${MBOOT}.`);
+        add('syslinux', `${terminalSafe(s.config.path)} runs ${MBOOT} but the volume has no ${MBOOT}.`);
       }
     }
   }
   if (boot.kind === 'none' && !boot.kernelPath) add('loader', 'No boot loader this tool knows, and no /unikernel.bin.');
+  await verifyBiosLoader(img, add);
+  await verifySyslinuxArgs(img, add);
 
   try {
     const loc = await locateKernel(img);
@@ -212,19 +216,22 @@ async function verifyFat(img: OpenedImage, add: Add, coded: (area: string, e: un
     const used = new Map<number, string>();
     for (const e of await fat.list()) {
       if (e.firstCluster === 0) {
-        if (!e.isDir && e.size > 0) add('fat', `${e.path} is ${e.size} bytes but has no clusters.`);
+        if (!e.isDir && e.size > 0) add('fat', `${terminalSafe(e.path)} is ${e.size} bytes but has no clusters.`);
         continue;
       }
       try {
         const chain = await fat.chain(e.firstCluster, fat.clusterCount, e.path);
         const need = Math.ceil(e.size / fat.clusterBytes);
         if (!e.isDir && chain.length !== need) {
-          add('fat', `${e.path} is ${e.size} bytes (${need} clusters) but its chain has ${chain.length}.`);
+          add(
+            'fat',
+            `${terminalSafe(e.path)} is ${e.size} bytes (${need} clusters) but its chain has ${chain.length}.`,
+          );
         }
         for (const c of chain) {
           const other = used.get(c);
           if (other) {
-            add('fat', `${e.path} and ${other} share cluster ${c} (cross-linked).`);
+            add('fat', `${terminalSafe(e.path)} and ${terminalSafe(other)} share cluster ${c} (cross-linked).`);
             break;
           }
           used.set(c, e.path);

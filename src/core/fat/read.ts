@@ -30,6 +30,7 @@ import {
 import { ATTR, CASE, DIRENT, LFN } from './dir';
 import { MIN_CLUSTERS } from './layout';
 import { formatBytes, GIB, hex, MIB, SECTOR } from '../units';
+import { terminalSafe } from '../terminal';
 
 /** Sector sizes a BPB may declare (fatgen103). */
 
@@ -61,10 +62,21 @@ export const FAT_LIMITS = {
   dirBytes: 2 * MIB,
   /** Entries listed over the whole tree, and how deep. */
   treeEntries: 10000,
+  /**
+   * Directory bytes read while listing the whole tree: directories may share
+   * clusters (a hostile chain), so the entry count alone does not bound the
+   * reading. Our volumes' directories take a few KiB.
+   */
+  treeBytes: 16 * MIB,
   treeDepth: 16,
   /** The FAT sectors kept in memory at once. */
   cacheSectors: 1024,
 } as const;
+
+/** Directory bytes a walk may still read (FAT_LIMITS.treeBytes at its start). */
+export interface DirBudget {
+  bytes: number;
+}
 
 /** Anything with random-access reads: a DiskImage, or a test's array. */
 export interface Readable {
@@ -298,7 +310,7 @@ export class FatReader {
     if (e.size > limit) {
       fail(
         'FILE_TOO_BIG_TO_READ',
-        `The file ${e.path} is ${formatBytes(e.size)}; files above ${formatBytes(limit)} are not read into memory.`,
+        `The file ${terminalSafe(e.path)} is ${formatBytes(e.size)}; files above ${formatBytes(limit)} are not read into memory.`,
       );
     }
     if (e.size === 0) return new Uint8Array(0);
@@ -307,16 +319,24 @@ export class FatReader {
     if (clusters.length < need) {
       fail(
         'FAT_CHAIN_SHORT',
-        `The file ${e.path} is ${e.size} bytes (${need} clusters) but its cluster chain ends after ${clusters.length}; the FAT is damaged (fsck.fat may repair it).`,
+        `The file ${terminalSafe(e.path)} is ${e.size} bytes (${need} clusters) but its cluster chain ends after ${clusters.length}; the FAT is damaged (fsck.fat may repair it).`,
       );
     }
     return this.readClusters(clusters, e.size);
   }
 
   /** A directory's clusters (FAT32 root, or any subdirectory). */
-  async dirClusters(first: number, what: string): Promise<number[]> {
+  async dirClusters(first: number, what: string, budget?: DirBudget): Promise<number[]> {
     const max = Math.max(1, Math.floor(FAT_LIMITS.dirBytes / this.clusterBytes));
-    const clusters = await this.chain(first, max + 1, what);
+    const left = budget ? Math.floor(budget.bytes / this.clusterBytes) : Infinity;
+    const clusters = await this.chain(first, Math.min(max, left) + 1, what);
+    if (budget && clusters.length > left) {
+      fail(
+        'FAT_TREE_TOO_BIG',
+        `The FAT volume's directories take more than ${formatBytes(FAT_LIMITS.treeBytes)} to read (at ${terminalSafe(what)}): their cluster chains are shared or far longer than a unikernel disk's, so the tree is not read further.`,
+      );
+    }
+    if (budget) budget.bytes -= clusters.length * this.clusterBytes;
     if (clusters.length > max) {
       fail(
         'FAT_TREE_TOO_BIG',
@@ -327,7 +347,10 @@ export class FatReader {
   }
 
   /** The raw bytes of a directory, and the absolute disk offset of each of its 32-byte slots. */
-  private async dirBytes(dir: FatEntry | null): Promise<{ bytes: Uint8Array; slotOffset: (i: number) => number }> {
+  private async dirBytes(
+    dir: FatEntry | null,
+    budget?: DirBudget,
+  ): Promise<{ bytes: Uint8Array; slotOffset: (i: number) => number }> {
     const bps = this.bpb.bytesPerSector;
     if (!dir && this.type !== 32) {
       const start = this.offset + this.rootDirStart * bps;
@@ -335,7 +358,7 @@ export class FatReader {
       return { bytes, slotOffset: (i) => start + i * DIRENT.size };
     }
     const first = dir ? dir.firstCluster : this.bpb.rootCluster;
-    const clusters = await this.dirClusters(first, dir ? dir.path : 'the root directory');
+    const clusters = await this.dirClusters(first, dir ? dir.path : 'the root directory', budget);
     const bytes = await this.readClusters(clusters, clusters.length * this.clusterBytes);
     const per = this.clusterBytes / DIRENT.size;
     return {
@@ -345,8 +368,8 @@ export class FatReader {
   }
 
   /** Entries of a directory (null: the root), without `.`, `..`, the volume label and deleted entries. */
-  async readDir(dir: FatEntry | null): Promise<FatEntry[]> {
-    const { bytes, slotOffset } = await this.dirBytes(dir);
+  async readDir(dir: FatEntry | null, budget?: DirBudget): Promise<FatEntry[]> {
+    const { bytes, slotOffset } = await this.dirBytes(dir, budget);
     const parent = dir ? dir.path : '';
     const out: FatEntry[] = [];
     let lfn: { units: number[]; checksum: number; next: number } | null = null;
@@ -408,15 +431,16 @@ export class FatReader {
     return this.label;
   }
 
-  /** Every file and directory, breadth first, bounded in count and depth. */
+  /** Every file and directory, breadth first, bounded in count, depth and directory bytes read. */
   async list(): Promise<FatEntry[]> {
+    const budget: DirBudget = { bytes: FAT_LIMITS.treeBytes };
     const out: FatEntry[] = [];
     const seenDirs = new Set<number>();
     let level: (FatEntry | null)[] = [null];
     for (let depth = 0; level.length; depth++) {
       const next: FatEntry[] = [];
       for (const d of level) {
-        for (const e of await this.readDir(d)) {
+        for (const e of await this.readDir(d, budget)) {
           out.push(e);
           if (out.length > FAT_LIMITS.treeEntries) {
             fail(

@@ -11,6 +11,7 @@ import { FSINFO, FSINFO_UNKNOWN } from './boot-sector';
 import { DIRENT } from './dir';
 import type { FatEntry, FatReader, Readable } from './read';
 import type { Patch } from '../plan';
+import { terminalSafe } from '../terminal';
 
 /** Free clusters, in order, from `from` on (wrapping), `count` of them; refuses (FAT_FULL) when there are fewer. */
 async function freeClusters(fat: FatReader, count: number, from: number, exclude: Set<number>): Promise<number[]> {
@@ -94,7 +95,7 @@ export async function rewriteFile(
   if (old.length < oldNeed) {
     fail(
       'FAT_CHAIN_SHORT',
-      `The file ${entry.path} is ${entry.size} bytes (${oldNeed} clusters) but its cluster chain ends after ${old.length}; repair the volume (fsck.fat) first.`,
+      `The file ${terminalSafe(entry.path)} is ${entry.size} bytes (${oldNeed} clusters) but its cluster chain ends after ${old.length}; repair the volume (fsck.fat) first.`,
     );
   }
   // The clusters past the file's size, if its chain is longer, are kept as they are.

@@ -5,11 +5,13 @@
  * A plain (not gzipped) tar is read the same way.
  *
  * gzip has no random access, so the archive is read once, front to back, at
- * open: the first file member is the disk, its sparse map is its allocation
- * table, and its data is kept in memory in 64 KiB chunks, only those holding
- * a non-zero byte (the data of a unikernel disk is small). Bounded: at most
- * GCE_READ.MAX_STORED bytes of member data are read (the tar's own size
- * field, checked before reading) and at most GCE_READ.MAX_KEPT bytes kept.
+ * open: the member named `disk.raw` (what GCE requires) is the disk, its
+ * sparse map is its allocation table, and its data is kept in memory in
+ * 64 KiB chunks, only those holding a non-zero byte (the data of a unikernel
+ * disk is small). Bounded: at most GCE_READ.MAX_STORED bytes of member data
+ * are read in the whole archive (each member's size field is checked before
+ * its data is read), at most GCE_READ.MAX_KEPT bytes kept, and a sparse map
+ * is parsed in one pass over its own bytes.
  */
 import { Gunzip } from 'fflate';
 import { latin1 } from '../bytes';
@@ -18,7 +20,8 @@ import { clipRead, hasMagic, mergeRuns } from './reader';
 import { isZero } from '../plan';
 import type { ByteSource, DiskExtent, DiskImage, ImageReader } from './reader';
 import { formatBytes, GIB, KIB, MIB } from '../units';
-import { gceFormat } from './gce';
+import { GCE_DISK_NAME, gceFormat } from './gce';
+import { terminalSafe } from '../terminal';
 import {
   BLOCK,
   EXT_ISEXTENDED,
@@ -31,7 +34,7 @@ import {
 } from './tar';
 
 export const GCE_READ = {
-  /** Member data (compressed or not, zeros included) read at most: about 5 s of inflating. */
+  /** Member data of the whole archive (zeros included) read at most: about 5 s of inflating. */
   MAX_STORED: GIB,
   /** Non-zero disk bytes kept in memory at most. */
   MAX_KEPT: 256 * MIB,
@@ -250,17 +253,93 @@ function checkMap(map: SparseEntry[], realsize: number, stored: number): void {
   }
 }
 
+/** A member's path without a leading "./" or "/": what GCE compares with `disk.raw`. */
+function memberPath(h: Uint8Array, pax: Map<string, string>, longName: string | undefined): string {
+  let path = pax.get('GNU.sparse.name') ?? pax.get('path') ?? longName;
+  if (path === undefined) {
+    const name = latin1(h, HDR.name[0], HDR.name[1]).replace(/\0.*$/s, '');
+    // ustar's prefix field (bytes 345..499) when the magic says ustar; GNU's own header uses them otherwise.
+    const ustar = latin1(h, 257, 6) === 'ustar\0';
+    const prefix = ustar ? latin1(h, 345, 155).replace(/\0.*$/s, '') : '';
+    path = prefix ? `${prefix}/${name}` : name;
+  }
+  return path.replace(/^(\.?\/)+/, '');
+}
+
+/**
+ * A GNU sparse 1.0 map: decimal lines (the count, then offset and size per
+ * entry) at the start of the member's data, padded to a block. Read a block
+ * at a time, never past the member's data (`stored`), and a line longer than
+ * any safe integer ends it: work is linear in the map's bytes.
+ */
+async function readSparse10Map(tar: TarStream, stored: number): Promise<{ map: SparseEntry[]; mapBytes: number }> {
+  const nums: number[] = [];
+  let line = '';
+  let need = -1;
+  let mapBytes = 0;
+  const bad = (what: string) => fail('IMAGE_CORRUPT', `tar.gz: the sparse 1.0 map ${what}: the archive is damaged.`);
+  while (need < 0 || nums.length < 1 + 2 * need) {
+    if (mapBytes + BLOCK > stored) bad(`runs past the member's ${stored} bytes of data`);
+    const blk = await tar.take(BLOCK, 'the sparse map');
+    mapBytes += BLOCK;
+    for (let i = 0; i < BLOCK && (need < 0 || nums.length < 1 + 2 * need); i++) {
+      const c = blk[i];
+      if (c === 0x0a) {
+        if (line === '') bad('has an empty line');
+        nums.push(Number(line));
+        line = '';
+        if (nums.length === 1) {
+          need = nums[0];
+          if (need > R.MAX_MAP_ENTRIES)
+            bad(`count ${need} is above the ${R.MAX_MAP_ENTRIES} entries this reader accepts`);
+        }
+      } else if (c >= 0x30 && c <= 0x39 && line.length < MAX_DECIMAL) {
+        line += String.fromCharCode(c);
+      } else {
+        bad(
+          `has ${c >= 0x30 && c <= 0x39 ? 'a number longer than any disk offset' : `the byte ${c} where a digit or a line end belongs`}`,
+        );
+      }
+    }
+  }
+  const map: SparseEntry[] = [];
+  for (let i = 0; i < need; i++) map.push({ offset: nums[1 + 2 * i], numbytes: nums[2 + 2 * i] });
+  return { map, mapBytes };
+}
+
+/** Digits of the largest safe integer (2^53 - 1). */
+const MAX_DECIMAL = 16;
+
 export async function openGce(source: ByteSource): Promise<DiskImage> {
   const head = await source.read(0, 2);
   const gzip = head[0] === R.GZIP_MAGIC[0] && head[1] === R.GZIP_MAGIC[1];
   const tar = new TarStream(source, gzip);
   let pax = new Map<string, string>();
+  let longName: string | undefined;
+  /** Member data (metadata, skipped members, the disk) read so far: the archive's budget, not a member's. */
+  let spent = 0;
+  const spend = (n: number, what: string) => {
+    spent += n;
+    if (spent > R.MAX_STORED) {
+      fail(
+        'IMAGE_TOO_LARGE',
+        `tar.gz: ${what} brings the archive's data to ${formatBytes(spent)}, above the ${formatBytes(R.MAX_STORED)} this reader inflates; a GCE image holds one disk.raw of a few MiB of data (extract it with \`tar -xzf\` and open disk.raw instead).`,
+      );
+    }
+  };
+  /** The first file member that is not disk.raw, for the error when none is. */
+  let other: string | undefined;
+  const noDisk = () =>
+    fail(
+      'IMAGE_CORRUPT',
+      other === undefined
+        ? 'tar.gz: the archive holds no file: there is no disk in it.'
+        : `tar.gz: the archive holds no ${GCE_DISK_NAME} (its first file is "${terminalSafe(other)}"), and ${GCE_DISK_NAME} is the disk in a GCE image; rename the disk to ${GCE_DISK_NAME} and archive it again.`,
+    );
   for (;;) {
-    if (await tar.atEnd())
-      fail('IMAGE_CORRUPT', 'tar.gz: the archive ends without holding a file: there is no disk in it.');
+    if (await tar.atEnd()) noDisk();
     const h = await tar.take(BLOCK, 'a header');
-    if (h.every((x) => x === 0))
-      fail('IMAGE_CORRUPT', 'tar.gz: the archive holds no file (it ends before one): there is no disk in it.');
+    if (h.every((x) => x === 0)) noDisk();
     const sum = field(h, HDR.chksum, 'checksum');
     let signed = 0;
     for (let i = 0; i < BLOCK; i++)
@@ -279,20 +358,30 @@ export async function openGce(source: ByteSource): Promise<DiskImage> {
           'IMAGE_TOO_LARGE',
           `tar.gz: a ${type} header of ${formatBytes(size)} is above the ${formatBytes(R.MAX_META)} this reader accepts.`,
         );
+      spend(roundBlock(size), 'an extended header');
       const data = await tar.take(roundBlock(size), 'an extended header');
-      // A GNU long name ('L') or global header ('g') changes nothing we need; the disk is the first file.
+      // A global header ('g') changes nothing we need.
       if (type === 'x') pax = parsePax(data.subarray(0, size));
+      if (type === 'L') longName = latin1(data, 0, size).replace(/\0.*$/s, '');
       continue;
     }
-    if (type !== '0' && type !== '\0' && type !== '7' && type !== TYPE_GNU_SPARSE) {
-      // Directories, links, other metadata: skip whatever data they have.
-      if (size > R.MAX_STORED)
-        fail(
-          'IMAGE_TOO_LARGE',
-          `tar.gz: a member before the disk stores ${formatBytes(size)}, above ${formatBytes(R.MAX_STORED)}.`,
-        );
-      await tar.consume(roundBlock(size), 'a member', () => {});
+    const isFile = type === '0' || type === '\0' || type === '7' || type === TYPE_GNU_SPARSE;
+    const path = memberPath(h, pax, longName);
+    if (!isFile || path !== GCE_DISK_NAME) {
+      // Directories, links, other files: skip their data, counted against the archive's budget.
+      if (isFile) other ??= path;
+      let extended = type === TYPE_GNU_SPARSE && h[HDR.isextended[0]] !== 0;
+      while (extended) {
+        spend(BLOCK, 'the sparse map of a member before the disk');
+        extended = (await tar.take(BLOCK, 'the sparse map'))[EXT_ISEXTENDED] !== 0;
+      }
+      const skip = isFile ? Number(pax.get('size') ?? size) : size;
+      if (!Number.isSafeInteger(skip) || skip < 0)
+        fail('IMAGE_CORRUPT', 'tar.gz: the pax size of a member is not a number: the archive is damaged.');
+      spend(roundBlock(skip), `a member before ${GCE_DISK_NAME} ("${terminalSafe(path)}", ${formatBytes(skip)})`);
+      await tar.consume(roundBlock(skip), 'a member', () => {});
       pax = new Map();
+      longName = undefined;
       continue;
     }
     let stored = Number(pax.get('size') ?? size);
@@ -300,13 +389,7 @@ export async function openGce(source: ByteSource): Promise<DiskImage> {
       fail('IMAGE_CORRUPT', 'tar.gz: the pax size of the disk member is not a number: the archive is damaged.');
     let realsize = stored;
     let map: SparseEntry[] = [{ offset: 0, numbytes: stored }];
-    if (stored > R.MAX_STORED) {
-      fail(
-        'IMAGE_TOO_LARGE',
-        `tar.gz: the disk stores ${formatBytes(stored)} of data, above the ${formatBytes(R.MAX_STORED)} this reader inflates into memory; convert it to qcow2 or raw with another tool first (\`tar -xzf\`, then open disk.raw).`,
-      );
-    }
-    let mapBytes = 0; // bytes of the data area taken by a pax 1.0 map
+    spend(stored, `the disk's ${formatBytes(stored)} of stored data`);
     if (type === TYPE_GNU_SPARSE) {
       realsize = field(h, HDR.realsize, 'realsize');
       map = [];
@@ -324,6 +407,7 @@ export async function openGce(source: ByteSource): Promise<DiskImage> {
       let extended = h[HDR.isextended[0]] !== 0;
       while (extended) {
         if (map.length > R.MAX_MAP_ENTRIES) break;
+        spend(BLOCK, 'the sparse map');
         const x = await tar.take(BLOCK, 'the sparse map');
         readEntries(x, 0, SPARSES_IN_EXTENSION);
         extended = x[EXT_ISEXTENDED] !== 0;
@@ -332,26 +416,9 @@ export async function openGce(source: ByteSource): Promise<DiskImage> {
       realsize = Number(pax.get('GNU.sparse.realsize') ?? pax.get('GNU.sparse.size'));
       map = [];
       if (pax.get('GNU.sparse.major') === '1') {
-        // Sparse 1.0: the map is decimal text at the start of the data, padded to a block.
-        const lines: number[] = [];
-        let text = '';
-        let need = -1;
-        while (need < 0 || lines.length < 1 + 2 * need) {
-          const blk = await tar.take(BLOCK, 'the sparse map');
-          mapBytes += BLOCK;
-          text += latin1(blk, 0, BLOCK);
-          const parts = text.split('\n');
-          text = parts.pop() ?? '';
-          for (const p of parts) lines.push(Number(p));
-          if (lines.length > 0) need = lines[0];
-          if (!Number.isSafeInteger(need) || need > R.MAX_MAP_ENTRIES) {
-            fail(
-              'IMAGE_CORRUPT',
-              `tar.gz: the sparse 1.0 map count "${lines[0]}" is not a number up to ${R.MAX_MAP_ENTRIES}: the archive is damaged.`,
-            );
-          }
-        }
-        for (let i = 0; i < need; i++) map.push({ offset: lines[1 + 2 * i], numbytes: lines[2 + 2 * i] });
+        const m = await readSparse10Map(tar, stored);
+        map = m.map;
+        stored -= m.mapBytes;
       } else {
         const nums = (pax.get('GNU.sparse.map') ?? '')
           .split(',')
@@ -359,7 +426,6 @@ export async function openGce(source: ByteSource): Promise<DiskImage> {
           .map(Number);
         for (let i = 0; i + 1 < nums.length; i += 2) map.push({ offset: nums[i], numbytes: nums[i + 1] });
       }
-      stored -= mapBytes;
     }
     if (!Number.isSafeInteger(realsize) || realsize <= 0) {
       fail('IMAGE_CORRUPT', `tar.gz: the disk's size ${realsize} is not a positive number: the archive is damaged.`);

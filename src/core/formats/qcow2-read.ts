@@ -15,6 +15,7 @@ import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { isZero } from '../plan';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { QCOW2, qcow2Format } from './qcow2';
+import { terminalSafe } from '../terminal';
 
 /** What the readers accept beyond what we write (QCOW2 holds what we write). */
 export const QCOW2_READ = {
@@ -72,7 +73,7 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
     if (backingOffset + len <= source.size) name = latin1(await source.read(backingOffset, len), 0, len);
     fail(
       'IMAGE_BACKING_FILE',
-      `qcow2: the image has a backing file${name ? ` ("${name}")` : ''}, so it holds only the changes made on top of that file; flatten it first (\`qemu-img convert -O qcow2 IMAGE FLAT.qcow2\`, next to its backing file) and open the result.`,
+      `qcow2: the image has a backing file${name ? ` ("${terminalSafe(name)}")` : ''}, so it holds only the changes made on top of that file; flatten it first (\`qemu-img convert -O qcow2 IMAGE FLAT.qcow2\`, next to its backing file) and open the result.`,
     );
   }
   const clusterBits = rd32be(h, O.clusterBits);

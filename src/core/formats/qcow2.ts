@@ -196,12 +196,12 @@ function checkSize(size: number): void {
   }
 }
 
-function write(plan: ImagePlan, opts: FormatOptions): Iterable<OutputPart> {
+function write(plan: ImagePlan, opts: FormatOptions): AsyncIterable<OutputPart> {
   checkSize(plan.size);
   return lastCovers(parts(plan, opts), plan.size);
 }
 
-function* parts(plan: ImagePlan, _opts: FormatOptions): Generator<OutputPart> {
+async function* parts(plan: ImagePlan, _opts: FormatOptions): AsyncGenerator<OutputPart> {
   const l = qcow2Layout(plan);
   yield { kind: 'data', bytes: encodeQcow2Header(l), covered: 0 };
   yield { kind: 'data', bytes: encodeQcow2L1(l), covered: 0 };

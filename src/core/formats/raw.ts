@@ -2,24 +2,17 @@
  * Raw disk image: the disk's bytes as they are. Zero runs come out as holes,
  * so a sink that can seek writes a sparse file and a stream sink writes zeros.
  */
-import { extents, type ImagePlan } from '../plan';
+import { loadExtents, type ImagePlan } from '../plan';
 import type { FormatOptions, OutputFormat, OutputPart } from './types';
 import { MIB } from '../units';
 
 /** Largest data part: big pieces (a kernel of tens of MiB) are sliced, never copied. */
 export const RAW_PART = MIB;
 
-export function* writeRaw(plan: ImagePlan): Generator<OutputPart> {
-  for (const x of extents(plan)) {
-    if (x.kind === 'zero') {
-      yield { kind: 'hole', length: x.length, covered: x.offset + x.length };
-      continue;
-    }
-    const n = x.bytes.length;
-    for (let i = 0; i < n; i += RAW_PART) {
-      const to = Math.min(n, i + RAW_PART);
-      yield { kind: 'data', bytes: x.bytes.subarray(i, to), covered: x.offset + to };
-    }
+export async function* writeRaw(plan: ImagePlan): AsyncGenerator<OutputPart> {
+  for await (const x of loadExtents(plan, RAW_PART)) {
+    if (x.kind === 'zero') yield { kind: 'hole', length: x.length, covered: x.offset + x.length };
+    else yield { kind: 'data', bytes: x.bytes, covered: x.offset + x.bytes.length };
   }
 }
 
@@ -32,7 +25,7 @@ export const rawFormat: OutputFormat = {
   usedFor: 'QEMU, VirtualBox (after conversion), dd to a USB stick, most clouds that import raw disks',
   qemuDriver: 'raw',
   outputLength: (diskSize) => diskSize,
-  write(plan: ImagePlan, _opts: FormatOptions): Iterable<OutputPart> {
+  write(plan: ImagePlan, _opts: FormatOptions): AsyncIterable<OutputPart> {
     return writeRaw(plan);
   },
 };

@@ -25,6 +25,20 @@ export interface ByteSource {
   readonly size: number;
   /** Bytes [offset, offset + length), clipped to the end of the source. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: the file's data and holes in order, covering [0, size): a run
+   * with `data: false` reads as zeros without being stored (a sparse file's
+   * hole), so a raw disk's copy skips it. Offered by a source that can tell
+   * cheaply (the CLI's file); absent, the whole file counts as data.
+   */
+  extents?(): AsyncIterable<SourceExtent>;
+}
+
+/** A run of a source: data, or a hole that reads as zeros. */
+export interface SourceExtent {
+  offset: number;
+  length: number;
+  data: boolean;
 }
 
 /** A run of the virtual disk: stored data, or a run that reads as zeros without being stored. */
@@ -45,6 +59,21 @@ export interface DiskImage {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Allocated and unallocated runs covering [0, size), in order. */
   extents(): AsyncIterable<DiskExtent>;
+  /**
+   * Optional: where bytes [offset, offset + length) are stored, piece by
+   * piece in order: `file` is the file offset of a piece stored as it is,
+   * null for a piece that reads as zeros without being stored; undefined
+   * (the whole answer) when some piece is stored transformed (compressed).
+   * Lets a copy see that many table entries share one stored block, and read
+   * it once.
+   */
+  where?(offset: number, length: number): Promise<StoredPiece[] | undefined>;
+}
+
+/** A piece of the disk and where the file holds it (null: nowhere, it reads as zeros). */
+export interface StoredPiece {
+  file: number | null;
+  length: number;
 }
 
 /** What recognising a container may look at: the file's size, its first KiB and its last 512 bytes. */
@@ -218,6 +247,21 @@ export function blockDisk(formatId: FormatId, size: number, source: ByteSource, 
     },
     extents(): AsyncIterable<DiskExtent> {
       return mergeRuns(table.runs(), size);
+    },
+    async where(offset: number, length: number): Promise<StoredPiece[] | undefined> {
+      const n = clipRead(size, offset, length);
+      const out: StoredPiece[] = [];
+      for (let done = 0; done < n;) {
+        const pos = offset + done;
+        const index = Math.floor(pos / bs);
+        const inBlock = pos - index * bs;
+        const take = Math.min(n - done, bs - inBlock);
+        const loc = await table.locate(index);
+        if (loc.kind === 'decoded') return undefined;
+        out.push({ file: loc.kind === 'data' ? loc.offset + inBlock : null, length: take });
+        done += take;
+      }
+      return out;
     },
   };
 }

@@ -21,11 +21,13 @@
  * GNU's base-256 form: first byte 0x80, the rest big-endian binary.
  */
 import { ascii, utf8 } from '../bytes';
-import { isZero, type ImagePlan } from '../plan';
+import { isZero, storedRuns, type ImagePlan } from '../plan';
 
 export const BLOCK = 512;
 /** GNU tar's default record: 20 blocks. Archives are padded to a whole record. */
 export const RECORD = 20 * BLOCK;
+/** Bytes of a stored plan's data read at once. */
+const STORED_PART = 1024 * 1024;
 
 /** Offsets and sizes of the fields we write (POSIX ustar + GNU oldgnu extras). */
 export const HDR = {
@@ -181,6 +183,16 @@ export function encodeSparseHeader(h: SparseHeader): Uint8Array {
  */
 export function sparseMap(plan: ImagePlan): SparseEntry[] {
   const map: SparseEntry[] = [];
+  if (plan.stored) {
+    // Already the runs of non-zero sectors (or, for a disk of scattered sectors, of blocks).
+    let end = 0;
+    for (const [start, stop] of storedRuns(plan)) {
+      map.push({ offset: start, numbytes: stop - start });
+      end = stop;
+    }
+    if (end < plan.size || map.length === 0) map.push({ offset: plan.size, numbytes: 0 });
+    return map;
+  }
   let end = 0; // end of the last data run
   const addSector = (s: number) => {
     const last = map[map.length - 1];
@@ -226,7 +238,7 @@ export interface TarChunk {
  * and of one shared zero buffer, never copies), padding, the two zero blocks
  * that end an archive, and zeros up to a whole 10240-byte record.
  */
-export function* sparseTar(plan: ImagePlan, opts: SparseTarOptions): Generator<TarChunk> {
+export async function* sparseTar(plan: ImagePlan, opts: SparseTarOptions): AsyncGenerator<TarChunk> {
   const map = sparseMap(plan);
   const owner = opts.owner ?? 'root';
   const header = encodeSparseHeader({
@@ -255,6 +267,15 @@ export function* sparseTar(plan: ImagePlan, opts: SparseTarOptions): Generator<T
   const pieces = plan.pieces;
   let pi = 0;
   for (const e of map) {
+    if (plan.stored) {
+      // The map is the stored runs: read them, a part at a time.
+      for (let pos = e.offset; pos < e.offset + e.numbytes; pos += STORED_PART) {
+        const n = Math.min(STORED_PART, e.offset + e.numbytes - pos);
+        yield { bytes: await plan.stored.read(pos, n), covered: pos + n };
+      }
+      written += e.numbytes;
+      continue;
+    }
     let pos = e.offset;
     const stop = e.offset + e.numbytes;
     while (pos < stop) {

@@ -71,6 +71,10 @@ export interface OutputFormat {
    * beyond whole sectors (GCE: 1 GiB): suggested sizes are rounded to it.
    */
   sizeStep?: number;
-  /** Walk the plan and produce the file. Memory is bounded by the part size. */
-  write(plan: ImagePlan, opts: FormatOptions): Iterable<OutputPart>;
+  /**
+   * Walk the plan and produce the file. Memory is bounded by the part size
+   * (plus the format's tables); a stored plan's data is read as it is
+   * needed, hence asynchronous.
+   */
+  write(plan: ImagePlan, opts: FormatOptions): AsyncIterable<OutputPart>;
 }

@@ -122,7 +122,7 @@ function checkSize(size: number): void {
   }
 }
 
-function* parts(plan: ImagePlan, opts: FormatOptions): Generator<OutputPart> {
+async function* parts(plan: ImagePlan, opts: FormatOptions): AsyncGenerator<OutputPart> {
   const l = vdiLayout(plan);
   if (l.dataOffset > 0xffff_ffff) throw new Error('internal: VDI data offset beyond 32 bits');
   yield { kind: 'data', bytes: encodeVdiHeader(plan, l, opts), covered: 0 };

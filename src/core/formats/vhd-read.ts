@@ -15,6 +15,7 @@ import { blockDisk, blockRuns, hasMagic, readExact, type BlockLoc, type ImageRea
 import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { formatBytes, hex, MIB, SECTOR } from '../units';
 import { VHD, vhdChecksum, vhdDynamicFormat, vhdFormat } from './vhd';
+import { terminalSafe } from '../terminal';
 
 export const VHD_READ = {
   COOKIE: 'conectix',
@@ -129,7 +130,7 @@ async function openDynamic(
     const parent = utf16be(dyn, R.PARENT_NAME, R.PARENT_NAME_SIZE);
     fail(
       'IMAGE_BACKING_FILE',
-      `vhd: this is a differencing disk: it holds only changes against its parent${parent ? ` ("${parent}")` : ''}; merge it into its parent first (Hyper-V "Edit disk", or \`qemu-img convert -O vpc\` next to the parent) and open the result.`,
+      `vhd: this is a differencing disk: it holds only changes against its parent${parent ? ` ("${terminalSafe(parent)}")` : ''}; merge it into its parent first (Hyper-V "Edit disk", or \`qemu-img convert -O vpc\` next to the parent) and open the result.`,
     );
   }
   const blockSize = rd32be(dyn, D.blockSize);

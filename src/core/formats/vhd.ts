@@ -12,7 +12,7 @@
  * checksum of their bytes. Timestamps count seconds from 2000-01-01T00:00:00Z.
  */
 import type { ImagePlan } from '../plan';
-import { extents, readPlan } from '../plan';
+import { loadExtents, loadPlan } from '../plan';
 import { ascii, deriveBytes, u16be, u32be, u64be } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, GIB, MIB as MiB, SECTOR } from '../units';
@@ -180,8 +180,8 @@ function checkDynamic(size: number): void {
   checkCommon('vhd-dynamic', size);
 }
 
-function* writeFixed(plan: ImagePlan, opts: FormatOptions): Generator<OutputPart> {
-  for (const e of extents(plan)) {
+async function* writeFixed(plan: ImagePlan, opts: FormatOptions): AsyncGenerator<OutputPart> {
+  for await (const e of loadExtents(plan, VHD.BLOCK_SIZE)) {
     if (e.kind === 'data') yield { kind: 'data', bytes: e.bytes, covered: e.offset + e.bytes.length };
     else yield { kind: 'hole', length: e.length, covered: e.offset + e.length };
   }
@@ -215,7 +215,7 @@ export function vhdDynamicLayout(plan: ImagePlan): VhdDynamicLayout {
   return { blocks, maxTableEntries, batOffset, batBytes, dataOffset, length };
 }
 
-function* writeDynamic(plan: ImagePlan, opts: FormatOptions): Generator<OutputPart> {
+async function* writeDynamic(plan: ImagePlan, opts: FormatOptions): AsyncGenerator<OutputPart> {
   const l = vhdDynamicLayout(plan);
   const footer = encodeVhdFooter({
     size: plan.size,
@@ -232,7 +232,7 @@ function* writeDynamic(plan: ImagePlan, opts: FormatOptions): Generator<OutputPa
   for (const blk of l.blocks) {
     const buf = new Uint8Array(VHD.BITMAP_SIZE + VHD.BLOCK_SIZE);
     buf.fill(0xff, 0, VHD.BITMAP_SIZE); // every sector of the block is present
-    readPlan(plan, blk * VHD.BLOCK_SIZE, buf.subarray(VHD.BITMAP_SIZE));
+    await loadPlan(plan, blk * VHD.BLOCK_SIZE, buf.subarray(VHD.BITMAP_SIZE));
     yield { kind: 'data', bytes: buf, covered: Math.min(plan.size, (blk + 1) * VHD.BLOCK_SIZE) };
   }
   yield { kind: 'data', bytes: footer, covered: plan.size };

@@ -19,6 +19,7 @@ import type { ByteSource, DiskExtent, DiskImage } from './reader';
 import { isZero } from '../plan';
 import { formatBytes, hex, KIB, MIB, SECTOR } from '../units';
 import { VMDK, vmdkFormat, vmdkSparseFormat } from './vmdk';
+import { terminalSafe } from '../terminal';
 
 export const VMDK_READ = {
   MAX_VERSION: 3,
@@ -87,7 +88,7 @@ function checkParent(d: VmdkDescriptor): void {
   if (d.parentFileNameHint || (d.parentCID && d.parentCID.toLowerCase() !== 'ffffffff')) {
     fail(
       'IMAGE_BACKING_FILE',
-      `vmdk: the disk holds only changes against a parent${d.parentFileNameHint ? ` ("${d.parentFileNameHint}")` : ''}; consolidate it first (\`vmware-vdiskmanager -r\`, or \`qemu-img convert -O vmdk\` next to the parent) and open the result.`,
+      `vmdk: the disk holds only changes against a parent${d.parentFileNameHint ? ` ("${terminalSafe(d.parentFileNameHint)}")` : ''}; consolidate it first (\`vmware-vdiskmanager -r\`, or \`qemu-img convert -O vmdk\` next to the parent) and open the result.`,
     );
   }
 }
@@ -97,17 +98,17 @@ async function vmdkDescriptorError(source: ByteSource): Promise<never> {
   const head = await source.read(0, Math.min(source.size, R.MAX_DESCRIPTOR));
   const d = parseVmdkDescriptor(latin1(head, 0, head.length));
   checkParent(d);
-  const files = d.extents.filter((e) => e.file).map((e) => `"${e.file}"`);
+  const files = d.extents.filter((e) => e.file).map((e) => `"${terminalSafe(e.file!)}"`);
   const single = d.extents.length === 1 ? d.extents[0] : undefined;
   if (single && single.type === 'FLAT' && single.file && !single.offset) {
     fail(
       'IMAGE_EXTENT_FILES',
-      `vmdk: this is a ${d.createType ?? 'VMDK'} ${DESCRIPTOR_FILE}; the disk itself is the file "${single.file}" next to it, a raw disk: open that file instead.`,
+      `vmdk: this is a ${terminalSafe(d.createType ?? 'VMDK')} ${DESCRIPTOR_FILE}; the disk itself is the file "${terminalSafe(single.file!)}" next to it, a raw disk: open that file instead.`,
     );
   }
   fail(
     'IMAGE_EXTENT_FILES',
-    `vmdk: this is a ${d.createType ?? 'VMDK'} ${DESCRIPTOR_FILE}; the disk is in ${files.length ? `other files (${files.join(', ')})` : 'other files'}, which cannot be opened from here; make one file of it first (\`qemu-img convert -O vmdk -o subformat=streamOptimized DESCRIPTOR.vmdk ONE.vmdk\`) and open that.`,
+    `vmdk: this is a ${terminalSafe(d.createType ?? 'VMDK')} ${DESCRIPTOR_FILE}; the disk is in ${files.length ? `other files (${files.join(', ')})` : 'other files'}, which cannot be opened from here; make one file of it first (\`qemu-img convert -O vmdk -o subformat=streamOptimized DESCRIPTOR.vmdk ONE.vmdk\`) and open that.`,
   );
 }
 
@@ -157,7 +158,7 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
     if (d.extents.length > 1 || d.extents.some((e) => e.type !== 'SPARSE')) {
       fail(
         'IMAGE_EXTENT_FILES',
-        `vmdk: the embedded descriptor (${d.createType ?? 'no createType'}) names ${d.extents.length} extents (${d.extents.map((e) => `${e.type} "${e.file ?? ''}"`).join(', ')}), in other files that cannot be opened from here; make one file of it first (\`qemu-img convert -O vmdk -o subformat=streamOptimized\`) and open that.`,
+        `vmdk: the embedded descriptor (${terminalSafe(d.createType ?? 'no createType')}) names ${d.extents.length} extents (${d.extents.map((e) => `${terminalSafe(e.type)} "${terminalSafe(e.file ?? '')}"`).join(', ')}), in other files that cannot be opened from here; make one file of it first (\`qemu-img convert -O vmdk -o subformat=streamOptimized\`) and open that.`,
       );
     }
   }

@@ -17,7 +17,7 @@
  */
 import { zlibSync } from 'fflate';
 import type { ImagePlan } from '../plan';
-import { readPlan } from '../plan';
+import { loadPlan } from '../plan';
 import { derive32, u32le, u64le, utf8 } from '../bytes';
 import { fail } from '../errors';
 import { formatBytes, SECTOR } from '../units';
@@ -196,7 +196,7 @@ function checkSectorOffset(name: string, sector: number): number {
   return sector;
 }
 
-function* writeStream(plan: ImagePlan, opts: FormatOptions): Generator<OutputPart> {
+async function* writeStream(plan: ImagePlan, opts: FormatOptions): AsyncGenerator<OutputPart> {
   const name = 'vmdk';
   const gts = numGTs(plan.size);
   const descriptor = encodeVmdkDescriptor('streamOptimized', plan, opts);
@@ -237,7 +237,7 @@ function* writeStream(plan: ImagePlan, opts: FormatOptions): Generator<OutputPar
       gtIndex = k;
       gt = new Uint8Array(VMDK.GT_SECTORS * SECTOR);
     }
-    readPlan(plan, g * VMDK.GRAIN, grainBuf);
+    await loadPlan(plan, g * VMDK.GRAIN, grainBuf);
     const bytes = encodeVmdkGrain(g * VMDK.GRAIN_SECTORS, grainBuf);
     u32le(gt!, (g % VMDK.GTES_PER_GT) * 4, checkSectorOffset(name, pos));
     pos += bytes.length / SECTOR;
@@ -277,7 +277,7 @@ export function vmdkSparseLayout(plan: ImagePlan): VmdkSparseLayout {
   return { gts, gdSectors, rgdOffset, rgtStart, gdOffset, gtStart, overHead, grains: nonZeroBlocks(plan, VMDK.GRAIN) };
 }
 
-function* writeSparse(plan: ImagePlan, opts: FormatOptions): Generator<OutputPart> {
+async function* writeSparse(plan: ImagePlan, opts: FormatOptions): AsyncGenerator<OutputPart> {
   const name = 'vmdk-sparse';
   const l = vmdkSparseLayout(plan);
   checkSectorOffset(name, l.overHead + l.grains.length * VMDK.GRAIN_SECTORS);
