@@ -18,7 +18,7 @@ import { writeImage, type Sink } from '../core/sink';
 import { openFileSink, resolveOutput, type OutputTarget } from './file-sink';
 import { openStdoutSink } from './stdout-sink';
 import { deviceSummary, platformWarnings } from './report';
-import { kindOf, say, timestampFrom, UsageError, versionLine, type Job, type ToolSpec } from './tool';
+import { kindOf, safeText, say, timestampFrom, UsageError, versionLine, type Job, type ToolSpec } from './tool';
 
 const PROG = 'solo5-virtio-mkimage';
 const USAGE = '[OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]';
@@ -306,7 +306,7 @@ async function build(opts: CliOptions, job: Job): Promise<number> {
     label: opts.label,
     timestamp,
   });
-  for (const line of platformWarnings(PROG, built.kernel, format)) say(2, `${line}\n`);
+  for (const line of platformWarnings(PROG, built.kernel, format)) say(2, `${safeText(line)}\n`);
 
   job.catchSignals((sig) =>
     toStdout

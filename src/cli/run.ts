@@ -35,7 +35,7 @@ import {
   type Target,
 } from './run-target';
 import { runQemu } from './run-qemu';
-import { outputError, say, type Job, type ToolSpec } from './tool';
+import { outputError, safeText, say, type Job, type ToolSpec } from './tool';
 
 function kindPhrase(info: KernelInfo): string {
   if (!info.solo5Manifest) return 'no Solo5 manifest: devices are attached in the order given, disks first';
@@ -171,16 +171,16 @@ async function plannedRun(
 
   if (opts.dryRun || printOnly) {
     if (opts.dryRun) {
-      for (const c of checks) job.print(`# ${c}\n`);
-      for (const w of warnings) job.print(`# warning: ${w}\n`);
+      for (const c of checks) job.print(`# ${safeText(c)}\n`);
+      for (const w of warnings) job.print(`# warning: ${safeText(w)}\n`);
     } else for (const w of warnings) job.warn(w);
-    for (const c of commands) job.print(shellLine(c) + '\n');
+    for (const c of commands) job.print(safeText(shellLine(c)) + '\n');
     return 0;
   }
   for (const w of warnings) job.warn(w);
   if (!opts.quiet) {
     for (const a of attachments) job.note(describeAttachment(a));
-    say(2, `+ ${shellLine(commands[0])}\n`);
+    say(2, `+ ${safeText(shellLine(commands[0]))}\n`);
   }
   // A signal that came while we got ready: nothing was started yet.
   if (job.signal.aborted) throw job.signal.reason;

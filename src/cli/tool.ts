@@ -28,6 +28,25 @@ export function versionLine(prog: string): string {
   return `${prog} ${VERSION}\n`;
 }
 
+// C0 controls but tab, DEL and C1, U+2028/2029, and the bidi embeddings, overrides, isolates and marks.
+const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Text from outside (names and strings read from an image, a kernel's
+ * manifest, the command line, file names) made safe to show on a terminal:
+ * control characters (C0 but tab, DEL, C1), line and paragraph separators and
+ * the bidirectional controls are shown escaped (`\x1b`, `\n`, `\u{202e}`), so
+ * no escape sequence reaches the terminal and no name can forge a line. The
+ * one place the CLI's text output goes through; JSON output escapes on its own.
+ */
+export function safeText(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.codePointAt(0)!;
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
 /** A bad command line: printed with the usage line, exit 2. */
 export class UsageError extends Error {
   /** `usage`: the usage line to show, when not the tool's own (a unikernel-disk command's). */
@@ -124,9 +143,9 @@ export class Job {
     if (!say(1, text)) this.printFailed = true;
   }
 
-  /** `PROG: text` on stderr; never fails the job. */
+  /** `PROG: text` on stderr, through `safeText` (one line, whatever names it holds); never fails the job. */
   note(text: string): void {
-    say(2, `${this.prog}: ${text}\n`);
+    say(2, `${this.prog}: ${safeText(text)}\n`);
   }
 
   warn(text: string): void {
@@ -181,7 +200,7 @@ export class Job {
           /* leave, whatever is left */
         }
       }
-      say(2, `${this.prog}: error: ${this.reason(this.caught)}\n`);
+      say(2, `${this.prog}: error: ${safeText(this.reason(this.caught))}\n`);
       process.exit(signalStatus(this.caught));
     }
     this.caught = sig;
@@ -213,11 +232,17 @@ export class Job {
    */
   fail(e: unknown): number {
     if (e instanceof UsageError) {
-      say(2, `${this.prog}: ${e.message}\nUsage: ${e.usage ?? `${this.prog} ${this.usage}`}  (try --help)\n`);
+      say(2, `${this.prog}: ${safeText(e.message)}\nUsage: ${e.usage ?? `${this.prog} ${this.usage}`}  (try --help)\n`);
       return EXIT_USAGE;
     }
     if (!isImageError(e)) {
-      this.note(`internal error (please report it): ${(e as Error)?.stack ?? e}`);
+      const lines = String((e as Error)?.stack ?? e).split('\n');
+      say(
+        2,
+        lines
+          .map((l, i) => `${i ? '    ' : `${this.prog}: internal error (please report it): `}${safeText(l)}\n`)
+          .join(''),
+      );
       return EXIT_FAIL;
     }
     if (e.code === 'ABORTED' && this.caught) {
