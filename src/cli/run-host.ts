@@ -8,6 +8,7 @@ import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, 
 import { delimiter, join } from 'node:path';
 import { ImageError, isImageError } from '../core/errors';
 import type { Hypervisor } from '../core/run/command';
+import { kindOf } from './tool';
 
 /** Whether /dev/kvm opens read-write, and why (for the check's line). */
 function canOpenKvm(): { ok: boolean; why: string } {
@@ -72,7 +73,7 @@ export function checkDisk(path: string): void {
     if (!st.isFile() && !st.isBlockDevice()) {
       throw new ImageError(
         'RUN_DISK_NOT_FOUND',
-        `-d ${path} is not a disk file (a directory?); give a disk image file, e.g. one made with \`truncate -s 64M data.img\`.`,
+        `-d ${path} is ${kindOf(st)}, not a disk file or a block device; give a disk image file, e.g. one made with \`truncate -s 64M data.img\`.`,
       );
     }
     accessSync(path, fsConstants.R_OK | fsConstants.W_OK);

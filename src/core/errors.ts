@@ -57,6 +57,7 @@ export const ERRORS = {
   SIZE_NOT_GIB: 'the format needs a whole number of GiB (GCE)',
   SIZE_NOT_MIB: 'the format needs a whole number of MiB (Azure VHD)',
   SIZE_FORMAT_LIMIT: 'the size is above what the output format can describe',
+  SIZE_BELOW_DISK: 'convert --size is smaller than the disk it would hold',
   FORMAT_UNKNOWN: 'no output format has this id',
   ARGS_NUL: 'the kernel arguments contain a NUL character',
   ARGS_NOT_UTF8: 'an argument is not valid UTF-8 text (bytes on the command line, a lone surrogate in a string)',
@@ -79,7 +80,8 @@ export const ERRORS = {
   IMAGE_CHECKSUM: 'a header checksum of the image does not match its bytes',
   IMAGE_TOO_LARGE: 'the image holds more than this reader keeps in memory or can address',
   IMAGE_NOT_FOUND: 'the image path does not exist',
-  IMAGE_READ_ERROR: 'the image file could not be read (a directory, no permission, I/O error, changed while read)',
+  IMAGE_READ_ERROR: 'the image file could not be read (no permission, I/O error, changed while read)',
+  IMAGE_NOT_A_FILE: 'the image path is a directory, FIFO, character device or socket (or a disk whose size is unknown)',
 
   // What is inside the disk (src/core/disk: MBR, FAT, boot loaders) and the operations on it.
   DISK_EMPTY: 'the image holds less than one sector',
@@ -109,6 +111,7 @@ export const ERRORS = {
   KERNEL_UNREADABLE: 'the kernel path exists but cannot be read as a file',
   KERNEL_NOT_A_FILE: 'the kernel path is a directory, device, FIFO or socket, not a regular file',
   OUTPUT_IS_KERNEL: 'the image would be written over the kernel file itself',
+  OUTPUT_IS_INPUT: 'the output would be written over the image it is read from',
   OUTPUT_NOT_A_FILE: 'the image path is a device, FIFO or socket: never replaced',
   OUTPUT_IS_TERMINAL: 'the image would go to standard output, and that is a terminal',
   OUTPUT_CLOSED: 'standard output was closed before the whole image was written',
