@@ -124,12 +124,15 @@ export const ERRORS = {
   RUN_DEVICE_EXTRA: 'a -d or -n has no declared device of its kind left to attach to',
   RUN_DISK_NOT_FOUND: 'a -d disk file does not exist or cannot be read',
   RUN_NETIF_NOT_FOUND: 'a -n network interface does not exist on this host',
+  RUN_NETIF_NOT_TAP: 'a -n network interface exists but is not a tap interface',
   RUN_MEM_MALFORMED: 'the -m memory size is not a whole number of MiB in range',
   RUN_NOT_BOOTABLE: 'UNIKERNEL is neither a kernel nor a disk image',
   RUN_IMAGE_ARGS: 'arguments were given with a disk image, whose arguments are fixed inside it',
   RUN_IMAGE_UNSUPPORTED: 'the hypervisor cannot read this disk image format',
   RUN_NO_HYPERVISOR: 'the hypervisor program is not installed',
   RUN_NO_KVM: 'KVM was asked for but /dev/kvm cannot be used',
+  RUN_KVM_FAILED: 'KVM was asked for and QEMU with KVM failed before the unikernel printed anything',
+  RUN_GDB_PORT: 'the --gdb-port is not a TCP port number or is in use',
   RUN_TOO_MANY_DEVICES: 'more devices than free PCI slots',
 } as const;
 
