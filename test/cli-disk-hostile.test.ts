@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { have, inCI, runAll, tempDir, tools } from './helpers/tools';
+import { safeText } from '../src/cli/tool';
 
 const tmp = tempDir('ukd-disk-hostile-');
 const p = tmp.path;
@@ -255,8 +256,24 @@ describe('convert --size: the size advice is one convert takes', () => {
 });
 
 describe('names from the image reach the terminal escaped', () => {
+  it('safeText: controls, DEL, C1, line separators and bidi controls escaped; tab and other text as they are', () => {
+    expect(safeText('a\x1b[2Jb\tc\nd\re\x00\x7f\x9b\u2028\u202e\u2066é日本')).toBe(
+      'a\\x1b[2Jb\tc\\nd\\re\\x00\\x7f\\x9b\\u{2028}\\u{202e}\\u{2066}é日本',
+    );
+    expect(safeText('plain text, "quoted" \\ back')).toBe('plain text, "quoted" \\ back');
+  });
+  it("solo5-virtio-mkimage's success line shows the arguments escaped", () => {
+    const m = spawnSync(process.execPath, [MKIMAGE, '-s', '64M', 'esc2.img', 'demo.virtio', 'a\x1b]0;x\x07'], {
+      cwd: tmp.dir,
+      encoding: 'utf8',
+    });
+    expect(m.status, m.stderr).toBe(0);
+    expect(m.stderr).toMatch(/; command line "unikernel\.bin a\\x1b\]0;x\\x07"\n$/);
+    expect(m.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+  });
+
   const ESC_ARGS = 'a\x1b[31mRED\x1b]0;owned\x07\u202eb';
-  it('a command line and a FAT long name holding escape sequences: inspect, verify and set-args show them escaped; --json keeps them', () => {
+  it('a command line and a FAT long name holding escape sequences: inspect and set-args show them escaped; --json keeps them', () => {
     const m = spawnSync(process.execPath, [MKIMAGE, '-q', '-s', '64M', 'esc.img', 'demo.virtio', ESC_ARGS], {
       cwd: tmp.dir,
       encoding: 'utf8',

@@ -139,6 +139,15 @@ describe('checked before QEMU starts: what is not a file', () => {
   });
 });
 
+describe('what reaches the terminal', () => {
+  it('--dry-run and the printed command show the arguments with control characters escaped', () => {
+    const r = run(['--dry-run', '-H', 'qemu', 'demo.virtio', 'a\x1b[2Jb\nSolo5: solo5_exit(7) called']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/ -append 'a\\x1b\[2Jb\\nSolo5: solo5_exit\(7\) called'\n$/);
+    expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+  });
+});
+
 describe.skipIf(!tools(QEMU, 'nasm'))('file names that look like QEMU protocols are local files', () => {
   let server: Server;
   let port = 0;
