@@ -8,8 +8,8 @@
  * --gdb is driven by gdb to the end, and -n and UNIKERNEL are checked
  * before QEMU starts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
@@ -80,6 +80,7 @@ async function startRun(args: string[], marker: string, env: NodeJS.ProcessEnv =
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
+  started.push(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -103,6 +104,12 @@ async function startRun(args: string[], marker: string, env: NodeJS.ProcessEnv =
   expect(ended, `the run ended before "${marker}": ${out}${err}`).toBe(false);
   return { child, qemu: qemu!, done, output: () => out, errors: () => err };
 }
+
+/** Every run startRun began: one a failed test left running is ended (with it QEMU, by its parent-death signal). */
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+});
 
 beforeAll(() => {
   execFileSync(process.execPath, [
