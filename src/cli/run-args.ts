@@ -39,7 +39,8 @@ Options:
   -m MEM      guest memory in MiB (default ${DEFAULT_MEM_MIB}; 512M and 1G are read too)
   -H HV       hypervisor: kvm (QEMU with KVM), qemu (QEMU with TCG, no KVM),
               bhyve (print the commands, run nothing); default: kvm where
-              /dev/kvm can be opened, qemu otherwise
+              /dev/kvm can be opened (qemu again if QEMU with KVM fails
+              before the unikernel prints anything), qemu otherwise
   -q          quiet: do not print the hypervisor command and the devices
       --dry-run  print the checks and the command, run nothing
       --gdb      start QEMU stopped, waiting for gdb on localhost:${DEFAULT_GDB_PORT}, and print
