@@ -241,6 +241,7 @@ describe('unikernel-disk: a signal stops the work, exit 128 + its number, nothin
   for (const [sig, status] of [
     ['SIGTERM', 143],
     ['SIGINT', 130],
+    ['SIGHUP', 129],
   ] as const) {
     it(`${sig} while the image is read: the read stops (no output file is ever started), exit ${status}`, async () => {
       const made: string[] = [];

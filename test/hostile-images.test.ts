@@ -68,7 +68,7 @@ describe('text from an image cannot attack the terminal', () => {
     const hostile = 'a\x1b]0;pwned\x07b\x9b31mc\x7fd\r\n\t\u202ee\ud800f';
     const safe = terminalSafe(hostile);
     expectTerminalSafe(safe);
-    expect(safe).toBe('a\\e]0;pwned\\x07b\\x9b31mc\\x7fd\\r\\n\\t\\u{202e}e\\u{d800}f');
+    expect(safe).toBe('a\\x1b]0;pwned\\x07b\\x9b31mc\\x7fd\\r\\n\\t\\u{202e}e\\u{d800}f');
     expect(terminalSafe('ünïcødé 😀 /unikernel.bin --ipv4=10.0.0.2/24')).toBe(
       'ünïcødé 😀 /unikernel.bin --ipv4=10.0.0.2/24',
     );
@@ -85,7 +85,7 @@ describe('text from an image cannot attack the terminal', () => {
     const e = await errorOf(openDisk(memorySource(file)));
     expect(e.code).toBe('IMAGE_BACKING_FILE');
     expectTerminalSafe(e.message);
-    expect(e.message).toContain('base\\e[2J\\e]0;owned\\x07.qcow2');
+    expect(e.message).toContain('base\\x1b[2J\\x1b]0;owned\\x07.qcow2');
   });
 
   it('a VHD parent name and a VMDK parent hint with escape sequences are escaped', async () => {
@@ -108,7 +108,7 @@ describe('text from an image cannot attack the terminal', () => {
     const e1 = await errorOf(openDisk(memorySource(vhd)));
     expect(e1.code).toBe('IMAGE_BACKING_FILE');
     expectTerminalSafe(e1.message);
-    expect(e1.message).toContain('p\\e[31mred\\x9b');
+    expect(e1.message).toContain('p\\x1b[31mred\\x9b');
 
     // VMDK: a monolithicSparse descriptor with a parent hint.
     const vmdk = await collect(requireFormat('vmdk-sparse'), makePlan(4 * MiB, []), OPTS);
@@ -118,7 +118,7 @@ describe('text from an image cannot attack the terminal', () => {
     const e2 = await errorOf(openDisk(memorySource(vmdk)));
     expect(e2.code).toBe('IMAGE_BACKING_FILE');
     expectTerminalSafe(e2.message);
-    expect(e2.message).toContain('x\\e[8mhidden');
+    expect(e2.message).toContain('x\\x1b[8mhidden');
   });
 });
 

@@ -10,7 +10,15 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { matchDevices, describeAttachment } from '../src/core/run/devices';
 import { bhyveCommands, qemuCommand, shellLine, shellQuote, type RunPlan } from '../src/core/run/command';
-import { classifyLine, ConsoleWatcher, exitStatus, hypervisorStop, LineWatcher } from '../src/core/run/console';
+import {
+  classifyLine,
+  ConsoleWatcher,
+  endedThroughExitPort,
+  exitStatus,
+  hypervisorStop,
+  LineWatcher,
+  LOADER_DONE,
+} from '../src/core/run/console';
 import { isImageError } from '../src/core/errors';
 import { parseMem, parseRunArgs } from '../src/cli/run-args';
 import type { Solo5Device } from '../src/core/solo5';
@@ -57,6 +65,7 @@ beforeAll(() => {
   // Synthetic kernels (not bootable): for the checks that refuse before any boot.
   writeFileSync(p('blk.virtio'), solo5Kernel({ abiTarget: 3, devices: [blk('storage')] }));
   writeFileSync(p('none.virtio'), solo5Kernel({ abiTarget: 3, devices: [] }));
+  writeFileSync(p('two.virtio'), solo5Kernel({ abiTarget: 3, devices: [blk('first'), blk('second')] }));
   writeFileSync(
     p('mixed.virtio'),
     solo5Kernel({ abiTarget: 3, devices: [net('service0'), blk('storage'), net('admin')] }),
@@ -149,7 +158,7 @@ describe('the exit status comes from the console', () => {
   ];
   for (const [line, status] of cases) {
     it(`${line} → ${status}`, () => {
-      const w = new ConsoleWatcher();
+      const w = new ConsoleWatcher({ bootLoader: true });
       // split anywhere, even inside the line and between \r and \n
       const text = `Solo5: Bindings version v0.9.0\r\nhello\r\n${line}\r\nSolo5: Halted\r\n`;
       const cut = text.indexOf(line) + 7;
@@ -159,31 +168,75 @@ describe('the exit status comes from the console', () => {
       expect(exitStatus(w.end(), { status: 83 }).status).toBe(status);
     });
   }
-  it('the first outcome counts; ordinary lines announce nothing', () => {
-    const w = new ConsoleWatcher();
+  it('the last outcome line counts, once the output ended; ordinary lines announce nothing', () => {
+    const w = new ConsoleWatcher({ bootLoader: false });
     w.feed('Solo5: trap: type=#PF ec=0x2 rip=0x1 rsp=0x2 rflags=0x2\nSolo5: trap: cr2=0x0\n');
     w.feed('Solo5: ABORT: cpu_x86_64.c:181: Fatal trap\n');
-    expect(w.outcome?.kind).toBe('abort');
-    expect(w.outcome?.line).toMatch(/^Solo5: trap: type=#PF/);
+    expect(w.end()).toEqual({ kind: 'abort', line: 'Solo5: ABORT: cpu_x86_64.c:181: Fatal trap' });
     for (const l of ['Solo5: Memory map: 128 MB addressable:', 'echo Solo5: solo5_exit(0) called', 'SUCCESS', ''])
       expect(classifyLine(l)).toBeUndefined();
     // a last line without a newline still counts
-    const w2 = new ConsoleWatcher();
+    const w2 = new ConsoleWatcher({ bootLoader: false });
     w2.feed('Solo5: solo5_exit(3) called');
     expect(exitStatus(w2.end(), { status: 83 }).status).toBe(3);
   });
-  it('no exit line: failure, with a sentence that says why', () => {
-    expect(exitStatus(undefined, { status: 0 })).toEqual({
+  it('a line the unikernel printed (its command line) sets nothing: the real exit comes after it, or there is none', () => {
+    const spoof = "demo: command line 'x\r\nSolo5: solo5_exit(7) called\r\ny'\r\n";
+    const w = new ConsoleWatcher({ bootLoader: false });
+    w.feed(spoof);
+    w.feed('Solo5: solo5_exit(0) called\r\n');
+    expect(exitStatus(w.end(), { status: 83 })).toEqual({ status: 0 });
+    // Then a triple fault (QEMU 0), a hang ended by SIGTERM, QEMU killed: not through the exit port, so the line is no exit.
+    const alone = () => {
+      const v = new ConsoleWatcher({ bootLoader: false });
+      v.feed(spoof);
+      return v.end();
+    };
+    expect(exitStatus(alone(), { status: 0 })).toEqual({
       status: 1,
-      note: 'The unikernel stopped without an exit line (solo5_exit, abort or trap): a triple fault or a power-off ends QEMU with status 0, which tells nothing; reporting 1.',
+      note: 'The unikernel stopped without exiting (no solo5_exit, abort or trap through the exit port): a triple fault or a power-off ends QEMU with status 0, which tells nothing; reporting 1.',
     });
-    expect(exitStatus(undefined, { status: 1 }).status).toBe(1);
+    expect(exitStatus(alone(), { status: null, interrupted: { signal: 'SIGTERM', number: 15 } }).status).toBe(143);
+    expect(exitStatus(alone(), { status: null, signal: 'SIGKILL', signalNumber: 9 }).status).toBe(137);
+    expect(exitStatus(alone(), { status: 1 }).status).toBe(1); // QEMU's own failure (or a write of 0)
+    // Only QEMU's odd statuses from 3 are the exit port's: 2V+1 for a value V.
+    expect([0, 1, 2, 3, 83, 84].map((status) => endedThroughExitPort({ status }))).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
+  it("our boot loader's error counts only before it handed over to the kernel, and only for a disk image", () => {
+    const loader = new ConsoleWatcher({ bootLoader: true });
+    expect(loader.feed('Loading unikernel.bin... \r\nBoot error: ')).toBeUndefined();
+    expect(loader.feed('kernel checksum mismatch\r\n')).toEqual({
+      kind: 'boot-error',
+      line: 'Boot error: kernel checksum mismatch',
+    });
+    expect(exitStatus(loader.end(), { status: null, signal: 'SIGTERM', signalNumber: 15 }).status).toBe(255);
+    const kernel = new ConsoleWatcher({ bootLoader: true });
+    kernel.feed(`${LOADER_DONE}\r\n`);
+    expect(kernel.feed('Boot error: from the command line\r\n')).toBeUndefined();
+    expect(kernel.end()).toBeUndefined();
+    const direct = new ConsoleWatcher({ bootLoader: false });
+    expect(direct.feed('Boot error: x\n')).toBeUndefined();
+  });
+  it('no exit: failure, with a sentence that says why', () => {
+    expect(exitStatus(undefined, { status: 1 })).toEqual({
+      status: 1,
+      note: 'The hypervisor ended with status 1 and the unikernel did not exit (no solo5_exit, abort or trap through the exit port): it failed to start or stopped without a word; reporting 1.',
+    });
+    expect(exitStatus(undefined, { status: 83 })).toEqual({
+      status: 1,
+      note: "The unikernel ended through the exit port (QEMU's status 83) without an exit line (solo5_exit, abort or trap) after its other output; reporting 1.",
+    });
     expect(exitStatus(undefined, { status: 0, interrupted: { signal: 'SIGINT', number: 2 } })).toEqual({
       status: 130,
       note: 'Interrupted by SIGINT before the unikernel exited.',
     });
-    expect(exitStatus(undefined, { status: null, interrupted: { signal: 'SIGTERM', number: 15 } }).status).toBe(143);
-    expect(exitStatus(undefined, { status: null, signal: 'SIGKILL', signalNumber: 9 }).status).toBe(137);
   });
   it("KVM giving up (QEMU pauses the VM and would wait for ever) is seen on QEMU's stderr and reported as failure", () => {
     const w = new LineWatcher(hypervisorStop);
@@ -202,8 +255,8 @@ describe('the exit status comes from the console', () => {
     });
     expect(end.status).toBe(1);
     expect(end.note).toMatch(/stopped the guest \("KVM internal error\. Suberror: 1"\).*-H qemu/);
-    // What the console said still wins.
-    expect(exitStatus({ kind: 'exit', code: 0, line: '' }, { status: 0, stopped: 'KVM internal error' }).status).toBe(
+    // What the console said still wins when QEMU then ended through the exit port.
+    expect(exitStatus({ kind: 'exit', code: 0, line: '' }, { status: 83, stopped: 'KVM internal error' }).status).toBe(
       0,
     );
   });
@@ -257,7 +310,7 @@ describe('hypervisor commands', () => {
   };
   it('QEMU: KVM or TCG, devices at their slots, commas escaped in option values, kernel and -append', () => {
     expect(shellLine({ argv: qemuCommand(plan) })).toBe(
-      "qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults -machine acpi=off -no-reboot -display none -serial stdio -drive id=blk2,file=/d/a,,b.img,if=none,format=raw -device virtio-blk-pci,drive=blk2,addr=0x2,bus=pci.0 -netdev tap,id=net3,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=net3,addr=0x3,bus=pci.0 -device isa-debug-exit -kernel /k/app.virtio -append '--ipv4=10.0.0.2/24 it'\\''s'",
+      `qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults -machine acpi=off -no-reboot -display none -serial stdio -blockdev '{"node-name":"blk2","driver":"raw","file":{"driver":"file","filename":"/d/a,b.img"}}' -device virtio-blk-pci,drive=blk2,addr=0x2,bus=pci.0 -netdev tap,id=net3,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=net3,addr=0x3,bus=pci.0 -device isa-debug-exit -kernel /k/app.virtio -append '--ipv4=10.0.0.2/24 it'\\''s'`,
     );
     const image = qemuCommand({
       ...plan,
@@ -266,7 +319,15 @@ describe('hypervisor commands', () => {
       boot: { kind: 'image', path: 'd.qcow2', driver: 'qcow2' },
     });
     expect(image.slice(1, 5)).toEqual(['-accel', 'tcg', '-cpu', 'Westmere']);
-    expect(image).toContain('file=d.qcow2,format=qcow2,if=ide,index=0,media=disk,snapshot=on');
+    expect(image).toContain(
+      'file=json:{"driver":"qcow2",,"backing":null,,"file":{"driver":"file",,"filename":"d.qcow2"}},if=ide,index=0,media=disk,snapshot=on',
+    );
+    // A block device as -d is QEMU's host_device; --gdb stops QEMU, its server on the loopback only.
+    const more = qemuCommand({ ...plan, blockDevices: ['/d/a,b.img'], gdbPort: 4321 });
+    expect(more).toContain(
+      '{"node-name":"blk2","driver":"raw","file":{"driver":"host_device","filename":"/d/a,b.img"}}',
+    );
+    expect(more.join(' ')).toContain('-device isa-debug-exit -S -gdb tcp:127.0.0.1:4321 -kernel');
     expect(image).not.toContain('-kernel');
   });
   it('bhyve: grub-bhyve for a kernel, the CSM firmware and an AHCI disk for an image', () => {
@@ -358,8 +419,15 @@ describe('the bin: usage and checks before anything starts', () => {
       "solo5-virtio-run: error: -m 12x is not a memory size from 2 MiB to 1 TiB; give MiB as a number (e.g. -m 128, as Solo5's script) or with M or G (-m 512M, -m 1G).\n",
     );
     expect(run(['-n', 'nosuchtap9', '-n', 'lo', '-d', 'data0.img', 'mixed.virtio']).stderr).toBe(
-      'solo5-virtio-run: error: -n nosuchtap9: there is no network interface nosuchtap9 on this host; create the tap interface first (e.g. `ip tuntap add dev nosuchtap9 mode tap && ip link set nosuchtap9 up`).\n',
+      'solo5-virtio-run: error: -n nosuchtap9: there is no network interface nosuchtap9 on this host; create the tap interface first: `ip tuntap add dev nosuchtap9 mode tap && ip link set nosuchtap9 up` (as root, or add `user $USER` to the first to let you attach it).\n',
     );
+    // An interface that is not a tap (lo exists everywhere): refused before QEMU starts, which would fail on it.
+    expect(run(['-n', 'lo', '-n', 'lo', '-d', 'data0.img', 'mixed.virtio'])).toEqual({
+      status: 1,
+      stdout: '',
+      stderr:
+        "solo5-virtio-run: error: -n lo is a network interface but not a tap interface, which QEMU's `-netdev tap` needs; create a tap interface (e.g. `ip tuntap add dev tap0 mode tap && ip link set tap0 up`) and give its name.\n",
+    });
     writeFileSync(p('notes.txt'), 'not a kernel\n');
     expect(run(['notes.txt']).stderr).toMatch(
       /^solo5-virtio-run: error: notes\.txt is neither a kernel .* nor a disk image/,
@@ -374,36 +442,21 @@ describe('the bin: usage and checks before anything starts', () => {
     expect(refused.status).toBe(1);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/declares network device `admin` \(2nd of 2 network devices/);
-    // lo is an interface but not a tap: said so, not refused (QEMU has the last word)
-    const r = run([
-      '--dry-run',
-      '-H',
-      'qemu',
-      '-n',
-      'lo',
-      '-n',
-      'lo',
-      '-d',
-      'data0.img',
-      'mixed.virtio',
-      '--',
-      '--x',
-      'y z',
-    ]);
+    const r = run(['--dry-run', '-H', 'qemu', '-d', 'data0.img', '-d', 'data1.img', 'two.virtio', '--', '--x', 'y z']);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toEqual([
-      expect.stringMatching(/^# unikernel: mixed\.virtio: ELF64, .*, Solo5 virtio$/),
-      '# the manifest declares `service0` (net), `storage` (block), `admin` (net)',
+      expect.stringMatching(/^# unikernel: two\.virtio: ELF64, .*, Solo5 virtio$/),
+      '# the manifest declares `first` (block), `second` (block)',
       '# hypervisor: QEMU with TCG (software) (-H qemu)',
-      '# `service0` (network device) <- tap interface lo, virtio-net at PCI 00:02; interface lo exists',
-      '# `storage` (block device) <- disk data0.img, virtio-blk at PCI 00:03',
-      '# `admin` (network device) <- tap interface lo, virtio-net at PCI 00:04; interface lo exists',
+      '# `first` (block device) <- disk data0.img, virtio-blk at PCI 00:02',
+      '# `second` (block device) <- disk data1.img, virtio-blk at PCI 00:03',
       expect.stringMatching(/^# qemu-system-x86_64: /),
-      "# warning: -n lo is a network interface but not a tap interface, which QEMU's `-netdev tap` needs; create one (`ip tuntap add dev tap0 mode tap`) and give its name.",
-      "# warning: -n lo is a network interface but not a tap interface, which QEMU's `-netdev tap` needs; create one (`ip tuntap add dev tap0 mode tap`) and give its name.",
-      "qemu-system-x86_64 -accel tcg -cpu Westmere -m 128 -nodefaults -machine acpi=off -no-reboot -display none -serial stdio -netdev tap,id=net2,ifname=lo,script=no,downscript=no -device virtio-net-pci,netdev=net2,addr=0x2,bus=pci.0 -drive id=blk3,file=data0.img,if=none,format=raw -device virtio-blk-pci,drive=blk3,addr=0x3,bus=pci.0 -netdev tap,id=net4,ifname=lo,script=no,downscript=no -device virtio-net-pci,netdev=net4,addr=0x4,bus=pci.0 -device isa-debug-exit -kernel mixed.virtio -append '--x y z'",
+      expect.stringMatching(
+        /^# QEMU ends with this run(, even on SIGKILL \(started through \S+ --pdeathsig TERM\)| on a signal)/,
+      ),
+      `qemu-system-x86_64 -accel tcg -cpu Westmere -m 128 -nodefaults -machine acpi=off -no-reboot -display none -serial stdio -blockdev '{"node-name":"blk2","driver":"raw","file":{"driver":"file","filename":"data0.img"}}' -device virtio-blk-pci,drive=blk2,addr=0x2,bus=pci.0 -blockdev '{"node-name":"blk3","driver":"raw","file":{"driver":"file","filename":"data1.img"}}' -device virtio-blk-pci,drive=blk3,addr=0x3,bus=pci.0 -device isa-debug-exit -kernel two.virtio -append '--x y z'`,
     ]);
     // -m in MiB or with a unit
     expect(run(['--dry-run', '-H', 'qemu', '-m', '1G', 'none.virtio']).stdout).toMatch(/ -m 1024 /);
@@ -486,7 +539,7 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('the bin boots in QEMU (TC
       expect(r.status, name).toBe(status);
       if ('TRIPLE_FAULT' in defines)
         expect(r.stderr).toBe(
-          'solo5-virtio-run: The unikernel stopped without an exit line (solo5_exit, abort or trap): a triple fault or a power-off ends QEMU with status 0, which tells nothing; reporting 1.\n',
+          'solo5-virtio-run: The unikernel stopped without exiting (no solo5_exit, abort or trap through the exit port): a triple fault or a power-off ends QEMU with status 0, which tells nothing; reporting 1.\n',
         );
       else expect(r.stderr).toBe('');
     }
@@ -532,7 +585,9 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('the bin boots in QEMU (TC
     ]) {
       const before = readFileSync(p(img));
       const r = run(['-H', 'qemu', '-d', 'data1.img', img]);
-      expect(r.stderr, img).toContain(`-drive file=${img},format=${driver},if=ide,index=0,media=disk,snapshot=on`);
+      expect(r.stderr, img).toContain(
+        `-drive 'file=json:{"driver":"${driver}",,"backing":null,,"file":{"driver":"file",,"filename":"${img}"}},if=ide,index=0,media=disk,snapshot=on'`,
+      );
       expect(r.stderr, img).toContain('-device virtio-blk-pci,drive=blk2,addr=0x2,bus=pci.0');
       expect(r.stdout, img).toContain('Loading unikernel.bin... ok');
       expect(r.stdout, img).toContain("demo: boot loader 'unikernel-disk'");
@@ -593,7 +648,7 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm'))('the bin boots in QEMU (TC
     kernel(b.file, b.defines);
     expect(mkimage(['-f', 'tar', 'blk.tar.gz', b.file, 'from', 'tar'])).toMatch(/warning: .*storage/);
     const r = run(['-H', 'qemu', '-d', 'data1.img', 'blk.tar.gz']);
-    const m = /-drive file=(\S+\/disk\.raw),format=raw,if=ide/.exec(r.stderr);
+    const m = /"filename":"(\S+\/disk\.raw)"/.exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
     expect(r.stdout).toContain("demo: command line 'from tar'");
     expect(r.status).toBe(0);

@@ -7,7 +7,7 @@
  * writes goes to a temporary file next to the target, renamed at the end.
  * What the three bins share (messages, exit statuses, signals) is in tool.ts.
  */
-import { FORMATS, findFormat, requireFormat } from '../core/formats/index';
+import { FORMATS, findFormat, requireFormat, type OutputFormat } from '../core/formats/index';
 import { abortSink } from '../core/sink';
 import { formatBytes, hex, SECTOR } from '../core/units';
 import { openDisk } from '../core/formats/open';
@@ -20,11 +20,18 @@ import { extractKernel } from '../core/disk/kernel-file';
 import { setArgsPlan } from '../core/disk/set-args';
 import { copyPlan } from '../core/disk/copy';
 import { MACHINE_X64, SUBSYSTEM_EFI_APPLICATION } from '../core/boot/pe';
+import { statSync, type Stats } from 'node:fs';
+import { ImageError, isImageError } from '../core/errors';
+import { growPlan, type ImagePlan } from '../core/plan';
+import { checkImageSize, parseSize, sizeText } from '../core/size';
+import { writeDiskPlan } from '../core/disk/rewrite';
 import { openImageFile } from './source';
 import { runTrace, TRACE_COMMAND, traceOptions } from './trace';
-import { openFileSink } from './file-sink';
+import { openFileSink, resolveOutput, type OutputTarget } from './file-sink';
+import { openStdoutSink } from './stdout-sink';
 import { writeDiskFile } from './disk-file';
 import { EXIT_FAIL, timestampFrom, UsageError, versionLine, type Job, type ToolSpec } from './tool';
+import { terminalSafe } from '../core/terminal';
 
 const PROG = 'unikernel-disk';
 const USAGE = 'COMMAND ...';
@@ -92,7 +99,8 @@ ${TS_HELP}
     usage: 'extract IMAGE OUT',
     summary: 'write the kernel inside IMAGE to OUT, byte for byte',
     help: `Write the kernel the boot loader starts to OUT, byte for byte (through a
-temporary file next to OUT).`,
+temporary file next to OUT). OUT - writes it to standard output (a pipe or a
+redirection, never a terminal). OUT is never IMAGE itself.`,
     args: [2, 2],
     valued: [],
     flags: [],
@@ -102,14 +110,18 @@ temporary file next to OUT).`,
     summary: 'write IN again in another format (same disk bytes)',
     help: `Read IN (any format, detected by content) and write its disk to OUT in FORMAT,
 through the same writers as a build: the disk's non-zero data is kept, zeros
-become holes, and the same input gives the same file.
+become holes, and the same input gives the same file. OUT - writes it to
+standard output (a pipe or a redirection). OUT is never IN itself.
 
 Options:
   -f, --format FORMAT  output format:
 ${FORMATS.map((f) => `      ${f.id.padEnd(12)} ${f.label}`).join('\n')}
+  -s, --size SIZE      the disk's size in OUT, e.g. 2G, when FORMAT needs another
+                       one (GCE: whole GiB; Azure's VHD: whole MiB); the disk
+                       grows with zeros at its end, it is never cut
 ${TS_HELP}`,
     args: [2, 2],
-    valued: ['-f', '--format', '--timestamp'],
+    valued: ['-f', '--format', '-s', '--size', '--timestamp'],
     flags: [],
   },
   trace: TRACE_COMMAND,
@@ -185,8 +197,8 @@ export function parseDiskArgs(argv: string[], out: (s: string) => void): Parsed 
       if (eq > 0) options.set(name, a.slice(eq + 1));
       else if (i + 1 < rest.length) options.set(name, rest[++i]);
       else throw new UsageError(`option ${name} needs a value`, commandUsage(first));
-    } else if (/^-f./.test(a) && c.valued.includes('-f')) {
-      options.set('-f', a.slice(2));
+    } else if (/^-[fs]./.test(a) && c.valued.includes(a.slice(0, 2))) {
+      options.set(a.slice(0, 2), a.slice(2));
     } else if (c.flags.includes(name) && eq < 0) {
       options.set(name, true);
     } else throw new UsageError(`unknown option ${a} for ${first}`, commandUsage(first));
@@ -298,7 +310,77 @@ function describe(i: Inspection, path: string): string {
     }
   }
   for (const n of i.notes) lines.push(`Note: ${n}`);
-  return lines.join('\n') + '\n';
+  // Every line holds names read from the image: shown escaped, one line each.
+  return lines.map(terminalSafe).join('\n') + '\n';
+}
+
+/** The commands that write an OUT (which may be `-`, standard output). */
+const OUTPUT_COMMANDS = new Set(['extract', 'convert']);
+/** Bytes written to the output at once by extract. */
+const SLICE = 1 << 20;
+
+/**
+ * Where extract and convert write: `-` (standard output), or a file that is
+ * not the image being read, compared by device and inode (so a hard link or
+ * a symbolic link to it is refused too), as solo5-virtio-mkimage refuses to
+ * write over its kernel.
+ */
+function outputTarget(out: string, image: string, what: string, example: string): OutputTarget | '-' {
+  if (out === '-') return out;
+  const target = resolveOutput(out);
+  let input: Stats | undefined;
+  try {
+    input = statSync(image);
+  } catch {
+    /* reading it says why */
+  }
+  if (input && target.existing && target.existing.dev === input.dev && target.existing.ino === input.ino) {
+    throw new ImageError(
+      'OUTPUT_IS_INPUT',
+      `OUT ${out} and IMAGE ${image} are the same file${target.path !== out ? ` (${target.path})` : ''}; writing ${what} there would destroy the image it is read from. Give OUT another name, or - for standard output (\`${example}\`).`,
+    );
+  }
+  return target;
+}
+
+/** Whether standard output is a terminal (node:tty loads Node's streams: only when writing there). */
+function isTerminal(): boolean {
+  const tty: typeof import('node:tty') = require('node:tty');
+  return tty.isatty(1);
+}
+
+/** The sentence for OUT - on a terminal. */
+function terminalHint(what: string, example: string): string {
+  return `Standard output is a terminal, and ${what} is binary: redirect it (\`${example}\`) or pipe it to a program.`;
+}
+
+/** `plan` as a disk of `size` bytes: zeros added at its end; a size below the disk's is refused (convert never cuts). */
+function grown(plan: ImagePlan, size: number, text: string, image: string, format: OutputFormat): ImagePlan {
+  if (size < plan.size) {
+    const step = format.sizeStep ?? SECTOR;
+    throw new ImageError(
+      'SIZE_BELOW_DISK',
+      `--size ${text} (${formatBytes(size)}) is smaller than the disk in ${image} (${formatBytes(plan.size)}, ${plan.size} bytes), and convert never cuts a disk; give --size ${sizeText(Math.ceil(plan.size / step) * step)} or more, or leave it out to keep the disk's size.`,
+    );
+  }
+  return growPlan(plan, size);
+}
+
+/**
+ * set-args writes the disk back in its format and at its size: an image whose
+ * size its format's writer refuses (another tool's GCE tar.gz of 1.5 GiB) is
+ * refused before anything is read, with convert's --size as the way out.
+ */
+function keepsItsSize(size: number, format: OutputFormat, image: string): void {
+  try {
+    checkImageSize(size, format);
+  } catch (e) {
+    if (!isImageError(e)) throw e;
+    throw new ImageError(
+      e.code,
+      `${e.message} set-args keeps the disk's size, so convert it first with a size the format takes (\`${PROG} convert -f ${format.id} --size SIZE ${image} NEW\`) and set the arguments of NEW.`,
+    );
+  }
 }
 
 async function run(p: Parsed, job: Job): Promise<number> {
@@ -307,8 +389,12 @@ async function run(p: Parsed, job: Job): Promise<number> {
     const t = p.options.get('--timestamp');
     return timestampFrom(typeof t === 'string' ? t : undefined, process.env);
   };
-  const [image] = p.positional;
-  job.catchSignals((sig) => `Interrupted by ${sig}; nothing was changed.`);
+  const [image, out] = p.positional;
+  job.catchSignals((sig) =>
+    out === '-' && OUTPUT_COMMANDS.has(p.command)
+      ? `Interrupted by ${sig}; what went to standard output is incomplete.`
+      : `Interrupted by ${sig}; nothing was changed.`,
+  );
   switch (p.command) {
     case 'inspect': {
       const i = await withImage(image, job, inspectImage);
@@ -318,29 +404,40 @@ async function run(p: Parsed, job: Job): Promise<number> {
     case 'verify': {
       const problems = await withImage(image, job, verifyImage);
       for (const x of problems)
-        job.print(`${image}: ${x.severity === 'warning' ? 'warning: ' : ''}${x.area}: ${x.message}\n`);
+        job.print(
+          terminalSafe(`${image}: ${x.severity === 'warning' ? 'warning: ' : ''}${x.area}: ${x.message}`) + '\n',
+        );
       if (problems.some((x) => x.severity === 'error')) return EXIT_FAIL;
-      job.print(`${image}: ok\n`);
+      job.print(`${terminalSafe(image)}: ok\n`);
       return 0;
     }
     case 'set-args': {
       const ts = timestamp();
       // The plan's data is read from the image while it is written: the image stays open until then.
       const r = await withImage(image, job, async (img) => {
+        const format = requireFormat(img.disk.formatId);
+        keepsItsSize(img.disk.size, format, image);
         const r = await setArgsPlan(img, p.positional.slice(1).join(' '), { signal: job.signal });
         // In its own format; the file sink keeps the replaced file's permissions and owner.
-        await writeDiskFile(r.plan, requireFormat(img.disk.formatId), image, job, ts);
+        await writeDiskFile(r.plan, format, image, job, ts);
         return r;
       });
       if (!quiet) job.note(`${image}: command line was "${r.before}", now "${r.after}"`);
       return 0;
     }
     case 'extract': {
+      const example = `${PROG} extract ${image} - > app.virtio`;
+      const target = outputTarget(out, image, 'the kernel', example);
       const k = await withImage(image, job, extractKernel);
-      const sink = openFileSink(p.positional[1]);
+      const sink =
+        target === '-' ? openStdoutSink(isTerminal(), terminalHint('a kernel', example)) : openFileSink(target);
       try {
-        sink.write(0, k.bytes);
-        sink.close(k.bytes.length);
+        // In slices, so that a signal stops a slow pipe between two.
+        for (let at = 0; at < k.bytes.length; at += SLICE) {
+          if (job.signal.aborted) throw job.signal.reason;
+          await sink.write(at, k.bytes.subarray(at, at + SLICE));
+        }
+        await sink.close(k.bytes.length);
       } catch (e) {
         await abortSink(sink, e);
         throw e;
@@ -351,12 +448,24 @@ async function run(p: Parsed, job: Job): Promise<number> {
       const f = p.options.get('-f') ?? p.options.get('--format');
       if (typeof f !== 'string') throw new UsageError('-f FORMAT is missing', commandUsage('convert'));
       const format = requireFormat(f);
+      const sizeOpt = p.options.get('-s') ?? p.options.get('--size');
+      const size = typeof sizeOpt === 'string' ? parseSize(sizeOpt) : undefined;
       const ts = timestamp();
+      const example = `${PROG} convert -f ${format.id} ${image} - > disk${format.extension}`;
+      const target = outputTarget(out, image, 'the converted image', example);
       // A container operation: any disk converts (a data disk too), so it needs no partition table or loader.
       // The plan's data is read from the image while it is written: the image stays open until then.
-      await withDisk(image, job, async (disk) =>
-        writeDiskFile(await copyPlan(disk, [], { signal: job.signal }), format, p.positional[1], job, ts),
-      );
+      await withDisk(image, job, async (disk) => {
+        const read = await copyPlan(disk, [], { signal: job.signal });
+        const plan = size === undefined ? read : grown(read, size, sizeOpt as string, image, format);
+        if (target === '-') {
+          await writeDiskPlan(plan, format, openStdoutSink(isTerminal(), terminalHint('a disk image', example)), {
+            fileName: '',
+            timestamp: ts,
+            signal: job.signal,
+          });
+        } else await writeDiskFile(plan, format, target, job, ts);
+      });
       return 0;
     }
     case 'trace': {

@@ -19,6 +19,7 @@ import { openFileSink, resolveOutput, type OutputTarget } from './file-sink';
 import { openStdoutSink } from './stdout-sink';
 import { deviceSummary, platformWarnings } from './report';
 import { kindOf, say, timestampFrom, UsageError, versionLine, type Job, type ToolSpec } from './tool';
+import { terminalSafe } from '../core/terminal';
 
 const PROG = 'solo5-virtio-mkimage';
 const USAGE = '[OPTIONS] [--] IMAGE UNIKERNEL [ARGUMENTS ...]';
@@ -306,7 +307,7 @@ async function build(opts: CliOptions, job: Job): Promise<number> {
     label: opts.label,
     timestamp,
   });
-  for (const line of platformWarnings(PROG, built.kernel, format)) say(2, `${line}\n`);
+  for (const line of platformWarnings(PROG, built.kernel, format)) say(2, `${terminalSafe(line)}\n`);
 
   job.catchSignals((sig) =>
     toStdout

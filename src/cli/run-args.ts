@@ -19,6 +19,8 @@ export interface RunOptions {
   quiet: boolean;
   hv?: string;
   dryRun: boolean;
+  /** --gdb (1234) or --gdb-port=N: QEMU starts stopped, its gdb server on localhost:N. */
+  gdbPort?: number;
   unikernel: string;
   args: string[];
 }
@@ -37,9 +39,14 @@ Options:
   -m MEM      guest memory in MiB (default ${DEFAULT_MEM_MIB}; 512M and 1G are read too)
   -H HV       hypervisor: kvm (QEMU with KVM), qemu (QEMU with TCG, no KVM),
               bhyve (print the commands, run nothing); default: kvm where
-              /dev/kvm can be opened, qemu otherwise
+              /dev/kvm can be opened (qemu again if QEMU with KVM fails
+              before the unikernel prints anything), qemu otherwise
   -q          quiet: do not print the hypervisor command and the devices
       --dry-run  print the checks and the command, run nothing
+      --gdb      start QEMU stopped, waiting for gdb on localhost:${DEFAULT_GDB_PORT}, and print
+                 the gdb command (breakpoints at the kernel's entry, and at the
+                 boot sector for a disk image)
+      --gdb-port=N  the same on port N
   -h, --help     show this help
   -V, --version  show the version
   --demo      in place of UNIKERNEL: the built-in demo kernel
@@ -87,6 +94,14 @@ export function parseRunArgs(argv: string[], out: (s: string) => void): RunOptio
       o.dryRun = true;
       continue;
     }
+    if (a === '--gdb') {
+      o.gdbPort ??= DEFAULT_GDB_PORT;
+      continue;
+    }
+    if (a === '--gdb-port' || a.startsWith('--gdb-port=')) {
+      o.gdbPort = parsePort(a === '--gdb-port' ? value(a, '') : a.slice('--gdb-port='.length));
+      continue;
+    }
     if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     // getopt style: -q, -d DISK, -dDISK
     const name = a.slice(0, 2);
@@ -119,7 +134,19 @@ export function parseRunArgs(argv: string[], out: (s: string) => void): RunOptio
   if (o.hv !== undefined && !(HYPERVISORS as readonly string[]).includes(o.hv)) {
     throw new UsageError(`unknown hypervisor -H ${o.hv}; choose one of: ${HYPERVISORS.join(', ')}`);
   }
+  if (o.gdbPort !== undefined && o.hv === 'bhyve') {
+    throw new UsageError('--gdb starts QEMU under gdb; with -H bhyve nothing is run (bhyve has its own -G)');
+  }
   return o;
+}
+
+/** The port of --gdb, as Solo5's hvt tender's --gdb. */
+export const DEFAULT_GDB_PORT = 1234;
+
+function parsePort(text: string): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw new UsageError(`--gdb-port ${text} is not a TCP port (1 to 65535)`);
+  return n;
 }
 
 /** "-m 256", "256M", "1G" → MiB. */

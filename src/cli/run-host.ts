@@ -4,26 +4,38 @@
  * the -n network interfaces exist. Each refusal is one coded sentence with
  * the fix; each pass is a line for --dry-run.
  */
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import { ImageError, isImageError } from '../core/errors';
 import type { Hypervisor } from '../core/run/command';
+import { kindOf } from './tool';
+
+/**
+ * The KVM device. The tests name a stand-in in UKD_TEST_KVM_DEVICE (this
+ * machine may have no KVM): the check is the same, it opens the file
+ * read-write, only the path differs.
+ */
+function kvmDevice(): string {
+  return process.env.UKD_TEST_KVM_DEVICE || '/dev/kvm';
+}
 
 /** Whether /dev/kvm opens read-write, and why (for the check's line). */
 function canOpenKvm(): { ok: boolean; why: string } {
+  const dev = kvmDevice();
   try {
-    closeSync(openSync('/dev/kvm', 'r+'));
-    return { ok: true, why: '/dev/kvm can be opened' };
+    closeSync(openSync(dev, 'r+'));
+    return { ok: true, why: `${dev} can be opened` };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return {
       ok: false,
       why:
         code === 'ENOENT'
-          ? '/dev/kvm does not exist'
+          ? `${dev} does not exist`
           : code === 'EACCES' || code === 'EPERM'
-            ? '/dev/kvm cannot be opened (permission denied; join the kvm group)'
-            : `/dev/kvm cannot be opened (${code ?? (e as Error).message})`,
+            ? `${dev} cannot be opened (permission denied; join the kvm group)`
+            : `${dev} cannot be opened (${code ?? (e as Error).message})`,
     };
   }
 }
@@ -50,6 +62,30 @@ export function chooseHypervisor(asked: Hypervisor | undefined): { hv: Hyperviso
   return { hv: asked, check: `hypervisor: ${HV_NAMES[asked]} (-H ${asked})` };
 }
 
+/**
+ * How QEMU is started so that it ends with us, even when we are killed with
+ * SIGKILL (which we cannot catch): util-linux's `setpriv --pdeathsig TERM`
+ * sets the parent-death signal and execs QEMU, which stays our child with
+ * its own pid. Without setpriv (or one older than util-linux 2.33), QEMU is
+ * started directly and only the signals we can catch end it.
+ */
+export function deathSignalLauncher(): { launcher?: string[]; check: string } {
+  const setpriv = findProgram('setpriv');
+  if (setpriv) {
+    const help = spawnSync(setpriv, ['--help'], { encoding: 'utf8', timeout: 5000 });
+    if (help.status === 0 && help.stdout.includes('--pdeathsig')) {
+      return {
+        launcher: [setpriv, '--pdeathsig', 'TERM', '--'],
+        check: `QEMU ends with this run, even on SIGKILL (started through ${setpriv} --pdeathsig TERM)`,
+      };
+    }
+  }
+  return {
+    check:
+      'QEMU ends with this run on a signal it can catch; a SIGKILL would leave it running (no setpriv with --pdeathsig here: util-linux 2.33 or later has it)',
+  };
+}
+
 /** The executable `name` in PATH, if there is one. */
 export function findProgram(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -65,17 +101,18 @@ export function findProgram(name: string): string | undefined {
   return undefined;
 }
 
-/** A -d disk: a file (or block device) we may read and write. */
-export function checkDisk(path: string): void {
+/** A -d disk: a file (or block device) we may read and write; true for a block device. */
+export function checkDisk(path: string): boolean {
   try {
     const st = statSync(path);
     if (!st.isFile() && !st.isBlockDevice()) {
       throw new ImageError(
         'RUN_DISK_NOT_FOUND',
-        `-d ${path} is not a disk file (a directory?); give a disk image file, e.g. one made with \`truncate -s 64M data.img\`.`,
+        `-d ${path} is ${kindOf(st)}, not a disk file or a block device; give a disk image file, e.g. one made with \`truncate -s 64M data.img\`.`,
       );
     }
     accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+    return st.isBlockDevice();
   } catch (e) {
     if (isImageError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -88,21 +125,45 @@ export function checkDisk(path: string): void {
   }
 }
 
-/** A -n interface: Linux lists network interfaces in /sys/class/net; elsewhere the hypervisor finds out. */
-export function checkNetif(name: string): string {
-  if (!existsSync('/sys/class/net')) return `tap interface ${name}: not checked (no /sys/class/net)`;
-  if (name.includes('/') || !existsSync(join('/sys/class/net', name))) {
-    throw new ImageError(
-      'RUN_NETIF_NOT_FOUND',
-      `-n ${name}: there is no network interface ${name} on this host; create the tap interface first (e.g. \`ip tuntap add dev ${name} mode tap && ip link set ${name} up\`).`,
-    );
-  }
-  return existsSync(join('/sys/class/net', name, 'tun_flags'))
-    ? `tap interface ${name} exists`
-    : `interface ${name} exists`;
+/** How to make a tap interface NAME that QEMU can attach, as shell commands. */
+export function tapCommands(name: string): string {
+  return `\`ip tuntap add dev ${name} mode tap && ip link set ${name} up\``;
 }
 
-/** A tap interface has tun_flags in /sys; anything else QEMU's `-netdev tap` refuses. */
-export function notATap(name: string): boolean {
-  return existsSync(join('/sys/class/net', name)) && !existsSync(join('/sys/class/net', name, 'tun_flags'));
+/**
+ * A -n interface, before QEMU starts: it must exist and be a tap interface
+ * (Linux lists interfaces in /sys/class/net, a tap has tun_flags there);
+ * one that is down is said (QEMU attaches it, but nothing passes). Returns
+ * the check's line and, for one that is down, the warning. Elsewhere (no
+ * /sys/class/net) the hypervisor finds out.
+ */
+export function checkNetif(name: string): { check: string; warning?: string } {
+  if (!existsSync('/sys/class/net')) return { check: `tap interface ${name}: not checked (no /sys/class/net)` };
+  const dir = join('/sys/class/net', name);
+  if (name.includes('/') || name === '.' || name === '..' || !existsSync(dir)) {
+    throw new ImageError(
+      'RUN_NETIF_NOT_FOUND',
+      `-n ${name}: there is no network interface ${name} on this host; create the tap interface first: ${tapCommands(name)} (as root, or add \`user $USER\` to the first to let you attach it).`,
+    );
+  }
+  if (!existsSync(join(dir, 'tun_flags'))) {
+    throw new ImageError(
+      'RUN_NETIF_NOT_TAP',
+      `-n ${name} is a network interface but not a tap interface, which QEMU's \`-netdev tap\` needs; create a tap interface (e.g. ${tapCommands('tap0')}) and give its name.`,
+    );
+  }
+  let flags = NaN;
+  try {
+    flags = Number(readFileSync(join(dir, 'flags'), 'latin1').trim());
+  } catch {
+    /* not said: not checked */
+  }
+  // IFF_UP, the administrative state that `ip link set NAME up` sets.
+  if (Number.isInteger(flags) && (flags & 1) === 0) {
+    return {
+      check: `tap interface ${name} exists (down)`,
+      warning: `-n ${name}: the tap interface is down, so no packet will pass; bring it up: \`ip link set ${name} up\`.`,
+    };
+  }
+  return { check: `tap interface ${name} exists` };
 }

@@ -13,9 +13,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ImageError } from '../core/errors';
 import { describeKernel, type KernelInfo } from '../core/kernel';
+import { hex } from '../core/units';
 import { describeAttachment, FIRST_FREE_SLOT, matchDevices, type Attachment } from '../core/run/devices';
 import {
   bhyveCommands,
+  BOOT_SECTOR_ADDR,
+  gdbCommand,
   QEMU_PROGRAM,
   qemuCommand,
   shellLine,
@@ -24,7 +27,7 @@ import {
   type ShellCommand,
 } from '../core/run/command';
 import { parseMem, parseRunArgs, PROG, USAGE, type RunOptions } from './run-args';
-import { checkDisk, checkNetif, chooseHypervisor, findProgram, notATap } from './run-host';
+import { checkDisk, checkNetif, chooseHypervisor, deathSignalLauncher, findProgram } from './run-host';
 import {
   demoTarget,
   describeTarget,
@@ -34,8 +37,9 @@ import {
   UNPACKED_FORMAT,
   type Target,
 } from './run-target';
-import { runQemu } from './run-qemu';
+import { runQemu, type QemuResult } from './run-qemu';
 import { outputError, say, type Job, type ToolSpec } from './tool';
+import { terminalSafe } from '../core/terminal';
 
 function kindPhrase(info: KernelInfo): string {
   if (!info.solo5Manifest) return 'no Solo5 manifest: devices are attached in the order given, disks first';
@@ -107,17 +111,15 @@ async function plannedRun(
     opts.netifs,
     bhyveImage ? FIRST_FREE_SLOT + 1 : FIRST_FREE_SLOT,
   );
+  const blockDevices: string[] = [];
   for (const a of attachments) {
     if (a.kind === 'block') {
-      checkDisk(a.host);
+      if (checkDisk(a.host)) blockDevices.push(a.host);
       checks.push(describeAttachment(a));
     } else {
-      const note = printOnly ? `tap interface ${a.host}: not checked (a bhyve host's)` : checkNetif(a.host);
-      checks.push(`${describeAttachment(a)}; ${note}`);
-      if (!printOnly && notATap(a.host))
-        warnings.push(
-          `-n ${a.host} is a network interface but not a tap interface, which QEMU's \`-netdev tap\` needs; create one (\`ip tuntap add dev tap0 mode tap\`) and give its name.`,
-        );
+      const tap = printOnly ? { check: `tap interface ${a.host}: not checked (a bhyve host's)` } : checkNetif(a.host);
+      checks.push(`${describeAttachment(a)}; ${tap.check}`);
+      if (tap.warning) warnings.push(tap.warning);
     }
   }
 
@@ -149,6 +151,8 @@ async function plannedRun(
       `boot disk: QEMU cannot read ${target.format.label}; the disk inside is unpacked to ${raw} (removed at the end) and boots from IDE`,
     );
   }
+  plan.blockDevices = blockDevices;
+  plan.gdbPort = opts.gdbPort;
   plan.vmName =
     `solo5-${basename(opts.unikernel === '--demo' ? 'demo' : target.path).replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(
       0,
@@ -168,23 +172,96 @@ async function plannedRun(
       checks.push(`${QEMU_PROGRAM}: not found in PATH (needed to run)`);
     } else checks.push(`${QEMU_PROGRAM}: ${qemu}`);
   }
+  const death: { launcher?: string[]; check?: string } = printOnly ? {} : deathSignalLauncher();
+  if (death.check) checks.push(death.check);
+  const gdb = opts.gdbPort !== undefined ? gdbLines(opts.gdbPort, target) : [];
 
   if (opts.dryRun || printOnly) {
     if (opts.dryRun) {
-      for (const c of checks) job.print(`# ${c}\n`);
-      for (const w of warnings) job.print(`# warning: ${w}\n`);
+      for (const c of checks) job.print(`# ${terminalSafe(c)}\n`);
+      for (const w of warnings) job.print(`# warning: ${terminalSafe(w)}\n`);
     } else for (const w of warnings) job.warn(w);
-    for (const c of commands) job.print(shellLine(c) + '\n');
+    for (const c of commands) job.print(terminalSafe(shellLine(c)) + '\n');
+    if (opts.dryRun) for (const g of gdb) job.print(`# ${terminalSafe(g)}\n`);
     return 0;
   }
   for (const w of warnings) job.warn(w);
-  if (!opts.quiet) {
-    for (const a of attachments) job.note(describeAttachment(a));
-    say(2, `+ ${shellLine(commands[0])}\n`);
+  if (opts.gdbPort !== undefined) await checkPortFree(opts.gdbPort);
+  const start = (argv: string[]) => {
+    if (!opts.quiet) say(2, `+ ${terminalSafe(shellLine({ argv }))}\n`);
+    // The way to attach gdb is printed even with -q: without it the run waits for ever.
+    for (const g of gdb) job.note(g);
+    // A signal that came while we got ready: nothing was started yet.
+    if (job.signal.aborted) throw job.signal.reason;
+    return runQemu(argv, job, {
+      bootLoader: target.kind === 'image',
+      holdStderr: hv === 'kvm',
+      launcher: death.launcher,
+    });
+  };
+  if (!opts.quiet) for (const a of attachments) job.note(describeAttachment(a));
+  let result = await start(commands[0].argv);
+  if (hv === 'kvm' && result.failedAtStart && kvmFailed(result)) {
+    const f = result.failedAtStart;
+    const what = `QEMU with KVM ${f.how} before the unikernel printed anything${f.lastLine ? ` (QEMU said: "${f.lastLine}")` : ''}`;
+    if (opts.hv === 'kvm') {
+      say(2, result.held);
+      throw new ImageError(
+        'RUN_KVM_FAILED',
+        `${what}; this host's KVM cannot run it (often a nested-virtualisation host whose KVM lacks what QEMU asks for): run it without KVM, with -H qemu (TCG, slower).`,
+      );
+    }
+    // KVM was our choice, not the user's: say so once and run it again with TCG.
+    job.warn(`${what}; running it again with TCG (software, slower); -H qemu skips KVM.`);
+    result = await start(qemuCommand({ ...plan, hv: 'qemu' }));
   }
-  // A signal that came while we got ready: nothing was started yet.
-  if (job.signal.aborted) throw job.signal.reason;
-  return await runQemu(commands[0].argv, job);
+  say(2, result.held);
+  if (result.note) job.note(result.note);
+  return result.status;
+}
+
+/**
+ * A failure at start that is KVM's: QEMU crashed (the measured case: an
+ * assertion and SIGABRT after "failed to set MSR"), said something about
+ * KVM, or stopped the guest; not one that TCG would meet the same way (a tap
+ * interface QEMU cannot open, a file it may not lock).
+ */
+function kvmFailed(r: QemuResult): boolean {
+  const f = r.failedAtStart!;
+  return f.crashed || f.how.startsWith('stopped') || /kvm/i.test(r.held);
+}
+
+/** The lines that say how to attach gdb: where QEMU waits, the command, what the breakpoints are. */
+function gdbLines(port: number, target: Target): string[] {
+  const entry = target.info.load.entry;
+  const image = target.kind === 'image';
+  const symbols = target.kind === 'kernel' && target.info.format !== 'binary' ? target.path : undefined;
+  const argv = gdbCommand(port, image ? [BOOT_SECTOR_ADDR, entry] : [entry], symbols);
+  return [
+    `QEMU is stopped before its first instruction, its gdb server on localhost:${port} (this host only); attach from another terminal:`,
+    `  ${shellLine({ argv })}`,
+    image
+      ? `${hex(BOOT_SECTOR_ADDR)} is the boot sector's first instruction, ${hex(entry)} the kernel's entry (32-bit, as Multiboot starts it); each \`continue\` runs on to the next, then to the end (for the kernel's symbols: \`unikernel-disk extract ${target.path} app.virtio\`, and give gdb app.virtio).`
+      : `${hex(entry)} is the kernel's entry (32-bit, as Multiboot starts it); \`continue\` again runs it to the end.`,
+  ];
+}
+
+/** The gdb port is free on localhost (QEMU would fail at start, with less to say). */
+async function checkPortFree(port: number): Promise<void> {
+  const net: typeof import('node:net') = require('node:net');
+  const problem = await new Promise<string | undefined>((resolve) => {
+    const server = net.createServer();
+    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(undefined)));
+  });
+  if (problem) {
+    throw new ImageError(
+      'RUN_GDB_PORT',
+      problem === 'EADDRINUSE'
+        ? `--gdb-port ${port}: the port is in use on localhost (another QEMU under gdb?); give another one, e.g. --gdb-port=${port === 65535 ? 1234 : port + 1}.`
+        : `--gdb-port ${port}: QEMU could not listen there (${problem}); give another port, e.g. --gdb-port=${port < 1024 ? 1234 : port + 1}.`,
+    );
+  }
 }
 
 /** solo5-virtio-run, for tool.ts's `runTool`. */

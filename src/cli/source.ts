@@ -10,10 +10,11 @@
  * JavaScript. Only a sparse file (fewer blocks allocated than its size) is
  * scanned; a file with no block allocated is one hole, read not at all.
  */
-import { closeSync, fstatSync, openSync, read } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readFileSync, statSync, type Stats } from 'node:fs';
 import type { SourceExtent } from '../core/formats/reader';
 import type { ByteSource } from '../core/formats/reader';
 import { ImageError, isImageError } from '../core/errors';
+import { kindOf } from './tool';
 
 /** Read `n` bytes at `offset` into `buf`; fewer only when the file ends (it shrank). */
 async function readInto(fd: number, buf: Uint8Array, n: number, offset: number, name: string): Promise<number> {
@@ -43,9 +44,10 @@ export function fdSource(fd: number, size = fstatSync(fd).size, name = 'the imag
   const source: ByteSource = {
     size,
     async *extents(): AsyncGenerator<SourceExtent> {
-      const allocated = Number(fstatSync(fd).blocks) * 512;
-      if (!(allocated < size)) {
-        // Not sparse (or the platform does not say): all data, nothing to skip.
+      const st = fstatSync(fd);
+      const allocated = Number(st.blocks) * 512;
+      if (!st.isFile() || !(allocated < size)) {
+        // Not sparse, a block device (its st_blocks says nothing), or the platform does not say: all data.
         if (size > 0) yield { offset: 0, length: size, data: true };
         return;
       }
@@ -80,20 +82,28 @@ export function fdSource(fd: number, size = fstatSync(fd).size, name = 'the imag
   return source;
 }
 
-/** Open an image file for reading; `close()` when done. */
+/**
+ * Open an image for reading; `close()` when done. Only a regular file or a
+ * block device (a disk, its size read from /sys/dev/block) is opened: the
+ * path is looked at first (opening a FIFO waits for a writer, opening some
+ * devices does something), then opened without blocking and checked again on
+ * the descriptor, in case something else was put there meanwhile.
+ */
 export function openImageFile(path: string): { source: ByteSource; close(): void } {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    const seen = statSync(path);
+    imageKind(path, seen);
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const st = fstatSync(fd);
-    if (!st.isFile() && !st.isBlockDevice()) {
+    if (st.dev !== seen.dev || st.ino !== seen.ino) {
       throw new ImageError(
         'IMAGE_READ_ERROR',
-        `The image ${path} is not a file (a directory?); give the image file itself.`,
+        `The image ${path} changed while it was being opened; give a file nothing else is replacing.`,
       );
     }
-    // A block device's fstat size is 0: not supported here (read a file copy of the disk instead).
-    const source = fdSource(fd, st.size, path);
+    const size = imageKind(path, st);
+    const source = fdSource(fd, size, path);
     const opened = fd;
     return { source, close: () => closeSync(opened) };
   } catch (e) {
@@ -111,4 +121,37 @@ export function openImageFile(path: string): { source: ByteSource; close(): void
     }
     throw new ImageError('IMAGE_READ_ERROR', `The image file ${path} cannot be read: ${(e as Error).message}.`);
   }
+}
+
+/** The size of an image at `path` with status `st`: a regular file's, or a block device's; anything else is refused. */
+function imageKind(path: string, st: Stats): number {
+  if (st.isFile()) return st.size;
+  if (st.isBlockDevice()) return blockDeviceSize(path, st);
+  if (st.isDirectory()) {
+    throw new ImageError('IMAGE_NOT_A_FILE', `The image ${path} is a directory; give the image file inside it.`);
+  }
+  throw new ImageError(
+    'IMAGE_NOT_A_FILE',
+    `The image ${path} is ${kindOf(st)}, not a file, so reading it might never end; give the image file itself (or save what it delivers to a file first).`,
+  );
+}
+
+/** A block device's size in bytes: Linux lists it, in 512-byte units, in /sys/dev/block/MAJOR:MINOR/size (fstat says 0). */
+function blockDeviceSize(path: string, st: Stats): number {
+  const rdev = BigInt(st.rdev);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  let sectors = NaN;
+  try {
+    sectors = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'latin1').trim());
+  } catch {
+    /* not Linux, or no sysfs */
+  }
+  if (!Number.isSafeInteger(sectors) || sectors < 0) {
+    throw new ImageError(
+      'IMAGE_NOT_A_FILE',
+      `The image ${path} is a block device (a disk) whose size cannot be read here (no /sys/dev/block); copy the disk to a file (\`dd if=${path} of=disk.img bs=4M\`) and give that.`,
+    );
+  }
+  return sectors * 512;
 }

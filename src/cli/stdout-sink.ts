@@ -31,14 +31,12 @@ function writeOnce(bytes: Uint8Array, from: number): Promise<number> {
   );
 }
 
-/** `terminal`: whether standard output is a terminal (isatty(1)), then refused. */
-export function openStdoutSink(terminal: boolean): Sink<void> {
-  if (terminal) {
-    throw new ImageError(
-      'OUTPUT_IS_TERMINAL',
-      'Standard output is a terminal, and an image is binary: redirect it (`solo5-virtio-mkimage - app.virtio > disk.img`) or pipe it (`... | gcloud storage cp - gs://BUCKET/disk.tar.gz`).',
-    );
-  }
+/** `terminal`: whether standard output is a terminal (isatty(1)), then refused with `refusal` (mkimage's by default). */
+export function openStdoutSink(
+  terminal: boolean,
+  refusal = 'Standard output is a terminal, and an image is binary: redirect it (`solo5-virtio-mkimage - app.virtio > disk.img`) or pipe it (`... | gcloud storage cp - gs://BUCKET/disk.tar.gz`).',
+): Sink<void> {
+  if (terminal) throw new ImageError('OUTPUT_IS_TERMINAL', refusal);
   try {
     fstatSync(STDOUT);
   } catch {

@@ -8,6 +8,7 @@
  * parse the arguments, run the job; `runTool` does the rest the same way
  * for all three.
  */
+import { terminalSafe } from '../core/terminal';
 import { existsSync, readFileSync, writeSync, type Stats } from 'node:fs';
 import { constants as os } from 'node:os';
 import { ImageError, isImageError } from '../core/errors';
@@ -124,9 +125,9 @@ export class Job {
     if (!say(1, text)) this.printFailed = true;
   }
 
-  /** `PROG: text` on stderr; never fails the job. */
+  /** `PROG: text` on stderr, through `terminalSafe` (one line, whatever names it holds); never fails the job. */
   note(text: string): void {
-    say(2, `${this.prog}: ${text}\n`);
+    say(2, `${this.prog}: ${terminalSafe(text)}\n`);
   }
 
   warn(text: string): void {
@@ -181,7 +182,7 @@ export class Job {
           /* leave, whatever is left */
         }
       }
-      say(2, `${this.prog}: error: ${this.reason(this.caught)}\n`);
+      say(2, `${this.prog}: error: ${terminalSafe(this.reason(this.caught))}\n`);
       process.exit(signalStatus(this.caught));
     }
     this.caught = sig;
@@ -213,11 +214,20 @@ export class Job {
    */
   fail(e: unknown): number {
     if (e instanceof UsageError) {
-      say(2, `${this.prog}: ${e.message}\nUsage: ${e.usage ?? `${this.prog} ${this.usage}`}  (try --help)\n`);
+      say(
+        2,
+        `${this.prog}: ${terminalSafe(e.message)}\nUsage: ${e.usage ?? `${this.prog} ${this.usage}`}  (try --help)\n`,
+      );
       return EXIT_USAGE;
     }
     if (!isImageError(e)) {
-      this.note(`internal error (please report it): ${(e as Error)?.stack ?? e}`);
+      const lines = String((e as Error)?.stack ?? e).split('\n');
+      say(
+        2,
+        lines
+          .map((l, i) => `${i ? '    ' : `${this.prog}: internal error (please report it): `}${terminalSafe(l)}\n`)
+          .join(''),
+      );
       return EXIT_FAIL;
     }
     if (e.code === 'ABORTED' && this.caught) {

@@ -57,6 +57,7 @@ export const ERRORS = {
   SIZE_NOT_GIB: 'the format needs a whole number of GiB (GCE)',
   SIZE_NOT_MIB: 'the format needs a whole number of MiB (Azure VHD)',
   SIZE_FORMAT_LIMIT: 'the size is above what the output format can describe',
+  SIZE_BELOW_DISK: 'convert --size is smaller than the disk it would hold',
   FORMAT_UNKNOWN: 'no output format has this id',
   ARGS_NUL: 'the kernel arguments contain a NUL character',
   ARGS_NOT_UTF8: 'an argument is not valid UTF-8 text (bytes on the command line, a lone surrogate in a string)',
@@ -80,7 +81,8 @@ export const ERRORS = {
   IMAGE_CHECKSUM: 'a header checksum of the image does not match its bytes',
   IMAGE_TOO_LARGE: 'the image holds more than this reader keeps in memory or can address',
   IMAGE_NOT_FOUND: 'the image path does not exist',
-  IMAGE_READ_ERROR: 'the image file could not be read (a directory, no permission, I/O error, changed while read)',
+  IMAGE_READ_ERROR: 'the image file could not be read (no permission, I/O error, changed while read)',
+  IMAGE_NOT_A_FILE: 'the image path is a directory, FIFO, character device or socket (or a disk whose size is unknown)',
 
   // What is inside the disk (src/core/disk: MBR, FAT, boot loaders) and the operations on it.
   DISK_EMPTY: 'the image holds less than one sector',
@@ -109,6 +111,7 @@ export const ERRORS = {
   KERNEL_UNREADABLE: 'the kernel path exists but cannot be read as a file',
   KERNEL_NOT_A_FILE: 'the kernel path is a directory, device, FIFO or socket, not a regular file',
   OUTPUT_IS_KERNEL: 'the image would be written over the kernel file itself',
+  OUTPUT_IS_INPUT: 'the output would be written over the image it is read from',
   OUTPUT_NOT_A_FILE: 'the image path is a device, FIFO or socket: never replaced',
   OUTPUT_IS_TERMINAL: 'the image would go to standard output, and that is a terminal',
   OUTPUT_CLOSED: 'standard output was closed before the whole image was written',
@@ -121,12 +124,15 @@ export const ERRORS = {
   RUN_DEVICE_EXTRA: 'a -d or -n has no declared device of its kind left to attach to',
   RUN_DISK_NOT_FOUND: 'a -d disk file does not exist or cannot be read',
   RUN_NETIF_NOT_FOUND: 'a -n network interface does not exist on this host',
+  RUN_NETIF_NOT_TAP: 'a -n network interface exists but is not a tap interface',
   RUN_MEM_MALFORMED: 'the -m memory size is not a whole number of MiB in range',
   RUN_NOT_BOOTABLE: 'UNIKERNEL is neither a kernel nor a disk image',
   RUN_IMAGE_ARGS: 'arguments were given with a disk image, whose arguments are fixed inside it',
   RUN_IMAGE_UNSUPPORTED: 'the hypervisor cannot read this disk image format',
   RUN_NO_HYPERVISOR: 'the hypervisor program is not installed',
   RUN_NO_KVM: 'KVM was asked for but /dev/kvm cannot be used',
+  RUN_KVM_FAILED: 'KVM was asked for and QEMU with KVM failed before the unikernel printed anything',
+  RUN_GDB_PORT: 'the --gdb-port is not a TCP port number or is in use',
   RUN_TOO_MANY_DEVICES: 'more devices than free PCI slots',
 } as const;
 

@@ -128,6 +128,32 @@ export function makePlan(size: number, pieces: Piece[], regions: Region[] = []):
   return { size, pieces: sorted, regions: [...regions].sort((a, b) => a.start - b.start) };
 }
 
+/**
+ * `plan` as a disk of `size` bytes (at least its own): zeros added at its end.
+ * A stored plan keeps reading its disk, as zeros past that disk's end.
+ */
+export function growPlan(plan: ImagePlan, size: number): ImagePlan {
+  if (size < plan.size) throw new Error(`internal: growPlan to ${size}, below the plan's ${plan.size}`);
+  if (size === plan.size) return plan;
+  const st = plan.stored;
+  if (!st) return makePlan(size, [...plan.pieces], [...plan.regions]);
+  const had = plan.size;
+  const blocks = new Uint8Array(Math.ceil(Math.ceil(size / STORED_BLOCK) / 8));
+  blocks.set(st.blocks.subarray(0, blocks.length));
+  const stored: StoredData = {
+    blocks,
+    sectorRuns: st.sectorRuns,
+    seed: st.seed,
+    async read(offset, length) {
+      if (offset + length <= had) return st.read(offset, length);
+      const out = new Uint8Array(length);
+      if (offset < had) out.set(await st.read(offset, had - offset));
+      return out;
+    },
+  };
+  return { size, pieces: plan.pieces, regions: plan.regions, stored };
+}
+
 /** Walk a plan in memory as alternating data and zero runs covering [0, size). */
 export function* extents(plan: ImagePlan): Generator<Extent> {
   if (plan.stored) throw new Error('internal: extents() of a stored plan; use loadExtents()');

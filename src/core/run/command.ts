@@ -14,6 +14,7 @@
  * never writes to the image.
  */
 import { shellQuote } from '../shell';
+import { hex } from '../units';
 import type { Attachment } from './devices';
 
 /**
@@ -39,11 +40,26 @@ export interface RunPlan {
   attachments: readonly Attachment[];
   /** bhyve's VM name (a name for the VM in the kernel's tables). */
   vmName?: string;
+  /** QEMU starts stopped, its gdb server listening on this port of the loopback interface only. */
+  gdbPort?: number;
+  /** The -d paths that are block devices (QEMU reads those with `host_device`, files with `file`). */
+  blockDevices?: readonly string[];
 }
 
 /** A QEMU option value with its commas doubled (QEMU's escape for a literal comma). */
 function optValue(s: string): string {
   return s.replace(/,/g, ',,');
+}
+
+/**
+ * A file as QEMU's block layer must read it: the `file` protocol driver (or
+ * `host_device` for a block device) named explicitly, with the path as its
+ * `filename` option. QEMU then never reads a protocol out of the name: a
+ * file named `nbd:127.0.0.1:5700` or `json:{...}` is that local file.
+ * (A name given as `file=NAME` is parsed for protocols whatever its commas.)
+ */
+function fileNode(path: string, blockDevice: boolean): Record<string, unknown> {
+  return { driver: blockDevice ? 'host_device' : 'file', filename: path };
 }
 
 /** QEMU argv, program first. */
@@ -54,13 +70,17 @@ export function qemuCommand(p: RunPlan): string[] {
   a.push('-m', String(p.memMiB), '-nodefaults', '-machine', 'acpi=off', '-no-reboot');
   a.push('-display', 'none', '-serial', 'stdio');
   if (p.boot.kind === 'image') {
-    a.push('-drive', `file=${optValue(p.boot.path)},format=${p.boot.driver},if=ide,index=0,media=disk,snapshot=on`);
+    // The format over a literal file node, with no backing file (a qcow2's or a VMDK's parent is never
+    // opened), through QEMU's own json: syntax since -drive is the one that has snapshot=on.
+    const node = { driver: p.boot.driver, backing: null, file: fileNode(p.boot.path, false) };
+    a.push('-drive', `file=${optValue(`json:${JSON.stringify(node)}`)},if=ide,index=0,media=disk,snapshot=on`);
   }
   for (const d of p.attachments) {
     const addr = `addr=0x${d.slot.toString(16)},bus=pci.0`;
     if (d.kind === 'block') {
       const id = `blk${d.slot}`;
-      a.push('-drive', `id=${id},file=${optValue(d.host)},if=none,format=raw`);
+      const node = { 'node-name': id, driver: 'raw', file: fileNode(d.host, !!p.blockDevices?.includes(d.host)) };
+      a.push('-blockdev', JSON.stringify(node));
       a.push('-device', `virtio-blk-pci,drive=${id},${addr}`);
     } else {
       const id = `net${d.slot}`;
@@ -69,11 +89,29 @@ export function qemuCommand(p: RunPlan): string[] {
     }
   }
   a.push('-device', 'isa-debug-exit');
+  if (p.gdbPort !== undefined) a.push('-S', '-gdb', `tcp:127.0.0.1:${p.gdbPort}`);
   if (p.boot.kind === 'kernel') {
     a.push('-kernel', p.boot.path);
     if (p.boot.args.length > 0) a.push('-append', p.boot.args.join(' '));
   }
   return a;
+}
+
+/** Where the BIOS starts a boot sector (the MBR's first instruction). */
+export const BOOT_SECTOR_ADDR = 0x7c00;
+
+/**
+ * The gdb command that attaches to QEMU's gdb server on `port` and stops at
+ * each of `breakpoints` (hardware breakpoints: they hold before the code is
+ * in memory and across the switch to long mode), `symbols` the kernel file
+ * when gdb can read it (ELF). As Solo5's docs do it for hvt's --gdb.
+ */
+export function gdbCommand(port: number, breakpoints: readonly number[], symbols?: string): string[] {
+  const argv = ['gdb', '-ex', `target remote localhost:${port}`];
+  for (const b of breakpoints) argv.push('-ex', `hbreak *${hex(b)}`);
+  argv.push('-ex', 'continue');
+  if (symbols !== undefined) argv.push(symbols);
+  return argv;
 }
 
 /** Where FreeBSD's uefi-edk2-bhyve-csm port installs the firmware that boots an MBR disk. */
