@@ -12,7 +12,14 @@ import { CopyButton, Prose, TextField } from './ui';
 const PLACEHOLDERS: readonly { word: string; label: string; example: string }[] = [
   { word: 'PROJECT', label: 'Project', example: 'my-project' },
   { word: 'ZONE', label: 'Zone', example: 'europe-west1-b' },
+  { word: 'REGION', label: 'Region', example: 'europe-west1' },
   { word: 'BUCKET', label: 'Bucket', example: 'my-bucket' },
+  // GCE: a VPC network for each declared network device (at most 8 interfaces a VM).
+  ...Array.from({ length: 8 }, (_, i) => ({
+    word: `NETWORK${i + 1}`,
+    label: `Network ${i + 1}`,
+    example: `net${i + 1}`,
+  })),
   { word: 'ACCOUNT', label: 'Storage account', example: 'mystorage' },
   { word: 'RG', label: 'Resource group', example: 'my-group' },
   { word: 'VMID', label: 'VM ID', example: '100' },

@@ -23,6 +23,8 @@ export interface DeviceOffer {
   how: string;
   /** A sentence of advice when the kernel declares a device of this kind. */
   advice?: string;
+  /** A sentence for when the kernel declares more than one device of this kind. */
+  several?: string;
 }
 
 export interface Destination {

@@ -58,6 +58,7 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
     }
     said[offer.offer === 'setting' ? 'warn' : 'ok'].push(`On ${d.short}, ${offer.how} (${names(of)}).`);
     if (offer.advice) said[offer.offer === 'setting' ? 'warn' : 'ok'].push(offer.advice);
+    if (offer.several && of.length > 1) said[offer.offer === 'setting' ? 'warn' : 'ok'].push(offer.several);
   }
   if (d.pciSlots) {
     const firstNet = devs.findIndex((x) => x.kind === 'net');
