@@ -13,6 +13,7 @@ import { Prose, useSettled } from './ui';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { InsideModel } from './inside/state';
 import { InsideView } from './inside/view';
+import { Notices } from './notices';
 import type { BuiltImage } from './model';
 
 /** The two views, by the URL's fragment: the builder (no fragment) and "Inside the image" (#inside). */
@@ -104,6 +105,7 @@ export function App({ model, demo, inside }: { model: Model; demo: (() => Uint8A
       </header>
       {view === 'inside' ? (
         <main tabIndex={-1} aria-label="Inside an image">
+          <Notices />
           <InsideView inside={inside} />
         </main>
       ) : (

@@ -15,6 +15,7 @@ import type { BuildState, BuiltImage, Model } from './model';
 import { BLOB_CAP } from './save';
 import { doneFraction, JobButtons, JobProgress, useSaveJob } from './save-job-view';
 import { NextSteps } from './next-steps';
+import { Notices } from './notices';
 import { Prose } from './ui';
 
 const LEVEL = {
@@ -119,6 +120,7 @@ export function BuildPanel({ model }: { model: Model }) {
           cancelId="cancel"
           onCancel={() => model.cancel()}
         />
+        <Notices />
       </section>
       {building ? (
         <JobProgress
