@@ -45,6 +45,26 @@ export function fillPlaceholders(command: string, values: Readonly<Record<string
   return out;
 }
 
+/**
+ * A command as text that wraps on a narrow screen and still reads (and copies) as
+ * one: each line a block whose wrapped part hangs indented under it, each word kept
+ * whole where it fits (a browser would break `--project` after its dashes).
+ * The lines are blocks, with no newline characters of their own: a selection
+ * (or innerText) gives the command with one newline between lines, as Copy does.
+ */
+function CommandLines({ command }: { command: string }) {
+  const lines = command.split('\n');
+  return (
+    <>
+      {lines.map((line, n) => (
+        <span class="line" key={n}>
+          {line.split(/( +)/).map((part, i) => (i % 2 ? part : part ? <span class="word">{part}</span> : null))}
+        </span>
+      ))}
+    </>
+  );
+}
+
 /** What the user typed, kept across builds. */
 const typed = signal<Record<string, string>>({});
 
@@ -91,7 +111,9 @@ export function NextSteps({
               </p>
               <div class="cmd">
                 <pre tabIndex={0} role="region" aria-label={`Command ${i + 1}`}>
-                  <code>{cmd}</code>
+                  <code>
+                    <CommandLines command={cmd} />
+                  </code>
                 </pre>
                 <CopyButton text={cmd} describedBy={`step-${i}`} />
               </div>
