@@ -105,17 +105,23 @@ describe('verdicts for every destination', () => {
     ]);
   });
 
-  test('GCE and a kernel without a network device: a warning about the network card it did not declare', () => {
+  test('GCE and a kernel without a network device: one sentence about the network card it did not declare, the reason apart', () => {
+    const says =
+      'A unikernel that declares no network device may abort on GCE, where every VM has a virtio network card: declare one (used or not), and check the serial console after the first start.';
     for (const devices of [[], [storage]]) {
       const v = verdict({ devices, solo5Manifest: true }, 'gce');
-      expect(v.sentences.join(' ')).toContain('a unikernel that declares no network device may abort there');
+      expect(v.sentences).toContain(says);
+      expect(v.why).toEqual([expect.stringMatching(/^Every GCE VM has a network card, .* does not declare\.$/)]);
     }
     const none = verdict({ devices: [], solo5Manifest: true }, 'gce');
     expect(none.level).toBe('warn');
-    expect(none.problems).toEqual([expect.stringMatching(/^Every GCE VM has a network card/)]);
-    expect(verdict({ devices: [service0], solo5Manifest: true }, 'gce').sentences.join(' ')).not.toContain(
-      'Every GCE VM',
-    );
+    // One sentence, and nothing else: the reason is behind the page's "Why".
+    expect(none.sentences).toEqual([says]);
+    expect(none.problems).toEqual([says]);
+    expect(says.match(/\. |\.$/g)).toHaveLength(1);
+    const net = verdict({ devices: [service0], solo5Manifest: true }, 'gce');
+    expect(net.sentences.join(' ')).not.toContain(says);
+    expect(net.why).toBeUndefined();
   });
 
   test('a network device on GCE: second-generation machine types, VIRTIO_NET', () => {

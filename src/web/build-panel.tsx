@@ -42,6 +42,16 @@ function Verdict({ model }: { model: Model }) {
           <Prose text={s} />
         </p>
       ))}
+      {v.why ? (
+        <details class="why" id="verdict-why">
+          <summary>Why</summary>
+          {v.why.map((s, i) => (
+            <p key={i}>
+              <Prose text={s} />
+            </p>
+          ))}
+        </details>
+      ) : null}
     </section>
   );
 }

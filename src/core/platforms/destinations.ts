@@ -255,8 +255,10 @@ export const DESTINATIONS: readonly Destination[] = [
       several:
         'GCE refuses a VM with two interfaces on one VPC network: create a network, with a subnet, for each declared network device first (the next steps do).',
     },
-    alwaysVirtioNet:
-      'Every GCE VM has a network card, and on first- and second-generation machine types it is virtio-net; Solo5 gives each virtio device it finds to the next manifest entry and stops at one its manifest does not declare, so a unikernel that declares no network device may abort there. Declare a network device (and use it or not), and check the serial console after the first start.',
+    alwaysVirtioNet: {
+      says: 'A unikernel that declares no network device may abort on GCE, where every VM has a virtio network card: declare one (used or not), and check the serial console after the first start.',
+      why: 'Every GCE VM has a network card, virtio-net on first- and second-generation machine types, and Solo5 gives each virtio device it finds to the next manifest entry and stops at one its manifest does not declare.',
+    },
     traps: [
       'Choose a first- or second-generation machine type such as `e2-small` or `n1-standard-1`: newer families require gVNIC, which Solo5 cannot drive.',
       'Every VM has a network card (virtio-net on those machine types): a unikernel that declares no network device meets a device it did not declare.',

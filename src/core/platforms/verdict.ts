@@ -30,7 +30,8 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
   const devs = kernel.devices;
   const said: Record<Level, string[]> = { fail: [], warn: [], ok: [] };
   const undeclaredNet = kernel.solo5Manifest !== false && d.alwaysVirtioNet && !devs.some((x) => x.kind === 'net');
-  if (undeclaredNet) said.warn.push(d.alwaysVirtioNet!);
+  if (undeclaredNet) said.warn.push(d.alwaysVirtioNet!.says);
+  const why = undeclaredNet ? { why: [d.alwaysVirtioNet!.why] } : {};
   if (devs.length === 0) {
     if (kernel.solo5Manifest === false) {
       said.ok.push(
@@ -42,7 +43,7 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
       );
     }
     const level: Level = said.warn.length ? 'warn' : 'ok';
-    return { level, sentences: [...said.warn, ...said.ok], problems: said.warn };
+    return { level, sentences: [...said.warn, ...said.ok], problems: said.warn, ...why };
   }
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
   for (const k of kinds) {
@@ -82,7 +83,12 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
     const all = devs.length === 1 ? 'it' : 'all of them';
     said.ok.unshift(`The unikernel declares ${describeDevices(devs)}; ${d.short} can attach ${all}.`);
   }
-  return { level, sentences: [...said.fail, ...said.warn, ...said.ok], problems: level === 'ok' ? [] : said[level] };
+  return {
+    level,
+    sentences: [...said.fail, ...said.warn, ...said.ok],
+    problems: level === 'ok' ? [] : said[level],
+    ...why,
+  };
 }
 
 function capital(s: string): string {
