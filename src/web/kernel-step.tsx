@@ -66,7 +66,7 @@ export function KernelStep({
             ref={input}
             type="file"
             aria-labelledby="kernel-label"
-            aria-describedby="kernel-hint kernel-status"
+            aria-describedby="kernel-hint kernel-status kernel-mirage"
             disabled={busy}
             onChange={(e) => void onFile((e.currentTarget as HTMLInputElement).files?.[0])}
           />
@@ -82,6 +82,10 @@ export function KernelStep({
           ) : null}
         </div>
         <KernelStatus k={k} openInside={openInside} />
+        <p class="hint" id="kernel-mirage">
+          From MirageOS: <code>mirage configure -t virtio</code>, then <code>make</code>, builds the{' '}
+          <code>.virtio</code> file.
+        </p>
       </div>
       {k.status === 'ok' ? <KernelDetails model={model} /> : null}
     </section>
