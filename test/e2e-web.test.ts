@@ -810,6 +810,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       });
       // Part of the Build bar (its first row on a phone, under Build beside the steps): in view, Build usable.
       expect(where, `${s.width}`).toMatchObject({ inBar: true, buildHit: true, inView: true });
+      expect(await axeViolations(page), `${s.width}, notice`).toEqual([]);
       const after = await reachableControls(page, '.buildbar');
       if (s.phone) {
         // What the taller bar now hides lies behind the bar, as content scrolls beneath it: never under a card of its own.
@@ -844,6 +845,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
         'disk.qcow2 cannot be used: It is a qcow2 disk image, not a unikernel: choose the .virtio file your build produced, or look inside the image.\nLook inside disk.qcow2',
       );
       expect(await page.getByRole('button', { name: 'Build image' }).isDisabled()).toBe(true);
+      expect(await axeViolations(page), `${s.width}, a disk image as the kernel`).toEqual([]);
       await error.getByRole('button', { name: 'Look inside disk.qcow2' }).click();
       await page.locator('#inside-report').waitFor();
       expect(new URL(page.url()).hash).toBe('#inside');
@@ -968,6 +970,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       expect(await why.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
       await why.locator('summary', { hasText: 'Why' }).click();
       expect(await why.locator('p').innerText()).toBe(v.why![0]);
+      expect(await axeViolations(page), `${s.width}, GCE's Why open`).toEqual([]);
     }
   });
 
