@@ -8,8 +8,9 @@
  * sub-path of any static host (README: "Deploying the page").
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join, relative, resolve as resolvePath, sep } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 
@@ -116,6 +117,43 @@ const securityHeaders: Plugin = {
   },
 };
 
+/**
+ * dist/_headers, the file Netlify and Cloudflare Pages read: for `/` and each file of the
+ * build, exactly the headers `vite preview` sends for it (`headersFor`). One rule per path,
+ * no `/*`: where several rules match a path these hosts combine them differently (Netlify
+ * lets the later value win, Cloudflare joins the values with commas, which would put the
+ * page's policy on mitm.html as a second policy and block its script).
+ */
+export function headersFile(paths: string[]): string {
+  const rules = paths.map((path) => {
+    const lines = Object.entries(headersFor(path)).map(([k, v]) => `  ${k}: ${v}\n`);
+    return `${path}\n${lines.join('')}`;
+  });
+  return (
+    '# Written by `npm run build` (vite.config.ts): the headers `vite preview` sends, one rule per path.\n' +
+    rules.join('')
+  );
+}
+export const HEADERS_FILE = '_headers';
+
+const staticHeaders: Plugin = {
+  name: 'static-headers',
+  apply: 'build',
+  // After every other plugin's closeBundle (the service worker, sw.js, is written in one).
+  closeBundle: {
+    order: 'post',
+    sequential: true,
+    handler() {
+      const dir = resolvePath(this.environment.config.root, this.environment.config.build.outDir);
+      const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && e.name !== HEADERS_FILE)
+        .map((e) => '/' + relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+        .sort();
+      writeFileSync(join(dir, HEADERS_FILE), headersFile(['/', ...files]));
+    },
+  },
+};
+
 const devCsp: Plugin = {
   name: 'dev-csp',
   apply: 'serve',
@@ -132,6 +170,7 @@ export default defineConfig({
     devCsp,
     securityHeaders,
     streamsaverMitm,
+    staticHeaders,
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src',

@@ -16,6 +16,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// `--prepare` (package.json's "prepare", run by `npm install` in a git checkout): npm also
+// runs "prepare" for `npm pack` and `npm publish`, right after "prepack" has built the
+// bundles for the tarball; nothing is left to do then.
+if (process.argv.includes('--prepare') && ['pack', 'publish'].includes(process.env.npm_command ?? '')) process.exit(0);
+// `--no-code-cache` ("prepack"): the bundles only. The tarball carries no code cache: one is
+// valid only for the Node (V8 version and flags) that made it, which is rarely the one that
+// runs an installed package, and a refused cache would be read at every start for nothing.
+// (A cache left in dist-cli/ by an earlier build stays usable when the bundle is unchanged.)
+const codeCache = !process.argv.includes('--no-code-cache');
 // Three bins, one bundle each: solo5-virtio-mkimage (cli.cjs), unikernel-disk (disk.cjs)
 // and solo5-virtio-run (run.cjs).
 // `--out DIR` writes them elsewhere than dist-cli/ (a test's own copy, so that tests
@@ -50,9 +59,9 @@ const lazyFflate = {
 };
 // Training runs for the code cache, per bundle ("{tmp}" is a scratch directory): every
 // output format from the demo kernel, then inspecting two of the images made.
-const formats = JSON.parse(
-  execFileSync(process.execPath, ['--input-type=module', '-e', await formatList()], { encoding: 'utf8' }),
-);
+const formats = codeCache
+  ? JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', await formatList()], { encoding: 'utf8' }))
+  : [];
 const bins = [
   [
     '../src/cli/mkimage-entry.ts',
@@ -126,6 +135,7 @@ async function buildBin(entry, name, training) {
   copyFileSync(new URL('cli-loader.cjs', import.meta.url), tmp);
   renameSync(tmp, loader);
   // The code cache is a speed-up only: without it the bins work, and start slower.
+  if (!codeCache) return;
   try {
     execFileSync(
       process.execPath,

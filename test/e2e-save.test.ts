@@ -13,9 +13,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync, type Dirent } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import {
   buildPage,
@@ -267,6 +267,59 @@ describe.skipIf(!haveChromium() || !tools('cmp', 'tar'))('saving, hosting and th
     expect(policy).toEqual({ camera: false, geolocation: false, clipboardWrite: true });
     // The frame-ancestors refusal is the only policy message.
     expect(violations.filter((v) => !/frame-ancestors/.test(v))).toEqual([]);
+  });
+
+  it("dist/_headers (Netlify, Cloudflare Pages): for / and every file, one rule with exactly the preview's headers", async () => {
+    // The hosts' format: a path at the start of a line, then indented `Name: value` lines.
+    const rules = new Map<string, Record<string, string>>();
+    let current: Record<string, string> | undefined;
+    for (const line of readFileSync(join(dist, '_headers'), 'utf8').split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const h = /^ {2}([A-Za-z-]+): (.+)$/.exec(line);
+      if (h) current![h[1]] = h[2];
+      else {
+        expect(line).toMatch(/^\/\S*$/);
+        expect(rules.has(line)).toBe(false);
+        rules.set(line, (current = {}));
+      }
+    }
+    // No wildcard: every path is matched by its own rule alone, however a host merges rules.
+    expect([...rules.keys()].filter((p) => p.includes('*'))).toEqual([]);
+    const files = (readdirSync(dist, { recursive: true, withFileTypes: true }) as Dirent[])
+      .filter((e) => e.isFile() && e.name !== '_headers')
+      .map((e) => '/' + relative(dist, join(e.parentPath, e.name)));
+    expect(files).toContain('/sw.js');
+    expect(files).toContain('/mitm.html');
+    expect([...rules.keys()].sort()).toEqual(['/', ...files].sort());
+    for (const [path, headers] of rules) {
+      const res = await fetch(preview.origin + path, { method: 'HEAD' });
+      expect(res.status, path).toBe(200);
+      const sent = Object.fromEntries(Object.keys(headers).map((k) => [k, res.headers.get(k)]));
+      expect(headers, path).toEqual(sent);
+      for (const k of ['Content-Security-Policy', 'Permissions-Policy']) expect(headers[k], path).toBeTruthy();
+    }
+    expect(rules.get('/mitm.html')!['Content-Security-Policy']).toContain("frame-ancestors 'self'");
+    expect(rules.get('/index.html')!['Content-Security-Policy']).toContain("frame-ancestors 'none'");
+    // The page's service worker never precaches the file (it is for the host, not the browser).
+    expect(readFileSync(join(dist, 'sw.js'), 'utf8')).not.toContain('_headers');
+  });
+
+  it("the GitHub Pages workflow publishes `npm run build`'s dist/, which this suite serves from a sub-path", () => {
+    const yml = readFileSync(new URL('../.github/workflows/pages.yml', import.meta.url), 'utf8');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const steps = [...yml.matchAll(/^ +(?:- )?(?:run|uses): (.+)$/gm)].map((m) => m[1]);
+    expect(steps).toEqual([
+      expect.stringMatching(/^actions\/checkout@/),
+      expect.stringMatching(/^actions\/setup-node@/),
+      'npm ci --no-audit --no-fund',
+      'npm run build',
+      expect.stringMatching(/^actions\/upload-pages-artifact@/),
+      expect.stringMatching(/^actions\/deploy-pages@/),
+    ]);
+    expect(pkg.scripts.build).toBe('vite build');
+    expect(yml).toMatch(/^ +path: dist$/m);
+    expect(yml).toMatch(/^ +node-version: 20$/m);
+    expect(yml).toMatch(/^ +pages: write$/m);
   });
 
   it('downloads through streamsaver with the WritableStream transferred to the worker: raw and GCE equal the CLI', async () => {

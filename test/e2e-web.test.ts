@@ -32,7 +32,7 @@ import { boot } from './helpers/qemu';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { inspectKernel } from '../src/core/kernel';
 import { FORMATS } from '../src/core/formats/index';
-import { DESTINATIONS, verdict } from '../src/core/platforms';
+import { DESTINATIONS, nextSteps, verdict } from '../src/core/platforms';
 
 const BIN = new URL('../bin/solo5-virtio-mkimage.cjs', import.meta.url).pathname;
 // E2E_PORT moves both ports, so that two checkouts can run this file at once.
@@ -748,6 +748,230 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
     for (const id of ['kernel-file', 'dest-qemu', 'size', 'filename', 'args', 'build']) expect(seen).toContain(id);
     // Build comes after the steps, in reading order.
     expect(seen.indexOf('build')).toBeGreaterThan(seen.indexOf('args'));
+  });
+
+  /** A page at a viewport, on a phone (390×844) or a desktop (1280×800); service workers as asked. */
+  async function openAt(width: number, height: number, serviceWorkers: 'allow' | 'block' = 'block') {
+    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width, height }, serviceWorkers });
+    const requests: Request[] = [];
+    ctx.on('request', (r) => requests.push(r));
+    contexts.push({ ctx, requests });
+    await ctx.addInitScript(OPFS_PICKER);
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+    await page.goto(server.origin + '/');
+    await page.getByRole('heading', { name: 'Unikernel disk builder' }).waitFor();
+    return { ctx, page };
+  }
+  const SCREENS = [
+    { width: 390, height: 844, phone: true },
+    { width: 1280, height: 800, phone: false },
+  ] as const;
+
+  /** The page's controls that can be hit at their centre inside the viewport, outside `except`. */
+  function reachableControls(page: Page, except: string) {
+    return page.evaluate((except) => {
+      const out: string[] = [];
+      const all = document.querySelectorAll('button, input, select, textarea, a[href], summary');
+      all.forEach((el, i) => {
+        if (el.closest(except)) return;
+        const r = el.getBoundingClientRect();
+        const x = r.left + r.width / 2;
+        const y = r.top + r.height / 2;
+        if (!r.width || !r.height || x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return;
+        const hit = document.elementFromPoint(x, y);
+        if (hit && (hit === el || el.contains(hit) || (el as HTMLInputElement).labels?.[0]?.contains(hit)))
+          out.push(`${i}:${el.id || el.textContent?.trim().slice(0, 30)}`);
+      });
+      return out;
+    }, except);
+  }
+
+  it('notices never cover a control: the offline notice sits under Build on a desktop, in the Build bar on a phone (issue 18)', async () => {
+    for (const s of SCREENS) {
+      const { page } = await openAt(s.width, s.height, 'allow');
+      await page.locator('#kernel-status', { hasText: 'Demo kernel' }).waitFor();
+      await page.locator('.sum-sub', { hasText: 'GiB' }).waitFor();
+      const before = await reachableControls(page, '.buildbar');
+      // The first visit's service worker takes over: "ready to work offline".
+      const notice = page.getByRole('status').filter({ hasText: 'Ready to work offline' });
+      await notice.waitFor({ timeout: 30_000 });
+      const where = await page.evaluate(() => {
+        const box = document.querySelector('.pwa-notice')!.getBoundingClientRect();
+        const bar = document.querySelector('.buildbar')!.getBoundingClientRect();
+        const build = document.getElementById('build')!.getBoundingClientRect();
+        const hit = document.elementFromPoint(build.left + build.width / 2, build.top + build.height / 2);
+        return {
+          inBar: box.left >= bar.left && box.right <= bar.right && box.top >= bar.top && box.bottom <= bar.bottom,
+          buildHit: hit?.closest('#build') !== null,
+          barTop: bar.top,
+          inView: box.top >= 0 && box.bottom <= innerHeight,
+        };
+      });
+      // Part of the Build bar (its first row on a phone, under Build beside the steps): in view, Build usable.
+      expect(where, `${s.width}`).toMatchObject({ inBar: true, buildHit: true, inView: true });
+      expect(await axeViolations(page), `${s.width}, notice`).toEqual([]);
+      const after = await reachableControls(page, '.buildbar');
+      if (s.phone) {
+        // What the taller bar now hides lies behind the bar, as content scrolls beneath it: never under a card of its own.
+        const hidden = before.filter((c) => !after.includes(c));
+        for (const c of hidden) {
+          const id = Number(c.split(':')[0]);
+          const top = await page.evaluate(
+            (i) =>
+              document.querySelectorAll('button, input, select, textarea, a[href], summary')[i].getBoundingClientRect(),
+            id,
+          );
+          expect(top.top + top.height / 2, c).toBeGreaterThanOrEqual(where.barTop);
+        }
+      } else {
+        expect(after).toEqual(before);
+      }
+      // Dismissed, it is gone; the live region stays for the next one.
+      await notice.getByRole('button', { name: 'Dismiss' }).click();
+      await page.locator('.pwa-notice').waitFor({ state: 'detached' });
+      expect(await page.locator('#pwa-status[role="status"]').count()).toBe(1);
+    }
+  });
+
+  it('a disk image chosen as the kernel is named from its first bytes and opens in "Inside an image" (issue 18)', async () => {
+    const image = cli('qcow2', '1G', demoPath(), ARGS, 'disk.qcow2');
+    for (const s of SCREENS) {
+      const { page } = await openAt(s.width, s.height);
+      await page.getByLabel('Unikernel', { exact: true }).setInputFiles(image);
+      const error = page.locator('#kernel-error', { hasText: 'disk.qcow2' });
+      await error.waitFor();
+      expect((await error.innerText()).replace(/\n+/g, '\n')).toBe(
+        'disk.qcow2 cannot be used: It is a qcow2 disk image, not a unikernel: choose the .virtio file your build produced, or look inside the image.\nLook inside disk.qcow2',
+      );
+      expect(await page.getByRole('button', { name: 'Build image' }).isDisabled()).toBe(true);
+      expect(await axeViolations(page), `${s.width}, a disk image as the kernel`).toEqual([]);
+      await error.getByRole('button', { name: 'Look inside disk.qcow2' }).click();
+      await page.locator('#inside-report').waitFor();
+      expect(new URL(page.url()).hash).toBe('#inside');
+      expect(await page.locator('#image-status').innerText()).toBe('disk.qcow2 is open.');
+      expect(await page.locator('#inside-report').innerText()).toContain(`unikernel.bin ${ARGS}`);
+    }
+  });
+
+  it('next steps: long commands wrap on a phone, read as one, and are copied as one; GCE with two network devices gets a network for each (issue 18)', async () => {
+    const devices = [
+      { name: 'service0', kind: 'net' as const },
+      { name: 'service1', kind: 'net' as const },
+    ];
+    writeFileSync(tmp.path('twonic.virtio'), solo5Kernel({ abiTarget: 3, devices }));
+    for (const s of SCREENS) {
+      const { ctx, page } = await openAt(s.width, s.height);
+      await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.origin });
+      await page.getByLabel('Unikernel', { exact: true }).setInputFiles(tmp.path('twonic.virtio'));
+      await page.locator('#kernel-status', { hasText: 'twonic.virtio' }).waitFor();
+      await page.getByRole('radio', { name: 'Google Compute Engine' }).check();
+      await page.locator('#verdict', { hasText: 'GCE refuses a VM with two interfaces on one VPC network' }).waitFor();
+      await page.getByRole('button', { name: 'Build image' }).click();
+      await page.locator('#outcome pre').first().waitFor({ timeout: 110_000 });
+      // A field for each network and the region, filling every command.
+      for (const [label, value] of [
+        ['Network 1', 'uk-net-a'],
+        ['Network 2', 'uk-net-b'],
+        ['Region', 'europe-west1'],
+      ])
+        await page.getByLabel(label, { exact: true }).fill(value);
+      const expected = nextSteps({ devices }, 'gce', { file: 'twonic.tar.gz', formatId: 'tar' }).map((x) =>
+        x.command
+          .replace(/\bNETWORK1\b/g, 'uk-net-a')
+          .replace(/\bNETWORK2\b/g, 'uk-net-b')
+          .replace(/\bREGION\b/g, 'europe-west1'),
+      );
+      const shown = await page.locator('#outcome pre').evaluateAll((pres) =>
+        pres.map((pre) => {
+          const style = getComputedStyle(pre);
+          const lines = Math.round(
+            (pre.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom)) /
+              parseFloat(style.lineHeight),
+          );
+          // What a selection of the whole command copies.
+          const range = document.createRange();
+          range.selectNodeContents(pre);
+          const sel = getSelection()!;
+          sel.removeAllRanges();
+          sel.addRange(range);
+          const selected = sel.toString();
+          sel.removeAllRanges();
+          return {
+            text: (pre as HTMLElement).innerText,
+            selected,
+            overflows: pre.scrollWidth > pre.clientWidth,
+            lines,
+          };
+        }),
+      );
+      // The text is the command, newlines and all, and so is what selecting it copies; nothing scrolls sideways.
+      expect(shown.map((x) => x.text)).toEqual(expected);
+      expect(shown.map((x) => x.selected)).toEqual(expected);
+      expect(shown.filter((x) => x.overflows)).toEqual([]);
+      if (s.phone) {
+        // On a phone, the long lines take more lines on the screen than the command has.
+        const create = expected.findIndex((c) => c.startsWith('gcloud compute instances create'));
+        expect(shown[create].lines).toBeGreaterThan(expected[create].split('\n').length);
+      }
+      // No word is cut where it fits on a line (`--project` stays whole).
+      const cut = await page
+        .locator('#outcome pre .word')
+        .evaluateAll((words) =>
+          words
+            .filter(
+              (w) =>
+                w.textContent!.length < 30 &&
+                w.getClientRects().length === 1 &&
+                w.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(w).lineHeight),
+            )
+            .map((w) => w.textContent),
+        );
+      expect(cut).toEqual([]);
+      // Copy copies the command, one command, as shown.
+      for (const i of [2, 3]) {
+        // (A pressed Copy button says so: find each by its command.)
+        await page.locator('#outcome .cmd').nth(i).getByRole('button').click();
+        await page.waitForFunction((want) => navigator.clipboard.readText().then((t) => t === want), expected[i]);
+        expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(expected[i]);
+      }
+    }
+  });
+
+  it('the first screen: a line for MirageOS users, the counter says what its bytes are, GCE without devices says one sentence and keeps the reason behind "Why" (issue 18)', async () => {
+    for (const s of SCREENS) {
+      const { page } = await openAt(s.width, s.height);
+      await page.locator('#kernel-status', { hasText: 'Demo kernel' }).waitFor();
+      // MirageOS: in view without scrolling, not under the Build bar.
+      const mirage = page.locator('#kernel-mirage');
+      expect(await mirage.innerText()).toBe(
+        'From MirageOS: mirage configure -t virtio, then make, builds the .virtio file.',
+      );
+      const seen = await mirage.evaluate((el) => {
+        const r = el.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + 5, r.top + r.height / 2);
+        return r.bottom <= innerHeight && hit !== null && el.contains(hit);
+      });
+      expect(seen).toBe(true);
+      expect(await page.locator('#kernel-file').getAttribute('aria-describedby')).toContain('kernel-mirage');
+      // The counter for an empty field: the kernel's name is what it counts.
+      await page.getByLabel('Arguments').fill('');
+      const count = page.locator('#args-count');
+      await count.filter({ hasText: `${'unikernel.bin'.length} /` }).waitFor();
+      expect(await count.innerText()).toBe(`${'unikernel.bin'.length} / 8,191 bytes with the name (unikernel.bin)`);
+      // GCE, and a kernel that declares nothing: one sentence; the reason behind a disclosure, closed.
+      await page.getByRole('radio', { name: 'Google Compute Engine' }).check();
+      const v = verdict({ devices: [], solo5Manifest: true }, 'gce');
+      await page.locator('#verdict[data-level="warn"]').waitFor();
+      const said = await page.locator('#verdict > p').allInnerTexts();
+      expect(said).toEqual(v.sentences.map((x) => x.replace(/`/g, '')));
+      expect(said).toHaveLength(1);
+      const why = page.locator('#verdict-why');
+      expect(await why.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+      await why.locator('summary', { hasText: 'Why' }).click();
+      expect(await why.locator('p').innerText()).toBe(v.why![0]);
+      expect(await axeViolations(page), `${s.width}, GCE's Why open`).toEqual([]);
+    }
   });
 
   it('sent no request outside the origin, from the page, its worker or the service worker (runs last)', () => {

@@ -110,23 +110,76 @@ describe('verdicts for every destination', () => {
     ]);
   });
 
-  test('GCE and a kernel without a network device: a warning about the network card it did not declare', () => {
+  test('GCE and a kernel without a network device: one sentence about the network card it did not declare, the reason apart', () => {
+    const says =
+      'A unikernel that declares no network device may abort on GCE, where every VM has a virtio network card: declare one (used or not), and check the serial console after the first start.';
     for (const devices of [[], [storage]]) {
       const v = verdict({ devices, solo5Manifest: true }, 'gce');
-      expect(v.sentences.join(' ')).toContain('a unikernel that declares no network device may abort there');
+      expect(v.sentences).toContain(says);
+      expect(v.why).toEqual([expect.stringMatching(/^Every GCE VM has a network card, .* does not declare\.$/)]);
     }
     const none = verdict({ devices: [], solo5Manifest: true }, 'gce');
     expect(none.level).toBe('warn');
-    expect(none.problems).toEqual([expect.stringMatching(/^Every GCE VM has a network card/)]);
-    expect(verdict({ devices: [service0], solo5Manifest: true }, 'gce').sentences.join(' ')).not.toContain(
-      'Every GCE VM',
-    );
+    // One sentence, and nothing else: the reason is behind the page's "Why".
+    expect(none.sentences).toEqual([says]);
+    expect(none.problems).toEqual([says]);
+    expect(says.match(/\. |\.$/g)).toHaveLength(1);
+    const net = verdict({ devices: [service0], solo5Manifest: true }, 'gce');
+    expect(net.sentences.join(' ')).not.toContain(says);
+    expect(net.why).toBeUndefined();
   });
 
   test('a network device on GCE: second-generation machine types, VIRTIO_NET', () => {
     const v = verdict({ devices: [service0] }, 'gce');
     expect(v.level).toBe('ok');
     expect(v.sentences.join(' ')).toContain('`e2-small` or `n1-standard-1`');
+  });
+
+  test('GCE and two network devices: each interface on a VPC network of its own, created first', () => {
+    const service1: Solo5Device = { name: 'service1', kind: 'net' };
+    const steps = nextSteps({ devices: [service0, service1] }, 'gce', { file: 'app.tar.gz' });
+    const create = steps.findIndex((s) => s.command.startsWith('gcloud compute instances create'));
+    const nics = [...steps[create].command.matchAll(/--network-interface=(\S+)/g)].map((m) =>
+      Object.fromEntries(m[1].split(',').map((kv) => kv.split('='))),
+    );
+    // One VIRTIO_NET interface per declared network device, in manifest order, no two on one network.
+    expect(nics.map((n) => n['nic-type'])).toEqual(['VIRTIO_NET', 'VIRTIO_NET']);
+    expect(nics.map((n) => n.network)).toEqual(['NETWORK1', 'NETWORK2']);
+    expect(steps[create].command).not.toContain('network=default');
+    expect(steps[create].command).toContain('--machine-type e2-small'); // 2 vCPUs: 2 interfaces
+    // Each network, and a subnet in it with a range of its own, made before the VM.
+    const made = steps
+      .slice(0, create)
+      .map((s) => s.command)
+      .join('\n');
+    const ranges: string[] = [];
+    for (const n of nics) {
+      expect(made).toContain(`gcloud compute networks create ${n.network} --project PROJECT --subnet-mode custom`);
+      const sub = new RegExp(
+        `^gcloud compute networks subnets create ${n.subnet} --project PROJECT --network ${n.network} --region REGION --range (\\S+)$`,
+        'm',
+      ).exec(made);
+      expect(sub, n.network).not.toBeNull();
+      ranges.push(sub![1]);
+    }
+    expect(new Set(ranges).size).toBe(2);
+    expect(steps[create - 1].what).toContain('NETWORK1 for `service0`, NETWORK2 for `service1`');
+    // Three or more interfaces need as many vCPUs.
+    const four = nextSteps({ devices: [0, 1, 2, 3].map((i) => ({ name: `n${i}`, kind: 'net' as const })) }, 'gce', {
+      file: 'app.tar.gz',
+    });
+    expect(four.map((s) => s.command).join('\n')).toContain('--machine-type e2-standard-4');
+    // One network device: the default network, as before.
+    const one = nextSteps({ devices: [service0] }, 'gce', { file: 'app.tar.gz' }).map((s) => s.command);
+    expect(one.join('\n')).toContain('--network-interface=nic-type=VIRTIO_NET,network=default');
+    expect(one.join('\n')).not.toContain('NETWORK1');
+    // The verdict says why, only when there are several.
+    const v = verdict({ devices: [service0, service1] }, 'gce');
+    expect(v.level).toBe('ok');
+    expect(v.sentences).toContain(
+      'GCE refuses a VM with two interfaces on one VPC network: create a network, with a subnet, for each declared network device first (the next steps do).',
+    );
+    expect(verdict({ devices: [service0] }, 'gce').sentences.join(' ')).not.toContain('two interfaces');
   });
 
   test('VMware with both kinds names both and advises destinations that offer both', () => {

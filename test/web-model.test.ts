@@ -71,6 +71,35 @@ function fakeBackend() {
   return { backend, builds, previewSteps };
 }
 
+/**
+ * A file as the page gets it (a File, so a Blob): `bytes` as its start, `size` its length
+ * (zeros after `bytes`), and what was read of it: slices, or the whole file.
+ */
+class LazyFile extends Blob {
+  readWhole = false;
+  bytesRead = 0;
+  constructor(
+    private readonly head: Uint8Array,
+    private readonly length: number,
+  ) {
+    super([]);
+  }
+  override get size() {
+    return this.length;
+  }
+  override slice(start = 0, end = this.length): Blob {
+    this.bytesRead += end - start;
+    const out = new Uint8Array(end - start);
+    if (start < this.head.length) out.set(this.head.subarray(start, Math.min(end, this.head.length)));
+    return new Blob([out]);
+  }
+  override async arrayBuffer() {
+    this.readWhole = true;
+    return this.slice(0, this.length).arrayBuffer();
+  }
+}
+const lazyFile = (bytes: Uint8Array, size = bytes.length) => new LazyFile(bytes, size);
+
 function setup(opts: { savePath?: 'file' | 'download' | 'blob'; measured?: BuildRequest[] } = {}) {
   let t = 0;
   const fake = fakeBackend();
@@ -211,17 +240,10 @@ describe('the model', () => {
 
   it('refuses a file larger than any kernel by its size, without reading it (issue 9)', async () => {
     const { model } = setup();
-    let read = false;
-    const huge = {
-      size: MAX_KERNEL_SIZE + 1,
-      arrayBuffer: async () => {
-        read = true;
-        return new ArrayBuffer(0);
-      },
-    };
+    const huge = lazyFile(new Uint8Array(0), MAX_KERNEL_SIZE + 1);
     await model.chooseKernel('disk.img', huge);
     const k = model.kernel.value;
-    expect(read).toBe(false);
+    expect(huge.readWhole).toBe(false);
     expect(k).toMatchObject({ status: 'error', code: 'KERNEL_SIZE_LIMIT' });
     if (k.status === 'error')
       expect(k.message).toMatch(
@@ -229,8 +251,69 @@ describe('the model', () => {
       );
     // A file within the limit is read and inspected.
     const small = solo5Kernel();
-    await model.chooseKernel('ok.virtio', { size: small.length, arrayBuffer: async () => small.slice().buffer });
+    await model.chooseKernel('ok.virtio', lazyFile(small));
     expect(model.kernel.value.status).toBe('ok');
+  });
+
+  it('names a disk image or an archive chosen as the kernel from its first bytes, and offers the image to "Inside an image" (issue 18)', async () => {
+    const { model } = setup();
+    const kernel = solo5Kernel({ abiTarget: 3 });
+    const built = planImage(kernel, { size: 64 << 20, args: '' });
+    for (const [id, what] of [
+      ['qcow2', 'a qcow2 disk image'],
+      ['vhd', 'a VHD disk image'],
+      ['vmdk', 'a VMDK disk image'],
+      ['vdi', 'a VDI disk image'],
+      ['tar', 'gzip-compressed data (a GCE tar.gz image, or another compressed file)'],
+      ['raw', 'a raw disk image (its first sector ends with the MBR boot signature 55 AA)'],
+    ]) {
+      const format = FORMATS.find((f) => f.id === id)!;
+      const bytes = await collect(format, built.plan, { timestamp: built.timestamp, seed: built.seed, fileName: 'd' });
+      // Said at once, whatever the size: only the first 8 KiB and the last 512 bytes are read.
+      const file = lazyFile(bytes, id === 'raw' || id === 'vhd' ? bytes.length : 10 * 2 ** 30);
+      await model.chooseKernel(`disk.${id}`, file);
+      const k = model.kernel.value;
+      expect(k, id).toMatchObject({
+        status: 'error',
+        code: 'NOT_A_KERNEL',
+        message: `It is ${what}, not a unikernel: choose the .virtio file your build produced, or look inside the image.`,
+      });
+      expect(file.readWhole, id).toBe(false);
+      expect(file.bytesRead, id).toBeLessThanOrEqual(8192 + 512);
+      // The same file, to open in "Inside an image".
+      expect(k.status === 'error' && k.image, id).toBe(file);
+      expect(model.canBuild.value).toBe(false);
+    }
+    // An archive: what it is and what to do, no image to look inside.
+    const xz = lazyFile(Uint8Array.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]), 3 * 2 ** 30);
+    await model.chooseKernel('app.virtio.xz', xz);
+    expect(model.kernel.value).toMatchObject({
+      status: 'error',
+      code: 'NOT_A_KERNEL',
+      message:
+        'It is an xz-compressed file, not a unikernel: choose the .virtio file your build produced (if it is inside, extract it first).',
+    });
+    expect(model.kernel.value.status === 'error' && model.kernel.value.image).toBeUndefined();
+    expect(xz.readWhole).toBe(false);
+    // Something else that is no kernel: the core's sentence, from the first bytes alone.
+    const text = lazyFile(new TextEncoder().encode('#!/bin/sh\necho not a kernel\n'.repeat(1000)));
+    await model.chooseKernel('run.sh', text);
+    expect(model.kernel.value).toMatchObject({ status: 'error', code: 'NOT_A_KERNEL' });
+    expect(model.kernel.value.status === 'error' && model.kernel.value.message).toMatch(
+      /^The kernel file is not a kernel: it is not an ELF file \(it starts with bytes 23 21 2F 62, not 7F 45 4C 46\)/,
+    );
+    expect(text.readWhole).toBe(false);
+    // A kernel is still read whole, and a plain Multiboot binary (no ELF) too.
+    const ok = lazyFile(kernel);
+    await model.chooseKernel('app.virtio', ok);
+    expect(model.kernel.value.status).toBe('ok');
+    expect(ok.readWhole).toBe(true);
+    const binary = kernel.slice();
+    binary[0] = 0; // no ELF magic: a Multiboot header with load addresses is what makes it a kernel
+    const flat = lazyFile(binary);
+    await model.chooseKernel('app.bin', flat);
+    expect(flat.readWhole).toBe(true);
+    expect(model.kernel.value).toMatchObject({ status: 'ok', info: { format: 'binary' } });
   });
 
   it("previews with the chosen format's size unit, so a suggested size is one it accepts (issue 9)", async () => {

@@ -13,6 +13,7 @@ import { Prose, useSettled } from './ui';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { InsideModel } from './inside/state';
 import { InsideView } from './inside/view';
+import { Notices } from './notices';
 import type { BuiltImage } from './model';
 
 /** The two views, by the URL's fragment: the builder (no fragment) and "Inside the image" (#inside). */
@@ -104,10 +105,20 @@ export function App({ model, demo, inside }: { model: Model; demo: (() => Uint8A
       </header>
       {view === 'inside' ? (
         <main tabIndex={-1} aria-label="Inside an image">
+          <Notices />
           <InsideView inside={inside} />
         </main>
       ) : (
-        <Builder model={model} demo={demo} pv={pv} lookInside={lookInside} />
+        <Builder
+          model={model}
+          demo={demo}
+          pv={pv}
+          lookInside={lookInside}
+          openInside={(image, name) => {
+            go('inside');
+            void inside.open(image, name);
+          }}
+        />
       )}
       <footer>
         <p class="hint">
@@ -126,17 +137,19 @@ function Builder({
   demo,
   pv,
   lookInside,
+  openInside,
 }: {
   model: Model;
   demo: (() => Uint8Array) | null;
   pv: Model['preview']['value'];
   lookInside: (built: BuiltImage, name: string, fileSize: number) => void;
+  openInside: (image: Blob, name: string) => void;
 }) {
   return (
     <>
       <main tabIndex={-1} aria-label="Build an image">
         <div class="steps">
-          <KernelStep model={model} demo={demo} />
+          <KernelStep model={model} demo={demo} openInside={openInside} />
           <DestinationStep model={model} />
           <ArgsStep model={model} />
           {pv.status === 'error' ? (

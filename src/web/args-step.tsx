@@ -2,6 +2,15 @@
 import type { Model } from './model';
 import { MAX_CMDLINE } from './model';
 import { TextField } from './ui';
+import { KERNEL_NAME } from '../core/image';
+
+/**
+ * "13 / 8,191 bytes with the name (unikernel.bin)": the count is the whole command line
+ * the loader passes, the kernel's name first, so an empty field counts the name's bytes.
+ */
+export function countText(n: number): string {
+  return `${n.toLocaleString('en')} / ${MAX_CMDLINE.toLocaleString('en')} bytes with the name (${KERNEL_NAME})`;
+}
 
 export function ArgsStep({ model }: { model: Model }) {
   const n = model.cmdlineBytes.value;
@@ -24,7 +33,7 @@ export function ArgsStep({ model }: { model: Model }) {
         disabled={model.busy.value}
         onInput={(v) => void model.setArgs(v)}
         hint="Passed on the unikernel’s command line, after its name. The demo kernel prints them."
-        count={{ text: `${n.toLocaleString('en')} / ${MAX_CMDLINE.toLocaleString('en')} bytes`, over }}
+        count={{ text: countText(n), over }}
       />
     </section>
   );

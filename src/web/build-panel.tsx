@@ -15,6 +15,7 @@ import type { BuildState, BuiltImage, Model } from './model';
 import { BLOB_CAP } from './save';
 import { doneFraction, JobButtons, JobProgress, useSaveJob } from './save-job-view';
 import { NextSteps } from './next-steps';
+import { Notices } from './notices';
 import { Prose } from './ui';
 
 const LEVEL = {
@@ -41,6 +42,16 @@ function Verdict({ model }: { model: Model }) {
           <Prose text={s} />
         </p>
       ))}
+      {v.why ? (
+        <details class="why" id="verdict-why">
+          <summary>Why</summary>
+          {v.why.map((s, i) => (
+            <p key={i}>
+              <Prose text={s} />
+            </p>
+          ))}
+        </details>
+      ) : null}
     </section>
   );
 }
@@ -119,6 +130,7 @@ export function BuildPanel({ model }: { model: Model }) {
           cancelId="cancel"
           onCancel={() => model.cancel()}
         />
+        <Notices />
       </section>
       {building ? (
         <JobProgress

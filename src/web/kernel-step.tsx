@@ -18,7 +18,16 @@ function kindText(i: { format: string; source: string }): string {
   return i.source === 'aout-kludge' ? f : `${f}, ${i.source} program headers`;
 }
 
-export function KernelStep({ model, demo }: { model: Model; demo: (() => Uint8Array) | null }) {
+export function KernelStep({
+  model,
+  demo,
+  openInside,
+}: {
+  model: Model;
+  demo: (() => Uint8Array) | null;
+  /** Open a disk image chosen here by mistake in "Inside an image". */
+  openInside?: (image: Blob, name: string) => void;
+}) {
   const input = useRef<HTMLInputElement>(null);
   const k = model.kernel.value;
   const busy = model.busy.value;
@@ -57,7 +66,7 @@ export function KernelStep({ model, demo }: { model: Model; demo: (() => Uint8Ar
             ref={input}
             type="file"
             aria-labelledby="kernel-label"
-            aria-describedby="kernel-hint kernel-status"
+            aria-describedby="kernel-hint kernel-status kernel-mirage"
             disabled={busy}
             onChange={(e) => void onFile((e.currentTarget as HTMLInputElement).files?.[0])}
           />
@@ -72,14 +81,18 @@ export function KernelStep({ model, demo }: { model: Model; demo: (() => Uint8Ar
             </button>
           ) : null}
         </div>
-        <KernelStatus k={k} />
+        <KernelStatus k={k} openInside={openInside} />
+        <p class="hint" id="kernel-mirage">
+          From MirageOS: <code>mirage configure -t virtio</code>, then <code>make</code>, builds the{' '}
+          <code>.virtio</code> file.
+        </p>
       </div>
       {k.status === 'ok' ? <KernelDetails model={model} /> : null}
     </section>
   );
 }
 
-function KernelStatus({ k }: { k: KernelState }) {
+function KernelStatus({ k, openInside }: { k: KernelState; openInside?: (image: Blob, name: string) => void }) {
   if (k.status === 'none') return <p id="kernel-status" class="kernel-status muted" />;
   if (k.status === 'reading')
     return (
@@ -91,6 +104,13 @@ function KernelStatus({ k }: { k: KernelState }) {
     return (
       <div class="error" role="alert" id="kernel-error">
         <strong>{k.name}</strong> cannot be used: <Prose text={k.message} />
+        {k.image && openInside ? (
+          <p class="look-inside">
+            <button type="button" class="secondary small" onClick={() => openInside(k.image!, k.name)}>
+              Look inside {k.name}
+            </button>
+          </p>
+        ) : null}
       </div>
     );
   const i = k.info;

@@ -28,12 +28,43 @@ export { MAX_CMDLINE };
 /** Above this output size the page asks before building (a download of many GiB is rarely meant). */
 export const LARGE_OUTPUT = 4 * GIB;
 import { checkKernelSize } from '../core/kernel';
-import { GIB } from '../core/units';
+import { MB_SEARCH } from '../core/multiboot';
+import { whatIsThis, type FileKind } from '../core/formats/open';
+import { GIB, SECTOR } from '../core/units';
 
-/** A kernel file not yet read (a File): its size is checked first. */
+/** A kernel file not yet read (a File): its first and last bytes are looked at, and its size checked, first. */
 export interface KernelFile {
   size: number;
   arrayBuffer(): Promise<ArrayBuffer>;
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/** How much of a chosen file is looked at before it is read: where a Multiboot header may be. */
+const KERNEL_HEAD = MB_SEARCH;
+const KERNEL_TAIL = SECTOR;
+
+/** What the first and last bytes of a chosen file say it is (the core's `whatIsThis`), without reading the rest. */
+async function probeKernel(source: Uint8Array | KernelFile): Promise<{ kind?: FileKind; head: Uint8Array }> {
+  const size = source instanceof Uint8Array ? source.length : source.size;
+  const part = async (start: number, end: number) =>
+    source instanceof Uint8Array
+      ? source.subarray(start, end)
+      : new Uint8Array(await source.slice(start, end).arrayBuffer());
+  const head = await part(0, Math.min(size, KERNEL_HEAD));
+  const tail = await part(Math.max(0, size - KERNEL_TAIL), size);
+  return { kind: whatIsThis({ size, head, tail }), head };
+}
+
+/** The chosen bytes as a Blob, for "Inside an image" (a File is one already). */
+function toBlob(source: Uint8Array | KernelFile): Blob | undefined {
+  return source instanceof Uint8Array ? new Blob([source as Uint8Array<ArrayBuffer>]) : undefined;
+}
+
+/** What the kernel step says of a file that is no kernel but something we recognise. */
+export function notAKernelMessage(kind: Exclude<FileKind, { kind: 'kernel' }>): string {
+  return kind.kind === 'image'
+    ? `It is ${kind.what}, not a unikernel: choose the .virtio file your build produced, or look inside the image.`
+    : `It is ${kind.what}, not a unikernel: choose the .virtio file your build produced (if it is inside, extract it first).`;
 }
 
 /** What the model needs to know about an output format: the core's descriptor, without the writer. */
@@ -46,7 +77,14 @@ export type KernelState =
   | { status: 'none' }
   | { status: 'reading'; name: string }
   | { status: 'ok'; name: string; bytes: Uint8Array; info: KernelSummary; demo: boolean }
-  | { status: 'error'; name: string; message: string; code?: string };
+  | {
+      status: 'error';
+      name: string;
+      message: string;
+      code?: string;
+      /** A disk image chosen as the kernel: the file, for "Inside an image". */
+      image?: Blob;
+    };
 
 /**
  * How the Inside view can open the image just built: the Blob itself (the
@@ -263,10 +301,26 @@ export function createModel(deps: ModelDeps) {
       if (build.value.phase !== 'building') build.value = { phase: 'idle' };
     });
     try {
+      // A disk image or an archive is named from its first bytes, at once, whatever its size.
+      const probe = await probeKernel(source);
+      if (seq !== kernelSeq) return;
+      const kind = probe.kind;
+      if (kind && kind.kind !== 'kernel') {
+        kernel.value = {
+          status: 'error',
+          name,
+          message: notAKernelMessage(kind),
+          code: 'NOT_A_KERNEL',
+          image: kind.kind !== 'image' ? undefined : source instanceof Blob ? source : toBlob(source),
+        };
+        return;
+      }
       let bytes: Uint8Array;
       if (source instanceof Uint8Array) bytes = source;
       else {
         checkKernelSize(source.size);
+        // Neither ELF nor a Multiboot header where one must be: the core's sentence, from the first bytes alone.
+        if (!kind) await deps.backend.inspect(probe.head);
         bytes = new Uint8Array(await source.arrayBuffer());
         if (seq !== kernelSeq) return;
       }

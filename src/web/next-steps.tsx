@@ -12,7 +12,14 @@ import { CopyButton, Prose, TextField } from './ui';
 const PLACEHOLDERS: readonly { word: string; label: string; example: string }[] = [
   { word: 'PROJECT', label: 'Project', example: 'my-project' },
   { word: 'ZONE', label: 'Zone', example: 'europe-west1-b' },
+  { word: 'REGION', label: 'Region', example: 'europe-west1' },
   { word: 'BUCKET', label: 'Bucket', example: 'my-bucket' },
+  // GCE: a VPC network for each declared network device (at most 8 interfaces a VM).
+  ...Array.from({ length: 8 }, (_, i) => ({
+    word: `NETWORK${i + 1}`,
+    label: `Network ${i + 1}`,
+    example: `net${i + 1}`,
+  })),
   { word: 'ACCOUNT', label: 'Storage account', example: 'mystorage' },
   { word: 'RG', label: 'Resource group', example: 'my-group' },
   { word: 'VMID', label: 'VM ID', example: '100' },
@@ -36,6 +43,26 @@ export function fillPlaceholders(command: string, values: Readonly<Record<string
     if (v) out = out.replace(wordRe(p.word), shellQuote(v));
   }
   return out;
+}
+
+/**
+ * A command as text that wraps on a narrow screen and still reads (and copies) as
+ * one: each line a block whose wrapped part hangs indented under it, each word kept
+ * whole where it fits (a browser would break `--project` after its dashes).
+ * The lines are blocks, with no newline characters of their own: a selection
+ * (or innerText) gives the command with one newline between lines, as Copy does.
+ */
+function CommandLines({ command }: { command: string }) {
+  const lines = command.split('\n');
+  return (
+    <>
+      {lines.map((line, n) => (
+        <span class="line" key={n}>
+          {line.split(/( +)/).map((part, i) => (i % 2 ? part : part ? <span class="word">{part}</span> : null))}
+        </span>
+      ))}
+    </>
+  );
 }
 
 /** What the user typed, kept across builds. */
@@ -84,7 +111,9 @@ export function NextSteps({
               </p>
               <div class="cmd">
                 <pre tabIndex={0} role="region" aria-label={`Command ${i + 1}`}>
-                  <code>{cmd}</code>
+                  <code>
+                    <CommandLines command={cmd} />
+                  </code>
                 </pre>
                 <CopyButton text={cmd} describedBy={`step-${i}`} />
               </div>

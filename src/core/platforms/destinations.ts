@@ -377,29 +377,55 @@ export const DESTINATIONS: readonly Destination[] = [
       how: 'the network card is virtio-net on first- and second-generation machine types (N1, N2, N2D, E2, C2)',
       advice:
         'Create the VM with a first- or second-generation machine type such as `e2-small` or `n1-standard-1` and a `VIRTIO_NET` network interface: newer families require gVNIC, which Solo5 cannot drive.',
+      several:
+        'GCE refuses a VM with two interfaces on one VPC network: create a network, with a subnet, for each declared network device first (the next steps do).',
     },
-    alwaysVirtioNet:
-      'Every GCE VM has a network card, and on first- and second-generation machine types it is virtio-net; Solo5 gives each virtio device it finds to the next manifest entry and stops at one its manifest does not declare, so a unikernel that declares no network device may abort there. Declare a network device (and use it or not), and check the serial console after the first start.',
+    alwaysVirtioNet: {
+      says: 'A unikernel that declares no network device may abort on GCE, where every VM has a virtio network card: declare one (used or not), and check the serial console after the first start.',
+      why: 'Every GCE VM has a network card, virtio-net on first- and second-generation machine types, and Solo5 gives each virtio device it finds to the next manifest entry and stops at one its manifest does not declare.',
+    },
     traps: [
       'Choose a first- or second-generation machine type such as `e2-small` or `n1-standard-1`: newer families require gVNIC, which Solo5 cannot drive.',
       'Every VM has a network card (virtio-net on those machine types): a unikernel that declares no network device meets a device it did not declare.',
       'The raw disk inside the tar must be a whole number of GiB.',
     ],
     nextSteps({ nets, file, name }) {
+      // A VM has at most as many network interfaces as vCPUs, and at least 2 (e2-small has 2 vCPUs).
+      const machine = nets.length <= 2 ? 'e2-small' : nets.length <= 4 ? 'e2-standard-4' : 'e2-standard-8';
       const create = [
-        `gcloud compute instances create ${name}-vm --project PROJECT --zone ZONE --image ${name} --machine-type e2-small`,
+        `gcloud compute instances create ${name}-vm --project PROJECT --zone ZONE --image ${name} --machine-type ${machine}`,
       ];
-      if (nets.length) {
-        nets.forEach(() => create.push('--network-interface=nic-type=VIRTIO_NET,network=default'));
-      }
-      return [
+      const steps: NextStep[] = [
         { what: 'upload the tar to Cloud Storage', command: `gcloud storage cp ${file} gs://BUCKET/` },
         {
           what: 'make an image of it',
           command: `gcloud compute images create ${name} --project PROJECT --source-uri gs://BUCKET/${file}`,
         },
+      ];
+      if (nets.length === 1) create.push('--network-interface=nic-type=VIRTIO_NET,network=default');
+      if (nets.length > 1) {
+        // Each interface of a VM on a VPC network of its own, in subnets whose ranges do not overlap.
+        const net = (i: number) => `NETWORK${i + 1}`;
+        steps.push({
+          what: `create a VPC network for each declared network device, ${nets.map((d, i) => `${net(i)} for \`${d.name}\``).join(', ')} (GCE puts each interface of a VM on a network of its own, in subnets whose ranges do not overlap)`,
+          command: nets
+            .flatMap((_, i) => [
+              `gcloud compute networks create ${net(i)} --project PROJECT --subnet-mode custom`,
+              `gcloud compute networks subnets create ${net(i)} --project PROJECT --network ${net(i)} --region REGION --range 10.${i + 1}.0.0/24`,
+            ])
+            .join('\n'),
+        });
+        nets.forEach((_, i) =>
+          create.push(`--network-interface=nic-type=VIRTIO_NET,network=${net(i)},subnet=${net(i)}`),
+        );
+      }
+      return [
+        ...steps,
         {
-          what: 'create the VM on a second-generation machine type (virtio-net, not gVNIC)',
+          what:
+            nets.length > 1
+              ? 'create the VM on a second-generation machine type (virtio-net, not gVNIC), one interface on each network, in manifest order'
+              : 'create the VM on a second-generation machine type (virtio-net, not gVNIC)',
           command: create.join(' \\\n  '),
         },
         {

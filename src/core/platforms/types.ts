@@ -54,6 +54,8 @@ export interface DeviceOffer {
   how: string;
   /** A sentence of advice when the kernel declares a device of this kind. */
   advice?: string;
+  /** A sentence for when the kernel declares more than one device of this kind. */
+  several?: string;
 }
 
 export interface Destination {
@@ -80,10 +82,11 @@ export interface Destination {
   pciSlots?: { perKind: number };
   /**
    * When every VM gets a virtio network card whether the unikernel declares
-   * one or not: the sentence saying so (Solo5 stops at a virtio device its
-   * manifest does not declare).
+   * one or not: one sentence saying what may happen and what to do (`says`),
+   * and the reason (`why`: Solo5 stops at a virtio device its manifest does
+   * not declare), which the page shows behind a disclosure.
    */
-  alwaysVirtioNet?: string;
+  alwaysVirtioNet?: { says: string; why: string };
   /**
    * The next commands here: upload, import, create, run, with the declared
    * devices attached as this destination needs them (`nextSteps()` in
@@ -107,6 +110,8 @@ export interface Verdict {
   sentences: string[];
   /** The sentences that make the level 'fail' or 'warn' (none when 'ok'). */
   problems: string[];
+  /** The reasons behind a sentence, for a reader who asks (the page's "Why"); absent when none. */
+  why?: string[];
 }
 
 /** One next step: what it does, and the command (shell; names in capitals are the user's). */

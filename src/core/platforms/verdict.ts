@@ -64,7 +64,8 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
   const devs = kernel.devices;
   const said: Record<Level, string[]> = { fail: [], warn: [], ok: [] };
   const undeclaredNet = kernel.solo5Manifest !== false && d.alwaysVirtioNet && !devs.some((x) => x.kind === 'net');
-  if (undeclaredNet) said.warn.push(d.alwaysVirtioNet!);
+  if (undeclaredNet) said.warn.push(d.alwaysVirtioNet!.says);
+  const why = undeclaredNet ? { why: [d.alwaysVirtioNet!.why] } : {};
   if (devs.length === 0) {
     if (kernel.solo5Manifest === false) {
       said.ok.push(
@@ -76,7 +77,7 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
       );
     }
     const level: Level = said.warn.length ? 'warn' : 'ok';
-    return { level, sentences: [...said.warn, ...said.ok, ...firmwareSentences(d)], problems: said.warn };
+    return { level, sentences: [...said.warn, ...said.ok, ...firmwareSentences(d)], problems: said.warn, ...why };
   }
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
   for (const k of kinds) {
@@ -92,6 +93,7 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
     }
     said[offer.offer === 'setting' ? 'warn' : 'ok'].push(`On ${d.short}, ${offer.how} (${names(of)}).`);
     if (offer.advice) said[offer.offer === 'setting' ? 'warn' : 'ok'].push(offer.advice);
+    if (offer.several && of.length > 1) said[offer.offer === 'setting' ? 'warn' : 'ok'].push(offer.several);
   }
   if (d.pciSlots) {
     const firstNet = devs.findIndex((x) => x.kind === 'net');
@@ -119,6 +121,7 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
     level,
     sentences: [...said.fail, ...said.warn, ...said.ok, ...firmwareSentences(d)],
     problems: level === 'ok' ? [] : said[level],
+    ...why,
   };
 }
 
