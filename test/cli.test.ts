@@ -282,3 +282,36 @@ describe('interrupted run', () => {
     noTemps();
   });
 });
+
+describe('a disk image given as the kernel is named for what it is, from its ends', () => {
+  it('qcow2, a 1 GiB raw disk (named before its size is judged), GCE tar.gz, a foreign format', () => {
+    for (const [f, name, size] of [
+      ['qcow2', 'given.qcow2', '64M'],
+      ['raw', 'given disk.img', '1G'],
+      ['tar', 'given.tar.gz', '1G'],
+    ]) {
+      const made = cli(['-q', '-f', f, '-s', size, p(name), '--demo']);
+      expect(made.status, made.stderr).toBe(0);
+      const r = cli([p('k.img'), p(name)]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        /^solo5-virtio-mkimage: error: The unikernel .* is (a qcow2 disk image|a raw disk image|gzip-compressed data)/,
+      );
+      const quoted = name.includes(' ') ? `'${p(name)}'` : p(name); // as a shell reads it
+      expect(r.stderr).toContain(
+        `, not a kernel: give the .virtio file your unikernel build produced, or look inside the image with \`unikernel-disk inspect ${quoted}\``,
+      );
+      expect(r.stderr.split('\n')).toHaveLength(2);
+      expect(existsSync(p('k.img'))).toBe(false);
+    }
+    // VHDX: a format we recognise and do not read
+    const vhdx = new Uint8Array(1 << 20);
+    vhdx.set(new TextEncoder().encode('vhdxfile'));
+    writeFileSync(p('given.vhdx'), vhdx);
+    const r = cli([p('k.img'), p('given.vhdx')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^solo5-virtio-mkimage: error: The unikernel .*given\.vhdx is .*VHDX.*, not a kernel: give the \.virtio file your unikernel build produced \(if it is inside this file, extract it first\)\.\n$/,
+    );
+  });
+});

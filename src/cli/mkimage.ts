@@ -8,8 +8,11 @@
 import { closeSync, fstatSync, openSync, readSync, statSync, constants, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { checkKernelSize, describeKernel } from '../core/kernel';
+import { MB_SEARCH } from '../core/multiboot';
+import { shellQuote } from '../core/shell';
+import { whatIsThis } from '../core/formats/open';
 import { ImageError, isImageError } from '../core/errors';
-import { formatBytes } from '../core/units';
+import { formatBytes, SECTOR } from '../core/units';
 import { FORMATS } from '../core/formats/index';
 import { checkBuild, planBuild } from '../core/build';
 import { DEFAULT_LABEL } from '../core/image';
@@ -219,6 +222,23 @@ function statKernel(path: string): KernelFile {
 }
 
 /**
+ * A file that is no kernel but something we recognise (a disk image of ours
+ * or another's, an archive: the core's `whatIsThis` on its first and last
+ * bytes) is named for what it is, with the way to its kernel.
+ */
+function refuseNonKernel(size: number, head: Uint8Array, tail: Uint8Array, path: string): void {
+  const kind = whatIsThis({ size, head, tail });
+  if (!kind || kind.kind === 'kernel') return;
+  const build = 'give the .virtio file your unikernel build produced';
+  throw new ImageError(
+    'NOT_A_KERNEL',
+    kind.kind === 'image'
+      ? `The unikernel ${path} is ${kind.what}, not a kernel: ${build}, or look inside the image with \`unikernel-disk inspect ${shellQuote(path)}\` (\`unikernel-disk extract ${shellQuote(path)} app.virtio\` gets its kernel).`
+      : `The unikernel ${path} is ${kind.what}, not a kernel: ${build} (if it is inside this file, extract it first).`,
+  );
+}
+
+/**
  * Read the kernel checked by statKernel: opened without blocking (a FIFO
  * swapped in meanwhile would otherwise wait for a writer), checked again on
  * the open descriptor, then read up to the size seen.
@@ -238,6 +258,12 @@ function readKernel(path: string, seen: Stats): Uint8Array {
         `The unikernel ${path} changed while it was being opened; give a file nothing else is writing.`,
       );
     }
+    const part = (start: number, end: number) => {
+      const b = new Uint8Array(Math.max(0, end - start));
+      return b.subarray(0, readSync(fd, b, 0, b.length, start));
+    };
+    // A disk image or an archive given as the kernel is named from its ends, before its size is judged.
+    refuseNonKernel(st.size, part(0, Math.min(st.size, MB_SEARCH)), part(Math.max(0, st.size - SECTOR), st.size), path);
     checkKernelSize(st.size, `unikernel ${path}`);
     const bytes = new Uint8Array(st.size);
     let done = 0;
