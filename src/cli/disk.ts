@@ -15,11 +15,11 @@ import type { DiskImage } from '../core/formats/reader';
 import { abortableSource } from '../core/disk/abortable';
 import { readImage, type OpenedImage } from '../core/disk/open-image';
 import { inspectImage, type Inspection } from '../core/disk/inspect';
+import { describeUefi } from '../core/disk/describe-uefi';
 import { verifyImage } from '../core/disk/verify';
 import { extractKernel } from '../core/disk/kernel-file';
 import { setArgsPlan } from '../core/disk/set-args';
 import { copyPlan } from '../core/disk/copy';
-import { MACHINE_X64, SUBSYSTEM_EFI_APPLICATION } from '../core/boot/pe';
 import { statSync, type Stats } from 'node:fs';
 import { ImageError, isImageError } from '../core/errors';
 import { growPlan, type ImagePlan } from '../core/plan';
@@ -241,26 +241,6 @@ function withImage<T>(path: string, job: Job, read: (img: OpenedImage) => Promis
   return withDisk(path, job, async (disk) => read(await readImage(disk)));
 }
 
-/** inspect's UEFI line: what firmware starts from \EFI\BOOT\BOOTX64.EFI. */
-function uefiLine(u: Inspection['uefi']): string {
-  if (!u) return 'none (no \\EFI\\BOOT\\BOOTX64.EFI: UEFI firmware finds nothing to start)';
-  const build: Record<string, string> = {
-    this: u.signatureBytes ? "this version's, byte for byte apart from the signature" : "this version's, byte for byte",
-    'other-version': "another release's",
-    changed: 'DAMAGED: changed after the build',
-  };
-  const x64 = u.machine === MACHINE_X64 && u.subsystem === SUBSYSTEM_EFI_APPLICATION;
-  const what =
-    u.version === null
-      ? `not this project's loader${x64 ? ' (an x86-64 EFI application)' : ''}`
-      : `unikernel-disk's, version ${u.version} (${build[u.build ?? ''] ?? 'unread'}), for stage 2 code of ${hex(u.stage2CodeSize ?? 0)} bytes and parameter block version ${u.paramsVersion}`;
-  const signed = u.signatureBytes
-    ? `signed (${u.signatureBytes}-byte certificate table)`
-    : 'unsigned (Secure Boot refuses it)';
-  const damaged = u.problems.length ? `; NOT STARTED BY UEFI: ${u.problems[0]}` : '';
-  return `${u.path.replace(/\//g, '\\')}, ${u.size} bytes: ${what}; ${signed}${damaged}`;
-}
-
 function describe(i: Inspection, path: string): string {
   const lines: string[] = [];
   const fmt = findFormat(i.format);
@@ -296,7 +276,7 @@ function describe(i: Inspection, path: string): string {
       `  parameter block: kernel at LBA ${q.kernelLba}, ${q.kernelSize} bytes, CRC-32 ${hex(q.kernelCrc32)}; loads ${hex(q.loadStart)}..${hex(q.loadEnd)} in ${q.segments.length} segment${q.segments.length === 1 ? '' : 's'}, entry ${hex(q.entry)}; ${q.problems.length ? `DAMAGED: ${q.problems[0]}` : 'CRC ok'}`,
     );
   }
-  lines.push(`UEFI loader: ${uefiLine(i.uefi)}`);
+  lines.push(`UEFI loader: ${describeUefi(i.uefi)}`);
   lines.push(`Command line: ${b.cmdline === null ? '(unknown)' : `"${b.cmdline}"`}`);
   const k = i.kernel;
   if (!k) lines.push('Kernel: none found');

@@ -46,9 +46,10 @@ function help(): string {
        ${PROG} [OPTIONS] [--] IMAGE --demo [ARGUMENTS ...]
 
 Build a bootable disk image IMAGE from the Solo5 virtio unikernel UNIKERNEL.
-The disk has one active FAT partition holding the kernel and our own BIOS
-boot loader, which starts it with ARGUMENTS (joined with single spaces and
-passed verbatim, even those that look like options). Same inputs, same bytes.
+The disk has one active FAT partition holding the kernel and our own boot
+loaders, one for BIOS and one for UEFI (\\EFI\\BOOT\\BOOTX64.EFI), which start
+it with ARGUMENTS (joined with single spaces and passed verbatim, even those
+that look like options). Same inputs, same bytes.
 
 IMAGE - writes the image to standard output (a pipe or a redirection).
 Options may be clustered (-qf tar); long options take values as --size 1G or

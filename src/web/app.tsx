@@ -124,8 +124,8 @@ export function App({ model, demo, inside }: { model: Model; demo: (() => Uint8A
         <p class="hint">
           Same bytes as the command-line tools:{' '}
           <code>solo5-virtio-mkimage [-f FORMAT] [--size SIZE] IMAGE KERNEL [ARGS…]</code> builds,{' '}
-          <code>unikernel-disk inspect|set-args IMAGE</code> reads and changes. MBR, one FAT partition and our own BIOS
-          boot loader.
+          <code>unikernel-disk inspect|set-args IMAGE</code> reads and changes. MBR, one FAT partition and our own boot
+          loaders for BIOS and UEFI.
         </p>
       </footer>
     </>

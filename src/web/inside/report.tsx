@@ -5,6 +5,7 @@
  */
 import { formatBytes, hex, plural, SECTOR } from '../../core/units';
 import { findFormat } from '../../core/formats/index';
+import { describeUefi } from '../../core/disk/describe-uefi';
 import type { ImageReport } from '../protocol';
 import { Prose } from '../ui';
 
@@ -81,6 +82,8 @@ export function Report({ report }: { report: ImageReport }) {
           ) : null}
           {b.label ? `, label “${b.label}”` : ''}
         </dd>
+        <dt>UEFI loader</dt>
+        <dd id="inside-uefi">{describeUefi(i.uefi)}</dd>
         <dt>Command line</dt>
         <dd>{b.cmdline === null ? 'unknown' : <code id="inside-cmdline">{b.cmdline}</code>}</dd>
         <dt>Kernel</dt>
