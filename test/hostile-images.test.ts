@@ -15,6 +15,7 @@ import { collect } from '../src/core/sink';
 import { memorySource } from './helpers/disk-memory';
 import { gzipSync } from 'node:zlib';
 import { BLOCK, headerChecksum, HDR } from '../src/core/formats/tar';
+import { pax, padded, tarHeader } from './helpers/hostile-images';
 import { GCE_READ } from '../src/core/formats/gce-read';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
@@ -122,39 +123,6 @@ describe('text from an image cannot attack the terminal', () => {
   });
 });
 
-/** A ustar header block: `name`, `type`, `size`, and the pax-style fields given as records before it. */
-function tarHeader(name: string, type: string, size: number): Uint8Array {
-  const h = new Uint8Array(BLOCK);
-  const put = (f: readonly [number, number], v: string) => h.set(new TextEncoder().encode(v).subarray(0, f[1]), f[0]);
-  put(HDR.name, name);
-  put(HDR.mode, '0000644\0');
-  put(HDR.size, size.toString(8).padStart(11, '0') + '\0');
-  put(HDR.mtime, '00000000000\0');
-  put(HDR.typeflag, type);
-  put(HDR.magic, 'ustar\x0000');
-  put(HDR.chksum, headerChecksum(h).toString(8).padStart(6, '0') + '\0 ');
-  return h;
-}
-
-/** A pax extended header ('x') and its records, padded. */
-function paxHeader(records: Record<string, string>): Uint8Array[] {
-  let body = '';
-  for (const [k, v] of Object.entries(records)) {
-    const rest = ` ${k}=${v}\n`;
-    let len = rest.length + 1;
-    while (String(len).length + rest.length !== len) len++;
-    body += `${len}${rest}`;
-  }
-  const data = new TextEncoder().encode(body);
-  return [tarHeader('./PaxHeaders/disk.raw', 'x', data.length), padBlock(data)];
-}
-
-function padBlock(b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(b.length / BLOCK) * BLOCK);
-  out.set(b);
-  return out;
-}
-
 const concat = (parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
 
 describe('a tar.gz costs what its bytes are, and its disk is disk.raw', () => {
@@ -164,12 +132,15 @@ describe('a tar.gz costs what its bytes are, and its disk is disk.raw', () => {
       const map = new Uint8Array(64 * 1024).fill(filler);
       map[0] = 0x31;
       const tar = concat([
-        ...paxHeader({
-          'GNU.sparse.major': '1',
-          'GNU.sparse.minor': '0',
-          'GNU.sparse.name': 'disk.raw',
-          'GNU.sparse.realsize': String(64 * MiB),
-        }),
+        ...pax(
+          {
+            'GNU.sparse.major': '1',
+            'GNU.sparse.minor': '0',
+            'GNU.sparse.name': 'disk.raw',
+            'GNU.sparse.realsize': String(64 * MiB),
+          },
+          './PaxHeaders/disk.raw',
+        ),
         tarHeader('./GNUSparseFile.0/disk.raw', '0', map.length),
         map,
         new Uint8Array(2 * BLOCK),
@@ -184,14 +155,17 @@ describe('a tar.gz costs what its bytes are, and its disk is disk.raw', () => {
     // The member says 512 bytes; its "map" goes on in the next member's data.
     const map = new TextEncoder().encode('100000\n' + '0\n512\n'.repeat(200));
     const tar = concat([
-      ...paxHeader({
-        'GNU.sparse.major': '1',
-        'GNU.sparse.minor': '0',
-        'GNU.sparse.name': 'disk.raw',
-        'GNU.sparse.realsize': String(MiB),
-      }),
+      ...pax(
+        {
+          'GNU.sparse.major': '1',
+          'GNU.sparse.minor': '0',
+          'GNU.sparse.name': 'disk.raw',
+          'GNU.sparse.realsize': String(MiB),
+        },
+        './PaxHeaders/disk.raw',
+      ),
       tarHeader('./GNUSparseFile.0/disk.raw', '0', BLOCK),
-      padBlock(map),
+      padded(map),
       new Uint8Array(2 * BLOCK),
     ]);
     const e = await errorOf(openDisk(memorySource(gzipSync(tar))));
@@ -222,7 +196,7 @@ describe('a tar.gz costs what its bytes are, and its disk is disk.raw', () => {
     const { gunzipSync } = await import('node:zlib');
     const disk = gunzipSync(ours);
     const readme = new TextEncoder().encode('not a disk\n');
-    const first = concat([tarHeader('README', '0', readme.length), padBlock(readme)]);
+    const first = concat([tarHeader('README', '0', readme.length), padded(readme)]);
     const opened = await readImage(await openDisk(memorySource(gzipSync(concat([first, disk])))));
     expect((await inspectImage(opened)).bootloader.cmdline).toContain('named');
 

@@ -142,7 +142,7 @@ async function vdiShared(r: Rand): Promise<Uint8Array> {
 }
 
 /** A ustar header block. */
-function tarHeader(name: string, type: string, size: number): Uint8Array {
+export function tarHeader(name: string, type: string, size: number): Uint8Array {
   const h = new Uint8Array(BLOCK);
   const put = (f: readonly [number, number], v: string) => h.set(new TextEncoder().encode(v).subarray(0, f[1]), f[0]);
   put(HDR.name, name);
@@ -155,7 +155,8 @@ function tarHeader(name: string, type: string, size: number): Uint8Array {
   return h;
 }
 
-function pax(records: Record<string, string>): Uint8Array[] {
+/** A pax extended header ('x', named `name`) and its records, padded. */
+export function pax(records: Record<string, string>, name = 'PaxHeaders/x'): Uint8Array[] {
   let body = '';
   for (const [k, v] of Object.entries(records)) {
     const rest = ` ${k}=${v}\n`;
@@ -164,10 +165,11 @@ function pax(records: Record<string, string>): Uint8Array[] {
     body += `${len}${rest}`;
   }
   const data = new TextEncoder().encode(body);
-  return [tarHeader('PaxHeaders/x', 'x', data.length), padded(data)];
+  return [tarHeader(name, 'x', data.length), padded(data)];
 }
 
-function padded(b: Uint8Array): Uint8Array {
+/** `b` padded with zeros to whole tar blocks. */
+export function padded(b: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(b.length / BLOCK) * BLOCK);
   out.set(b);
   return out;
