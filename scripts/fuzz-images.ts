@@ -27,17 +27,14 @@ import { setArgsPlan } from '../src/core/disk/set-args';
 import { copyPlan } from '../src/core/disk/copy';
 import { writeDiskPlan } from '../src/core/disk/rewrite';
 import type { Sink } from '../src/core/sink';
-import { GENERATORS, prng } from '../test/helpers/hostile-images';
+import { GENERATORS } from '../test/helpers/hostile-images';
+import { numberArg, prng } from '../test/helpers/seeded';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const seed = arg('--seed', 1);
-const maxCases = arg('--cases', 200);
-const seconds = arg('--seconds', 60);
-const caseMs = arg('--case-ms', 20_000);
-const caseMib = arg('--case-mib', 192);
+const seed = numberArg('--seed', 1);
+const maxCases = numberArg('--cases', 200);
+const seconds = numberArg('--seconds', 60);
+const caseMs = numberArg('--case-ms', 20_000);
+const caseMib = numberArg('--case-mib', 192);
 
 const rnd = prng(seed);
 const names = Object.keys(GENERATORS);

@@ -20,27 +20,13 @@ import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { MIB } from '../src/core/units';
 import { elf32Kernel, solo5Kernel } from '../test/helpers/fixtures';
 import { noteBomb, w32, w64 } from '../test/helpers/hostile-kernels';
+import { numberArg, prng } from '../test/helpers/seeded';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const seed = arg('--seed', 1);
-const maxCases = arg('--cases', 2000);
-const seconds = arg('--seconds', 20);
-const caseMs = arg('--case-ms', 1000);
+const seed = numberArg('--seed', 1);
+const maxCases = numberArg('--cases', 2000);
+const seconds = numberArg('--seconds', 20);
+const caseMs = numberArg('--case-ms', 1000);
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(s: number) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const rnd = prng(seed);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];

@@ -21,23 +21,10 @@ import { VDI, vdiLayout } from '../../src/core/formats/vdi';
 import { BLOCK, headerChecksum, HDR } from '../../src/core/formats/tar';
 import { STAGE1_FIELDS_OFF } from '../../src/core/boot/loader.generated';
 import { FatReader } from '../../src/core/fat/read';
+import type { Rand } from './seeded';
 
 const MiB = 1 << 20;
 const OPTS = { timestamp: 1_700_000_000, seed: 7 };
-
-export type Rand = () => number;
-
-/** mulberry32: small, seeded. */
-export function prng(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const int = (r: Rand, n: number) => Math.floor(r() * n);
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)];
