@@ -521,6 +521,10 @@ describe.skipIf(!haveChromium() || !tools('qemu-system-x86_64', 'tar', 'cmp'))('
       const v = verdict(inspectKernel(DEMO_KERNEL), d);
       expect(await shown.getAttribute('data-level'), d.id).toBe(v.level);
       for (const sentence of v.sentences) expect(await shown.innerText(), d.id).toContain(sentence.replace(/`/g, ''));
+      // Beside the verdict, behind a disclosure: which firmware starts the image there.
+      expect(await shown.locator('#verdict-firmware p').allTextContents(), d.id).toEqual(
+        v.firmware.map((x) => x.replace(/`/g, '')),
+      );
     }
     expect(await page.getByRole('radio', { name: 'Google Compute Engine' }).count()).toBe(1);
     // A format from the Advanced list moves the destination to where it goes, when this one does not take it.

@@ -204,9 +204,9 @@ describe('verdicts for every destination', () => {
       level: 'ok',
       sentences: [
         'The kernel has no Solo5 manifest, so there are no declared devices to attach; it boots on GCE as a plain Multiboot kernel.',
-        ...firmwareSentences(findDestination('gce')!),
       ],
       problems: [],
+      firmware: firmwareSentences(findDestination('gce')!),
     });
   });
 });
@@ -302,12 +302,13 @@ describe('firmware: BIOS, UEFI, Secure Boot', () => {
         default: want.default,
       });
       if (d.firmware.boots !== 'bios') expect(d.firmware.uefi, 'how to choose UEFI').toBeTruthy();
-      // The verdict ends with the firmware sentences, which are never problems.
+      // The firmware sentences stand beside the verdict's, never among its sentences or problems.
       for (const devices of [[], both]) {
         const v = verdict({ devices, solo5Manifest: true }, d);
         const fw = firmwareSentences(d);
-        expect(v.sentences.slice(-fw.length)).toEqual(fw);
-        for (const s of fw) expect(v.problems).not.toContain(s);
+        expect(fw.length).toBeGreaterThan(0);
+        expect(v.firmware).toEqual(fw);
+        for (const s of fw) expect([...v.sentences, ...v.problems]).not.toContain(s);
       }
       const fw = firmwareSentences(d).join(' ');
       if (d.firmware.boots !== 'bios') expect(fw).toContain('`\\EFI\\BOOT\\BOOTX64.EFI`');
@@ -349,8 +350,8 @@ describe('firmware: BIOS, UEFI, Secure Boot', () => {
   test('Hyper-V Generation 2 boots UEFI but has no virtio either: the verdict says so', () => {
     const v = verdict({ devices: [storage] }, 'azure');
     expect(v.level).toBe('fail');
-    expect(v.sentences.join(' ')).toContain('Generation 2 has no virtio devices either');
-    expect(v.sentences.join(' ')).toContain('-EnableSecureBoot Off');
+    expect(v.firmware.join(' ')).toContain('Generation 2 has no virtio devices either');
+    expect(v.firmware.join(' ')).toContain('-EnableSecureBoot Off');
   });
 
   test('the commands share one home for the firmware paths', () => {

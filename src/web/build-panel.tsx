@@ -52,6 +52,15 @@ function Verdict({ model }: { model: Model }) {
           ))}
         </details>
       ) : null}
+      {/* Facts, not problems, and long: behind a disclosure, so the panel (and the notices under Build) stay in view. */}
+      <details class="why" id="verdict-firmware">
+        <summary>Firmware: BIOS or UEFI</summary>
+        {v.firmware.map((s, i) => (
+          <p key={i}>
+            <Prose text={s} />
+          </p>
+        ))}
+      </details>
     </section>
   );
 }

@@ -112,6 +112,8 @@ export interface Verdict {
   problems: string[];
   /** The reasons behind a sentence, for a reader who asks (the page's "Why"); absent when none. */
   why?: string[];
+  /** Which firmware starts the image there (`firmwareSentences`): facts beside the verdict, never problems. */
+  firmware: string[];
 }
 
 /** One next step: what it does, and the command (shell; names in capitals are the user's). */

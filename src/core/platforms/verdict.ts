@@ -1,8 +1,8 @@
 /**
  * Will the unikernel run at a destination? `verdict()` judges the devices a
  * kernel declares against what the destination offers of each virtio kind
- * and how it orders them on the PCI bus, and says so in plain sentences,
- * ending with the firmware that starts the image there (`firmwareSentences`).
+ * and how it orders them on the PCI bus, and says so in plain sentences;
+ * beside them, the firmware that starts the image there (`firmwareSentences`).
  */
 import { EFI_BOOT_DIR, EFI_BOOT_NAME } from '../boot/types';
 import { describeDevices, kindWord, type DeviceKind } from '../solo5';
@@ -77,7 +77,13 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
       );
     }
     const level: Level = said.warn.length ? 'warn' : 'ok';
-    return { level, sentences: [...said.warn, ...said.ok, ...firmwareSentences(d)], problems: said.warn, ...why };
+    return {
+      level,
+      sentences: [...said.warn, ...said.ok],
+      problems: said.warn,
+      ...why,
+      firmware: firmwareSentences(d),
+    };
   }
   const kinds = (['block', 'net'] as const).filter((k) => devs.some((x) => x.kind === k));
   for (const k of kinds) {
@@ -119,9 +125,10 @@ export function verdict(kernel: KernelDevices, dest: Destination | DestinationId
   }
   return {
     level,
-    sentences: [...said.fail, ...said.warn, ...said.ok, ...firmwareSentences(d)],
+    sentences: [...said.fail, ...said.warn, ...said.ok],
     problems: level === 'ok' ? [] : said[level],
     ...why,
+    firmware: firmwareSentences(d),
   };
 }
 
