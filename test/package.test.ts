@@ -130,6 +130,9 @@ describe('the npm package', () => {
 
     const dry = bin('solo5-virtio-run', ['--dry-run', 'app.qcow2']);
     expect(dry.status).toBe(0);
-    expect(dry.stdout).toMatch(/^qemu-system-x86_64 .*-drive file=app\.qcow2,format=qcow2,/m);
+    // The boot image reaches QEMU only as a local file: a json: node with an explicit file driver.
+    expect(dry.stdout).toMatch(
+      /^qemu-system-x86_64 .*-drive 'file=json:\{"driver":"qcow2",,"backing":null,,"file":\{"driver":"file",,"filename":"app\.qcow2"\}\},/m,
+    );
   });
 });

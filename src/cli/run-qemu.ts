@@ -60,6 +60,8 @@ export function runQemu(argv: readonly string[], job: Job, opts: QemuOptions): P
     const watcher = new ConsoleWatcher({ bootLoader: opts.bootLoader });
     const stops = new LineWatcher(hypervisorStop);
     const [program, ...args] = [...(opts.launcher ?? []), ...argv];
+    // From here a second signal (which ends us at once) says what it interrupted.
+    job.catchSignals((sig) => `Interrupted by ${sig} before the unikernel exited.`);
     const child = spawn(program, args, { stdio: ['inherit', 'pipe', 'pipe'] });
     let interrupted: HypervisorEnd['interrupted'];
     let grace: NodeJS.Timeout | undefined;

@@ -415,6 +415,13 @@ export function programSource(all: Case[]): string {
     lines.push('    pushfd', '    pushad', '    call report', '    add esp, 36');
   });
   lines.push(
+    // Wait until COM1 has sent its last byte (LSR bit 6, transmitter empty): QEMU keeps a byte it could
+    // not write to a full pipe and would drop it at the exit (seen under load: the last line cut short).
+    '    mov dx, 0x3fd',
+    'drain:',
+    '    in al, dx',
+    '    test al, 0x40',
+    '    jz drain',
     '    mov dx, 0x501',
     '    mov al, 0',
     '    out dx, al',
@@ -532,6 +539,11 @@ start:
     pop ax
     call hex8
     call report
+    mov dx, 0x3fd               ; COM1 has sent its last byte (LSR bit 6), or QEMU may drop it at the exit
+drain:
+    in al, dx
+    test al, 0x40
+    jz drain
     mov dx, 0x501
     mov al, 0
     out dx, al
