@@ -33,7 +33,7 @@ export const OVMF_SMM_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
 
 /** Whether OVMF is installed; like tools(), a missing one fails in CI instead of skipping. */
 export function ovmf(): boolean {
-  const ok = existsSync(OVMF_CODE) && existsSync(OVMF_VARS);
+  const ok = [OVMF_CODE, OVMF_VARS, OVMF_SMM_CODE].every((f) => existsSync(f));
   if (!ok && inCI) throw new Error(`OVMF missing in CI (${OVMF_CODE}): install the ovmf package in .ci/run`);
   return ok;
 }
