@@ -5,7 +5,9 @@
  * The matrix, kept small (TCG with OVMF takes tens of seconds a boot):
  *   - the Multiboot map against OVMF's own final map (a loader variant that
  *     prints it: -DEFI_SHOW_MAP) at -m 512 and -m 64, and at -m 512 with
- *     S3 off, which shows what the ACPI NVS handed to the kernel was;
+ *     S3 off, which shows what the ACPI NVS handed to the kernel was; the
+ *     same pair under OVMF's SMM build (OVMF_CODE_4M.secboot.fd, no keys),
+ *     which keeps 15 MiB at 8 MiB as NVS for S3 resume;
  *   - AHCI, NVMe and virtio-scsi boot disks; -m 64, 512 and 4096; the
  *     device variants (MFT_BLOCKS, MFT_NETS, BIND_DEVICES) with virtio-blk
  *     data devices and virtio-net; raw, qcow2, VMDK, VHD and VDI files; an
@@ -179,6 +181,45 @@ describe.skipIf(!tools('qemu-system-x86_64', 'nasm', 'mcopy') || !ovmf())('UEFI 
       const efi = efiMap(r);
       checkAgainstUefi(p.map, efi);
       for (const h of s3Handed) {
+        const there = efi.filter((d) => overlap(d, h.start, h.end) > 0n);
+        expect(there.length).toBeGreaterThan(0);
+        expect(there.every((d) => FREE.has(d.type))).toBe(true);
+      }
+    },
+    SLOW,
+  );
+
+  let smmHanded: EfiDesc[] = [];
+  test(
+    "OVMF's SMM build, -m 128: its NVS for S3 resume at 8 MiB (firmware volumes, SEC's scratch) is handed over; Solo5 gets over 75% of RAM",
+    async () => {
+      const r = await uefi({ firmware: 'ovmf-smm', disk: mapImage('smm128.img'), memory: '128M' });
+      expectUefiBoot(r);
+      const p = expectDemoSuccess(r, ARGS);
+      const { handed } = checkAgainstUefi(p.map, efiMap(r));
+      expect(p.map.some((e) => e.type === 4)).toBe(true); // the FACS's NVS stays
+      smmHanded = handed.filter((h) => h.start > 0x100000n && h.end <= 0x100000n + p.solo5Memory);
+      // kept, this NVS would end Solo5's entry at 8 MiB (docs/boot-loader.md)
+      expect(smmHanded.reduce((n, h) => n + h.end - h.start, 0n)).toBeGreaterThan(BigInt(8 * MIB));
+      expect(Number(p.solo5Memory)).toBeGreaterThan(0.75 * 128 * MIB);
+    },
+    SLOW,
+  );
+
+  test(
+    'SMM build with S3 off: the NVS ranges handed to Solo5 are boot-time memory there (SMM itself does not need them)',
+    async () => {
+      expect(smmHanded.length).toBeGreaterThan(0);
+      const r = await uefi({
+        firmware: 'ovmf-smm',
+        disk: mapImage('smm-nos3.img'),
+        memory: '128M',
+        extra: ['-global', 'ICH9-LPC.disable_s3=1'],
+      });
+      const p = expectDemoSuccess(r, ARGS);
+      const efi = efiMap(r);
+      checkAgainstUefi(p.map, efi);
+      for (const h of smmHanded) {
         const there = efi.filter((d) => overlap(d, h.start, h.end) > 0n);
         expect(there.length).toBeGreaterThan(0);
         expect(there.every((d) => FREE.has(d.type))).toBe(true);

@@ -45,7 +45,7 @@
 
 ; ---- exported ----
 EFI_VERSION_MAJOR   equ 1           ; the loader's version, also in its PE header (MajorImageVersion.MinorImageVersion)
-EFI_VERSION_MINOR   equ 0
+EFI_VERSION_MINOR   equ 1
 EFI_MAX             equ 8192        ; budget: bytes of BOOTX64.EFI
 EFI_IDENT_OFF       equ 0x200       ; file offset of the identity block: the first bytes of .text
 EFI_IDENT_MAGIC     equ 0x46454B55  ; "UKEF" little-endian

@@ -2,7 +2,8 @@
  * QEMU boots for the boot tests: assemble demo-kernel variants with NASM,
  * build small boot disks, and run QEMU under TCG with the serial console
  * captured, isa-debug-exit, -no-reboot and a timeout; the firmware is
- * SeaBIOS (QEMU's default) or OVMF (Debian's ovmf package, q35).
+ * SeaBIOS (QEMU's default) or OVMF (Debian's ovmf package, q35): its plain
+ * build, or its SMM build (the Secure Boot capable one, here with no keys).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import {
@@ -27,10 +28,12 @@ const BOOT_SRC = resolve(__dirname, '../../src/boot');
 /** Debian's ovmf package: the 4 MiB code flash and the template of its variable store. */
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** The SMM build (what Proxmox runs on q35 with efitype=4m); with OVMF_VARS it enforces nothing. */
+export const OVMF_SMM_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
 
 /** Whether OVMF is installed; like tools(), a missing one fails in CI instead of skipping. */
 export function ovmf(): boolean {
-  const ok = existsSync(OVMF_CODE) && existsSync(OVMF_VARS);
+  const ok = [OVMF_CODE, OVMF_VARS, OVMF_SMM_CODE].every((f) => existsSync(f));
   if (!ok && inCI) throw new Error(`OVMF missing in CI (${OVMF_CODE}): install the ovmf package in .ci/run`);
   return ok;
 }
@@ -112,10 +115,10 @@ export function bareDisk(
 }
 
 export type Controller = 'ide' | 'ahci' | 'nvme' | 'virtio-scsi' | 'virtio-blk';
-export type Firmware = 'seabios' | 'ovmf';
+export type Firmware = 'seabios' | 'ovmf' | 'ovmf-smm';
 
 export interface BootOptions {
-  /** SeaBIOS (default) or OVMF (UEFI; the machine defaults to q35). */
+  /** SeaBIOS (default) or OVMF (UEFI; the machine defaults to q35; ovmf-smm: q35 with smm=on). */
   firmware?: Firmware;
   /** Attach isa-debug-exit (default true): without it only a power-off ends QEMU. */
   debugExit?: boolean;
@@ -156,11 +159,13 @@ export function qemuArgs(o: BootOptions): string[] {
   if (!o.allowReboot) a.push('-no-reboot');
   if (o.smp) a.push('-smp', String(o.smp));
   const ctl = o.controller ?? 'ide';
-  const uefi = o.firmware === 'ovmf';
-  a.push('-machine', o.machine ?? (uefi || ctl === 'ahci' ? 'q35' : 'pc'));
+  const smm = o.firmware === 'ovmf-smm';
+  const uefi = o.firmware === 'ovmf' || smm;
+  a.push('-machine', smm ? 'q35,smm=on' : (o.machine ?? (uefi || ctl === 'ahci' ? 'q35' : 'pc')));
+  if (smm) a.push('-global', 'driver=cfi.pflash01,property=secure,value=on'); // only SMM may write the variables
   if (uefi) {
     // the variable store is written at boot: snapshot=on keeps the template as it is
-    a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`);
+    a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${smm ? OVMF_SMM_CODE : OVMF_CODE}`);
     a.push('-drive', `if=pflash,format=raw,unit=1,snapshot=on,file=${OVMF_VARS}`);
   }
   if (o.kernel) {

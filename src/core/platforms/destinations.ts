@@ -182,8 +182,7 @@ export const DESTINATIONS: readonly Destination[] = [
       boots: 'both',
       default: 'bios',
       uefi: 'set `bios: ovmf` with an EFI disk (`qm set VMID --bios ovmf --efidisk0 local-lvm:1,efitype=4m,pre-enrolled-keys=0`)',
-      secureBoot:
-        'An EFI disk with `pre-enrolled-keys=1` (Microsoft’s keys) turns it on: keep `pre-enrolled-keys=0`. Keep the default machine type too: with `q35` Proxmox takes OVMF’s SMM build, under which the UEFI loader now leaves Solo5 only about 7 MiB.',
+      secureBoot: 'An EFI disk with `pre-enrolled-keys=1` (Microsoft’s keys) turns it on: keep `pre-enrolled-keys=0`.',
     },
     bootDisk: 'IDE or SATA (the default SCSI controller, virtio-scsi, is skipped by Solo5 and works too)',
     block: {
