@@ -24,6 +24,7 @@ import {
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { have, inCI, runAll, tempDir, tools } from './helpers/tools';
 import { terminalSafe } from '../src/core/terminal';
+import { buildBins } from './helpers/bins';
 
 const tmp = tempDir('ukd-disk-hostile-');
 const p = tmp.path;
@@ -63,14 +64,7 @@ function oneError(stderr: string, re: RegExp) {
 const temps = () => readdirSync(tmp.dir).filter((f) => f.endsWith('.tmp'));
 
 beforeAll(() => {
-  execFileSync(process.execPath, [
-    new URL('../scripts/build-cli.mjs', import.meta.url).pathname,
-    '--out',
-    p('dist-cli'),
-  ]);
-  mkdirSync(p('bin'));
-  for (const f of ['launch.cjs', 'unikernel-disk.cjs', 'solo5-virtio-mkimage.cjs'])
-    copyFileSync(new URL(`../bin/${f}`, import.meta.url).pathname, p(`bin/${f}`));
+  buildBins(tmp.dir, ['unikernel-disk', 'solo5-virtio-mkimage']);
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
   const r = spawnSync(process.execPath, [MKIMAGE, '-q', '-s', '64M', 'demo.img', 'demo.virtio', 'hi'], {
     cwd: tmp.dir,

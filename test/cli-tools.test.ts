@@ -9,7 +9,7 @@
  * QEMU's in run.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -28,6 +28,7 @@ import {
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { assembleDemo } from './helpers/qemu';
 import { tempDir, tools } from './helpers/tools';
+import { buildBins } from './helpers/bins';
 
 const tmp = tempDir('ukd-cli-tools-');
 const p = tmp.path;
@@ -130,14 +131,7 @@ async function interrupt(bin: Bin, args: string[], sig: NodeJS.Signals, ready: (
 }
 
 beforeAll(() => {
-  execFileSync(process.execPath, [
-    new URL('../scripts/build-cli.mjs', import.meta.url).pathname,
-    '--out',
-    p('dist-cli'),
-  ]);
-  mkdirSync(p('bin'));
-  for (const f of ['launch.cjs', 'solo5-virtio-mkimage.cjs', 'unikernel-disk.cjs', 'solo5-virtio-run.cjs'])
-    copyFileSync(new URL(`../bin/${f}`, import.meta.url).pathname, p(`bin/${f}`));
+  buildBins(tmp.dir, ['solo5-virtio-mkimage', 'unikernel-disk', 'solo5-virtio-run']);
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
   expect(cli('mkimage', ['-q', '-s', '64M', 'small.img', 'demo.virtio', 'x']).status).toBe(0);
 }, 180_000);

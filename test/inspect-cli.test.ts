@@ -6,9 +6,9 @@
  * qemu-img finds identical to the source; failures leave the image as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { planImage } from '../src/core/image';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { FORMATS } from '../src/core/formats/index';
@@ -19,6 +19,7 @@ import { writeFormat } from './helpers/containers';
 import { boot, patchAt } from './helpers/qemu';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
 import { run, runAll, tempDir, tools } from './helpers/tools';
+import { buildBins } from './helpers/bins';
 
 const tmp = tempDir('ukd-disk-');
 const p = tmp.path;
@@ -42,14 +43,7 @@ function noTemps() {
 }
 
 beforeAll(() => {
-  execFileSync(process.execPath, [
-    new URL('../scripts/build-cli.mjs', import.meta.url).pathname,
-    '--out',
-    p('dist-cli'),
-  ]);
-  mkdirSync(p('bin'));
-  copyFileSync(new URL('../bin/unikernel-disk.cjs', import.meta.url).pathname, BIN);
-  copyFileSync(new URL('../bin/launch.cjs', import.meta.url).pathname, p('bin/launch.cjs'));
+  buildBins(tmp.dir, ['unikernel-disk']);
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
 });
 afterAll(() => tmp.cleanup());

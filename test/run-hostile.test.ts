@@ -10,12 +10,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { assembleDemo } from './helpers/qemu';
 import { freePort, haveGdb } from './helpers/qemu-gdb';
 import { have, runAll, tempDir, tools } from './helpers/tools';
+import { buildBins } from './helpers/bins';
 
 const tmp = tempDir('ukd-run-hostile-');
 const p = tmp.path;
@@ -112,14 +113,7 @@ afterEach(() => {
 });
 
 beforeAll(() => {
-  execFileSync(process.execPath, [
-    new URL('../scripts/build-cli.mjs', import.meta.url).pathname,
-    '--out',
-    p('dist-cli'),
-  ]);
-  mkdirSync(p('bin'));
-  for (const f of ['launch.cjs', 'solo5-virtio-run.cjs', 'solo5-virtio-mkimage.cjs'])
-    copyFileSync(new URL(`../bin/${f}`, import.meta.url).pathname, p(`bin/${f}`));
+  buildBins(tmp.dir, ['solo5-virtio-run', 'solo5-virtio-mkimage']);
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
   writeFileSync(p('data.img'), new Uint8Array(1 << 20));
 }, 180_000);

@@ -9,8 +9,8 @@
  * stops at the instruction limit, and Ctrl-C interrupts it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DEMO_KERNEL } from '../src/core/demo-kernel.generated';
 import { STAGE2_LBA } from '../src/core/boot/index';
 import { MBI_SIZE } from '../src/core/boot/loader.generated';
@@ -20,6 +20,7 @@ import { escapeConsole } from '../src/cli/trace';
 import { haveOldToolFiles, makeOldToolImage, OLD_TOOL_PROGRAMS } from './helpers/old-tool';
 import { qemuStates, STATE_FIELDS } from './helpers/qemu-gdb';
 import { tempDir, tools } from './helpers/tools';
+import { buildBins } from './helpers/bins';
 
 const tmp = tempDir('ukd-trace-');
 const p = tmp.path;
@@ -39,14 +40,7 @@ function bin(path: string, args: string[]) {
 const ukd = (args: string[]) => bin(BIN, args);
 
 beforeAll(() => {
-  execFileSync(process.execPath, [
-    new URL('../scripts/build-cli.mjs', import.meta.url).pathname,
-    '--out',
-    p('dist-cli'),
-  ]);
-  mkdirSync(p('bin'));
-  for (const f of ['unikernel-disk.cjs', 'solo5-virtio-mkimage.cjs', 'launch.cjs'])
-    copyFileSync(new URL(`../bin/${f}`, import.meta.url).pathname, p(`bin/${f}`));
+  buildBins(tmp.dir, ['unikernel-disk', 'solo5-virtio-mkimage']);
   writeFileSync(p('demo.virtio'), DEMO_KERNEL);
   for (const [f, name] of [
     ['raw', 'demo.img'],
