@@ -330,7 +330,7 @@ describe('hypervisor commands', () => {
     expect(more.join(' ')).toContain('-device isa-debug-exit -S -gdb tcp:127.0.0.1:4321 -kernel');
     expect(image).not.toContain('-kernel');
   });
-  it('bhyve: grub-bhyve for a kernel, the CSM firmware and an AHCI disk for an image', () => {
+  it('bhyve: grub-bhyve for a kernel; for an image an AHCI disk, UEFI firmware when it has a UEFI loader, else the CSM', () => {
     expect(bhyveCommands(plan).map(shellLine)).toEqual([
       "printf '%s\\n' 'multiboot /k/app.virtio unikernel --ipv4=10.0.0.2/24 it'\\''s' boot | grub-bhyve -M 256 solo5-app",
       'bhyve -u -H -m 256 -s 0:0,hostbridge -s 1:0,lpc -l com1,stdio -s 2:0,virtio-blk,/d/a,b.img -s 3:0,virtio-net,tap0 solo5-app',
@@ -343,6 +343,14 @@ describe('hypervisor commands', () => {
     });
     expect(shellLine(img[0])).toBe(
       'bhyve -u -H -m 256 -l bootrom,/usr/local/share/uefi-firmware/BHYVE_UEFI_CSM.fd -s 0:0,hostbridge -s 1:0,lpc -l com1,stdio -s 2:0,ahci-hd,disk.img -s 3:0,virtio-blk,a.img solo5-app',
+    );
+    const ours = bhyveCommands({
+      ...plan,
+      boot: { kind: 'image', path: 'disk.img', driver: 'raw', uefi: true },
+      attachments: [],
+    });
+    expect(shellLine(ours[0])).toBe(
+      'bhyve -u -H -m 256 -l bootrom,/usr/local/share/uefi-firmware/BHYVE_UEFI.fd -s 0:0,hostbridge -s 1:0,lpc -l com1,stdio -s 2:0,ahci-hd,disk.img solo5-app',
     );
   });
   it('shell quoting only where needed', () => {
@@ -708,6 +716,24 @@ describe.skipIf(!tools(...OLD_TOOL_PROGRAMS, 'qemu-system-x86_64', 'nasm') || !h
       expect(r.stdout).toContain('demo: virtio-blk at PCI slot 0x00000002: attached as `storage`\n');
       expect(r.stdout).not.toContain('FAILED');
       expect(r.status).toBe(0);
+    });
+    it('bhyve: our image starts with UEFI firmware (its BOOTX64.EFI), the old tool’s, without one, through the CSM', () => {
+      assembleDemo(tmp.dir, 'plain.virtio');
+      if (!existsSync(p('old-plain.img'))) makeOldToolImage(tmp.dir, p('old-plain.img'), p('plain.virtio'), 'x');
+      const made = runAll(process.execPath, [MKIMAGE, '-q', '-f', 'raw', '-s', '64M', 'ours.img', 'plain.virtio'], {
+        cwd: tmp.dir,
+      });
+      expect(made.status, made.stderr).toBe(0);
+      const ours = run(['--dry-run', '-H', 'bhyve', 'ours.img']);
+      expect(ours.stdout).toContain("# firmware: bhyve's UEFI firmware (/usr/local/share/uefi-firmware/BHYVE_UEFI.fd)");
+      expect(ours.stdout).toMatch(/^bhyve .*-l bootrom,\/usr\/local\/share\/uefi-firmware\/BHYVE_UEFI\.fd /m);
+      const old = run(['--dry-run', '-H', 'bhyve', 'old-plain.img']);
+      expect(old.stdout).toContain('# firmware: the image has no UEFI loader, so the UEFI-CSM firmware');
+      expect(old.stdout).toMatch(/^bhyve .*-l bootrom,\/usr\/local\/share\/uefi-firmware\/BHYVE_UEFI_CSM\.fd /m);
+      // Our image with its UEFI loader damaged (not a PE file any more) goes through the CSM too.
+      const mdel = runAll('mdel', ['-i', `${p('ours.img')}@@1M`, '::/EFI/BOOT/BOOTX64.EFI']);
+      expect(mdel.status, mdel.stderr).toBe(0);
+      expect(run(['--dry-run', '-H', 'bhyve', 'ours.img']).stdout).toMatch(/-l bootrom,\S*BHYVE_UEFI_CSM\.fd /);
     });
   },
 );

@@ -13,6 +13,7 @@ import { rawFormat } from '../core/formats/raw';
 import { openDisk } from '../core/formats/open';
 import { abortableSource } from '../core/disk/abortable';
 import { extractKernel } from '../core/disk/kernel-file';
+import { readEfiLoader } from '../core/disk/efi-loader';
 import { copyPlan } from '../core/disk/copy';
 import { readImage } from '../core/disk/open-image';
 import type { DiskImage } from '../core/formats/reader';
@@ -25,7 +26,16 @@ import { kindOf, outputError, type Job } from './tool';
 /** What UNIKERNEL turned out to be. */
 export type Target =
   | { kind: 'kernel'; path: string; info: KernelInfo }
-  | { kind: 'image'; path: string; format: OutputFormat; disk: DiskImage; info: KernelInfo; where: string };
+  | {
+      kind: 'image';
+      path: string;
+      format: OutputFormat;
+      disk: DiskImage;
+      info: KernelInfo;
+      where: string;
+      /** It carries a UEFI loader firmware can start (`\EFI\BOOT\BOOTX64.EFI`, a sound PE header). */
+      uefi: boolean;
+    };
 
 /** A kernel file larger than this is not a unikernel (and is not read into memory). */
 const MAX_KERNEL_BYTES = 256 * MIB;
@@ -123,7 +133,9 @@ export async function identify(path: string, job: Job, keep: (close: () => void)
   const bare = format.plainDisk && disk.size === size;
   const mbrSigned = head.length >= SECTOR && head[SECTOR - 2] === 0x55 && head[SECTOR - 1] === 0xaa;
   if (!bare || mbrSigned) {
-    const { path: inside, bytes } = await extractKernel(await readImage(disk));
+    const img = await readImage(disk);
+    const { path: inside, bytes } = await extractKernel(img);
+    const efi = await readEfiLoader(img);
     const where = `the kernel ${inside ?? 'its boot loader names'}`;
     return {
       kind: 'image',
@@ -132,6 +144,7 @@ export async function identify(path: string, job: Job, keep: (close: () => void)
       disk,
       info: inspectKernel(bytes, `kernel ${inside ?? ''} in ${path}`),
       where,
+      uefi: efi !== null && efi.readError === null && efi.pe?.problems.length === 0,
     };
   }
   if (size <= MAX_KERNEL_BYTES) {

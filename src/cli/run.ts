@@ -17,6 +17,8 @@ import { hex } from '../core/units';
 import { describeAttachment, FIRST_FREE_SLOT, matchDevices, type Attachment } from '../core/run/devices';
 import {
   bhyveCommands,
+  BHYVE_CSM_FIRMWARE,
+  BHYVE_UEFI_FIRMWARE,
   BOOT_SECTOR_ADDR,
   gdbCommand,
   QEMU_PROGRAM,
@@ -139,7 +141,17 @@ async function plannedRun(
         `bhyve reads raw disks only and ${target.path} is ${target.format.label}; convert it (\`qemu-img convert -O raw ${target.path} disk.img\`) or build a raw image (\`solo5-virtio-mkimage -f raw\`).`,
       );
     }
-    plan = { hv, memMiB, attachments, boot: { kind: 'image', path: target.path, driver: qemuDriver(UNPACKED_FORMAT) } };
+    plan = {
+      hv,
+      memMiB,
+      attachments,
+      boot: { kind: 'image', path: target.path, driver: qemuDriver(UNPACKED_FORMAT), uefi: target.uefi },
+    };
+    checks.push(
+      target.uefi
+        ? `firmware: bhyve's UEFI firmware (${BHYVE_UEFI_FIRMWARE}) starts the image's UEFI loader`
+        : `firmware: the image has no UEFI loader, so the UEFI-CSM firmware (${BHYVE_CSM_FIRMWARE}, FreeBSD's uefi-edk2-bhyve-csm; EDK2 has since dropped CSM) starts its BIOS loader`,
+    );
   } else if (target.format.qemuDriver) {
     plan = { hv, memMiB, attachments, boot: { kind: 'image', path: target.path, driver: target.format.qemuDriver } };
     checks.push(`boot disk: ${target.path} on IDE (no PCI slot, no manifest entry), snapshot=on (never written)`);

@@ -71,9 +71,6 @@ export const OVMF_FD = '/usr/share/ovmf/OVMF.fd';
 /** virt-install's UEFI firmware with Secure Boot off (libvirt's `<os firmware='efi'>` and its secure-boot feature). */
 export const LIBVIRT_UEFI = 'uefi,firmware.feature0.name=secure-boot,firmware.feature0.enabled=no';
 
-/** Where FreeBSD's bhyve-firmware package installs bhyve's UEFI firmware (without CSM: our image has a UEFI loader). */
-export const BHYVE_UEFI_FIRMWARE = '/usr/local/share/uefi-firmware/BHYVE_UEFI.fd';
-
 /** bhyve's first PCI slot for the declared devices: after the host bridge (0), LPC (1) and the boot disk (2). */
 export const BHYVE_FIRST_SLOT = 3;
 

@@ -6,9 +6,9 @@
  */
 import { findFormat, type FormatId } from '../formats/index';
 import { shellQuote } from '../shell';
+import { BHYVE_UEFI_FIRMWARE } from '../run/command';
 import {
   BHYVE_FIRST_SLOT,
-  BHYVE_UEFI_FIRMWARE,
   createDisks,
   deviceId,
   diskFile,

@@ -34,7 +34,8 @@ export type {
 } from './types';
 export { DESTINATIONS, destinationForFormat, findDestination } from './destinations';
 export { firmwareSentences, verdict } from './verdict';
-export { BHYVE_UEFI_FIRMWARE, FIRST_PCI_SLOT, imageName, LIBVIRT_UEFI, OVMF_FD, qemuDriver } from './commands';
+export { FIRST_PCI_SLOT, imageName, LIBVIRT_UEFI, OVMF_FD, qemuDriver } from './commands';
+export { BHYVE_UEFI_FIRMWARE } from '../run/command';
 export { shellQuote } from '../shell';
 
 /**

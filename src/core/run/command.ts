@@ -29,8 +29,13 @@ export const QEMU_PROGRAM = 'qemu-system-x86_64';
 /** What boots: a kernel file (Multiboot, `-kernel`) or a disk image built by us or solo5-virtio-mkimage. */
 export type BootTarget =
   | { kind: 'kernel'; path: string; args: readonly string[] }
-  /** `driver`: QEMU's block driver name for the container (raw, qcow2, vpc, vmdk, vdi). */
-  | { kind: 'image'; path: string; driver: string };
+  /**
+   * `driver`: QEMU's block driver name for the container (raw, qcow2, vpc,
+   * vmdk, vdi). `uefi`: the image carries a UEFI loader firmware can start
+   * (`\EFI\BOOT\BOOTX64.EFI`, a sound PE header): bhyve then boots it with
+   * plain UEFI firmware, else through the CSM.
+   */
+  | { kind: 'image'; path: string; driver: string; uefi?: boolean };
 
 export interface RunPlan {
   hv: Hypervisor;
@@ -114,14 +119,22 @@ export function gdbCommand(port: number, breakpoints: readonly number[], symbols
   return argv;
 }
 
-/** Where FreeBSD's uefi-edk2-bhyve-csm port installs the firmware that boots an MBR disk. */
+/** Where FreeBSD's bhyve-firmware package installs bhyve's UEFI firmware (no CSM: it starts BOOTX64.EFI). */
+export const BHYVE_UEFI_FIRMWARE = '/usr/local/share/uefi-firmware/BHYVE_UEFI.fd';
+/**
+ * The UEFI-CSM build, which boots an MBR disk's BIOS loader: for images
+ * without a UEFI loader (the old tool's SYSLINUX images). FreeBSD's
+ * uefi-edk2-bhyve-csm port; EDK2 has since dropped CSM, so newer systems may
+ * lack it.
+ */
 export const BHYVE_CSM_FIRMWARE = '/usr/local/share/uefi-firmware/BHYVE_UEFI_CSM.fd';
 
 /**
  * bhyve: the commands, one argv each, in order. A kernel is loaded with
  * grub-bhyve (Multiboot; its command line is fed on stdin, shown as a
- * printf pipe), a disk image is booted through the UEFI-CSM firmware from an
- * AHCI disk (slot 2, no manifest entry); declared devices follow at
+ * printf pipe), a disk image from an AHCI disk (slot 2, no manifest entry)
+ * by bhyve's UEFI firmware when it carries a UEFI loader (ours do), else by
+ * the UEFI-CSM firmware through its BIOS loader; declared devices follow at
  * consecutive slots. The console goes to stdio.
  */
 export function bhyveCommands(p: RunPlan): ShellCommand[] {
@@ -136,7 +149,7 @@ export function bhyveCommands(p: RunPlan): ShellCommand[] {
       stdinLines: [`multiboot ${p.boot.path} unikernel${args ? ' ' + args : ''}`, 'boot'],
     });
   } else {
-    bhyve.push('-l', `bootrom,${BHYVE_CSM_FIRMWARE}`);
+    bhyve.push('-l', `bootrom,${p.boot.uefi ? BHYVE_UEFI_FIRMWARE : BHYVE_CSM_FIRMWARE}`);
   }
   bhyve.push('-s', '0:0,hostbridge', '-s', '1:0,lpc', '-l', 'com1,stdio');
   if (p.boot.kind === 'image') bhyve.push('-s', `2:0,ahci-hd,${p.boot.path}`);
