@@ -8,7 +8,10 @@
  * with zeros natively (Buffer.equals, a memcmp), which reads a hole at the
  * kernel's zero-fill speed (about 4 GB/s here) instead of walking it in
  * JavaScript. Only a sparse file (fewer blocks allocated than its size) is
- * scanned; a file with no block allocated is one hole, read not at all.
+ * scanned, and st_blocks only decides whether to scan, never what is data:
+ * some file systems report it late or low (ZFS until its transaction group
+ * syncs, compressed or inline files), and a hole taken on its word would
+ * make set-args write zeros over the kernel.
  */
 import { closeSync, constants, fstatSync, openSync, read, readFileSync, statSync, type Stats } from 'node:fs';
 import type { SourceExtent } from '../core/formats/reader';
@@ -49,10 +52,6 @@ export function fdSource(fd: number, size = fstatSync(fd).size, name = 'the imag
       if (!st.isFile() || !(allocated < size)) {
         // Not sparse, a block device (its st_blocks says nothing), or the platform does not say: all data.
         if (size > 0) yield { offset: 0, length: size, data: true };
-        return;
-      }
-      if (allocated === 0) {
-        if (size > 0) yield { offset: 0, length: size, data: false };
         return;
       }
       // One buffer for the whole scan: a fresh 1 MiB per read would cost more than the reading.
