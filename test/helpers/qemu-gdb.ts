@@ -9,26 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Registers } from '../../src/core/x86/state';
 
-export interface CpuState {
-  eax: number;
-  ecx: number;
-  edx: number;
-  ebx: number;
-  esp: number;
-  ebp: number;
-  esi: number;
-  edi: number;
-  eip: number;
-  eflags: number;
-  cs: number;
-  ss: number;
-  ds: number;
-  es: number;
-  fs: number;
-  gs: number;
-  cr0: number;
-}
+/** The machine state read through gdb: the same fields as the emulator's `Registers`. */
+export type CpuState = Registers;
 
 export const STATE_FIELDS: (keyof CpuState)[] = [
   'eax',
