@@ -59,7 +59,8 @@ async function findStage2(img: OpenedImage, gapEnd: number): Promise<number> {
 export async function verifyBiosLoader(img: OpenedImage, add: AddError): Promise<void> {
   if (img.boot.kind !== 'none' || !img.mbr) return;
   const lba0 = img.lba0;
-  const partStart = img.partition?.startLba ?? PARTITION_LBA;
+  // Our stage 2 sits below our partition's 1 MiB start: only that much is looked at (a table may claim any start).
+  const partStart = Math.min(img.partition?.startLba ?? PARTITION_LBA, PARTITION_LBA);
   const gapEnd = Math.min(partStart, Math.floor(img.disk.size / SECTOR));
   const stage2At = await findStage2(img, gapEnd);
   const ourStage1 = stage1Differences(lba0) === 0;
