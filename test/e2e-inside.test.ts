@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   axeViolations,
@@ -158,6 +158,12 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
       expect(cli(DISK, ['verify', saved])).toMatch(/ok/);
       expect(JSON.parse(run('qemu-img', ['info', '--output=json', saved])).format).toBe(qemuFmt);
       run('qemu-img', ['check', '-f', qemuFmt, saved]);
+      // The same bytes as the CLI's set-args on a copy of the input with the page's name (VMDK's descriptor names its file).
+      mkdirSync(img('cli'), { recursive: true });
+      const cliCopy = img(`cli/demo-args${ext}`);
+      copyFileSync(img(file), cliCopy);
+      cli(DISK, ['set-args', '-q', cliCopy, '--ipv4=10.0.0.2/24', 'changed']);
+      expect(readFileSync(cliCopy).equals(readFileSync(saved)), file).toBe(true);
     }
   });
 
