@@ -363,7 +363,7 @@ describe.skipIf(!haveChromium() || !tools('qemu-img'))('Inside the image, in Chr
       expect(await page.locator('#inside-format').innerText()).toMatch(/64 MiB file holding a 64 MiB disk/);
       // the UEFI loader in inspect's words (the core's describeUefi)
       expect(await page.locator('#inside-uefi').innerText()).toMatch(
-        /^\\EFI\\BOOT\\BOOTX64\.EFI, \d+ bytes: unikernel-disk's, version \d+\.\d+ \(this version's, byte for byte\), .*; unsigned \(Secure Boot refuses it\)$/,
+        /^\\EFI\\BOOT\\BOOTX64\.EFI, [\d,]+ bytes: unikernel-disk's, version \d+\.\d+ \(this version's, byte for byte\), .*; unsigned \(Secure Boot refuses it\)$/,
       );
       // And back to the builder, which kept its state.
       await page.getByRole('link', { name: 'Build an image' }).click();

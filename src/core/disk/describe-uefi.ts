@@ -7,9 +7,19 @@ import type { Inspection } from './inspect';
 import { MACHINE_X64, SUBSYSTEM_EFI_APPLICATION } from '../boot/pe';
 import { hex } from '../units';
 
-/** The UEFI loader in one line (inspect's, the page's): what firmware starts from \EFI\BOOT\BOOTX64.EFI. */
+/** The UEFI loader in one line (inspect's): what firmware starts from \EFI\BOOT\BOOTX64.EFI. */
 export function describeUefi(u: Inspection['uefi']): string {
   if (!u) return 'none (no \\EFI\\BOOT\\BOOTX64.EFI: UEFI firmware finds nothing to start)';
+  return `${uefiPath(u)}, ${u.size} bytes: ${describeUefiFile(u)}`;
+}
+
+/** The loader's path as UEFI writes it (backslashes). */
+export function uefiPath(u: NonNullable<Inspection['uefi']>): string {
+  return u.path.replace(/\//g, '\\');
+}
+
+/** What the loader file is (whose, which build, signed or not, why firmware would refuse it): the line after its path and size. */
+export function describeUefiFile(u: NonNullable<Inspection['uefi']>): string {
   const build: Record<string, string> = {
     this: u.signatureBytes ? "this version's, byte for byte apart from the signature" : "this version's, byte for byte",
     'other-version': "another release's",
@@ -24,5 +34,5 @@ export function describeUefi(u: Inspection['uefi']): string {
     ? `signed (${u.signatureBytes}-byte certificate table)`
     : 'unsigned (Secure Boot refuses it)';
   const damaged = u.problems.length ? `; NOT STARTED BY UEFI: ${u.problems[0]}` : '';
-  return `${u.path.replace(/\//g, '\\')}, ${u.size} bytes: ${what}; ${signed}${damaged}`;
+  return `${what}; ${signed}${damaged}`;
 }

@@ -5,7 +5,7 @@
  */
 import { formatBytes, hex, plural, SECTOR } from '../../core/units';
 import { findFormat } from '../../core/formats/index';
-import { describeUefi } from '../../core/disk/describe-uefi';
+import { describeUefi, describeUefiFile, uefiPath } from '../../core/disk/describe-uefi';
 import type { ImageReport } from '../protocol';
 import { Prose } from '../ui';
 
@@ -83,7 +83,15 @@ export function Report({ report }: { report: ImageReport }) {
           {b.label ? `, label “${b.label}”` : ''}
         </dd>
         <dt>UEFI loader</dt>
-        <dd id="inside-uefi">{describeUefi(i.uefi)}</dd>
+        <dd id="inside-uefi">
+          {i.uefi ? (
+            <>
+              <code>{uefiPath(i.uefi)}</code>, {i.uefi.size.toLocaleString('en')} bytes: {describeUefiFile(i.uefi)}
+            </>
+          ) : (
+            describeUefi(null)
+          )}
+        </dd>
         <dt>Command line</dt>
         <dd>{b.cmdline === null ? 'unknown' : <code id="inside-cmdline">{b.cmdline}</code>}</dd>
         <dt>Kernel</dt>
