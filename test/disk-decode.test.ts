@@ -369,6 +369,19 @@ describe('what cannot be read gets one clear coded error', () => {
     writeFileSync(t.path('x.xz'), Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0));
     await expectCode(t.path('x.xz'), 'IMAGE_UNSUPPORTED', /xz/);
   });
+  it('a qcow2 claiming a virtual size past 2^53 bytes: the exact field in the sentence, not a rounded Number', async () => {
+    const h = new Uint8Array(4096);
+    h.set([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]); // magic, version 3
+    h[20 + 3] = 16; // cluster_bits
+    h.set([0x80, 0, 0, 0, 0, 0, 0, 0x01], 24); // size: 2^63 + 1
+    h[100 + 3] = 104; // header_length
+    writeFileSync(t.path('huge.qcow2'), h);
+    await expectCode(
+      t.path('huge.qcow2'),
+      'IMAGE_TOO_LARGE',
+      /virtual size 0x8000000000000001 bytes \(8388608 TiB\) is above/,
+    );
+  });
   it('a tar.gz storing more than GCE_READ.MAX_STORED is refused before inflating it', async () => {
     const stored = GCE_READ.MAX_STORED + MiB;
     const header = encodeSparseHeader({

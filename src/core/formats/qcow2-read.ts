@@ -130,7 +130,15 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
   if (!Number.isSafeInteger(size) || size > QCOW2.MAX_SIZE) {
     fail(
       'IMAGE_TOO_LARGE',
-      `qcow2: the virtual size ${size} bytes is above ${formatBytes(QCOW2.MAX_SIZE)}, the most this reader addresses.`,
+      // Past 2^53 a Number is not exact: the field's own 64 bits in hex.
+      `qcow2: the virtual size ${
+        Number.isSafeInteger(size)
+          ? `${size} bytes`
+          : `0x${rd32be(h, O.size).toString(16).toUpperCase()}${rd32be(h, O.size + 4)
+              .toString(16)
+              .toUpperCase()
+              .padStart(8, '0')} bytes (${formatBytes(size)})`
+      } is above ${formatBytes(QCOW2.MAX_SIZE)}, the most this reader addresses.`,
     );
   }
   const cluster = 2 ** clusterBits;
